@@ -1,0 +1,146 @@
+"""Brief files → briefs: one brief, several YAML documents, or a batch with ``defaults:``.
+
+Bad input never raises here: every brief (or the whole file, when it cannot be read) becomes a :class:`BriefEntry`
+holding either the brief or the error, so a batch still delivers its valid briefs.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from schemas.brief import Brief
+from schemas.errors import BriefError, BriefFileError, Problem
+from schemas.moods import did_you_mean
+from schemas.problems import problems_from
+from schemas.yaml_safety import YamlInputError, load_documents
+
+BATCH_FIELDS = ("version", "defaults", "briefs")
+MAX_BRIEFS_PER_FILE = 1000
+
+
+@dataclass(frozen=True)
+class BriefEntry:
+    """One brief as found in a file: ``position`` counts from 1 across the file; 0 means the file as a whole."""
+
+    source: str
+    position: int
+    brief: Brief | None = None
+    error: BriefError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def label(self) -> str:
+        """The brief's id when known, else its position (``#3``)."""
+        if self.brief is not None:
+            return self.brief.id
+        if self.error is not None and self.error.brief:
+            return self.error.brief
+        return f"#{self.position}" if self.position else "(file)"
+
+
+def read_brief_bytes(data: bytes, source: str) -> list[BriefEntry]:
+    """Every brief in one file's bytes, valid or not. ``source`` names the file in messages."""
+    try:
+        raws = list(_raw_briefs(data))
+    except (YamlInputError, BriefFileError) as err:
+        problems = err.problems if isinstance(err, BriefFileError) else [Problem("", str(err))]
+        return [BriefEntry(source, 0, error=BriefFileError(problems, source))]
+    if not raws:
+        return [BriefEntry(source, 0, error=BriefFileError([Problem("", "no briefs in this file")], source))]
+    return [_entry(source, i, raw) for i, raw in enumerate(raws, start=1)]
+
+
+def parse_brief(raw: object, source: str = "", label: str = "") -> Brief:
+    """Validate one brief mapping; raises :class:`BriefError` listing every problem found."""
+    if not isinstance(raw, dict):
+        raise BriefError([Problem("", f"a brief is a mapping of fields, not {_kind(raw)}")], source, label)
+    try:
+        return Brief.model_validate(raw)
+    except ValidationError as err:
+        raise BriefError(problems_from(err, Brief), source, label) from None
+
+
+def _entry(source: str, position: int, raw: object) -> BriefEntry:
+    label = raw["id"] if isinstance(raw, dict) and isinstance(raw.get("id"), str) else f"#{position}"
+    try:
+        return BriefEntry(source, position, brief=parse_brief(raw, source, label))
+    except BriefError as err:
+        return BriefEntry(source, position, error=err)
+
+
+def _raw_briefs(data: bytes) -> Iterable[object]:
+    count = 0
+    for document in load_documents(data):
+        if document is None:  # an empty document, e.g. after a trailing "---"
+            continue
+        for raw in _expand_batch(document) if _is_batch(document) else [document]:
+            count += 1
+            if count > MAX_BRIEFS_PER_FILE:
+                raise BriefFileError([Problem("", f"more than {MAX_BRIEFS_PER_FILE} briefs in one file; split it")])
+            yield raw
+
+
+def _is_batch(document: object) -> bool:
+    return isinstance(document, dict) and "briefs" in document
+
+
+def _expand_batch(document: dict) -> list[object]:
+    unknown = [k for k in document if k not in BATCH_FIELDS]
+    if unknown:
+        name = str(unknown[0])
+        raise BriefFileError(
+            [
+                Problem(
+                    name,
+                    f"unknown field {name!r} in a batch file{did_you_mean(name, BATCH_FIELDS)}; a batch holds "
+                    f"{', '.join(BATCH_FIELDS)} (brief fields go under defaults: or into each brief)",
+                )
+            ]
+        )
+    if document.get("version", 1) != 1:
+        raise BriefFileError([Problem("version", "only version 1 exists", document["version"], True)])
+    briefs, defaults = document["briefs"], document.get("defaults") or {}
+    if not isinstance(briefs, list) or not briefs:
+        raise BriefFileError([Problem("briefs", "must be a non-empty list of briefs", _kind(briefs), True)])
+    if not isinstance(defaults, dict):
+        raise BriefFileError([Problem("defaults", "must be a mapping of brief fields", _kind(defaults), True)])
+    return [merge_defaults(defaults, brief) if isinstance(brief, dict) else brief for brief in briefs]
+
+
+def merge_defaults(defaults: dict, brief: dict) -> dict:
+    """``brief`` over ``defaults``; nested mappings (``delivery``) merge field by field, the brief's value wins."""
+    merged = copy.deepcopy(defaults)
+    for key, value in brief.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_defaults(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def mark_duplicate_ids(entries: list[BriefEntry]) -> list[BriefEntry]:
+    """Entries where every brief after the first with an already-used id becomes an error naming the first."""
+    first: dict[str, BriefEntry] = {}
+    result = []
+    for entry in entries:
+        if entry.brief is not None and entry.brief.id in first:
+            other = first[entry.brief.id]
+            where = f"brief #{other.position}" + (f" of {other.source}" if other.source != entry.source else "")
+            problem = Problem("id", f"duplicate id: already used by {where}; give each brief its own id", entry.brief.id, True)
+            entry = BriefEntry(entry.source, entry.position, error=BriefError([problem], entry.source, entry.brief.id))
+        elif entry.brief is not None:
+            first[entry.brief.id] = entry
+        result.append(entry)
+    return result
+
+
+def _kind(value: object) -> str:
+    names = {dict: "a mapping", list: "a list", str: "text", type(None): "nothing"}
+    return names.get(type(value), f"a {type(value).__name__}")

@@ -1,0 +1,90 @@
+"""Typed errors of the whole project, under one base class.
+
+Library code raises these; only the CLI turns them into exit codes and one-line messages. Every message says what
+failed, where, and what to do about it, because a user reads it instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ScoringError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+# --- briefs and schedules -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one brief: where it is, what was given, and what is allowed.
+
+    ``path`` is the field path inside the brief (``delivery.loudness``, ``hits[2]``); empty for the whole brief.
+    """
+
+    path: str
+    message: str
+    value: object = None
+    has_value: bool = False
+
+    def __str__(self) -> str:
+        text = f"{self.message} (got {self.value!r})" if self.has_value else self.message
+        return f"{self.path}: {text}" if self.path else text
+
+
+class BriefError(ScoringError):
+    """A brief (or schedule) is invalid. ``source`` names the file, ``brief`` the id or position."""
+
+    def __init__(self, problems: list[Problem], source: str = "", brief: str = ""):
+        self.problems = list(problems)
+        self.source = source
+        self.brief = brief
+        super().__init__(self.describe())
+
+    def located(self, source: str | None = None, brief: str | None = None) -> BriefError:
+        """The same problems, tagged with the file and brief they were found in."""
+        return type(self)(self.problems, source or self.source, brief or self.brief)
+
+    def describe(self) -> str:
+        where = ": ".join(part for part in (self.source, self.brief) if part)
+        body = "; ".join(str(p) for p in self.problems)
+        return f"{where}: {body}" if where else body
+
+
+class BriefFileError(BriefError):
+    """A brief file cannot be read as briefs at all (not UTF-8, not YAML, too large, alias bomb, wrong shape)."""
+
+
+class ScheduleError(BriefError):
+    """A schedule file is invalid."""
+
+
+# --- storage --------------------------------------------------------------------------------------------------
+
+
+class StoreError(ScoringError):
+    """Reading or writing the object store failed."""
+
+
+class StoreURIError(StoreError):
+    """A store URI or key is malformed or would escape the configured prefix."""
+
+
+class StoreNotFound(StoreError):
+    """The key does not exist in the store."""
+
+
+class StoreConflict(StoreError):
+    """A write that must not overwrite found the key already there (another run got there first)."""
+
+
+class StoreUnreachable(StoreError):
+    """The store's service cannot be reached or refused our credentials."""
+
+
+# --- runtime --------------------------------------------------------------------------------------------------
+
+
+class RuntimeSetupError(ScoringError):
+    """Ray (or another runtime dependency) could not be started or reached."""

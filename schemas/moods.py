@@ -1,0 +1,67 @@
+"""The mood vocabulary of briefs, and close-match suggestions for words that are not in it."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+#: Every mood a brief may name. The composer's mood table has one entry for each.
+MOODS: tuple[str, ...] = (
+    "calm",
+    "happy",
+    "playful",
+    "uplifting",
+    "triumphant",
+    "epic",
+    "tense",
+    "suspense",
+    "dark",
+    "sad",
+    "melancholic",
+    "mysterious",
+    "romantic",
+    "action",
+    "dreamy",
+)
+
+#: Common synonyms, mapped to the vocabulary word they mean. The resolved brief records the vocabulary word.
+MOOD_ALIASES: dict[str, str] = {
+    "peaceful": "calm",
+    "relaxed": "calm",
+    "joyful": "happy",
+    "cheerful": "happy",
+    "whimsical": "playful",
+    "hopeful": "uplifting",
+    "inspiring": "uplifting",
+    "heroic": "triumphant",
+    "suspenseful": "suspense",
+    "ominous": "dark",
+    "melancholy": "melancholic",
+    "nostalgic": "melancholic",
+    "love": "romantic",
+    "energetic": "action",
+    "ethereal": "dreamy",
+}
+
+MAX_MOODS = 3
+
+
+def suggest(word: str, vocabulary: Iterable[str], limit: int = 3) -> list[str]:
+    """Up to ``limit`` words of ``vocabulary`` closest to ``word`` (a typo or near miss), best first."""
+    return difflib.get_close_matches(word.lower(), list(vocabulary), n=limit, cutoff=0.6)
+
+
+def canonical_mood(word: str) -> str | None:
+    """The vocabulary word for ``word`` (case-insensitive, synonyms resolved), or ``None`` if unknown."""
+    key = word.strip().lower()
+    if key in MOODS:
+        return key
+    return MOOD_ALIASES.get(key)
+
+
+def did_you_mean(word: str, vocabulary: Iterable[str]) -> str:
+    """``"; did you mean 'tense'?"`` or an empty string when nothing is close."""
+    close = suggest(word, vocabulary)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(repr(c) for c in close) + "?"

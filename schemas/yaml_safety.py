@@ -1,0 +1,89 @@
+"""Reading untrusted YAML: size limit, UTF-8, no alias bombs, no duplicate keys, safe types only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+MAX_FILE_BYTES = 1024 * 1024  # a brief or schedule file above 1 MiB is refused unread
+MAX_EXPANDED_NODES = 100_000  # values after expanding aliases; a "billion laughs" file has 10^9
+
+
+class YamlInputError(ValueError):
+    """The bytes are not acceptable YAML; the message says where and why."""
+
+
+def load_documents(data: bytes) -> Iterator[object]:
+    """Yield each YAML document of ``data`` as plain Python values (dict, list, str, int, float, bool, None, date).
+
+    Raises :class:`YamlInputError` for files over 1 MiB, invalid UTF-8, malformed YAML, duplicate mapping keys and
+    aliases that expand past :data:`MAX_EXPANDED_NODES` values.
+    """
+    if len(data) > MAX_FILE_BYTES:
+        raise YamlInputError(f"file is {len(data):,} bytes; at most {MAX_FILE_BYTES:,} bytes (1 MiB) are accepted")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise YamlInputError(f"not UTF-8 text (byte {err.start}: {data[err.start:err.start + 1]!r})") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            _check_node(node)
+            yield loader.construct_document(node)
+    except yaml.MarkedYAMLError as err:
+        raise YamlInputError(f"malformed YAML{_where(err)}: {err.problem or err.context}") from None
+    except yaml.YAMLError as err:
+        raise YamlInputError(f"malformed YAML: {err}") from None
+    finally:
+        loader.dispose()
+
+
+def _where(err: yaml.MarkedYAMLError) -> str:
+    mark = err.problem_mark or err.context_mark
+    return f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+
+
+def _check_node(root: Node) -> None:
+    """Count values as if aliases were expanded (memoised, so the count itself stays cheap) and find repeated keys."""
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+
+    def size(node: Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in in_progress:  # a recursive alias: its expansion is infinite
+            raise YamlInputError(f"recursive alias at line {node.start_mark.line + 1}")
+        in_progress.add(key)
+        total = 1
+        if isinstance(node, SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, MappingNode):
+            _check_duplicate_keys(node)
+            total += sum(size(k) + size(v) for k, v in node.value)
+        in_progress.discard(key)
+        sizes[key] = total
+        if total > MAX_EXPANDED_NODES:
+            raise YamlInputError(
+                f"aliases expand to more than {MAX_EXPANDED_NODES:,} values (an alias bomb?) "
+                f"near line {node.start_mark.line + 1}"
+            )
+        return total
+
+    size(root)
+
+
+def _check_duplicate_keys(node: MappingNode) -> None:
+    seen: dict[str, int] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, ScalarNode):
+            continue
+        line = key_node.start_mark.line + 1
+        if key_node.value in seen:
+            raise YamlInputError(
+                f"key {key_node.value!r} appears twice in one mapping (lines {seen[key_node.value]} and {line})"
+            )
+        seen[key_node.value] = line

@@ -47,7 +47,10 @@ class BriefError(ScoringError):
         return type(self)(self.problems, source or self.source, brief or self.brief)
 
     def describe(self) -> str:
-        where = ": ".join(part for part in (self.source, self.brief) if part)
+        brief = ""
+        if self.brief:
+            brief = f"brief {self.brief}" if self.brief.startswith("#") else f"brief '{self.brief}'"
+        where = ": ".join(part for part in (self.source, brief) if part)
         body = "; ".join(str(p) for p in self.problems)
         return f"{where}: {body}" if where else body
 

@@ -1,0 +1,167 @@
+"""The ``cues`` command line. Commands stay thin: parse arguments, call the library, turn errors into exit codes.
+
+Exit status: 0 success, 1 a failure of the system (storage, Ray), 2 invalid input (briefs, schedules, options).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from schemas.config import DEFAULT_STORE
+from schemas.errors import BriefError, ScoringError
+from services.brief_sources import EXAMPLES_DIR
+from services.cli.output import print_batch, print_entries
+
+EXIT_FAILURE = 1
+EXIT_INVALID = 2
+
+app = typer.Typer(
+    name="cues",
+    help="Batch media scoring: YAML briefs in; MIDI, stems and a mastered mix out, on Ray.\n\n"
+    "Example: cues validate briefs/   ·   cues run briefs/ --store s3://bucket/cues",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_show_locals=False,  # locals may hold credentials
+)
+schedule_app = typer.Typer(help="Scheduled bulk generation (schedule files, shared/specs/schedule-v1.md).", no_args_is_help=True)
+app.add_typer(schedule_app, name="schedule")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+Sources = Annotated[
+    list[str],
+    typer.Argument(help="Brief files, folders (every *.yaml/*.yml inside), globs, or s3://bucket/prefix/.", show_default=False),
+]
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")] = 0,
+) -> None:
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def validate(
+    sources: Sources,
+    output: Annotated[str, typer.Option("--format", help="text (one line per brief) or json.")] = "text",
+) -> None:
+    """Check briefs against the brief contract: one line per brief, ok or exactly what is wrong.
+
+    Exits 2 if any brief is invalid.
+
+    Example: cues validate schemas/examples/ s3://acme-music/briefs/
+    """
+    from services.brief_sources import read_sources
+
+    if output not in {"text", "json"}:
+        raise typer.BadParameter("use text or json", param_hint="--format")
+    with reported_errors():
+        entries = read_sources(sources)
+    if output == "json":
+        rows = [
+            {"source": e.source, "position": e.position, "brief": e.label, "ok": e.ok, "error": e.error and e.error.describe()}
+            for e in entries
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        print_entries(out, entries)
+    if not all(e.ok for e in entries):
+        raise typer.Exit(EXIT_INVALID)
+
+
+@app.command()
+def run(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="Brief sources (default: the bundled example briefs).", show_default=False),
+    ] = None,
+    store: Annotated[str, typer.Option(help="Store URI: a path, file://… or s3://bucket/prefix.", envvar="CUES_STORE")] = DEFAULT_STORE,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster address; default: RAY_ADDRESS, else a local Ray.", show_default=False)
+    ] = None,
+    num_cpus: Annotated[int | None, typer.Option(min=1, help="CPUs for a local Ray (default: all).", show_default=False)] = None,
+) -> None:
+    """Run the main job on Ray: validate the briefs, expand variations and cutdowns, record the batch in the store.
+
+    Composition, rendering and mastering are added by later stages; today the job stops at the planned batch
+    (batches/<batch-id>/batch.json). Invalid briefs are reported and the valid ones still run; exits 2 if any was
+    invalid.
+
+    Example: cues run schemas/examples/ --store ./cue-store
+    """
+    from rich.progress import Progress
+
+    from pipelines.generate.job import run as run_job
+    from schemas.config import GenerateConfig, RayConfig
+
+    config = GenerateConfig(
+        sources=tuple(sources or [str(EXAMPLES_DIR)]),
+        store=store,
+        ray=RayConfig(address=ray_address, num_cpus=num_cpus),
+    )
+    with reported_errors(), Progress(console=err, transient=True) as progress:
+        task = progress.add_task("planning briefs", total=None)
+        record = run_job(config, on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+    print_batch(out, record)
+    if record.failures:
+        raise typer.Exit(EXIT_INVALID)
+
+
+@schedule_app.command("validate")
+def schedule_validate(
+    files: Annotated[list[Path], typer.Argument(help="Schedule files (YAML).", show_default=False)],
+) -> None:
+    """Check schedule files, including every brief their matrix expands to. Exits 2 if any is invalid.
+
+    Example: cues schedule validate schedules/ad-library-weekly.yaml
+    """
+    from schemas.errors import ScheduleError
+    from schemas.schedule import read_schedule_bytes
+
+    invalid = 0
+    for path in files:
+        try:
+            schedule = read_schedule_bytes(path.read_bytes(), str(path))
+        except ScheduleError as error:
+            invalid += 1
+            out.print(f"[red]invalid[/red]  {error.describe()}", markup=True)
+            continue
+        except OSError as error:
+            invalid += 1
+            out.print(f"[red]invalid[/red]  {path}: cannot read: {error.strerror or error}", markup=True)
+            continue
+        count = len(schedule.matrix_briefs())
+        detail = f"{count} matrix brief{'s' * (count != 1)}" + (f", {len(schedule.briefs)} sources" if schedule.briefs else "")
+        out.print(f"[green]ok[/green]       {path}  {schedule.name}  cron '{schedule.cron}' {schedule.timezone}, {detail}")
+    if invalid:
+        raise typer.Exit(EXIT_INVALID)
+
+
+@contextmanager
+def reported_errors():
+    """Library errors become one line on stderr and an exit status, never a traceback."""
+    try:
+        yield
+    except BriefError as error:
+        err.print(f"Error: {error}", markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    except ScoringError as error:
+        err.print(f"Error: {error}", markup=False)
+        raise typer.Exit(EXIT_FAILURE) from None
+
+
+def main() -> None:
+    """Console entry point (``cues``)."""
+    app()

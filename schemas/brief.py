@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationError,
     WithJsonSchema,
     model_validator,
 )
@@ -421,7 +422,11 @@ def default_brief_id(data: dict) -> str:
     title = data.get("title")
     if isinstance(title, str) and (slug := slugify(title)) and _SLUG_RE.match(slug):
         return slug
-    return "cue-" + canonical_hash({k: v for k, v in data.items() if k != "id"})[:8]
+    try:  # hash the canonical form, so `length: 30` and `length: "0:30"` get the same id
+        canonical = Brief.model_validate({**data, "id": "x"}).model_dump(mode="json", exclude={"id"})
+    except ValidationError:  # the brief is invalid anyway; any stable id will do for its error message
+        canonical = {k: v for k, v in data.items() if k != "id"}
+    return "cue-" + canonical_hash(canonical)[:8]
 
 
 def consistency_problems(brief: Brief) -> list[Problem]:

@@ -27,18 +27,24 @@ def load_documents(data: bytes) -> Iterator[object]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise YamlInputError(f"not UTF-8 text (byte {err.start}: {data[err.start:err.start + 1]!r})") from None
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # the reader already rejects unprintable characters here
         while loader.check_node():
             node = loader.get_node()
             _check_node(node)
             yield loader.construct_document(node)
     except yaml.MarkedYAMLError as err:
         raise YamlInputError(f"malformed YAML{_where(err)}: {err.problem or err.context}") from None
+    except yaml.reader.ReaderError as err:
+        raise YamlInputError(f"not YAML text: character #x{err.character:04x} at position {err.position}") from None
     except yaml.YAMLError as err:
         raise YamlInputError(f"malformed YAML: {err}") from None
+    except RecursionError:
+        raise YamlInputError("nesting too deep") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _where(err: yaml.MarkedYAMLError) -> str:

@@ -1,0 +1,55 @@
+# Two commands do everything on a fresh Debian machine with Python >= 3.11 and root (or sudo):
+#   make run    system packages + virtualenv + package, then the main job on the example briefs (local Ray, ./cue-store)
+#   make test   the same set-up plus test tools, then linters and the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STORE ?= ./cue-store
+DEB_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint schemas system-deps venv clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make run     install everything, then run the main job on schemas/examples/ into $(STORE)"
+	@echo "make test    install everything plus test tools, then lint and run the test suite"
+	@echo "make schemas regenerate schemas/*.schema.json from the pydantic models"
+
+run: system-deps $(BIN)/.installed
+	RAY_USAGE_STATS_ENABLED=0 $(BIN)/cues run --store $(STORE)
+
+test: system-deps $(BIN)/.installed-test
+	$(BIN)/ruff check schemas services pipelines tests bench
+	$(BIN)/python -m schemas.export --check
+	RAY_USAGE_STATS_ENABLED=0 $(BIN)/python -m pytest
+
+lint: $(BIN)/.installed-test
+	$(BIN)/ruff check schemas services pipelines tests bench
+
+schemas: $(BIN)/.installed
+	$(BIN)/python -m schemas.export
+
+system-deps:
+	@if ! dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1; then \
+		echo "Installing Debian packages: $(DEB_PACKAGES)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES); \
+	fi
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when the project's dependencies change.
+$(BIN)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(BIN)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@ $(BIN)/.installed
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache .hypothesis

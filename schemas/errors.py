@@ -36,6 +36,8 @@ class Problem:
 class BriefError(ScoringError):
     """A brief (or schedule) is invalid. ``source`` names the file, ``brief`` the id or position."""
 
+    noun = "brief"
+
     def __init__(self, problems: list[Problem], source: str = "", brief: str = ""):
         self.problems = list(problems)
         self.source = source
@@ -49,7 +51,8 @@ class BriefError(ScoringError):
     def describe(self) -> str:
         brief = ""
         if self.brief:
-            brief = f"brief {self.brief}" if self.brief.startswith("#") else f"brief '{self.brief}'"
+            label = self.brief if self.brief.startswith("#") else f"'{self.brief}'"
+            brief = f"{self.noun} {label}"
         where = ": ".join(part for part in (self.source, brief) if part)
         body = "; ".join(str(p) for p in self.problems)
         return f"{where}: {body}" if where else body
@@ -61,6 +64,8 @@ class BriefFileError(BriefError):
 
 class ScheduleError(BriefError):
     """A schedule file is invalid."""
+
+    noun = "schedule"
 
 
 # --- storage --------------------------------------------------------------------------------------------------

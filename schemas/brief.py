@@ -29,8 +29,8 @@ from schemas.errors import Problem
 from schemas.form import ALLOWED_FORMS, FormParseError, FormSection, format_form, parse_form
 from schemas.general_midi import FAMILIES, GM_PROGRAMS
 from schemas.key import ALLOWED_KEYS, Key, KeyParseError, parse_key
-from schemas.problems import SLUG_PATTERN
 from schemas.moods import MAX_MOODS, MOOD_ALIASES, MOODS, canonical_mood, did_you_mean
+from schemas.problems import SLUG_PATTERN
 from schemas.timing import (
     ALLOWED_LENGTHS,
     ALLOWED_TIMES,
@@ -115,7 +115,8 @@ def _parse_moods(value: Any) -> tuple[str, ...]:
     words = [value] if isinstance(value, str) else value
     if not isinstance(words, list | tuple) or not words:
         raise PydanticCustomError(
-            "mood_type", f"a mood is one word or a list of 1 to {MAX_MOODS} words; allowed: {', '.join(MOODS)}"
+            "mood_type",
+            f"a mood is one word or a list of 1 to {MAX_MOODS} words; allowed: {', '.join(MOODS)}",
         )
     if len(words) > MAX_MOODS:
         raise PydanticCustomError("mood_count", f"at most {MAX_MOODS} moods (the first dominates)")
@@ -154,10 +155,16 @@ def _parse_hit(value: Any) -> float:
         raise PydanticCustomError("hit_time", str(err)) from None
 
 
+# Editors' view of the text forms; the parsers in schemas.timing are the authority.
+_SECONDS_FORMS = r"\d+(\.\d+)?\s*(s|sec|secs|seconds?)?|(\d+:)?\d+:\d{1,2}(\.\d+)?"
+_SECONDS_PATTERN = rf"^\s*({_SECONDS_FORMS})\s*$"
 _LENGTH_SCHEMA = {
     "anyOf": [
         {"type": "number", "minimum": MIN_LENGTH_S, "maximum": MAX_LENGTH_S},
-        {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(s|sec|secs|seconds?)?|(\d+:)?\d+:\d{1,2}(\.\d+)?|\d+\s*(bars?|measures?))\s*$"},
+        {
+            "type": "string",
+            "pattern": rf"^\s*({_SECONDS_FORMS}|\d+\s*(bars?|measures?))\s*$",
+        },
     ],
     "description": f"Cue length: {ALLOWED_LENGTHS}.",
     "examples": [30, "1:30", "0:07.5", "16 bars"],
@@ -165,7 +172,10 @@ _LENGTH_SCHEMA = {
 _TIME_SCHEMA = {
     "anyOf": [
         {"type": "number", "exclusiveMinimum": 0},
-        {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(s|sec|secs|seconds?)?|(\d+:)?\d+:\d{1,2}(\.\d+)?)\s*$"},
+        {
+            "type": "string",
+            "pattern": r"^\s*(\d+(\.\d+)?\s*(s|sec|secs|seconds?)?|(\d+:)?\d+:\d{1,2}(\.\d+)?)\s*$",
+        },
     ],
     "description": f"A time in the cue: {ALLOWED_TIMES}.",
 }
@@ -299,7 +309,12 @@ class Delivery(BaseModel):
         "game -18; web -16.",
     )
     true_peak: float = Field(
-        -1.0, ge=-9.0, le=0.0, strict=True, allow_inf_nan=False, description="True-peak ceiling in dBTP, -9 to 0."
+        -1.0,
+        ge=-9.0,
+        le=0.0,
+        strict=True,
+        allow_inf_nan=False,
+        description="True-peak ceiling in dBTP, -9 to 0.",
     )
     formats: tuple[AudioFormat, ...] = Field(
         (AudioFormat.wav, AudioFormat.mp3, AudioFormat.midi),
@@ -342,20 +357,20 @@ class Brief(BaseModel):
     )
     meter: Meter = Field(Meter.four_four, description="Time signature.")
     form: FormValue | None = None
-    ending: Ending | None = Field(
-        None, description="Default: film/tv/trailer/web ring_out, ad button, game loop."
-    )
+    ending: Ending | None = Field(None, description="Default: film/tv/trailer/web ring_out, ad button, game loop.")
     hits: tuple[HitValue, ...] = Field((), max_length=256, description="Sync points inside (0, length), seconds.")
-    instruments: tuple[InstrumentValue, ...] = Field(
-        (), max_length=16, description="Overrides the mood's ensemble."
-    )
+    instruments: tuple[InstrumentValue, ...] = Field((), max_length=16, description="Overrides the mood's ensemble.")
     intensity: IntensityValue | None = None
     variations: int = Field(1, ge=1, le=10, strict=True, description="Alternate cues with different seeds, 1 to 10.")
     cutdowns: tuple[LengthValue, ...] = Field(
         (), max_length=16, description="Shorter edits of the same material, each shorter than length."
     )
     seed: int | None = Field(
-        None, ge=0, le=2**63 - 1, strict=True, description="Same brief + seed + model version => the same MIDI."
+        None,
+        ge=0,
+        le=2**63 - 1,
+        strict=True,
+        description="Same brief + seed + model version => the same MIDI.",
     )
     delivery: Delivery = Field(default_factory=Delivery)
 
@@ -371,7 +386,9 @@ class Brief(BaseModel):
         problems = consistency_problems(self)
         if problems:
             raise PydanticCustomError(
-                "inconsistent_brief", "{summary}", {"summary": "; ".join(map(str, problems)), "problems": problems}
+                "inconsistent_brief",
+                "{summary}",
+                {"summary": "; ".join(map(str, problems)), "problems": problems},
             )
         return self
 
@@ -451,14 +468,21 @@ def consistency_problems(brief: Brief) -> list[Problem]:
     for i, hit in enumerate(brief.hits):
         if not 0 < hit < longest:
             bound = format_clock(longest) + ("" if exact is not None else " (the longest the length can last)")
-            problems.append(Problem(f"hits[{i}]", f"hit at {format_clock(hit)} is outside the cue (0, {bound})", hit, True))
+            problems.append(
+                Problem(f"hits[{i}]", f"hit at {format_clock(hit)} is outside the cue (0, {bound})", hit, True)
+            )
         if hit in seen:
             problems.append(Problem(f"hits[{i}]", f"repeats hits[{seen[hit]}]", hit, True))
         seen.setdefault(hit, i)
     for i, cut in enumerate(brief.cutdowns):
         if not _shorter(cut, brief.length, brief.meter, brief.tempo):
             problems.append(
-                Problem(f"cutdowns[{i}]", f"a cutdown must be shorter than the length ({brief.length})", cut.to_brief(), True)
+                Problem(
+                    f"cutdowns[{i}]",
+                    f"a cutdown must be shorter than the length ({brief.length})",
+                    cut.to_brief(),
+                    True,
+                )
             )
     if len(set(brief.cutdowns)) != len(brief.cutdowns):
         problems.append(Problem("cutdowns", "a cutdown length is listed twice"))

@@ -133,7 +133,12 @@ def mark_duplicate_ids(entries: list[BriefEntry]) -> list[BriefEntry]:
         if entry.brief is not None and entry.brief.id in first:
             other = first[entry.brief.id]
             where = f"brief #{other.position}" + (f" of {other.source}" if other.source != entry.source else "")
-            problem = Problem("id", f"duplicate id: already used by {where}; give each brief its own id", entry.brief.id, True)
+            problem = Problem(
+                "id",
+                f"duplicate id: already used by {where}; give each brief its own id",
+                entry.brief.id,
+                True,
+            )
             entry = BriefEntry(entry.source, entry.position, error=BriefError([problem], entry.source, entry.brief.id))
         elif entry.brief is not None:
             first[entry.brief.id] = entry

@@ -83,7 +83,9 @@ def _parse_form_item(index: int, item: object) -> FormSection:
     if isinstance(item, dict):
         unknown = sorted(set(item) - {"section", "bars"})
         if unknown:
-            raise FormParseError(f"form[{index}]: unknown field(s) {', '.join(map(str, unknown))}; allowed: section, bars")
+            raise FormParseError(
+                f"form[{index}]: unknown field(s) {', '.join(map(str, unknown))}; allowed: section, bars"
+            )
         if "section" not in item:
             raise FormParseError(f"form[{index}]: missing 'section'; allowed: {ALLOWED_FORMS}")
         name = item["section"]

@@ -94,7 +94,9 @@ class Schedule(BaseModel):
             problems.extend(_matrix_problems(self))
         if problems:
             raise PydanticCustomError(
-                "inconsistent_schedule", "{summary}", {"summary": "; ".join(map(str, problems)), "problems": problems}
+                "inconsistent_schedule",
+                "{summary}",
+                {"summary": "; ".join(map(str, problems)), "problems": problems},
             )
         return self
 

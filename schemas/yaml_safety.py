@@ -26,7 +26,7 @@ def load_documents(data: bytes) -> Iterator[object]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise YamlInputError(f"not UTF-8 text (byte {err.start}: {data[err.start:err.start + 1]!r})") from None
+        raise YamlInputError(f"not UTF-8 text (byte {err.start}: {data[err.start : err.start + 1]!r})") from None
     loader = None
     try:
         loader = yaml.SafeLoader(text)  # the reader already rejects unprintable characters here

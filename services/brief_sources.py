@@ -58,7 +58,9 @@ def _read_path(path: Path) -> list[BriefEntry]:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            return [_source_error(source, f"file is {size:,} bytes; at most {MAX_FILE_BYTES:,} bytes (1 MiB) are accepted")]
+            return [
+                _source_error(source, f"file is {size:,} bytes; at most {MAX_FILE_BYTES:,} bytes (1 MiB) are accepted")
+            ]
         data = path.read_bytes()
     except FileNotFoundError:
         return [_source_error(source, "no such file or folder")]

@@ -18,7 +18,14 @@ BASES = [
     for raw in (doc.get("briefs", [doc]) if "briefs" in doc else [doc])
     if "medium" in raw
 ]
-FIELDS = [*Brief.model_fields, "delivery.loudness", "delivery.formats", "delivery.sample_rate", "lenght", "mod"]
+FIELDS = [
+    *Brief.model_fields,
+    "delivery.loudness",
+    "delivery.formats",
+    "delivery.sample_rate",
+    "lenght",
+    "mod",
+]
 
 scalars = st.one_of(
     st.none(),
@@ -26,10 +33,37 @@ scalars = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=30),
-    st.sampled_from(["1:30", "16 bars", "0:07.5", "C major", "c#m", "AABA", "intro-A-A'-B", "tense", "4/4", "6/8",
-                     "loop", "button", "30s", "-1", "1e9", "bars", ":", "A'''", "wav", "ad", "game"]),
+    st.sampled_from(
+        [
+            "1:30",
+            "16 bars",
+            "0:07.5",
+            "C major",
+            "c#m",
+            "AABA",
+            "intro-A-A'-B",
+            "tense",
+            "4/4",
+            "6/8",
+            "loop",
+            "button",
+            "30s",
+            "-1",
+            "1e9",
+            "bars",
+            ":",
+            "A'''",
+            "wav",
+            "ad",
+            "game",
+        ]
+    ),
 )
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
 
 
 @st.composite

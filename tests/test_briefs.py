@@ -78,7 +78,12 @@ briefs:
   - {id: b, length: 15, mood: calm, delivery: {sample_rate: 48000}}
 """
     a, b = (e.brief for e in read_brief_bytes(data, "x"))
-    assert (a.medium.value, a.mood, a.delivery.loudness, a.delivery.sample_rate) == ("ad", ("happy",), -16.0, 44100)
+    assert (a.medium.value, a.mood, a.delivery.loudness, a.delivery.sample_rate) == (
+        "ad",
+        ("happy",),
+        -16.0,
+        44100,
+    )
     assert (b.mood, b.delivery.loudness, b.delivery.sample_rate) == (("calm",), -16.0, 48000)
 
 
@@ -100,10 +105,8 @@ def test_yaml_alias_bomb_is_refused_quickly():
     bomb = b'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
     for level in "bcdefghi":
         prev = chr(ord(level) - 1)
-        bomb += f"{level}: &{level} [" .encode() + b",".join([f"*{prev}".encode()] * 9) + b"]\n"
-    assert only_error(bomb) == (
-        "b.yaml: aliases expand to more than 100,000 values (an alias bomb?) near line 6"
-    )
+        bomb += f"{level}: &{level} [".encode() + b",".join([f"*{prev}".encode()] * 9) + b"]\n"
+    assert only_error(bomb) == ("b.yaml: aliases expand to more than 100,000 values (an alias bomb?) near line 6")
 
 
 def test_recursive_alias_is_refused():
@@ -114,7 +117,9 @@ def test_file_over_one_mib(tmp_path):
     big = tmp_path / "big.yaml"
     big.write_bytes(GOOD + b"# " + b"x" * (1024 * 1024) + b"\n")
     [entry] = read_sources([str(big)])
-    assert str(entry.error) == f"{big}: file is {big.stat().st_size:,} bytes; at most 1,048,576 bytes (1 MiB) are accepted"
+    assert (
+        str(entry.error) == f"{big}: file is {big.stat().st_size:,} bytes; at most 1,048,576 bytes (1 MiB) are accepted"
+    )
     assert only_error(b"#" * (1024 * 1024 + 1)) == (
         "b.yaml: file is 1,048,577 bytes; at most 1,048,576 bytes (1 MiB) are accepted"
     )
@@ -143,15 +148,18 @@ def test_wrong_type():
         "b.yaml: brief #1: tempo: must be a number; allowed: Beats per minute, 40 to 220 (6/8 counts dotted "
         "quarters) (got 'fast')"
     )
-    assert only_error(GOOD + b"delivery: {stems: maybe}\n").endswith("delivery.stems: must be true or false (got 'maybe')")
-    assert only_error(GOOD + b"variations: 2.5\n").endswith("variations: must be a whole number; allowed: Alternate "
-                                                           "cues with different seeds, 1 to 10 (got 2.5)")
+    assert only_error(GOOD + b"delivery: {stems: maybe}\n").endswith(
+        "delivery.stems: must be true or false (got 'maybe')"
+    )
+    assert only_error(GOOD + b"variations: 2.5\n").endswith(
+        "variations: must be a whole number; allowed: Alternate cues with different seeds, 1 to 10 (got 2.5)"
+    )
 
 
 def test_out_of_range_length_and_tempo():
     assert only_error(b"medium: film\nmood: tense\nlength: 601\n") == (
-        "b.yaml: brief #1: length: length out of range; allowed: seconds as a number (30, 12.5) or text \"30s\", "
-        "\"30 s\", \"1:30\", \"0:07.5\", or bars as \"16 bars\"; 3 to 600 seconds (got 601)"
+        'b.yaml: brief #1: length: length out of range; allowed: seconds as a number (30, 12.5) or text "30s", '
+        '"30 s", "1:30", "0:07.5", or bars as "16 bars"; 3 to 600 seconds (got 601)'
     )
     assert only_error(GOOD + b"tempo: 300\n") == (
         "b.yaml: brief #1: tempo: out of range; allowed: Beats per minute, 40 to 220 (6/8 counts dotted quarters) "
@@ -201,7 +209,9 @@ def test_cutdowns_not_shorter_than_the_length():
 
 def test_duplicate_ids_in_a_batch():
     entries = mark_duplicate_ids(
-        read_brief_bytes(b"defaults: {medium: ad, mood: happy, length: 30}\nbriefs: [{id: spot}, {id: spot}]\n", "b.yaml")
+        read_brief_bytes(
+            b"defaults: {medium: ad, mood: happy, length: 30}\nbriefs: [{id: spot}, {id: spot}]\n", "b.yaml"
+        )
     )
     assert entries[0].ok
     assert str(entries[1].error) == (
@@ -220,8 +230,9 @@ def test_unknown_batch_field_and_bad_shapes():
 
 
 def test_form_bars_must_fit_the_length():
-    assert only_error(b"medium: ad\nmood: happy\nlength: 16 bars\nform: [{section: A, bars: 8}, {section: B, bars: 4}]\n"
-                      ).endswith("form: sections add up to 12 bars but length is 16 bars")
+    assert only_error(
+        b"medium: ad\nmood: happy\nlength: 16 bars\nform: [{section: A, bars: 8}, {section: B, bars: 4}]\n"
+    ).endswith("form: sections add up to 12 bars but length is 16 bars")
     assert only_error(b"medium: ad\nmood: happy\nlength: 10\nform: [{section: A, bars: 64}]\n").endswith(
         "form: 64 bars in 0:10 needs 1536.0 bpm; allowed tempo 40 to 220 bpm: change the bars or the length"
     )

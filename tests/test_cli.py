@@ -25,7 +25,9 @@ def all_commands(command: click.Command, prefix=()):
 
 
 @pytest.mark.parametrize(
-    ("path", "command"), list(all_commands(typer.main.get_command(app))), ids=lambda v: " ".join(v) if isinstance(v, tuple) else ""
+    ("path", "command"),
+    list(all_commands(typer.main.get_command(app))),
+    ids=lambda v: " ".join(v) if isinstance(v, tuple) else "",
 )
 def test_every_command_has_help_with_an_example(path, command):
     result = runner.invoke(app, [*path, "--help"], terminal_width=200)
@@ -44,14 +46,18 @@ def test_validate_examples_all_ok():
 
 
 def test_validate_invalid_exits_2_with_one_line_per_brief(tmp_path):
-    (tmp_path / "a.yaml").write_text("id: one\nmedium: film\nmood: tense\nlength: 30\n---\nmedium: film\nmood: tence\nlength: 30\n")
+    (tmp_path / "a.yaml").write_text(
+        "id: one\nmedium: film\nmood: tense\nlength: 30\n---\nmedium: film\nmood: tence\nlength: 30\n"
+    )
     (tmp_path / "b.yml").write_text("briefs: [{id: one, medium: ad, mood: happy, length: 10}]\n")
     (tmp_path / "notes.txt").write_text("not a brief")
     result = runner.invoke(app, ["validate", str(tmp_path)], terminal_width=400)
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert lines[0].startswith(f"ok       {tmp_path}/a.yaml  one  film, tense, 0:30")
-    assert lines[1].startswith(f"invalid  {tmp_path}/a.yaml: brief #2: mood: unknown mood 'tence'; did you mean 'tense'?")
+    assert lines[1].startswith(
+        f"invalid  {tmp_path}/a.yaml: brief #2: mood: unknown mood 'tence'; did you mean 'tense'?"
+    )
     assert lines[2] == (
         f"invalid  {tmp_path}/b.yml: brief 'one': id: duplicate id: already used by brief #1 of {tmp_path}/a.yaml; "
         "give each brief its own id (got 'one')"
@@ -86,8 +92,10 @@ def test_schedule_validate(tmp_path):
 
 
 def test_installed_entry_point_never_shows_a_traceback(tmp_path):
-    (tmp_path / "bomb.yaml").write_bytes(b"a: &a [1,1,1,1,1,1,1,1,1,1]\n" + b"".join(
-        f"{c}: &{c} [{','.join(['*' + chr(ord(c) - 1)] * 10)}]\n".encode() for c in "bcdefg"))
+    (tmp_path / "bomb.yaml").write_bytes(
+        b"a: &a [1,1,1,1,1,1,1,1,1,1]\n"
+        + b"".join(f"{c}: &{c} [{','.join(['*' + chr(ord(c) - 1)] * 10)}]\n".encode() for c in "bcdefg")
+    )
     (tmp_path / "bin.yaml").write_bytes(bytes(range(256)))
     cues = Path(sys.executable).parent / "cues"
     result = subprocess.run([cues, "validate", str(tmp_path)], capture_output=True, text=True, timeout=60)

@@ -87,7 +87,10 @@ def test_bad_keys_say_what_is_allowed(text):
 def test_forms_parse():
     assert parse_form("AABA") == tuple(FormSection(n) for n in "AABA")
     assert [s.label for s in parse_form("intro-A-A'-B-outro")] == ["intro", "A", "A'", "B", "outro"]
-    assert parse_form("A-A’-A''")[1:] == (FormSection("A", 1), FormSection("A", 2))  # typographic prime accepted
+    assert parse_form("A-A’-A''")[1:] == (
+        FormSection("A", 1),
+        FormSection("A", 2),
+    )  # typographic prime accepted
     assert parse_form("AA'BA")[1] == FormSection("A", 1)
     assert parse_form([{"section": "intro", "bars": 4}, {"section": "A", "bars": 8}, "B"]) == (
         FormSection("intro", 0, 4),

@@ -13,14 +13,14 @@ from collections.abc import Callable
 from importlib import metadata
 
 from pydantic import BaseModel, ConfigDict, Field
+from services.ray_runtime import init_ray
+from services.store import open_store
 
 from pipelines.generate.cue_spec import CueSpec, expand_cues
 from schemas.brief import Brief, canonical_hash
 from schemas.brief_file import BriefEntry
 from schemas.config import GenerateConfig
 from services.brief_sources import read_sources
-from services.ray_runtime import init_ray
-from services.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +116,21 @@ def run(config: GenerateConfig, on_progress: Callable[[int, int], None] | None =
         briefs=tuple(outcomes[i] for i in sorted(outcomes)),
         cues=cues,
     )
-    store.put_bytes(record.key, json.dumps(record.model_dump(mode="json"), indent=2).encode(), content_type="application/json")
+    store.put_bytes(
+        record.key,
+        json.dumps(record.model_dump(mode="json"), indent=2).encode(),
+        content_type="application/json",
+    )
     return record
 
 
 def _outcome(entry: BriefEntry, cues: int = 0, error: str | None = None) -> BriefOutcome:
     message = error or (entry.error.describe() if entry.error else None)
     return BriefOutcome(
-        source=entry.source, position=entry.position, brief=entry.label, ok=message is None, cues=cues, error=message
+        source=entry.source,
+        position=entry.position,
+        brief=entry.label,
+        ok=message is None,
+        cues=cues,
+        error=message,
     )

@@ -32,7 +32,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_show_locals=False,  # locals may hold credentials
 )
-schedule_app = typer.Typer(help="Scheduled bulk generation (schedule files, shared/specs/schedule-v1.md).", no_args_is_help=True)
+schedule_app = typer.Typer(
+    help="Scheduled bulk generation (schedule files, shared/specs/schedule-v1.md).", no_args_is_help=True
+)
 app.add_typer(schedule_app, name="schedule")
 
 out = Console(highlight=False, soft_wrap=True)
@@ -40,7 +42,10 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 Sources = Annotated[
     list[str],
-    typer.Argument(help="Brief files, folders (every *.yaml/*.yml inside), globs, or s3://bucket/prefix/.", show_default=False),
+    typer.Argument(
+        help="Brief files, folders (every *.yaml/*.yml inside), globs, or s3://bucket/prefix/.",
+        show_default=False,
+    ),
 ]
 
 
@@ -71,7 +76,13 @@ def validate(
         entries = read_sources(sources)
     if output == "json":
         rows = [
-            {"source": e.source, "position": e.position, "brief": e.label, "ok": e.ok, "error": e.error and e.error.describe()}
+            {
+                "source": e.source,
+                "position": e.position,
+                "brief": e.label,
+                "ok": e.ok,
+                "error": e.error and e.error.describe(),
+            }
             for e in entries
         ]
         typer.echo(json.dumps(rows, indent=2))
@@ -87,11 +98,16 @@ def run(
         list[str] | None,
         typer.Argument(help="Brief sources (default: the bundled example briefs).", show_default=False),
     ] = None,
-    store: Annotated[str, typer.Option(help="Store URI: a path, file://… or s3://bucket/prefix.", envvar="CUES_STORE")] = DEFAULT_STORE,
+    store: Annotated[
+        str, typer.Option(help="Store URI: a path, file://… or s3://bucket/prefix.", envvar="CUES_STORE")
+    ] = DEFAULT_STORE,
     ray_address: Annotated[
-        str | None, typer.Option(help="Ray cluster address; default: RAY_ADDRESS, else a local Ray.", show_default=False)
+        str | None,
+        typer.Option(help="Ray cluster address; default: RAY_ADDRESS, else a local Ray.", show_default=False),
     ] = None,
-    num_cpus: Annotated[int | None, typer.Option(min=1, help="CPUs for a local Ray (default: all).", show_default=False)] = None,
+    num_cpus: Annotated[
+        int | None, typer.Option(min=1, help="CPUs for a local Ray (default: all).", show_default=False)
+    ] = None,
 ) -> None:
     """Run the main job on Ray: validate the briefs, expand variations and cutdowns, record the batch in the store.
 
@@ -143,8 +159,12 @@ def schedule_validate(
             out.print(f"[red]invalid[/red]  {path}: cannot read: {error.strerror or error}", markup=True)
             continue
         count = len(schedule.matrix_briefs())
-        detail = f"{count} matrix brief{'s' * (count != 1)}" + (f", {len(schedule.briefs)} sources" if schedule.briefs else "")
-        out.print(f"[green]ok[/green]       {path}  {schedule.name}  cron '{schedule.cron}' {schedule.timezone}, {detail}")
+        detail = f"{count} matrix brief{'s' * (count != 1)}" + (
+            f", {len(schedule.briefs)} sources" if schedule.briefs else ""
+        )
+        out.print(
+            f"[green]ok[/green]       {path}  {schedule.name}  cron '{schedule.cron}' {schedule.timezone}, {detail}"
+        )
     if invalid:
         raise typer.Exit(EXIT_INVALID)
 

@@ -15,7 +15,8 @@ def print_entries(console: Console, entries: list[BriefEntry]) -> None:
     """One line per brief (``ok`` or ``invalid``, file, brief, summary or error), then a one-line total."""
     for entry in entries:
         if entry.ok:
-            console.print(f"[green]ok[/green]       {escape(entry.source)}  {escape(entry.label)}  {escape(entry.brief.summary())}")
+            summary = escape(entry.brief.summary())
+            console.print(f"[green]ok[/green]       {escape(entry.source)}  {escape(entry.label)}  {summary}")
         else:
             console.print(f"[red]invalid[/red]  {escape(entry.error.describe())}")
     counts = Counter(e.ok for e in entries)

@@ -1,0 +1,31 @@
+"""The object store: one interface (:class:`ObjectStore`), a local-folder and an S3 backend, chosen by URI."""
+
+from __future__ import annotations
+
+import os
+
+from schemas.config import DEFAULT_STORE
+from services.store.base import ObjectInfo, ObjectStore, PutResult
+from services.store.local import LocalStore
+from services.store.s3 import S3Store
+from services.store.uri import StoreLocation, check_key, parse_store_uri
+
+__all__ = [
+    "LocalStore",
+    "ObjectInfo",
+    "ObjectStore",
+    "PutResult",
+    "S3Store",
+    "StoreLocation",
+    "check_key",
+    "open_store",
+    "parse_store_uri",
+]
+
+
+def open_store(uri: str | None = None) -> ObjectStore:
+    """The store at ``uri``; without one, ``CUES_STORE`` from the environment, else ``./cue-store``."""
+    location = parse_store_uri(uri or os.environ.get("CUES_STORE") or DEFAULT_STORE)
+    if location.scheme == "s3":
+        return S3Store(location)
+    return LocalStore(location)

@@ -1,0 +1,129 @@
+"""The object store interface every stage writes through, whichever backend holds the bytes."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from schemas.errors import StoreURIError
+from services.store.uri import StoreLocation, check_key, check_prefix
+
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """What a write stored: ``size`` in bytes and the sha256 hex digest of exactly those bytes."""
+
+    key: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """An object's size in bytes and its sha256 (``None`` if it was written by something that did not record it)."""
+
+    key: str
+    size: int
+    sha256: str | None
+
+
+class ObjectStore(ABC):
+    """Bytes under keys, inside one root (a folder or an S3 bucket and prefix).
+
+    Keys are relative, ``/``-separated; every method checks them, so no key reaches outside the store.
+    Writes are all-or-nothing: a reader sees the old object, the new one, or none — never part of one.
+    """
+
+    def __init__(self, location: StoreLocation):
+        self.location = location
+
+    @property
+    def uri(self) -> str:
+        """Canonical URI of the store (``file:///abs/path`` or ``s3://bucket/prefix``)."""
+        return self.location.uri
+
+    def uri_for(self, key: str) -> str:
+        """Full URI of one object."""
+        return f"{self.uri.rstrip('/')}/{check_key(key)}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.uri!r})"
+
+    # --- writing ---------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def put_bytes(
+        self, key: str, data: bytes, *, content_type: str | None = None, if_absent: bool = False
+    ) -> PutResult:
+        """Write ``data`` at ``key``. With ``if_absent``, raise :class:`StoreConflict` if the key exists."""
+
+    @abstractmethod
+    def put_file(
+        self, key: str, path: str | Path, *, content_type: str | None = None, if_absent: bool = False
+    ) -> PutResult:
+        """Write the file at ``path`` to ``key``, streaming (large files go up in parts on S3)."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is not an error."""
+
+    # --- reading ---------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def get_bytes(self, key: str) -> bytes:
+        """The object's bytes; :class:`StoreNotFound` if there is none."""
+
+    @abstractmethod
+    def get_file(self, key: str, dest: str | Path) -> Path:
+        """Download ``key`` to ``dest`` (atomically: ``dest`` is whole or untouched)."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def stat(self, key: str) -> ObjectInfo:
+        """Size and sha256 of ``key``; :class:`StoreNotFound` if there is none."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Keys under ``prefix`` (a plain string prefix of the key), recursive, sorted."""
+
+    @abstractmethod
+    def presigned_url(self, key: str, expires_in: int = 3600) -> str:
+        """A URL that reads ``key`` without credentials for ``expires_in`` seconds (1 to 7 days)."""
+
+    # --- shared checks ---------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _key(key: str) -> str:
+        return check_key(key)
+
+    @staticmethod
+    def _prefix(prefix: str) -> str:
+        return check_prefix(prefix)
+
+    @staticmethod
+    def _expiry(expires_in: int) -> int:
+        if (
+            isinstance(expires_in, bool)
+            or not isinstance(expires_in, int)
+            or not 1 <= expires_in <= MAX_PRESIGN_SECONDS
+        ):
+            raise StoreURIError(f"expires_in must be 1 to {MAX_PRESIGN_SECONDS} seconds (7 days), got {expires_in!r}")
+        return expires_in
+
+
+def sha256_file(path: str | Path) -> tuple[str, int]:
+    """sha256 hex digest and size in bytes of a file, read in 1 MiB chunks."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size

@@ -1,0 +1,73 @@
+"""The main job on the session's real Ray: briefs in, a planned batch record in a local or S3 store."""
+
+import json
+
+import pytest
+from services.store import open_store
+
+from pipelines.generate.cue_spec import expand_cues
+from pipelines.generate.job import run
+from schemas.brief_file import read_brief_bytes
+from schemas.config import GenerateConfig
+from services.brief_sources import EXAMPLES_DIR
+
+pytestmark = pytest.mark.ray
+
+
+def brief(text: str):
+    [entry] = read_brief_bytes(text.encode(), "x.yaml")
+    return entry.brief
+
+
+def test_variations_and_cutdowns_expand_into_cues():
+    cues = expand_cues(
+        brief("id: spot\nmedium: ad\nmood: happy\nlength: 60\ncutdowns: [30, 7.5]\nvariations: 2\nseed: 10\n")
+    )
+    assert [(c.cue_id, c.variation, c.cutdown, c.seed) for c in cues] == [
+        ("spot", 1, None, 10),
+        ("spot-30s", 1, 30, 10),
+        ("spot-7p5s", 1, 7.5, 10),
+        ("spot-v2", 2, None, 11),
+        ("spot-v2-30s", 2, 30, 11),
+        ("spot-v2-7p5s", 2, 7.5, 11),
+    ]
+    assert cues[0].brief["ending"] == "button" and cues[0].brief["delivery"]["loudness"] == -23.0
+    assert len({c.content_hash() for c in cues}) == 6
+
+
+def test_job_plans_the_examples_into_a_local_store(ray_session, tmp_path):
+    record = run(GenerateConfig(sources=(str(EXAMPLES_DIR),), store=str(tmp_path / "store")))
+    assert [b.ok for b in record.briefs] == [True] * 9
+    # sunrise-coffee-60: 2 variations x (60 + 3 cutdowns) = 8; the other 8 briefs one cue each
+    assert len(record.cues) == 16
+    saved = json.loads((tmp_path / "store" / record.key).read_text())
+    assert saved["batch_id"] == record.batch_id and saved["status"] == "planned"
+    again = run(GenerateConfig(sources=(str(EXAMPLES_DIR),), store=str(tmp_path / "store")))
+    assert again.batch_id == record.batch_id  # same briefs, same batch
+
+
+def test_job_reports_invalid_briefs_and_delivers_the_rest_to_s3(ray_session, s3_bucket, tmp_path):
+    (tmp_path / "briefs.yaml").write_text(
+        "id: good\nmedium: tv\nmood: calm\nlength: 20\n---\nid: bad\nmedium: tv\nmood: calm\nlength: 2000\n"
+    )
+    uri = f"s3://{s3_bucket}/runs"
+    record = run(GenerateConfig(sources=(str(tmp_path / "briefs.yaml"),), store=uri))
+    assert [(b.brief, b.ok) for b in record.briefs] == [("good", True), ("bad", False)]
+    assert "length: length out of range" in record.failures[0].error
+    saved = json.loads(open_store(uri).get_bytes(record.key))
+    assert [c["cue_id"] for c in saved["cues"]] == ["good"]
+
+
+def test_briefs_are_read_from_s3(s3_bucket):
+    from services.brief_sources import read_sources
+
+    store = open_store(f"s3://{s3_bucket}/briefs")
+    for path in sorted(EXAMPLES_DIR.glob("*.yaml")):
+        store.put_bytes(f"library/{path.name}", path.read_bytes())
+    store.put_bytes("library/broken.yaml", b"medium: [")
+    entries = read_sources([f"s3://{s3_bucket}/briefs/library/"])
+    assert sum(e.ok for e in entries) == 9
+    [bad] = [e for e in entries if not e.ok]
+    assert str(bad.error).startswith(f"s3://{s3_bucket}/briefs/library/broken.yaml: malformed YAML")
+    [single] = read_sources([f"s3://{s3_bucket}/briefs/library/film-night-chase.yaml"])
+    assert single.brief.id == "night-chase"

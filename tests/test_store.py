@@ -1,0 +1,222 @@
+"""One storage suite, run against both backends: a local folder and S3 over HTTP (moto server)."""
+
+import hashlib
+import os
+import pickle
+import re
+import time
+import urllib.request
+
+import boto3
+import pytest
+
+from schemas.errors import StoreConflict, StoreError, StoreNotFound, StoreUnreachable, StoreURIError
+from services.store import LocalStore, S3Store, open_store, parse_store_uri
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_bytes_round_trip_with_sha256(store):
+    result = store.put_bytes("cues/a/manifest.json", b'{"ok": true}', content_type="application/json")
+    assert (result.key, result.size, result.sha256) == ("cues/a/manifest.json", 12, sha(b'{"ok": true}'))
+    assert store.get_bytes("cues/a/manifest.json") == b'{"ok": true}'
+    info = store.stat("cues/a/manifest.json")
+    assert (info.size, info.sha256) == (12, sha(b'{"ok": true}'))
+    store.put_bytes("cues/a/manifest.json", b"new")  # overwrite is allowed without if_absent
+    assert store.get_bytes("cues/a/manifest.json") == b"new"
+
+
+def test_file_round_trip(store, tmp_path):
+    source = tmp_path / "mix.wav"
+    source.write_bytes(os.urandom(300_000))
+    result = store.put_file("cues/a/mix.wav", source, content_type="audio/wav")
+    assert result.sha256 == sha(source.read_bytes()) and result.size == 300_000
+    dest = store.get_file("cues/a/mix.wav", tmp_path / "down" / "mix.wav")
+    assert dest.read_bytes() == source.read_bytes()
+    assert [p.name for p in dest.parent.iterdir()] == ["mix.wav"]  # no temp file left beside it
+
+
+def test_exists_list_delete(store):
+    for key in ["b/2.txt", "a/1.txt", "a/sub/3.txt", "ab.txt"]:
+        store.put_bytes(key, key.encode())
+    assert store.exists("a/1.txt") and not store.exists("a/9.txt")
+    assert list(store.list()) == ["a/1.txt", "a/sub/3.txt", "ab.txt", "b/2.txt"]
+    assert list(store.list("a/")) == ["a/1.txt", "a/sub/3.txt"]
+    assert list(store.list("a")) == ["a/1.txt", "a/sub/3.txt", "ab.txt"]
+    assert list(store.list("zzz/")) == []
+    store.delete("a/1.txt")
+    store.delete("a/1.txt")  # deleting a missing key is not an error
+    assert list(store.list("a/")) == ["a/sub/3.txt"]
+
+
+def test_missing_keys_raise_store_not_found_naming_the_object(store):
+    with pytest.raises(StoreNotFound, match=r"/nothing/here does not exist$"):
+        store.get_bytes("nothing/here")
+    with pytest.raises(StoreNotFound):
+        store.stat("nothing/here")
+    with pytest.raises(StoreNotFound):
+        store.get_file("nothing/here", "/tmp/never-written")
+    assert not os.path.exists("/tmp/never-written")
+
+
+def test_if_absent_writes_once(store, tmp_path):
+    store.put_bytes("schedules/x/2026-11-30T03:00", b"first", if_absent=True)
+    with pytest.raises(StoreConflict, match=r"schedules/x/2026-11-30T03:00 already exists$"):
+        store.put_bytes("schedules/x/2026-11-30T03:00", b"second", if_absent=True)
+    source = tmp_path / "f"
+    source.write_bytes(b"file")
+    with pytest.raises(StoreConflict):
+        store.put_file("schedules/x/2026-11-30T03:00", source, if_absent=True)
+    assert store.get_bytes("schedules/x/2026-11-30T03:00") == b"first"
+
+
+def test_presigned_url_reads_without_credentials(store):
+    store.put_bytes("cues/a/preview.mp3", b"ID3 audio")
+    url = store.presigned_url("cues/a/preview.mp3", expires_in=600)
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.read() == b"ID3 audio"
+    for bad in (0, 7 * 24 * 3600 + 1, True, 1.5):
+        with pytest.raises(StoreURIError, match="expires_in must be 1 to 604800 seconds"):
+            store.presigned_url("cues/a/preview.mp3", expires_in=bad)
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("../x", "has a '.' or '..' part"),
+        ("a/../../b", "has a '.' or '..' part"),
+        ("a/./b", "has a '.' or '..' part"),
+        ("/abs", "absolute"),
+        ("a//b", "has an empty part"),
+        ("a/", "has an empty part"),
+        ("a\\b", "has a backslash"),
+        ("a\nb", "has a control character"),
+        ("x" * 1025, "longer than 1024 characters"),
+    ],
+)
+def test_bad_keys_are_refused_before_any_io(store, key, problem):
+    with pytest.raises(StoreURIError) as info:
+        store.put_bytes(key, b"x")
+    assert str(info.value) == (
+        f"bad key {key!r}: {problem}; allowed: relative '/'-separated names, without empty, '.' or '..' parts, "
+        "backslashes or control characters"
+    )
+    with pytest.raises(StoreURIError, match="empty key"):
+        store.get_bytes("")
+    assert list(store.list()) == []
+
+
+def test_store_pickles_for_ray_workers(store):
+    store.put_bytes("k", b"v")
+    clone = pickle.loads(pickle.dumps(store))
+    assert clone.get_bytes("k") == b"v" and clone.uri == store.uri
+
+
+# --- backend specifics ----------------------------------------------------------------------------------------
+
+
+def test_s3_prefix_hides_the_rest_of_the_bucket(s3_bucket, s3_server):
+    raw = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    raw.put_object(Bucket=s3_bucket, Key="outside.txt", Body=b"x")
+    raw.put_object(Bucket=s3_bucket, Key="team/prefix-sibling/x", Body=b"x")
+    store = open_store(f"s3://{s3_bucket}/team/prefix")
+    store.put_bytes("inside.txt", b"y")
+    assert list(store.list()) == ["inside.txt"]
+    assert raw.get_object(Bucket=s3_bucket, Key="team/prefix/inside.txt")["Body"].read() == b"y"
+    assert store.uri_for("inside.txt") == f"s3://{s3_bucket}/team/prefix/inside.txt"
+
+
+def test_s3_multipart_upload_keeps_the_sha256(s3_bucket, tmp_path):
+    store = S3Store(parse_store_uri(f"s3://{s3_bucket}/big"), multipart_threshold=5 * 1024**2)
+    source = tmp_path / "stem.wav"
+    source.write_bytes(os.urandom(11 * 1024**2))
+    result = store.put_file("stems/strings.wav", source)
+    raw = store.client.head_object(Bucket=s3_bucket, Key="big/stems/strings.wav")
+    assert raw["ETag"].strip('"').endswith("-3")  # three parts: a multipart upload
+    assert store.stat("stems/strings.wav").sha256 == result.sha256 == sha(source.read_bytes())
+    assert store.get_file("stems/strings.wav", tmp_path / "back.wav").read_bytes() == source.read_bytes()
+
+
+def test_s3_missing_bucket(s3_server):
+    store = open_store("s3://no-such-bucket-here/x")
+    with pytest.raises(StoreError, match="bucket 'no-such-bucket-here' does not exist"):
+        store.put_bytes("k", b"v")
+
+
+def test_unreachable_s3_endpoint_fails_fast_with_the_endpoint(monkeypatch):
+    from tests.conftest import free_port
+
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    store = S3Store(parse_store_uri("s3://bucket/x"), max_attempts=1, connect_timeout=1)
+    started = time.monotonic()
+    with pytest.raises(StoreUnreachable, match=f"cannot reach S3 endpoint {endpoint} for s3://bucket/x/k"):
+        store.get_bytes("k")
+    assert time.monotonic() - started < 10
+
+
+def test_local_writes_are_atomic(tmp_path):
+    store = LocalStore(parse_store_uri(str(tmp_path / "store")))
+    store.put_bytes("cues/a/mix.wav", b"complete")
+    # A crash between writing the temp file and renaming it leaves only a hidden temp file: never listed or read.
+    (tmp_path / "store" / "cues" / "a" / ".manifest.json.tmp-deadbeef").write_bytes(b"half")
+    assert list(store.list()) == ["cues/a/mix.wav"]
+    assert not store.exists("cues/a/manifest.json")
+    # A write that fails at the rename (the key is a folder) reports it and leaves nothing behind.
+    with pytest.raises(StoreError, match=r"cannot write .*/store/cues/a: "):
+        store.put_bytes("cues/a", b"partial")
+    assert sorted(p.name for p in (tmp_path / "store" / "cues").iterdir()) == ["a"]
+    assert store.get_bytes("cues/a/mix.wav") == b"complete"
+
+
+def test_local_symlinks_cannot_escape(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "link").symlink_to(outside)
+    store = open_store(str(tmp_path / "store"))
+    with pytest.raises(StoreURIError, match="resolves outside the store"):
+        store.put_bytes("link/x", b"escape")
+    assert list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("s3://acme-music/library", ("s3", "acme-music", "library")),
+        ("s3://acme-music/", ("s3", "acme-music", "")),
+        ("s3://acme-music/a/b/", ("s3", "acme-music", "a/b")),
+    ],
+)
+def test_s3_uris(uri, expected):
+    location = parse_store_uri(uri)
+    assert (location.scheme, location.bucket, location.prefix) == expected
+
+
+def test_file_uris(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert parse_store_uri("./cue-store").root == str(tmp_path / "cue-store")
+    assert parse_store_uri(f"file://{tmp_path}/s").uri == f"file://{tmp_path}/s"
+    assert open_store(None).uri == f"file://{tmp_path}/cue-store"
+    monkeypatch.setenv("CUES_STORE", "s3://from-env/p")
+    assert open_store(None).uri == "s3://from-env/p"
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("gs://bucket/x", "unsupported store scheme 'gs://' in 'gs://bucket/x'; supported: file://, s3://"),
+        ("http://host/x", "unsupported store scheme 'http://'"),
+        ("s3://Bad_Bucket/x", "bad bucket name 'Bad_Bucket'"),
+        ("s3://bkt/../x", "bad prefix '../x': has a '.' or '..' part"),
+        ("file://relative/path", "a file:// store URI needs an absolute path"),
+        ("", "empty store URI"),
+    ],
+)
+def test_bad_store_uris(uri, message):
+    with pytest.raises(StoreURIError, match=re.escape(message)):
+        parse_store_uri(uri)

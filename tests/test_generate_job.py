@@ -3,13 +3,13 @@
 import json
 
 import pytest
-from services.store import open_store
 
 from pipelines.generate.cue_spec import expand_cues
 from pipelines.generate.job import run
 from schemas.brief_file import read_brief_bytes
 from schemas.config import GenerateConfig
 from services.brief_sources import EXAMPLES_DIR
+from services.store import open_store
 
 pytestmark = pytest.mark.ray
 

@@ -13,14 +13,14 @@ from collections.abc import Callable
 from importlib import metadata
 
 from pydantic import BaseModel, ConfigDict, Field
-from services.ray_runtime import init_ray
-from services.store import open_store
 
 from pipelines.generate.cue_spec import CueSpec, expand_cues
 from schemas.brief import Brief, canonical_hash
 from schemas.brief_file import BriefEntry
 from schemas.config import GenerateConfig
 from services.brief_sources import read_sources
+from services.ray_runtime import init_ray
+from services.store import open_store
 
 log = logging.getLogger(__name__)
 

@@ -123,7 +123,7 @@ def run(
     from schemas.config import GenerateConfig, RayConfig
 
     config = GenerateConfig(
-        sources=tuple(sources or [str(EXAMPLES_DIR)]),
+        sources=tuple(sources or [_shown_path(EXAMPLES_DIR)]),
         store=store,
         ray=RayConfig(address=ray_address, num_cpus=num_cpus),
     )
@@ -133,6 +133,14 @@ def run(
     print_batch(out, record)
     if record.failures:
         raise typer.Exit(EXIT_INVALID)
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it (shorter in tables), else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 @schedule_app.command("validate")

@@ -25,3 +25,28 @@ class GenerateConfig(BaseModel):
     sources: tuple[str, ...] = Field(min_length=1, description="Brief files, folders, globs or s3:// prefixes.")
     store: str = Field(DEFAULT_STORE, description="Store URI: a path, file://… or s3://bucket/prefix.")
     ray: RayConfig = Field(default_factory=RayConfig)
+
+
+class PreprocessConfig(BaseModel):
+    """Corpus → training shards. Fields that change the output are part of the dataset version."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sources: tuple[str, ...] = Field(
+        ("essen", "oneills", "ryans", "airds", "miscfolk", "bach"),
+        min_length=1,
+        description="Bundled collections (cues preprocess --list-sources), folders or s3:// prefixes of scores.",
+    )
+    include_noncommercial: bool = Field(True, description="Keep collections whose files allow non-commercial use only.")
+    name: str = Field("folk-chorales", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Dataset name.")
+    store: str = Field(DEFAULT_STORE, description="Store URI the dataset is written to.")
+    steps_per_quarter: int = Field(4, ge=1, le=24, description="Grid steps per quarter note (4 = 16th notes).")
+    transpositions: tuple[int, ...] = Field(
+        (-2, 2), description="Semitone shifts added to the train split only (never 0; empty = no augmentation)."
+    )
+    train_fraction: float = Field(0.90, gt=0, lt=1)
+    validation_fraction: float = Field(0.05, gt=0, lt=1)
+    chunk_size: int = Field(48, ge=1, le=10_000, description="Works per parallel task; each chunk is cached.")
+    workers: int | None = Field(None, ge=1, description="Parallel tasks at most (default: every CPU of the cluster).")
+    limit: int | None = Field(None, ge=1, description="Only the first N works of each source (tests, benchmarks).")
+    ray: RayConfig = Field(default_factory=RayConfig)

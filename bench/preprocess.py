@@ -43,6 +43,7 @@ def ray_run(config: PreprocessConfig, workers: int, store: str) -> tuple[float, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="works per collection (default: all)")
+    parser.add_argument("--keep", default=None, help="store URI for the 2-worker run's dataset (default: a temp dir)")
     args = parser.parse_args()
     config = PreprocessConfig(limit=args.limit)
 
@@ -52,7 +53,8 @@ def main() -> None:
     rows = []
     plain_s, works = plain_loop(config)
     rows.append(("plain loop, no Ray", plain_s))
-    with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two:
+    with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as scratch:
+        two = args.keep or scratch
         one_s, _ = ray_run(config, 1, one)
         rows.append(("Ray Data, 1 worker", one_s))
         two_s, _ = ray_run(config, 2, two)

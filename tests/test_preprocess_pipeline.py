@@ -90,9 +90,16 @@ def test_interrupted_run_resumes_from_its_chunks(ray_session, tmp_path):
     assert not second.cached and second.card["counts"] == first.card["counts"]
 
 
-def test_slice_into_s3(ray_session, s3_bucket):
-    config = PreprocessConfig(sources=("oneills", "bach"), limit=6, store=f"s3://{s3_bucket}/ml", chunk_size=4)
+def test_slice_and_an_s3_catalogue_into_s3(ray_session, s3_bucket):
+    catalogue = open_store(f"s3://{s3_bucket}/catalogue")
+    catalogue.put_bytes("midi/good.mid", midi_bytes())
+    catalogue.put_bytes("abc/broken.abc", b"X:1\nT:broken\nM:4/4\nK:C\nC4|\n")
+    config = PreprocessConfig(
+        sources=("oneills", "bach", f"s3://{s3_bucket}/catalogue/"), limit=6, store=f"s3://{s3_bucket}/ml", chunk_size=4
+    )
     result = run(config)
     store = open_store(config.store)
-    check_dataset(store, result, expected_in=12)
+    card = check_dataset(store, result, expected_in=14)
+    catalogue_row = next(s for s in card["sources"] if s["name"] == f"s3://{s3_bucket}/catalogue")
+    assert (catalogue_row["works_in"], catalogue_row["kept"]) == (2, 1)
     assert json.loads(store.get_bytes(f"{result.prefix}/card.json"))["version"] == result.version

@@ -1,0 +1,83 @@
+"""Configuration of the models and of training, as frozen typed data (one base per model, no copy-paste)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MelodyLSTMConfig(BaseModel):
+    """Next-token melody model over key-relative tokens, conditioned on bar position, mode, chord and lookback."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vocab_size: int = Field(62, description="melody tokens (rest, hold, 60 relative pitches)")
+    embed: int = Field(64, description="width of each input embedding")
+    hidden: int = Field(256, description="LSTM width (MelodyRNN uses 2 x 128; folk-rnn 3 x 512)")
+    layers: int = 2
+    dropout: float = 0.2
+    max_steps_per_bar: int = Field(48, description="position-in-bar embeddings (12/8 at 16ths = 24 steps)")
+    modes: int = Field(6, description="major, minor, dorian, phrygian, lydian, mixolydian")
+    chords: int = Field(64, description="size of the bar-chord label vocabulary (index 0 = unknown)")
+    lookback: bool = Field(True, description="feed the tokens one and two bars back, as MelodyRNN's lookback model")
+
+
+class PhraseVAEConfig(BaseModel):
+    """MusicVAE-style phrase model: BiLSTM encoder → z → autoregressive LSTM decoder, over 2-bar phrases."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vocab_size: int = 62
+    steps: int = Field(32, description="phrase length in grid steps (2 bars of 4/4 at 16ths)")
+    embed: int = 64
+    encoder_hidden: int = Field(256, description="per direction")
+    decoder_hidden: int = 256
+    latent: int = Field(64, description="size of z (MusicVAE 2-bar: 256, on 100x more data)")
+    beta: float = Field(0.2, description="weight of the KL term at the end of annealing")
+    free_bits: float = Field(0.1, description="nats per latent dimension not penalised")
+    kl_anneal_steps: int = Field(2000, description="optimizer steps to ramp beta from 0")
+    sampling_max: float = Field(0.2, description="final share of decoder inputs taken from its own samples")
+
+
+class ChordLSTMConfig(BaseModel):
+    """Next-chord model over key-relative chord classes per beat, with beat, mode and phrase position."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vocab_size: int = Field(97, description="no chord + 12 roots x 8 qualities")
+    embed: int = 32
+    hidden: int = 128
+    layers: int = 2
+    dropout: float = 0.2
+    max_beats_per_bar: int = 8
+    modes: int = 6
+    max_phrase_beats: int = Field(32, description="beats since the last cadence, clipped")
+
+
+ModelKind = Literal["melody", "vae", "chords"]
+
+
+class TrainConfig(BaseModel):
+    """One training run. The run's identity (for resuming) is a hash of everything but ``workers`` and ``gpu``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: ModelKind
+    dataset: str = Field(description="store URI of a finished dataset version (…/datasets/<name>/<version>)")
+    out: str = Field(description="store URI under which models/<name>/<version>/ is written")
+    name: str | None = Field(None, description="model name; default: the model kind")
+    workers: int = Field(1, ge=1, description="Ray Train workers (DDP)")
+    gpu: Literal["auto", "on", "off"] = "auto"
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(64, ge=1, description="per worker")
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    clip_norm: float = Field(1.0, gt=0)
+    window: int = Field(128, ge=8, description="training sequence length in steps (melody) or beats (chords)")
+    patience: int = Field(3, ge=1, description="epochs without validation improvement before stopping")
+    max_train_sequences: int | None = Field(None, ge=1, description="cap for tests and quick runs")
+    seed: int = 0
+    melody: MelodyLSTMConfig = Field(default_factory=MelodyLSTMConfig)
+    vae: PhraseVAEConfig = Field(default_factory=PhraseVAEConfig)
+    chords: ChordLSTMConfig = Field(default_factory=ChordLSTMConfig)

@@ -57,3 +57,46 @@ def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mask: torc
         return losses.mean()
     mask = mask.reshape(-1)
     return (losses * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+@torch.no_grad()
+def sample_melody(
+    model: MelodyLSTM,
+    steps: int,
+    *,
+    steps_per_bar: int = 16,
+    mode: int = 0,
+    chords: list[int] | None = None,
+    density: float = 0.5,
+    register: float = 0.0,
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> list[int]:
+    """Roll the model out for ``steps`` grid steps from silence; ``chords`` gives a chord index per bar."""
+    generator = torch.Generator().manual_seed(seed)
+    model.eval()
+    tokens: list[int] = []
+    state = None
+    previous = 0
+    for step in range(steps):
+        bar = step // steps_per_bar
+
+        back = [tokens[step - n * steps_per_bar] if step >= n * steps_per_bar else 0 for n in (1, 2)]
+        batch = {
+            "inputs": torch.tensor([[previous]]),
+            "position": torch.tensor([[min(step % steps_per_bar, model.config.max_steps_per_bar - 1)]]),
+            "mode": torch.tensor([[mode]]),
+            "chord": torch.tensor([[chords[bar % len(chords)] if chords else 0]]),
+            "density": torch.tensor([[density]]),
+            "register": torch.tensor([[register]]),
+            "back1": torch.tensor([[back[0]]]),
+            "back2": torch.tensor([[back[1]]]),
+        }
+        logits, _, state = model(batch, state)
+        logits = logits[0, -1]
+        if temperature > 0:
+            previous = int(torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=generator))
+        else:
+            previous = int(logits.argmax())
+        tokens.append(previous)
+    return tokens

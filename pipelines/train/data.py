@@ -45,6 +45,18 @@ def load_rows(dataset_uri: str, table: str) -> dict[str, list[dict]]:
     return rows
 
 
+def resolve_dataset(uri: str) -> str:
+    """``uri`` itself when it is a finished dataset version, else the newest finished version inside it."""
+    store = open_store(uri)
+    if store.exists("_COMPLETE"):
+        return store.uri
+    versions = sorted({key.split("/")[0] for key in store.list() if key.endswith("/_COMPLETE") and key.count("/") == 1})
+    if not versions:
+        raise DatasetNotReady(f"no finished dataset at {uri}; run `cues preprocess` first")
+    newest = max(versions, key=lambda v: json.loads(store.get_bytes(f"{v}/card.json"))["created"])
+    return store.uri_for(newest)
+
+
 def dataset_version(dataset_uri: str) -> str:
     return json.loads(open_store(dataset_uri).get_bytes("_COMPLETE"))["version"]
 

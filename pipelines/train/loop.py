@@ -84,6 +84,7 @@ def train_loop(loop_config: dict) -> None:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         state = saved["state"]
+        state["resumes"] = state.get("resumes", 0) + 1
     model = ray.train.torch.prepare_model(model)
     core = model.module if hasattr(model, "module") else model
 

@@ -134,6 +134,7 @@ def run(config: TrainConfig) -> TrainResult:
         "training": {
             "epochs_run": state["epoch"],
             "stopped_early": state["stale"] >= config.patience,
+            "resumed": state.get("resumes", 0),
             "best_validation_loss": state["best"],
             "history": state["history"],
             "wall_seconds": round(time.monotonic() - started, 1),

@@ -221,6 +221,63 @@ def preprocess(
     out.print(f"  card: {result.uri.rstrip('/')}/{result.prefix}/card.md")
 
 
+@app.command()
+def train(
+    model: Annotated[str, typer.Option(help="melody, vae or chords.", show_default=False)],
+    dataset: Annotated[
+        str, typer.Option(help="A dataset version URI (…/datasets/<name>/<version>) or a dataset's folder (latest).")
+    ],
+    out_store: Annotated[
+        str, typer.Option("--out", help="Store URI for models/<name>/<version>/.", envvar="CUES_STORE")
+    ] = DEFAULT_STORE,
+    workers: Annotated[int, typer.Option(min=1, help="Ray Train workers (DDP).")] = 1,
+    gpu: Annotated[str, typer.Option(help="auto (use GPUs when the cluster has them), on or off.")] = "auto",
+    epochs: Annotated[int, typer.Option(min=1, help="Most epochs (early stopping may end sooner).")] = 20,
+    batch_size: Annotated[int, typer.Option(min=1, help="Sequences per batch and worker.")] = 64,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed reproduces a CPU run.")] = 0,
+    max_train_sequences: Annotated[
+        int | None, typer.Option(min=1, help="Use only this many training works (quick runs).", show_default=False)
+    ] = None,
+) -> None:
+    """Train a model on Ray Train, evaluate it against a 5-gram baseline, and write it with its card.
+
+    Checkpoints go into the store every epoch; starting the same training again after an interruption resumes it,
+    and a finished one returns at once.
+
+    Example: cues train --model melody --dataset ./cue-store/datasets/folk-chorales --workers 2
+    """
+    from pipelines.train.data import resolve_dataset
+    from pipelines.train.trainer import run as run_training
+    from schemas.training import TrainConfig
+
+    if model not in {"melody", "vae", "chords"}:
+        raise typer.BadParameter("use melody, vae or chords", param_hint="--model")
+    if gpu not in {"auto", "on", "off"}:
+        raise typer.BadParameter("use auto, on or off", param_hint="--gpu")
+    with reported_errors():
+        config = TrainConfig(
+            model=model,
+            dataset=resolve_dataset(dataset),
+            out=out_store,
+            workers=workers,
+            gpu=gpu,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            max_train_sequences=max_train_sequences,
+        )
+        result = run_training(config)
+    card = result.card
+    state = "already trained" if result.cached else f"trained {card['training']['epochs_run']} epochs"
+    out.print(f"model {card['name']} {result.version}: {state}, {card['parameters']:,} parameters")
+    evaluation = card["evaluation"]
+    out.print(f"  test: {evaluation['test']}")
+    out.print(f"  5-gram: {evaluation['baseline_5gram']}")
+    if "targets" in evaluation:
+        out.print(f"  targets: {evaluation['targets']}")
+    out.print(f"  card: {result.uri.rstrip('/')}/{result.prefix}/card.md")
+
+
 def _shown_path(path: Path) -> str:
     """``path`` relative to the working directory when it is below it (shorter in tables), else absolute."""
     try:

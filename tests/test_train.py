@@ -105,7 +105,8 @@ def test_training_resumes_after_the_run_is_killed(dataset, ray_session, tmp_path
     store = open_store(str(tmp_path))
     deadline = time.monotonic() + 240
     try:
-        while not any("checkpoint_" in k for k in store.list("models/chords/")):
+        # Ray Train has registered a checkpoint once its manager snapshot is written.
+        while not any(k.endswith("checkpoint_manager_snapshot.json") for k in store.list("models/chords/")):
             assert time.monotonic() < deadline and process.poll() is None, "no checkpoint before the deadline"
             time.sleep(0.5)
     finally:

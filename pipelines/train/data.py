@@ -74,7 +74,7 @@ def prepare(config: TrainConfig) -> Prepared:
     cap = config.max_train_sequences
     if cap:
         rows = {split: r[:cap] if split == "train" else r[: max(cap // 4, 8)] for split, r in rows.items()}
-    vocabulary = features.chord_vocabulary(rows["train"], config.melody.chords)
+    vocabulary = features.chord_vocabulary(rows["train"], config.melody.chords) if config.model == "melody" else []
     splits, sequences = {}, {}
     for split, split_rows in rows.items():
         if config.model == "melody":

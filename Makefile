@@ -9,13 +9,14 @@ STORE ?= ./cue-store
 DEB_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint schemas system-deps venv clean help
+.PHONY: run test lint schemas model system-deps venv clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run     install everything, then run the main job on schemas/examples/ into $(STORE)"
 	@echo "make test    install everything plus test tools, then lint and run the test suite"
 	@echo "make schemas regenerate schemas/*.schema.json from the pydantic models"
+	@echo "make model   preprocess the corpus and train the three default models into $(STORE) (hours on 2 cores)"
 
 run: system-deps $(BIN)/.installed
 	RAY_USAGE_STATS_ENABLED=0 $(BIN)/cues run --store $(STORE)
@@ -30,6 +31,13 @@ lint: $(BIN)/.installed-test
 
 schemas: $(BIN)/.installed
 	$(BIN)/python -m schemas.export
+
+model: system-deps $(BIN)/.installed
+	RAY_USAGE_STATS_ENABLED=0 $(BIN)/cues preprocess --store $(STORE)
+	for kind in melody vae chords; do \
+		RAY_USAGE_STATS_ENABLED=0 $(BIN)/cues train --model $$kind --dataset $(STORE)/datasets/folk-chorales \
+			--out $(STORE) --workers 2 || exit 1; \
+	done
 
 system-deps:
 	@if ! dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1; then \

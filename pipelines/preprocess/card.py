@@ -150,7 +150,9 @@ def render_card(card: dict) -> str:
         "|---|---|---|---|---|",
     ]
     for s in card["sources"]:
-        use = {True: "no restriction stated", False: "**no** (non-commercial only)", None: "user's own"}[s["commercial_use"]]
+        use = {True: "no restriction stated", False: "**no** (non-commercial only)", None: "user's own"}[
+            s["commercial_use"]
+        ]
         lines.append(f"| {s['name']} | {s['works_in']} | {s['kept']} | {use} | {s['licence']} |")
     if card["noncommercial_excluded"]:
         lines += ["", "Collections restricted to non-commercial use were **excluded**."]

@@ -30,7 +30,7 @@ from schemas.form import ALLOWED_FORMS, FormParseError, FormSection, format_form
 from schemas.general_midi import FAMILIES, GM_PROGRAMS
 from schemas.key import ALLOWED_KEYS, Key, KeyParseError, parse_key
 from schemas.moods import MAX_MOODS, MOOD_ALIASES, MOODS, canonical_mood, did_you_mean
-from schemas.problems import SLUG_PATTERN
+from schemas.problems import SLUG_PATTERN, inconsistent
 from schemas.timing import (
     ALLOWED_LENGTHS,
     ALLOWED_TIMES,
@@ -385,11 +385,7 @@ class Brief(BaseModel):
     def _consistent(self) -> Brief:
         problems = consistency_problems(self)
         if problems:
-            raise PydanticCustomError(
-                "inconsistent_brief",
-                "{summary}",
-                {"summary": "; ".join(map(str, problems)), "problems": problems},
-            )
+            raise inconsistent(problems)
         return self
 
     def resolve_defaults(self) -> Brief:

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
 from schemas.errors import Problem
 from schemas.moods import did_you_mean
@@ -36,11 +37,21 @@ _TYPE_WORDS = {
 }
 
 
+INCONSISTENT = "inconsistent"
+
+
+def inconsistent(problems: list[Problem]) -> PydanticCustomError:
+    """The error a model validator raises for cross-field problems; :func:`problems_from` unpacks it again."""
+    return PydanticCustomError(
+        INCONSISTENT, "{summary}", {"summary": "; ".join(map(str, problems)), "problems": problems}
+    )
+
+
 def problems_from(error: ValidationError, model: type[BaseModel]) -> list[Problem]:
     """One :class:`Problem` per pydantic error of ``model``, in the order pydantic reports them."""
     problems: list[Problem] = []
     for detail in error.errors(include_url=False):
-        if detail["type"] in {"inconsistent_brief", "inconsistent_schedule"}:
+        if detail["type"] == INCONSISTENT:
             problems.extend(detail["ctx"]["problems"])
             continue
         problems.append(_problem(detail, model))

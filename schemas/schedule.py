@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 from schemas.brief import SLUG_PATTERN, Brief, canonical_hash, slugify
 from schemas.errors import Problem, ScheduleError
 from schemas.moods import did_you_mean
-from schemas.problems import problems_from
+from schemas.problems import inconsistent, problems_from
 from schemas.yaml_safety import YamlInputError, load_documents
 
 MAX_MATRIX_BRIEFS = 1000
@@ -93,11 +93,7 @@ class Schedule(BaseModel):
         elif self.matrix:
             problems.extend(_matrix_problems(self))
         if problems:
-            raise PydanticCustomError(
-                "inconsistent_schedule",
-                "{summary}",
-                {"summary": "; ".join(map(str, problems)), "problems": problems},
-            )
+            raise inconsistent(problems)
         return self
 
     def matrix_briefs(self) -> list[dict[str, Any]]:

@@ -1,8 +1,8 @@
-"""Starting or joining Ray: the one place every pipeline gets its Ray from.
+"""Starting or joining Ray: the one place every pipeline gets its Ray from, and the only one with ``ray.init``.
 
 ``RAY_ADDRESS`` (or an explicit address) joins a cluster; otherwise a local instance is started, sized for this
 machine, with an explicit object store size (Ray's default of 30 % of RAM is too greedy beside PyTorch), usage
-statistics off and no dashboard unless asked for.
+statistics off and no dashboard unless asked for (Ray Jobs need it).
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ from schemas.errors import RuntimeSetupError
 
 log = logging.getLogger(__name__)
 
-MIN_OBJECT_STORE = 200 * 1024**2  # bytes
-MAX_OBJECT_STORE = 2 * 1024**3
+MIN_OBJECT_STORE = 200 * 1024**2  # bytes; what a small Data pipeline needs on a 2-core CI box
+MAX_OBJECT_STORE = 2 * 1024**3  # bytes; cue audio is small, and the rest of RAM is for PyTorch and FluidSynth
+CONNECT_TIMEOUT = 5.0  # seconds to wait for a TCP answer from a cluster address before giving up
+_CLUSTER_HINT = "check RAY_ADDRESS / --ray-address and that the cluster is up"
+
+_started_local: bool | None = None  # whether init_ray started the instance this process uses (None: not ours)
 
 
 def default_object_store_memory() -> int:
@@ -24,7 +28,7 @@ def default_object_store_memory() -> int:
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
-        total = 4 * 1024**3
+        total = 4 * 1024**3  # platforms without sysconf: assume a small machine
     return max(MIN_OBJECT_STORE, min(total // 4, MAX_OBJECT_STORE))
 
 
@@ -36,24 +40,32 @@ def init_ray(
     dashboard: bool = False,
     log_to_driver: bool = False,
 ) -> dict:
-    """Make sure this process is connected to Ray; returns ``{"address", "local", "cpus"}``.
+    """Make sure this process is connected to Ray; returns :func:`describe`'s ``{"address", "local", "cpus"}``.
+
+    ``address`` (else ``RAY_ADDRESS``) is ``host:port`` of a cluster's GCS, ``ray://host:10001`` or ``auto``;
+    without one a local instance starts with ``num_cpus`` (default: all of this machine's) and
+    ``object_store_memory`` bytes (default :func:`default_object_store_memory`), which a cluster ignores.
+    ``log_to_driver`` forwards the workers' stdout/stderr to this process.
 
     Idempotent: when Ray is already initialised, it is left as it is and described.
-    Raises :class:`RuntimeSetupError` when the cluster at ``address`` / ``RAY_ADDRESS`` cannot be reached.
+    Raises :class:`RuntimeSetupError` when the cluster cannot be reached or a local instance cannot start.
     """
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    global _started_local
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # before import: Ray reads it when it starts
     import ray
 
     if ray.is_initialized():
         return describe()
     address = address or os.environ.get("RAY_ADDRESS") or None
-    if address:
-        _check_reachable(address)
     try:
         if address:
+            if num_cpus or object_store_memory:
+                log.warning("joining the Ray cluster at %s: num_cpus and object_store_memory are ignored", address)
+            _check_reachable(address)
             ray.init(address=address, log_to_driver=log_to_driver, logging_level=logging.WARNING)
         else:
-            os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # token auth is meant for clusters, not a local run
+            # Ray ≥ 2.59 turns token auth on for local instances too; it protects clusters, not a run on one machine.
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
             ray.init(
                 num_cpus=num_cpus or os.cpu_count(),
                 object_store_memory=object_store_memory or default_object_store_memory(),
@@ -62,50 +74,52 @@ def init_ray(
                 logging_level=logging.WARNING,
             )
     except (ConnectionError, TimeoutError, ValueError, RuntimeError) as err:
-        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-        hint = (
-            "check RAY_ADDRESS / --ray-address and that the cluster is up"
-            if address
-            else "see /tmp/ray/session_latest/logs"
-        )
-        raise RuntimeSetupError(f"cannot start or join {where}: {err}; {hint}") from None
+        if address:
+            raise RuntimeSetupError(f"cannot join the Ray cluster at {address}: {err}; {_CLUSTER_HINT}") from None
+        raise RuntimeSetupError(
+            f"cannot start a local Ray instance: {err}; see /tmp/ray/session_latest/logs, and check free memory "
+            "and /dev/shm"
+        ) from None
+    _started_local = not address or address.startswith("local")
     info = describe()
     log.info("Ray ready: %s", info)
     return info
 
 
-def _check_reachable(address: str, timeout: float = 5.0) -> None:
-    """Fail fast on a dead address: Ray itself keeps retrying a missing GCS for minutes."""
+def _check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Fail fast on a dead address: Ray itself keeps retrying a missing GCS for a minute or more."""
     if address == "auto" or address.startswith("local"):
-        return
+        return  # Ray finds these itself, on this machine
     hostport = address.split("://", 1)[-1].rstrip("/")
     host, _, port = hostport.rpartition(":")
+    host = host.strip("[]")  # IPv6: [::1]:6379
     if not host or not port.isdigit():
-        raise RuntimeSetupError(f"bad Ray address {address!r}; use host:port or ray://host:port")
+        raise RuntimeSetupError(f"bad Ray address {address!r}; use host:port, ray://host:port or auto")
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()
     except OSError as err:
         raise RuntimeSetupError(
-            f"cannot reach the Ray cluster at {address}: {err.strerror or err}; "
-            "check RAY_ADDRESS / --ray-address and that the cluster is up"
+            f"cannot reach the Ray cluster at {address}: {err.strerror or err}; {_CLUSTER_HINT}"
         ) from None
 
 
 def describe() -> dict:
-    """Address, whether the instance is local to this process, and its CPU count."""
+    """``address`` of the GCS, ``local`` (this process started the instance) and ``cpus`` in the cluster."""
     import ray
 
-    context = ray.get_runtime_context()
+    local = _started_local if _started_local is not None else not os.environ.get("RAY_ADDRESS")
     return {
-        "address": context.gcs_address,
-        "local": not os.environ.get("RAY_ADDRESS"),
-        "cpus": ray.cluster_resources().get("CPU", 0),
+        "address": ray.get_runtime_context().gcs_address,
+        "local": local,
+        "cpus": int(ray.cluster_resources().get("CPU", 0)),
     }
 
 
 def shutdown_ray() -> None:
-    """Disconnect (and stop a local instance)."""
+    """Disconnect from Ray (which stops a local instance this process started)."""
+    global _started_local
     import ray
 
     if ray.is_initialized():
         ray.shutdown()
+    _started_local = None

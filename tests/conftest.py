@@ -82,7 +82,7 @@ def ray_session(s3_server):
     shutdown_ray()
 
 
-@pytest.fixture(params=["file", "s3"])
+@pytest.fixture(params=["file", pytest.param("s3", marks=pytest.mark.s3)])
 def store(request, tmp_path):
     """The same tests against both backends: a fresh local folder, or a fresh bucket with a prefix."""
     from services.store import open_store

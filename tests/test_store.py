@@ -6,12 +6,13 @@ import pickle
 import re
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
 
 from schemas.errors import StoreConflict, StoreError, StoreNotFound, StoreUnreachable, StoreURIError
-from services.store import LocalStore, S3Store, open_store, parse_store_uri
+from services.store import LocalStore, ObjectInfo, S3Store, open_store, parse_store_uri
 
 
 def sha(data: bytes) -> str:
@@ -26,6 +27,7 @@ def test_bytes_round_trip_with_sha256(store):
     assert (info.size, info.sha256) == (12, sha(b'{"ok": true}'))
     store.put_bytes("cues/a/manifest.json", b"new")  # overwrite is allowed without if_absent
     assert store.get_bytes("cues/a/manifest.json") == b"new"
+    assert store.stat("cues/a/manifest.json") == ObjectInfo("cues/a/manifest.json", 3, sha(b"new"))
 
 
 def test_file_round_trip(store, tmp_path):
@@ -51,14 +53,16 @@ def test_exists_list_delete(store):
     assert list(store.list("a/")) == ["a/sub/3.txt"]
 
 
-def test_missing_keys_raise_store_not_found_naming_the_object(store):
-    with pytest.raises(StoreNotFound, match=r"/nothing/here does not exist$"):
+def test_missing_keys_raise_store_not_found_naming_the_object(store, tmp_path):
+    message = f"^{re.escape(store.uri)}/nothing/here does not exist$"
+    with pytest.raises(StoreNotFound, match=message):
         store.get_bytes("nothing/here")
-    with pytest.raises(StoreNotFound):
+    with pytest.raises(StoreNotFound, match=message):
         store.stat("nothing/here")
-    with pytest.raises(StoreNotFound):
-        store.get_file("nothing/here", "/tmp/never-written")
-    assert not os.path.exists("/tmp/never-written")
+    with pytest.raises(StoreNotFound, match=message):
+        store.get_file("nothing/here", tmp_path / "down" / "here")
+    assert not (tmp_path / "down" / "here").exists()
+    assert not store.exists("nothing/here")
 
 
 def test_if_absent_writes_once(store, tmp_path):
@@ -72,6 +76,27 @@ def test_if_absent_writes_once(store, tmp_path):
     assert store.get_bytes("schedules/x/2026-11-30T03:00") == b"first"
 
 
+def test_if_absent_lets_exactly_one_concurrent_writer_win(store):
+    def claim(writer: int) -> int | None:
+        try:
+            store.put_bytes("schedules/x/slot", f"writer {writer}".encode(), if_absent=True)
+        except StoreConflict:
+            return None
+        return writer
+
+    with ThreadPoolExecutor(8) as pool:
+        winners = [w for w in pool.map(claim, range(8)) if w is not None]
+    assert len(winners) == 1, winners
+    assert store.get_bytes("schedules/x/slot") == f"writer {winners[0]}".encode()
+    assert list(store.list()) == ["schedules/x/slot"]
+
+
+def test_put_file_of_a_missing_source_names_the_source(store, tmp_path):
+    with pytest.raises(StoreError, match=f"^cannot upload {tmp_path}/nope.wav to .*/cues/a/mix.wav: no such file$"):
+        store.put_file("cues/a/mix.wav", tmp_path / "nope.wav")
+    assert list(store.list()) == []
+
+
 def test_presigned_url_reads_without_credentials(store):
     store.put_bytes("cues/a/preview.mp3", b"ID3 audio")
     url = store.presigned_url("cues/a/preview.mp3", expires_in=600)
@@ -82,52 +107,80 @@ def test_presigned_url_reads_without_credentials(store):
             store.presigned_url("cues/a/preview.mp3", expires_in=bad)
 
 
+RULE = (
+    "allowed: relative '/'-separated names, without empty, '.' or '..' parts, backslashes, control characters "
+    "or temporary-file names ('.name.tmp-…')"
+)
+
+
 @pytest.mark.parametrize(
-    ("key", "problem"),
+    ("key", "message"),
     [
-        ("../x", "has a '.' or '..' part"),
-        ("a/../../b", "has a '.' or '..' part"),
-        ("a/./b", "has a '.' or '..' part"),
-        ("/abs", "absolute"),
-        ("a//b", "has an empty part"),
-        ("a/", "has an empty part"),
-        ("a\\b", "has a backslash"),
-        ("a\nb", "has a control character"),
-        ("x" * 1025, "longer than 1024 characters"),
+        ("../x", "bad key '../x': has a '.' or '..' part"),
+        ("a/../../b", "bad key 'a/../../b': has a '.' or '..' part"),
+        ("a/./b", "bad key 'a/./b': has a '.' or '..' part"),
+        ("/abs", "bad key '/abs': absolute"),
+        ("a//b", "bad key 'a//b': has an empty part"),
+        ("a/", "bad key 'a/': has an empty part"),
+        ("a\\b", "bad key 'a\\\\b': has a backslash"),
+        ("a\nb", "bad key 'a\\nb': has a control character"),
+        ("a\x00b", "bad key 'a\\x00b': has a control character"),
+        ("cues/.mix.wav.tmp-1a2b", "bad key 'cues/.mix.wav.tmp-1a2b': has a temporary-file name"),
+        ("", "empty key"),
+        (None, "a key must be a string, got NoneType None"),
+        ("x" * 1025, f"bad key '{'x' * 1025}': longer than 1024 characters"),
     ],
 )
-def test_bad_keys_are_refused_before_any_io(store, key, problem):
-    with pytest.raises(StoreURIError) as info:
-        store.put_bytes(key, b"x")
-    assert str(info.value) == (
-        f"bad key {key!r}: {problem}; allowed: relative '/'-separated names, without empty, '.' or '..' parts, "
-        "backslashes or control characters"
-    )
-    with pytest.raises(StoreURIError, match="empty key"):
-        store.get_bytes("")
+def test_bad_keys_are_refused_before_any_io(store, key, message):
+    for call in (
+        lambda: store.put_bytes(key, b"x"),
+        lambda: store.get_bytes(key),
+        lambda: store.exists(key),
+        lambda: store.delete(key),
+        lambda: store.uri_for(key),
+    ):
+        with pytest.raises(StoreURIError) as info:
+            call()
+        assert str(info.value) == f"{message}; {RULE}"
     assert list(store.list()) == []
 
 
+def test_bad_list_prefix(store):
+    with pytest.raises(StoreURIError, match=re.escape("bad prefix '../': has a '.' or '..' part")):
+        list(store.list("../"))
+
+
 def test_store_pickles_for_ray_workers(store):
-    store.put_bytes("k", b"v")
+    store.put_bytes("k", b"v")  # the S3 client exists now, and must not travel with the store
     clone = pickle.loads(pickle.dumps(store))
     assert clone.get_bytes("k") == b"v" and clone.uri == store.uri
+    assert repr(clone) == f"{type(store).__name__}({store.uri!r})"
+
+
+def test_uri_for_names_the_object_and_opens_again(store):
+    assert store.uri_for("cues/a/mix.wav") == store.uri + "/cues/a/mix.wav"
+    assert open_store(store.uri).uri == store.uri
 
 
 # --- backend specifics ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.s3
 def test_s3_prefix_hides_the_rest_of_the_bucket(s3_bucket, s3_server):
     raw = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
     raw.put_object(Bucket=s3_bucket, Key="outside.txt", Body=b"x")
     raw.put_object(Bucket=s3_bucket, Key="team/prefix-sibling/x", Body=b"x")
+    raw.put_object(Bucket=s3_bucket, Key="team/prefix/folder/", Body=b"")  # what the AWS console makes for a folder
     store = open_store(f"s3://{s3_bucket}/team/prefix")
     store.put_bytes("inside.txt", b"y")
     assert list(store.list()) == ["inside.txt"]
     assert raw.get_object(Bucket=s3_bucket, Key="team/prefix/inside.txt")["Body"].read() == b"y"
     assert store.uri_for("inside.txt") == f"s3://{s3_bucket}/team/prefix/inside.txt"
+    # Written by something else, without our sha256 metadata: stat says so rather than guessing.
+    assert open_store(f"s3://{s3_bucket}").stat("outside.txt") == ObjectInfo("outside.txt", 1, None)
 
 
+@pytest.mark.s3
 def test_s3_multipart_upload_keeps_the_sha256(s3_bucket, tmp_path):
     store = S3Store(parse_store_uri(f"s3://{s3_bucket}/big"), multipart_threshold=5 * 1024**2)
     source = tmp_path / "stem.wav"
@@ -139,6 +192,7 @@ def test_s3_multipart_upload_keeps_the_sha256(s3_bucket, tmp_path):
     assert store.get_file("stems/strings.wav", tmp_path / "back.wav").read_bytes() == source.read_bytes()
 
 
+@pytest.mark.s3
 def test_s3_missing_bucket(s3_server):
     store = open_store("s3://no-such-bucket-here/x")
     with pytest.raises(StoreError, match="bucket 'no-such-bucket-here' does not exist"):
@@ -159,15 +213,43 @@ def test_unreachable_s3_endpoint_fails_fast_with_the_endpoint(monkeypatch):
     assert time.monotonic() - started < 10
 
 
+@pytest.mark.s3
+def test_s3_without_credentials_says_where_to_look(s3_bucket, monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no minute-long wait for an instance role
+    store = open_store(f"s3://{s3_bucket}/p")
+    with pytest.raises(StoreUnreachable, match=f"^no AWS credentials found for s3://{s3_bucket}/p/k; check the AWS"):
+        store.get_bytes("k")
+
+
+def test_s3_multipart_threshold_below_the_s3_part_minimum_is_refused():
+    with pytest.raises(StoreError, match="multipart_threshold must be at least 5242880 bytes"):
+        S3Store(parse_store_uri("s3://bucket/x"), multipart_threshold=1024)
+
+
 def test_local_writes_are_atomic(tmp_path):
     store = LocalStore(parse_store_uri(str(tmp_path / "store")))
     store.put_bytes("cues/a/mix.wav", b"complete")
-    # A crash between writing the temp file and renaming it leaves only a hidden temp file: never listed or read.
+    assert sorted(p.name for p in (tmp_path / "store" / "cues" / "a").iterdir()) == ["mix.wav"]
+
+    # A crash after writing part of the temp file, before the rename: nothing appears under the key.
+    def crash(handle):
+        handle.write(b"half of a manifest")
+        raise KeyboardInterrupt("power cut")
+
+    with pytest.raises(KeyboardInterrupt):
+        store._write("cues/a/manifest.json", crash, if_absent=False)
+    assert not store.exists("cues/a/manifest.json")
+    # A temp file a killed process left behind is never listed or read.
     (tmp_path / "store" / "cues" / "a" / ".manifest.json.tmp-deadbeef").write_bytes(b"half")
     assert list(store.list()) == ["cues/a/mix.wav"]
     assert not store.exists("cues/a/manifest.json")
+
     # A write that fails at the rename (the key is a folder) reports it and leaves nothing behind.
-    with pytest.raises(StoreError, match=r"cannot write .*/store/cues/a: "):
+    with pytest.raises(StoreError, match=r"^cannot write file://.*/store/cues/a: Is a directory$"):
         store.put_bytes("cues/a", b"partial")
     assert sorted(p.name for p in (tmp_path / "store" / "cues").iterdir()) == ["a"]
     assert store.get_bytes("cues/a/mix.wav") == b"complete"
@@ -179,9 +261,15 @@ def test_local_symlinks_cannot_escape(tmp_path):
     (tmp_path / "store").mkdir()
     (tmp_path / "store" / "link").symlink_to(outside)
     store = open_store(str(tmp_path / "store"))
-    with pytest.raises(StoreURIError, match="resolves outside the store"):
+    with pytest.raises(StoreURIError, match="^'link/x' resolves outside the store file://"):
         store.put_bytes("link/x", b"escape")
-    assert list(outside.iterdir()) == []
+    (outside / "secret").write_bytes(b"s")
+    with pytest.raises(StoreURIError, match="resolves outside the store"):
+        store.get_bytes("link/secret")
+    with pytest.raises(StoreURIError, match="resolves outside the store"):
+        list(store.list("link/"))
+    assert list(store.list()) == []  # the walk does not follow the link either
+    assert list(outside.iterdir()) == [outside / "secret"]
 
 
 @pytest.mark.parametrize(
@@ -204,6 +292,9 @@ def test_file_uris(tmp_path, monkeypatch):
     assert open_store(None).uri == f"file://{tmp_path}/cue-store"
     monkeypatch.setenv("CUES_STORE", "s3://from-env/p")
     assert open_store(None).uri == "s3://from-env/p"
+    spaced = parse_store_uri(str(tmp_path / "my cues"))
+    assert spaced.uri == f"file://{tmp_path}/my%20cues"  # a real URI, percent-encoded …
+    assert parse_store_uri(spaced.uri) == spaced  # … that reads back to the same folder
 
 
 @pytest.mark.parametrize(
@@ -212,6 +303,8 @@ def test_file_uris(tmp_path, monkeypatch):
         ("gs://bucket/x", "unsupported store scheme 'gs://' in 'gs://bucket/x'; supported: file://, s3://"),
         ("http://host/x", "unsupported store scheme 'http://'"),
         ("s3://Bad_Bucket/x", "bad bucket name 'Bad_Bucket'"),
+        ("s3://192.168.1.1/x", "not shaped like an IP address"),
+        ("s3://ab/x", "bad bucket name 'ab' in 's3://ab/x': 3–63 lowercase letters"),
         ("s3://bkt/../x", "bad prefix '../x': has a '.' or '..' part"),
         ("file://relative/path", "a file:// store URI needs an absolute path"),
         ("", "empty store URI"),

@@ -1,4 +1,10 @@
-"""The object store: one interface (:class:`ObjectStore`), a local-folder and an S3 backend, chosen by URI."""
+"""The object store: one interface (:class:`ObjectStore`), a local-folder and an S3 backend, chosen by URI.
+
+Example::
+
+    store = open_store("s3://acme-music/cues")          # or "file:///srv/cues", "./cue-store", None
+    result = store.put_bytes("cues/c1/manifest.json", data, content_type="application/json")
+"""
 
 from __future__ import annotations
 
@@ -24,8 +30,13 @@ __all__ = [
 
 
 def open_store(uri: str | None = None) -> ObjectStore:
-    """The store at ``uri``; without one, ``CUES_STORE`` from the environment, else ``./cue-store``."""
-    location = parse_store_uri(uri or os.environ.get("CUES_STORE") or DEFAULT_STORE)
+    """The store at ``uri``; without one, ``CUES_STORE`` from the environment, else ``./cue-store``.
+
+    No I/O happens here: a bad URI raises :class:`StoreURIError` at once, an unreachable store on first use.
+    """
+    if uri is None:
+        uri = os.environ.get("CUES_STORE") or DEFAULT_STORE
+    location = parse_store_uri(uri)
     if location.scheme == "s3":
         return S3Store(location)
     return LocalStore(location)

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemas.errors import StoreURIError
+from schemas.errors import StoreError, StoreURIError
 from services.store.uri import StoreLocation, check_key, check_prefix
 
-MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit
-CHUNK = 1024 * 1024
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit for a presigned URL
+CHUNK = 1024 * 1024  # bytes read at a time when hashing or copying a file
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,11 @@ class ObjectInfo:
 
 
 class ObjectStore(ABC):
-    """Bytes under keys, inside one root (a folder or an S3 bucket and prefix).
+    """Bytes under keys, inside one root (a folder, or an S3 bucket and prefix).
 
     Keys are relative, ``/``-separated; every method checks them, so no key reaches outside the store.
     Writes are all-or-nothing: a reader sees the old object, the new one, or none — never part of one.
+    Stores are picklable, so a store can be handed to Ray tasks.
     """
 
     def __init__(self, location: StoreLocation):
@@ -49,8 +50,8 @@ class ObjectStore(ABC):
         return self.location.uri
 
     def uri_for(self, key: str) -> str:
-        """Full URI of one object."""
-        return f"{self.uri.rstrip('/')}/{check_key(key)}"
+        """Full URI of one object (``open_store`` of it opens a store rooted at that object)."""
+        return self.location.uri_for(key)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.uri!r})"
@@ -61,13 +62,21 @@ class ObjectStore(ABC):
     def put_bytes(
         self, key: str, data: bytes, *, content_type: str | None = None, if_absent: bool = False
     ) -> PutResult:
-        """Write ``data`` at ``key``. With ``if_absent``, raise :class:`StoreConflict` if the key exists."""
+        """Write ``data`` at ``key``, replacing what is there.
+
+        ``content_type`` is the MIME type S3 serves the object with (the local store has nowhere to keep it).
+        With ``if_absent``, write only if ``key`` does not exist yet — atomically, even against a concurrent
+        writer — else raise :class:`StoreConflict`.
+        """
 
     @abstractmethod
     def put_file(
         self, key: str, path: str | Path, *, content_type: str | None = None, if_absent: bool = False
     ) -> PutResult:
-        """Write the file at ``path`` to ``key``, streaming (large files go up in parts on S3)."""
+        """Write the file at ``path`` to ``key``, streaming it (large files go up in parts on S3).
+
+        Same ``content_type`` and ``if_absent`` as :meth:`put_bytes`.
+        """
 
     @abstractmethod
     def delete(self, key: str) -> None:
@@ -80,11 +89,12 @@ class ObjectStore(ABC):
         """The object's bytes; :class:`StoreNotFound` if there is none."""
 
     @abstractmethod
-    def get_file(self, key: str, dest: str | Path) -> Path:
-        """Download ``key`` to ``dest`` (atomically: ``dest`` is whole or untouched)."""
+    def get_file(self, key: str, dest_path: str | Path) -> Path:
+        """Download ``key`` to ``dest_path`` (created with its parents; whole or untouched, never partial)."""
 
     @abstractmethod
-    def exists(self, key: str) -> bool: ...
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored at ``key``."""
 
     @abstractmethod
     def stat(self, key: str) -> ObjectInfo:
@@ -92,11 +102,15 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def list(self, prefix: str = "") -> Iterator[str]:
-        """Keys under ``prefix`` (a plain string prefix of the key), recursive, sorted."""
+        """Keys that start with ``prefix`` (a plain string prefix, not only a folder), recursive, sorted."""
 
     @abstractmethod
     def presigned_url(self, key: str, expires_in: int = 3600) -> str:
-        """A URL that reads ``key`` without credentials for ``expires_in`` seconds (1 to 7 days)."""
+        """A URL that reads ``key`` without credentials for ``expires_in`` seconds (1 to 7 days).
+
+        S3: a SigV4 presigned GET; local store: the ``file://`` URI of the file. The key is not looked up:
+        a URL for a missing key fails when it is opened.
+        """
 
     # --- shared checks ---------------------------------------------------------------------------------------
 
@@ -117,6 +131,13 @@ class ObjectStore(ABC):
         ):
             raise StoreURIError(f"expires_in must be 1 to {MAX_PRESIGN_SECONDS} seconds (7 days), got {expires_in!r}")
         return expires_in
+
+    def _source(self, key: str, path: str | Path) -> Path:
+        """The local file ``put_file`` reads, checked so a missing source is not reported as a store failure."""
+        path = Path(path)
+        if not path.is_file():
+            raise StoreError(f"cannot upload {path} to {self.uri_for(key)}: no such file")
+        return path
 
 
 def sha256_file(path: str | Path) -> tuple[str, int]:

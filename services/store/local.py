@@ -6,48 +6,64 @@ import hashlib
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from schemas.errors import StoreConflict, StoreError, StoreNotFound, StoreURIError
-from services.store.base import ObjectInfo, ObjectStore, PutResult, sha256_file
-from services.store.uri import StoreLocation
+from services.store.base import CHUNK, ObjectInfo, ObjectStore, PutResult, sha256_file
+from services.store.uri import TMP_MARK, StoreLocation, file_uri
 
-_TMP_MARK = ".tmp-"
+# Writes the object's bytes to an open temp file; returns (sha256 hex, size in bytes) of what it wrote.
+Filler = Callable[[BinaryIO], tuple[str, int]]
+
+
+def temp_name(path: Path) -> Path:
+    """A hidden, unique sibling of ``path``: ``.<name>.tmp-<random>``. ``list`` never shows these."""
+    return path.with_name(f".{path.name}{TMP_MARK}{secrets.token_hex(6)}")
+
+
+def is_temp_name(name: str) -> bool:
+    return name.startswith(".") and TMP_MARK in name
 
 
 class LocalStore(ObjectStore):
-    """A store in a local folder (created on first write)."""
+    """A store in a local folder (created on first write). ``content_type`` is accepted and not kept."""
 
     def __init__(self, location: StoreLocation):
         super().__init__(location)
         self.root = Path(location.root)
 
     def _path(self, key: str) -> Path:
-        path = self.root / self._key(key)
-        # A symlink inside the store must not lead writes or reads outside it.
-        resolved = path.resolve()
-        if resolved != self.root.resolve() and self.root.resolve() not in resolved.parents:
-            raise StoreURIError(f"key {key!r} resolves outside the store {self.uri} (through a symlink)")
+        return self._inside(self.root / self._key(key), key)
+
+    def _inside(self, path: Path, key: str) -> Path:
+        # Keys cannot say "..", but a symlink inside the store could still lead a read or write outside it.
+        root, resolved = self.root.resolve(), path.resolve()
+        if resolved != root and root not in resolved.parents:
+            raise StoreURIError(f"{key!r} resolves outside the store {self.uri} (through a symlink)")
         return path
 
-    def _write(self, key: str, fill, if_absent: bool) -> PutResult:
+    # --- writing ---------------------------------------------------------------------------------------------
+
+    def _write(self, key: str, fill: Filler, if_absent: bool) -> PutResult:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}{_TMP_MARK}{secrets.token_hex(6)}")
+            tmp = temp_name(path)
             try:
                 with open(tmp, "wb") as handle:
                     digest, size = fill(handle)
                     handle.flush()
-                    os.fsync(handle.fileno())
+                    os.fsync(handle.fileno())  # the bytes are on disk before the name points at them
                 if if_absent:
                     try:
-                        os.link(tmp, path)  # fails if the key exists, even against a concurrent writer
+                        os.link(tmp, path)  # fails if the name exists, even if another writer made it just now
                     except FileExistsError:
                         raise StoreConflict(f"{self.uri_for(key)} already exists") from None
                 else:
                     os.replace(tmp, path)
+                _fsync_dir(path.parent)  # make the rename itself survive a power cut
             finally:
                 tmp.unlink(missing_ok=True)
         except OSError as err:
@@ -57,7 +73,7 @@ class LocalStore(ObjectStore):
     def put_bytes(
         self, key: str, data: bytes, *, content_type: str | None = None, if_absent: bool = False
     ) -> PutResult:
-        def fill(handle):
+        def fill(handle: BinaryIO) -> tuple[str, int]:
             handle.write(data)
             return hashlib.sha256(data).hexdigest(), len(data)
 
@@ -66,10 +82,12 @@ class LocalStore(ObjectStore):
     def put_file(
         self, key: str, path: str | Path, *, content_type: str | None = None, if_absent: bool = False
     ) -> PutResult:
-        def fill(handle):
+        source = self._source(key, path)
+
+        def fill(handle: BinaryIO) -> tuple[str, int]:
             digest, size = hashlib.sha256(), 0
-            with open(path, "rb") as source:
-                while chunk := source.read(1024 * 1024):
+            with open(source, "rb") as reader:
+                while chunk := reader.read(CHUNK):
                     handle.write(chunk)
                     digest.update(chunk)
                     size += len(chunk)
@@ -77,56 +95,67 @@ class LocalStore(ObjectStore):
 
         return self._write(key, fill, if_absent)
 
-    def get_bytes(self, key: str) -> bytes:
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        if path.is_dir():
+            return  # a folder is not an object, so there is nothing at this key
         try:
-            return self._path(key).read_bytes()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise StoreNotFound(f"{self.uri_for(key)} does not exist") from None
+            path.unlink(missing_ok=True)
+        except OSError as err:
+            raise StoreError(f"cannot delete {self.uri_for(key)}: {err.strerror or err}") from None
+
+    # --- reading ---------------------------------------------------------------------------------------------
+
+    def _existing(self, key: str) -> Path:
+        path = self._path(key)
+        if not path.is_file():
+            raise StoreNotFound(f"{self.uri_for(key)} does not exist")
+        return path
+
+    def get_bytes(self, key: str) -> bytes:
+        path = self._existing(key)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise StoreNotFound(f"{self.uri_for(key)} does not exist") from None  # deleted since the check
         except OSError as err:
             raise StoreError(f"cannot read {self.uri_for(key)}: {err.strerror or err}") from None
 
-    def get_file(self, key: str, dest: str | Path) -> Path:
-        source, dest = self._path(key), Path(dest)
-        if not source.is_file():
-            raise StoreNotFound(f"{self.uri_for(key)} does not exist")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}{_TMP_MARK}{secrets.token_hex(6)}")
+    def get_file(self, key: str, dest_path: str | Path) -> Path:
+        source, dest = self._existing(key), Path(dest_path)
         try:
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = temp_name(dest)
+            try:
+                shutil.copyfile(source, tmp)
+                os.replace(tmp, dest)
+            finally:
+                tmp.unlink(missing_ok=True)
+        except FileNotFoundError as err:
+            if not source.is_file():
+                raise StoreNotFound(f"{self.uri_for(key)} does not exist") from None
+            raise StoreError(f"cannot copy {self.uri_for(key)} to {dest}: {err.strerror or err}") from None
+        except OSError as err:
+            raise StoreError(f"cannot copy {self.uri_for(key)} to {dest}: {err.strerror or err}") from None
         return dest
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
     def stat(self, key: str) -> ObjectInfo:
-        path = self._path(key)
-        if not path.is_file():
-            raise StoreNotFound(f"{self.uri_for(key)} does not exist")
-        digest, size = sha256_file(path)
+        digest, size = sha256_file(self._existing(key))
         return ObjectInfo(key, size, digest)
-
-    def delete(self, key: str) -> None:
-        try:
-            self._path(key).unlink(missing_ok=True)
-        except IsADirectoryError:
-            pass
-        except OSError as err:
-            raise StoreError(f"cannot delete {self.uri_for(key)}: {err.strerror or err}") from None
 
     def list(self, prefix: str = "") -> Iterator[str]:
         self._prefix(prefix)
-        if not self.root.is_dir():
-            return iter(())
         # Walk only the folder the prefix names, not the whole store.
         base = prefix.rpartition("/")[0]
-        start = self.root / base if base else self.root
+        start = self._inside(self.root / base, prefix) if base else self.root
         keys = []
-        for folder, _, files in os.walk(start):
+        for folder, dirs, files in os.walk(start):
+            dirs[:] = [name for name in dirs if not is_temp_name(name)]
             for name in files:
-                if name.startswith(".") and _TMP_MARK in name:
+                if is_temp_name(name):
                     continue  # a write in progress, or one a crash left behind
                 key = Path(folder, name).relative_to(self.root).as_posix()
                 if key.startswith(prefix):
@@ -135,7 +164,12 @@ class LocalStore(ObjectStore):
 
     def presigned_url(self, key: str, expires_in: int = 3600) -> str:
         self._expiry(expires_in)
-        path = self._path(key)
-        if not path.is_file():
-            raise StoreNotFound(f"{self.uri_for(key)} does not exist")
-        return path.resolve().as_uri()
+        return file_uri(str(self._path(key).resolve()))
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

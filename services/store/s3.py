@@ -1,37 +1,45 @@
 """The ``s3://bucket/prefix`` store, through boto3: AWS S3 or any compatible service (MinIO, moto, …).
 
-Credentials come from the standard AWS chain (environment, profile, instance role), the endpoint from the standard
-``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3`` settings; nothing secret is ever logged or put in a message.
+Credentials come from the standard AWS chain (environment, profile, instance role); the endpoint from the standard
+``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` settings (boto3 ≥ 1.28 reads them itself), the region from
+``AWS_REGION`` / ``AWS_DEFAULT_REGION`` / the profile, else ``us-east-1``. Nothing secret is logged or put in a message.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
-import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from schemas.errors import StoreConflict, StoreError, StoreNotFound, StoreUnreachable
 from services.store.base import ObjectInfo, ObjectStore, PutResult, sha256_file
+from services.store.local import temp_name
 from services.store.uri import StoreLocation
 
-MULTIPART_THRESHOLD = 16 * 1024 * 1024  # bytes; larger files go up in parallel parts
-MAX_SINGLE_PUT = 5 * 1024**3  # S3's limit for one PUT, so the limit of an if_absent write
+log = logging.getLogger(__name__)
+
+MULTIPART_THRESHOLD = 16 * 1024**2  # bytes; larger files go up as parallel parts
+MIN_PART_SIZE = 5 * 1024**2  # bytes; S3 refuses smaller parts (except the last)
+# if_absent writes need a conditional PUT (IfNoneMatch), which boto3's managed upload_file cannot send, so they are
+# one put_object each: at most S3's 5 GiB limit for a single PUT, and a failed one starts again from the beginning.
+MAX_IF_ABSENT_SIZE = 5 * 1024**3  # bytes
 _CREDENTIALS_HINT = (
-    "check the AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or an instance profile) "
-    "and that they may access this bucket"
+    "check the AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or an instance role) "
+    "and that they may read and write this bucket"
 )
 
 
-def endpoint_url() -> str | None:
-    """The S3 endpoint the standard AWS settings name, or ``None`` for AWS itself."""
-    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-
-
 class S3Store(ObjectStore):
-    """A store under ``s3://bucket/prefix``. Picklable: the boto3 client is made lazily in each process."""
+    """A store under ``s3://bucket/prefix``.
+
+    Picklable: the boto3 client is made on first use in each process and never pickled.
+    ``max_attempts`` counts the first try; timeouts are in seconds; ``multipart_threshold`` in bytes (≥ 5 MiB).
+    """
 
     def __init__(
         self,
@@ -43,6 +51,8 @@ class S3Store(ObjectStore):
         multipart_threshold: int = MULTIPART_THRESHOLD,
     ):
         super().__init__(location)
+        if multipart_threshold < MIN_PART_SIZE:
+            raise StoreError(f"multipart_threshold must be at least {MIN_PART_SIZE} bytes (5 MiB, S3's minimum part)")
         self.bucket = location.bucket
         self.max_attempts = max_attempts
         self.connect_timeout = connect_timeout
@@ -51,28 +61,43 @@ class S3Store(ObjectStore):
         self._client = None
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_client": None}  # clients hold sockets and do not cross processes
+        return {**self.__dict__, "_client": None}  # a client holds sockets and credentials: made again per process
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._client = None
 
     @property
     def client(self):
+        """The boto3 S3 client, made on first use."""
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            endpoint = endpoint_url()
-            config = Config(
-                signature_version="s3v4",
-                retries={"mode": "standard", "max_attempts": self.max_attempts},
-                connect_timeout=self.connect_timeout,
-                read_timeout=self.read_timeout,
-                # Compatible services behind one host name (MinIO, moto) need path-style addresses.
-                s3={"addressing_style": "path" if endpoint else "auto"},
-            )
-            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-            self._client = boto3.session.Session().client(
-                "s3", config=config, region_name=region, endpoint_url=endpoint
-            )
+            self._client = self._make_client(path_style=False)
+            if not _is_aws(self._client.meta.endpoint_url):
+                # Compatible services (MinIO, moto) usually sit behind one host name: bucket names go in the path.
+                self._client = self._make_client(path_style=True)
+            log.debug("S3 client for %s via %s", self.uri, self._client.meta.endpoint_url)
         return self._client
+
+    def _make_client(self, path_style: bool):
+        from botocore.config import Config
+
+        config = Config(
+            signature_version="s3v4",  # every region accepts SigV4 (newer ones refuse SigV2); presigned up to 7 days
+            retries={"mode": "standard", "max_attempts": self.max_attempts},
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            s3={"addressing_style": "path"} if path_style else None,
+        )
+        # boto3 reads AWS_DEFAULT_REGION and the profile, but not AWS_REGION.
+        with _SESSION_LOCK:  # boto3 sessions are not thread-safe
+            session = _session()
+            region = os.environ.get("AWS_REGION") or session.region_name or "us-east-1"
+            return session.client("s3", config=config, region_name=region)
+
+    def _endpoint(self) -> str:
+        if self._client is not None:
+            return self._client.meta.endpoint_url
+        return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or "AWS S3"
 
     def _full(self, key: str) -> str:
         key = self._key(key)
@@ -87,38 +112,34 @@ class S3Store(ObjectStore):
         where = self.uri_for(key) if key else self.uri
         try:
             yield
-        except (
-            bx.EndpointConnectionError,
-            bx.ConnectTimeoutError,
-            bx.ReadTimeoutError,
-            bx.ConnectionClosedError,
-        ) as err:
-            endpoint = endpoint_url() or "AWS S3"
+        except (bx.ConnectionError, bx.HTTPClientError) as err:  # refused, DNS, TLS, proxy, timeouts, dropped
             raise StoreUnreachable(
-                f"cannot reach S3 endpoint {endpoint} for {where}: {err}; check AWS_ENDPOINT_URL and the network"
+                f"cannot reach S3 endpoint {self._endpoint()} for {where}: {err}; check AWS_ENDPOINT_URL / the network"
             ) from None
         except (bx.NoCredentialsError, bx.PartialCredentialsError):
-            raise StoreUnreachable(f"no AWS credentials for {where}; {_CREDENTIALS_HINT}") from None
+            raise StoreUnreachable(f"no AWS credentials found for {where}; {_CREDENTIALS_HINT}") from None
         except bx.ClientError as err:
             raise self._client_error(err, where) from None
         except S3UploadFailedError as err:
-            cause = err.__context__
+            cause = err.__context__  # upload_file wraps the ClientError it caught
             if isinstance(cause, bx.ClientError):
                 raise self._client_error(cause, where) from None
             raise StoreError(f"upload to {where} failed: {err}") from None
 
     def _client_error(self, err, where: str) -> StoreError:
-        code = str(err.response.get("Error", {}).get("Code", ""))
+        error = err.response.get("Error", {})
+        code = str(error.get("Code", ""))
         status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code in {"NoSuchKey", "404", "NotFound"}:
-            return StoreNotFound(f"{where} does not exist")
         if code == "NoSuchBucket":
             return StoreError(f"bucket {self.bucket!r} does not exist (for {where}); create it or fix the store URI")
+        if code in {"NoSuchKey", "NotFound", "404"} or status == 404:
+            return StoreNotFound(f"{where} does not exist")
         if code in {"PreconditionFailed", "412"} or status == 412:
             return StoreConflict(f"{where} already exists")
-        if code in {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"}:
-            return StoreUnreachable(f"access denied to {where} ({code}); {_CREDENTIALS_HINT}")
-        return StoreError(f"S3 error on {where}: {code or status}: {err.response.get('Error', {}).get('Message', '')}")
+        if status == 403 or code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"}:
+            # Without s3:ListBucket, S3 also answers 403 for keys that do not exist.
+            return StoreUnreachable(f"access denied to {where} ({code or status}); {_CREDENTIALS_HINT}")
+        return StoreError(f"S3 error on {where}: {code or status}: {error.get('Message', '')}")
 
     # --- writing ---------------------------------------------------------------------------------------------
 
@@ -138,24 +159,31 @@ class S3Store(ObjectStore):
     def put_file(
         self, key: str, path: str | Path, *, content_type: str | None = None, if_absent: bool = False
     ) -> PutResult:
-        digest, size = sha256_file(path)
+        """Stream a file up; above ``multipart_threshold`` bytes in parts, except ``if_absent`` writes.
+
+        ``if_absent`` writes are one conditional PUT of at most 5 GiB (``MAX_IF_ABSENT_SIZE``).
+        """
+        source = self._source(key, path)
+        digest, size = sha256_file(source)  # one extra read, so the digest is in the metadata from the start
         extra = {"Metadata": {"sha256": digest}}
         if content_type:
             extra["ContentType"] = content_type
+        if if_absent and size > MAX_IF_ABSENT_SIZE:
+            raise StoreError(
+                f"cannot write {self.uri_for(key)} with if_absent: {source} is {size:,} bytes, and a conditional "
+                f"write is one PUT of at most {MAX_IF_ABSENT_SIZE:,} bytes (5 GiB); write it without if_absent"
+            )
         with self._errors(key):
             if if_absent:
-                if size > MAX_SINGLE_PUT:
-                    raise StoreError(f"if_absent writes are single PUTs, at most 5 GiB; {path} is {size:,} bytes")
-                with open(path, "rb") as body:
+                with open(source, "rb") as body:
                     self.client.put_object(Bucket=self.bucket, Key=self._full(key), Body=body, IfNoneMatch="*", **extra)
             else:
                 from boto3.s3.transfer import TransferConfig
 
                 transfer = TransferConfig(
-                    multipart_threshold=self.multipart_threshold,
-                    multipart_chunksize=max(self.multipart_threshold, 5 * 1024**2),
+                    multipart_threshold=self.multipart_threshold, multipart_chunksize=self.multipart_threshold
                 )
-                self.client.upload_file(str(path), self.bucket, self._full(key), ExtraArgs=extra, Config=transfer)
+                self.client.upload_file(str(source), self.bucket, self._full(key), ExtraArgs=extra, Config=transfer)
         return PutResult(key, size, digest)
 
     def delete(self, key: str) -> None:
@@ -168,14 +196,16 @@ class S3Store(ObjectStore):
         with self._errors(key):
             return self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"].read()
 
-    def get_file(self, key: str, dest: str | Path) -> Path:
-        dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.tmp-{secrets.token_hex(6)}")
+    def get_file(self, key: str, dest_path: str | Path) -> Path:
+        dest = Path(dest_path)
+        tmp = temp_name(dest)
         try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
             with self._errors(key):
                 self.client.download_file(self.bucket, self._full(key), str(tmp))
             os.replace(tmp, dest)
+        except OSError as err:
+            raise StoreError(f"cannot copy {self.uri_for(key)} to {dest}: {err.strerror or err}") from None
         finally:
             tmp.unlink(missing_ok=True)
         return dest
@@ -197,8 +227,10 @@ class S3Store(ObjectStore):
         root = f"{self.location.prefix}/" if self.location.prefix else ""
         keys = []
         with self._errors():
-            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=root + prefix):
-                keys.extend(item["Key"][len(root) :] for item in page.get("Contents", []))
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=root + prefix)
+            for page in pages:
+                # "folder/" placeholders (made by the AWS console) are not objects of ours.
+                keys.extend(item["Key"][len(root) :] for item in page.get("Contents", []) if item["Key"][-1] != "/")
         return iter(sorted(keys))
 
     def presigned_url(self, key: str, expires_in: int = 3600) -> str:
@@ -207,3 +239,22 @@ class S3Store(ObjectStore):
             return self.client.generate_presigned_url(
                 "get_object", Params={"Bucket": self.bucket, "Key": self._full(key)}, ExpiresIn=expires_in
             )
+
+
+_SESSIONS: dict[tuple, object] = {}
+_SESSION_LOCK = threading.Lock()
+
+
+def _session():
+    """One boto3 session per process and AWS environment: a new session costs ~0.1 s, a client from it ~5 ms."""
+    import boto3
+
+    key = (os.getpid(), tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))))
+    if key not in _SESSIONS:
+        _SESSIONS[key] = boto3.session.Session()
+    return _SESSIONS[key]
+
+
+def _is_aws(endpoint: str) -> bool:
+    host = urlsplit(endpoint).hostname or ""
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))

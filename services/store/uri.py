@@ -6,22 +6,31 @@ inside it; nothing a key says can reach outside the store's root or prefix.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from urllib.parse import quote, unquote
 
 from schemas.errors import StoreURIError
 
 SCHEMES = ("file://", "s3://")
-MAX_KEY_LENGTH = 1024
-KEY_RULE = "relative '/'-separated names, without empty, '.' or '..' parts, backslashes or control characters"
+MAX_KEY_LENGTH = 1024  # characters; S3's limit is 1024 bytes of UTF-8, so longer non-ASCII keys fail there
+TMP_MARK = ".tmp-"  # local writes go to ".<name>.tmp-<random>" first; keys may not look like that
+KEY_RULE = (
+    "relative '/'-separated names, without empty, '.' or '..' parts, backslashes, control characters "
+    "or temporary-file names ('.name.tmp-…')"
+)
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
 class StoreLocation:
-    """Where a store lives: ``scheme`` is ``file`` (``root`` is an absolute path) or ``s3`` (``bucket``, ``prefix``)."""
+    """Where a store lives: ``scheme`` is ``file`` (``root`` is an absolute path) or ``s3`` (``bucket``, ``prefix``).
+
+    ``prefix`` has no leading or trailing ``/``; empty means the whole bucket.
+    """
 
     scheme: str
     root: str = ""
@@ -30,9 +39,23 @@ class StoreLocation:
 
     @property
     def uri(self) -> str:
+        """The canonical URI; :func:`parse_store_uri` reads it back to the same location."""
         if self.scheme == "file":
-            return Path(self.root).as_uri()
+            return file_uri(self.root)
         return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+    def uri_for(self, key: str) -> str:
+        """Full URI of the object at ``key`` (checked)."""
+        key = check_key(key)
+        if self.scheme == "file":
+            return file_uri(f"{self.root}/{key}")
+        return f"{self.uri}/{key}"
+
+
+def file_uri(path: str) -> str:
+    """``file://`` URI of an absolute path, percent-encoding only what a URI path cannot hold (space, %, #, ?)."""
+    # Path.as_uri would also encode ':' and '@', which are legal in a URI path and common in keys (timestamps).
+    return "file://" + quote(path, safe="/:@!$&'()*+,;=~")
 
 
 def parse_store_uri(uri: str) -> StoreLocation:
@@ -42,55 +65,85 @@ def parse_store_uri(uri: str) -> StoreLocation:
     uri = uri.strip()
     if uri.startswith("s3://"):
         bucket, _, prefix = uri[len("s3://") :].partition("/")
-        if not _BUCKET_RE.match(bucket) or ".." in bucket:
-            raise StoreURIError(
-                f"bad bucket name {bucket!r} in {uri!r}: 3–63 lowercase letters, digits, '.' and '-', "
-                "starting and ending with a letter or digit"
-            )
+        check_bucket(bucket, uri)
         prefix = prefix.strip("/")
         if prefix:
             check_key(prefix, what="prefix")
         return StoreLocation("s3", bucket=bucket, prefix=prefix)
     if uri.startswith("file://"):
-        path = uri[len("file://") :]
+        # file:// URIs are percent-encoded (Path.as_uri writes "%20" for a space); plain paths are taken literally.
+        path = unquote(uri[len("file://") :])
         if not path.startswith("/"):
             raise StoreURIError(f"a file:// store URI needs an absolute path, file:///abs/path (got {uri!r})")
-        return StoreLocation("file", root=str(Path(path).resolve()))
+        return StoreLocation("file", root=_absolute(path, uri))
     if "://" in uri:
         scheme = uri.split("://", 1)[0]
         raise StoreURIError(f"unsupported store scheme {scheme + '://'!r} in {uri!r}; supported: {', '.join(SCHEMES)}")
-    if _CONTROL_RE.search(uri):
+    return StoreLocation("file", root=_absolute(uri, uri))
+
+
+def _absolute(path: str, uri: str) -> str:
+    if _CONTROL_RE.search(path):
         raise StoreURIError(f"control characters in store path {uri!r}")
-    return StoreLocation("file", root=str(Path(uri).expanduser().resolve()))
+    # abspath, not resolve: a store reached through a symlinked folder keeps the name the user gave it.
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def check_bucket(bucket: str, uri: str) -> str:
+    """Return ``bucket`` if it follows S3's naming rules, else raise :class:`StoreURIError`."""
+    if (
+        not _BUCKET_RE.match(bucket)
+        or ".." in bucket
+        or ".-" in bucket
+        or "-." in bucket
+        or _IP_RE.match(bucket)
+        or bucket.startswith("xn--")
+    ):
+        raise StoreURIError(
+            f"bad bucket name {bucket!r} in {uri!r}: 3–63 lowercase letters, digits, '.' and '-', "
+            "starting and ending with a letter or digit, not shaped like an IP address"
+        )
+    return bucket
 
 
 def check_key(key: str, what: str = "key") -> str:
     """Return ``key`` if it is a safe relative key, else raise :class:`StoreURIError` saying what is allowed."""
-    if not isinstance(key, str) or not key:
+    if not isinstance(key, str):
+        raise StoreURIError(f"a {what} must be a string, got {type(key).__name__} {key!r}; allowed: {KEY_RULE}")
+    if not key:
         raise StoreURIError(f"empty {what}; allowed: {KEY_RULE}")
-    problem = None
-    if len(key) > MAX_KEY_LENGTH:
-        problem = f"longer than {MAX_KEY_LENGTH} characters"
-    elif key.startswith("/"):
-        problem = "absolute"
-    elif "\\" in key:
-        problem = "has a backslash"
-    elif _CONTROL_RE.search(key):
-        problem = "has a control character"
-    else:
-        parts = key.split("/")
-        if "" in parts[:-1] or (parts[-1] == "" and what == "key"):
-            problem = "has an empty part"
-        elif any(part in (".", "..") for part in parts):
-            problem = "has a '.' or '..' part"
+    problem = _key_problem(key)
     if problem:
         raise StoreURIError(f"bad {what} {key!r}: {problem}; allowed: {KEY_RULE}")
     return key
 
 
 def check_prefix(prefix: str) -> str:
-    """A listing prefix: empty (everything) or a key, optionally ending in ``/``."""
+    """A listing prefix: empty (everything), or the start of a key, optionally ending in ``/``."""
     if prefix == "":
         return prefix
-    check_key(prefix.rstrip("/") or prefix, what="prefix")
+    if not isinstance(prefix, str):
+        check_key(prefix, what="prefix")
+    problem = _key_problem(prefix[:-1] if prefix.endswith("/") and len(prefix) > 1 else prefix)
+    if problem:
+        raise StoreURIError(f"bad prefix {prefix!r}: {problem}; allowed: {KEY_RULE}")
     return prefix
+
+
+def _key_problem(key: str) -> str | None:
+    if len(key) > MAX_KEY_LENGTH:
+        return f"longer than {MAX_KEY_LENGTH} characters"
+    if key.startswith("/"):
+        return "absolute"
+    if "\\" in key:
+        return "has a backslash"
+    if _CONTROL_RE.search(key):
+        return "has a control character"
+    parts = key.split("/")
+    if "" in parts:
+        return "has an empty part"
+    if any(part in (".", "..") for part in parts):
+        return "has a '.' or '..' part"
+    if any(part.startswith(".") and TMP_MARK in part for part in parts):
+        return "has a temporary-file name"
+    return None

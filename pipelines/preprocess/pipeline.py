@@ -143,7 +143,8 @@ def process_on_ray(
     from services.ray_runtime import init_ray
 
     init_ray(config.ray.address, num_cpus=config.ray.num_cpus, dashboard=config.ray.dashboard)
-    workers = config.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    cluster_cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    workers = config.workers or cluster_cpus
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the CLI draws its own bar
     context.verbose_stats_logs = False
@@ -152,7 +153,7 @@ def process_on_ray(
         fn_constructor_args=(store, prefix, config.steps_per_quarter),
         batch_size=1,
         compute=ray.data.ActorPoolStrategy(size=workers),
-        num_cpus=1 if workers < int(ray.cluster_resources().get("CPU", 1)) else 0.9,
+        num_cpus=1 if workers < cluster_cpus else 0.9,
     )
     for row in dataset.iter_rows():
         if on_progress:
@@ -172,7 +173,7 @@ def read_parts(store: ObjectStore, prefix: str, chunks: list[dict]) -> list[dict
 
 def build_tables(results: list[dict], config: PreprocessConfig) -> tuple[dict[str, list[dict]], dict, list[dict]]:
     """Melody and chord rows per split, the dedup map, and the dropped works."""
-    from pipelines.preprocess.melody_tokens import HIGH, LOW
+    from pipelines.preprocess.melody_tokens import FIRST_NOTE, HIGH, LOW
 
     kept = [
         {"source_id": r["source_id"], "collection": r["collection"], **r["row"]}
@@ -212,7 +213,7 @@ def build_tables(results: list[dict], config: PreprocessConfig) -> tuple[dict[st
         if split == "train":
             for semitones in config.transpositions:
                 if semitones:
-                    shifted = transpose(melody, semitones, low=LOW, high=HIGH, first_note_token=2)
+                    shifted = transpose(melody, semitones, low=LOW, high=HIGH, first_note_token=FIRST_NOTE)
                     if shifted is not None:
                         tables["melody/train"].append({**shifted, "split": split})
         if row.get("chord_tokens"):

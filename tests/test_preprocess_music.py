@@ -1,6 +1,8 @@
 """Pure music logic of preprocessing on real scores: melodies, tokens, keys, chords."""
 
 import io
+import re
+from pathlib import Path
 
 import numpy as np
 import pretty_midi
@@ -10,11 +12,24 @@ from hypothesis import strategies as st
 from music21 import corpus
 
 from pipelines.preprocess import harmony, melody_tokens
-from pipelines.preprocess.sources import COLLECTIONS, collection_works
 from pipelines.preprocess.work import WorkDropped, process_work
 from schemas.key import Mode
 
 TUNE = b"X:1\nT:Scale\nM:4/4\nL:1/8\nK:G\nGABc dedB|c2e2 d4|BAGF G2D2|G8|]\n"
+
+
+CORPUS = Path(corpus.__file__).parent
+
+
+def corpus_tunes(relative: str) -> list[bytes]:
+    """The tunes of one corpus ABC file, split at their ``X:`` lines."""
+    text = (CORPUS / relative).read_bytes()
+    starts = [m.start() for m in re.finditer(rb"^X:", text, re.MULTILINE)]
+    return [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+
+
+def chorale(name: str) -> bytes:
+    return (CORPUS / "bach" / f"{name}.mxl").read_bytes()
 
 
 def dropped(fmt: str, payload: bytes) -> WorkDropped:
@@ -71,13 +86,48 @@ def test_transposed_copies_share_the_content_hash():
 def test_triplets_are_off_the_16th_grid_but_on_the_12_grid():
     drop = dropped("abc", b"X:1\nT:T\nM:2/4\nL:1/8\nK:C\n(3cde f2|(3gfe d2|c4|]\n")
     assert drop.reason == "off_grid" and drop.extra == {"on_grid_12": True}
-    assert "notes off the 4-steps-per-quarter grid" in drop.detail
+    assert drop.detail == "triplets or finer: 6 notes off the 4-steps-per-quarter grid"
+    assert process_work("abc", b"X:1\nT:T\nM:2/4\nL:1/8\nK:C\n(3cde f2|(3gfe d2|c4|]\n", steps_per_quarter=12)[
+        "on_grid_12"
+    ]
 
 
 def test_modal_keys_from_abc():
     row = process_work("abc", b"X:1\nT:D\nM:6/8\nL:1/8\nK:Ador\nA2B c2d|e2d c2B|A2G E2G|A3 A3|]\n")
     assert (row["tonic_name"], row["mode"], row["key_source"], row["meter"]) == ("A", "dorian", "notated", "6/8")
     assert row["steps_per_bar"] == 12
+
+
+def musicxml_bytes(score) -> bytes:
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
+
+    return GeneralObjectExporter(score).parse()
+
+
+def test_meter_changes_drop_but_incomplete_bars_do_not():
+    from music21 import meter, note, stream
+
+    part = stream.Part()
+    for i, signature in enumerate(["3/4", None, "2/4", None, None]):
+        measure = stream.Measure(number=i + 1)
+        if signature:
+            measure.timeSignature = meter.TimeSignature(signature)
+        length = 3 if i < 2 else 2
+        measure.append([note.Note(60 + i + k, quarterLength=1) for k in range(length)])
+        part.append(measure)
+    change = dropped("musicxml", musicxml_bytes(stream.Score([part])))
+    assert (change.reason, change.detail) == ("meter_change", "time signatures 3/4, 2/4")
+    # music21 reads bar 17 of O'Neill's no. 1 as a one-bar 1/16 signature: an incomplete bar, the tune stays in 2/4.
+    row = process_work("abc", corpus_tunes("oneills1850/0001-0050.abc")[0], steps_per_quarter=8)  # 32nd notes
+    assert (row["meter"], row["steps_per_bar"], row["tonic_name"], row["mode"]) == ("2/4", 16, "G", "minor")
+    assert row["bar_starts"][17:20] == [256, 258, 274]
+
+
+def test_latin1_abc_text():
+    row = process_work(
+        "abc", "X:1\nT:Schöne Müllerin\nM:4/4\nL:1/8\nK:G\nGABc dedB|c2e2 d4|BAGF G2D2|G8|]\n".encode("latin-1")
+    )
+    assert row["n_notes"] == 18
 
 
 @pytest.mark.parametrize(
@@ -94,18 +144,24 @@ def test_abc_drop_reasons(payload, reason):
 
 @pytest.mark.parametrize("fmt", ["abc", "musicxml", "midi"])
 def test_garbage_is_dropped_never_raised(fmt):
+    truncated = (chorale("bwv66.6")[:1000], TUNE[:25], b"X:1\nT:t\nM:4/")
     for payload in (bytes(range(256)) * 3, b"MThd\x00\x00\x00\x06", b"PK\x03\x04 truncated zip", b"<score-partwise>"):
+        assert dropped(fmt, payload).reason in {"parse_error", "empty", "too_short", "no_meter"}
+    for payload in truncated:
         assert dropped(fmt, payload).reason in {"parse_error", "empty", "too_short", "no_meter"}
 
 
 def test_real_folk_tunes():
-    essen = next(collection_works(COLLECTIONS["essen"]))
-    row = process_work("abc", essen.payload)
-    assert (row["meter"], row["tonic_name"]) == ("4/2", "G") and row["n_notes"] > 20
+    essen = corpus_tunes("essenFolksong/altdeu10.abc")
+    row = process_work("abc", essen[0])  # "M: 4/2", "L: 1/4", "K: G", a half-note pickup
+    assert (row["meter"], row["tonic_name"], row["mode"], row["key_source"]) == ("4/2", "G", "major", "notated")
+    assert row["n_notes"] > 20 and row["pickup_steps"] == 8 and row["bar_starts"][:3] == [0, 8, 40]
+    row = process_work("abc", essen[5])  # "K: A", written with the minor's accidentals in the notes
+    assert (row["tonic_name"], row["mode"], row["key_source"]) == ("A", "minor", "estimated")
     rows, reasons = [], []
-    for work, _ in zip(collection_works(COLLECTIONS["oneills"]), range(12), strict=False):
+    for tune in corpus_tunes("oneills1850/0001-0050.abc")[:12]:
         try:
-            rows.append(process_work("abc", work.payload))
+            rows.append(process_work("abc", tune))
         except WorkDropped as drop:
             reasons.append(drop.reason)
     assert len(rows) >= 6 and set(reasons) <= {"off_grid"}  # O'Neill's drops are triplets
@@ -113,13 +169,22 @@ def test_real_folk_tunes():
 
 
 def test_bach_chorale_chords_and_cadences():
-    with open(corpus.getWork("bach/bwv66.6"), "rb") as handle:
-        row = process_work("musicxml", handle.read())
-    assert (row["tonic_name"], row["mode"]) == ("F#", "minor")
+    row = process_work("musicxml", chorale("bwv66.6"))
+    assert (row["tonic_name"], row["mode"], row["key_source"]) == ("F#", "minor", "estimated")  # as music21 says
     assert row["beats_per_bar"] == 4 and len(row["chord_tokens"]) == len(row["chord_labels"]) == 36
     assert row["cadences"] == [3, 7, 11, 19, 27, 35]  # the soprano's fermatas, on the last beat
     assert row["chord_labels"][-1] == "I"  # a Picardy third: the F# minor chorale ends on F# major
     assert all(0 <= t < harmony.CHORD_CLASSES for t in row["chord_tokens"])
+
+
+def test_chorale_key_and_soprano_choice():
+    # The file's <mode> says B minor, but it ends on D major with D in the bass: the final decides.
+    row = process_work("musicxml", chorale("bwv120.6"))
+    assert (row["tonic_name"], row["mode"], row["chord_labels"][-1]) == ("D", "major", "I")
+    # Horn 2 is the first part of bwv1.6; the melody is the soprano, which keeps inside the soprano's range.
+    row = process_work("musicxml", chorale("bwv1.6"))
+    assert (row["tonic_name"], row["mode"], row["chord_labels"][-1]) == ("F", "major", "I")
+    assert row["lowest"] >= 60 and row["highest"] <= 81
 
 
 def test_midi_skyline_melody():
@@ -135,6 +200,21 @@ def test_midi_skyline_melody():
     pm.write(buffer)
     row = process_work("midi", buffer.getvalue())
     assert row["meter"] == "4/4" and row["n_notes"] == 12 and row["lowest"] == 71 and row["n_bars"] == 3
+    assert [p for *_, p in melody_tokens.decode(row["tokens"], row["tonic"])] == [
+        72,
+        74,
+        76,
+        77,
+        79,
+        77,
+        76,
+        74,
+        72,
+        71,
+        72,
+        74,
+    ]
+    assert row["tokens"][:4] == [2 + 72 - 36, 1, 1, 1]  # a quarter note on the 16th grid
     assert (row["tonic_name"], row["mode"], row["key_source"]) == ("C", "major", "estimated")
 
 

@@ -1,16 +1,26 @@
 """Reading one work (ABC tune, MusicXML score, MIDI file) into a monophonic :class:`Melody` in quarter notes.
 
-The melody is the first part of a score (the soprano of a chorale), or for MIDI the highest sounding non-drum line
-("skyline"). Chords in the melody part keep their top note, ties are merged, grace notes dropped. Meter and bar lines
-come from the score; MIDI without a time signature is taken as 4/4 and its times are snapped to the grid when they
-lie within a quarter of a step of it (performed MIDI is rarely exact).
+The melody is the first part of a score (for a chorale the part named "Soprano", else the first part: some chorales
+put an instrument such as "Horn 2" first), or for MIDI the highest sounding non-drum line ("skyline": at each onset
+the highest pitch). Chords in the melody part keep their top note, ties are merged (``stripTies``), grace notes
+dropped; a note is cut where the next one starts, so exactly one note sounds at a time.
+
+Meter: the score's first time signature. music21's ABC reader gives each incomplete bar (a pickup after a repeat, a
+phrase that ends mid-bar on its own line, as Essen writes) a time signature of its own length, such as ``1/16``;
+such a signature in force for one bar and shorter than the main bar is not a meter change. Any other second time
+signature drops the work (``meter_change``); none at all (ABC ``M:none``) drops it as ``no_meter``. Bar starts are
+the score's measure offsets, so they include those incomplete bars.
+
+MIDI: the first time signature (4/4 when the file has none), bars every full bar from time 0, times in quarter notes
+from the tempo map (``time_to_tick / resolution``); a time within a quarter of a grid step of the grid is snapped to
+it, since performed MIDI is rarely exact (triplets, a third of a step away, stay off the grid).
 """
 
 from __future__ import annotations
 
 import io
-import os
-import tempfile
+import re
+import zipfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -45,7 +55,8 @@ class Melody:
     fermatas: list[Fraction] = field(default_factory=list)  # onsets of melody notes with a fermata
     parts: int = 1
     score: object = None  # the music21 score, for chord analysis of multi-part works
-    mixed_meter: bool = False  # other time signatures are in force for some bars
+    texture: tuple[float, ...] | None = None  # multi-part works: quarter notes of each pitch class, all parts
+    final_bass: int | None = None  # multi-part works: pitch class of the lowest note sounding at the end
 
     @property
     def bar_length(self) -> Fraction:
@@ -63,19 +74,42 @@ def parse_score(fmt: str, payload: bytes):
         raise WorkDropped("empty", "the file is empty")
     try:
         if fmt == "abc":
-            return converter.parse(payload.decode("utf-8", errors="replace"), format="abc")
-        suffix = ".mxl" if payload[:2] == b"PK" else ".musicxml"
-        with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as handle:
-            handle.write(payload)
-        try:
-            return converter.parse(handle.name, format="musicxml")
-        finally:
-            os.unlink(handle.name)
+            return converter.parseData(_decode_text(payload), format="abc")
+        # In memory: converter.parse(path) would also leave a pickle per file in music21's temp directory.
+        return converter.parseData(_musicxml_text(payload), format="musicxml")
+    except WorkDropped:
+        raise
     except Exception as err:  # music21 raises many unrelated types on bad input
         raise WorkDropped("parse_error", f"{type(err).__name__}: {str(err)[:200]}") from None
 
 
-def melody_from_score(score) -> Melody:
+def _decode_text(payload: bytes) -> str:
+    """UTF-8, else Latin-1 (older ABC collections), which decodes any bytes."""
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return payload.decode("latin-1")
+
+
+def _musicxml_text(payload: bytes) -> str:
+    """The XML text of a plain or compressed (.mxl: a zip whose first non-META-INF .xml is the score) MusicXML file."""
+    if payload[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            names = [
+                n for n in archive.namelist() if "META-INF" not in n and n.rsplit(".", 1)[-1] in ("xml", "musicxml")
+            ]
+            if not names:
+                raise WorkDropped("parse_error", "the .mxl archive holds no MusicXML file")
+            payload = archive.read(names[0])
+    declared = re.match(rb"""<\?xml[^>]*encoding=["']([\w.-]+)["']""", payload[:200])
+    try:
+        return payload.decode(declared.group(1).decode("ascii") if declared else "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        return _decode_text(payload)
+
+
+def melody_from_score(score, is_musicxml: bool = False) -> Melody:
+    """The melody, meter, bars, key and (for three or more parts) texture of a parsed music21 score."""
     from music21 import expressions, key, stream
 
     if isinstance(score, stream.Opus):
@@ -83,11 +117,11 @@ def melody_from_score(score) -> Melody:
             raise WorkDropped("empty", "no tune in the text")
         score = score.scores[0]
     parts = list(score.parts) if hasattr(score, "parts") and score.parts else [score]
-    part = parts[0].stripTies()
+    source = melody_part(parts)
+    part = source.stripTies()
     measures = list(part.getElementsByClass(stream.Measure))
-    numerator, denominator, mixed = predominant_meter(part, measures)
+    numerator, denominator = score_meter(part, measures)
     by_onset: dict[Fraction, Note] = {}
-    fermatas = []
     for element in part.flatten().notes:
         if element.duration.isGrace or element.quarterLength == 0:
             continue
@@ -96,8 +130,14 @@ def melody_from_score(score) -> Melody:
         pitch = max(p.midi for p in element.pitches)
         if start not in by_onset or by_onset[start].pitch < pitch:
             by_onset[start] = Note(start, end, pitch)
-        if any(isinstance(e, expressions.Fermata) for e in element.expressions):
-            fermatas.append(start)
+    # From the unmerged part: a fermata on the last note of a tie is lost by stripTies.
+    fermatas = sorted(
+        {
+            Fraction(element.offset)
+            for element in source.flatten().notes
+            if any(isinstance(e, expressions.Fermata) for e in element.expressions)
+        }
+    )
     notes = monophonic(sorted(by_onset.values(), key=lambda n: n.start))
     if not notes:
         raise WorkDropped("empty", "no notes")
@@ -112,36 +152,84 @@ def melody_from_score(score) -> Melody:
     signatures_found = list(part.recurse().getElementsByClass(key.KeySignature))
     if signatures_found:
         first = signatures_found[0]
-        if isinstance(first, key.Key) and first.mode in MODE_NAMES:
+        # A score's mode counts only in ABC (K:Ador, K:Gm, K:G = G major). MusicXML <mode> is often missing or filled
+        # in by the exporter, so there the signature only narrows the choice to a major key and its relative minor.
+        if not is_musicxml and isinstance(first, key.Key) and first.mode in MODE_NAMES:
             notated = (first.tonic.pitchClass, MODE_NAMES[first.mode])
         else:
             signature = first.sharps
+    texture, final_bass = texture_of(parts) if len(parts) >= 3 else (None, None)
     return Melody(
-        notes, (numerator, denominator), bar_starts, end, notated, signature, fermatas, len(parts), score, mixed
+        notes,
+        (numerator, denominator),
+        bar_starts,
+        end,
+        notated,
+        signature,
+        fermatas,
+        len(parts),
+        score,
+        texture,
+        final_bass,
     )
 
 
-def predominant_meter(part, measures: list) -> tuple[int, int, bool]:
-    """(numerator, denominator, mixed): the time signature in force over the most bars.
+def melody_part(parts: list):
+    """The part named "Soprano" (or "S."), else the first part."""
+    for part in parts:
+        name = (part.partName or "").strip().lower()
+        if name.startswith("soprano") or name in ("s", "s."):
+            return part
+    return parts[0]
 
-    music21 gives an incomplete bar (a pickup inside the tune, a split bar at a repeat) a signature of its own length,
-    such as 1/16; only signatures in force for at least two bars, or over a full first bar, count as the tune's meters.
+
+def texture_of(parts: list) -> tuple[tuple[float, ...], int | None]:
+    """(quarter notes per pitch class over all parts, pitch class of the lowest of the parts' final notes)."""
+    weights = [0.0] * 12
+    finals = []
+    for part in parts:
+        notes = part.flatten().notes
+        for element in notes:
+            for p in element.pitches:
+                weights[p.pitchClass] += float(element.quarterLength)
+        if notes:
+            finals.extend(p.midi for p in notes[-1].pitches)
+    return tuple(weights), (min(finals) % 12 if finals else None)
+
+
+def score_meter(part, measures: list) -> tuple[int, int]:
+    """(numerator, denominator) of the first time signature; raises ``no_meter`` or ``meter_change``.
+
+    A signature in force for one bar only and shorter than the main bar is music21's mark of an incomplete bar (see
+    the module docstring), not a change of meter.
     """
     from music21 import meter
 
     signatures = list(part.recurse().getElementsByClass(meter.TimeSignature))
     if not signatures:
         raise WorkDropped("no_meter", "no time signature (free meter)")
-    bars: dict[tuple[int, int], int] = {}
+    runs: list[list] = []  # [(numerator, denominator), bars in force], in score order
     current = (signatures[0].numerator, signatures[0].denominator)
     for measure in measures or [part]:
         found = measure.getElementsByClass(meter.TimeSignature) if measure is not part else []
         if found:
             current = (found[0].numerator, found[0].denominator)
-        bars[current] = bars.get(current, 0) + 1
-    meters = [m for m, count in bars.items() if count >= 2] or list(bars)
-    main = max(meters, key=lambda m: (bars[m], -meters.index(m)))
-    return main[0], main[1], len(meters) > 1
+        if runs and runs[-1][0] == current:
+            runs[-1][1] += 1
+        else:
+            runs.append([current, 1])
+
+    def length(m: tuple[int, int]) -> Fraction:
+        return Fraction(4 * m[0], m[1])
+
+    main = runs[0][0]
+    if len(runs) > 1 and runs[0][1] == 1 and length(runs[1][0]) > length(main):  # a pickup bar of its own
+        main = runs[1][0]
+    changes = sorted({m for m, bars in runs if m != main and (bars > 1 or length(m) >= length(main))})
+    if changes:
+        listed = ", ".join(f"{n}/{d}" for n, d in [main, *changes])
+        raise WorkDropped("meter_change", f"time signatures {listed}")
+    return main
 
 
 def monophonic(notes: list[Note]) -> list[Note]:

@@ -32,7 +32,7 @@ from services.store import ObjectStore, open_store
 
 log = logging.getLogger(__name__)
 
-PREPROCESS_VERSION = "preprocess-1"  # bump when the representation or the rules change: it changes every version
+PREPROCESS_VERSION = "preprocess-2"  # bump when the representation or the rules change: it changes every version
 SHARD_ROWS = 4000
 COMPLETE = "_COMPLETE"
 

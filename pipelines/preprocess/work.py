@@ -2,6 +2,22 @@
 
 Pure: bytes in, a dict of plain values out (or :class:`WorkDropped` with the reason). Never raises anything else for
 bad input.
+
+Drop reasons, in the order they are checked: ``parse_error`` (the parser failed), ``empty`` (no notes),
+``no_meter``/``meter_change`` (see :mod:`pipelines.preprocess.melody`), ``too_short`` (fewer than ``MIN_NOTES``
+notes), ``off_grid`` (a note starts or ends off the grid by more than ``GRID_TOLERANCE`` quarter notes; ``extra``
+says whether the work fits 12 steps per quarter), ``too_short``/``too_long`` (fewer than ``MIN_BARS`` or more than
+``MAX_BARS`` bars), ``pitch_range`` (a note outside the token range, see :mod:`pipelines.preprocess.melody_tokens`).
+
+The token sequence covers the work up to the end of its last bar: a last bar shorter than the meter (the complement
+of a pickup) is padded with rests to a full bar.
+
+Key (``choose_key``): an ABC key with a tonic (``K:G`` = G major, ``K:Ador``, ``K:Gm``) is "notated", except a plain
+major that the notes clearly contradict in favour of the parallel minor (Essen writes the final as ``K:`` and puts
+the accidentals in the notes), which becomes that minor, "estimated". A MusicXML key signature allows its major and
+its relative minor: for a chorale the one whose tonic is the lowest final note, else the better Krumhansl–Schmuckler
+fit on all parts; a single-part score by the melody. No key at all: the best of the 24 major and minor keys. ABC
+locrian keys count as a bare signature. ``key_correlation`` is always the chosen key's correlation with the melody.
 """
 
 from __future__ import annotations
@@ -19,9 +35,10 @@ from schemas.key import Mode
 
 __all__ = ["WorkDropped", "process_work"]
 
-MIN_NOTES = 8
+MIN_NOTES = 8  # fewer notes is not a tune
 MIN_BARS = 2
-MAX_BARS = 512
+MAX_BARS = 512  # the longest corpus tunes have about 200 bars; longer "tunes" are medleys or parse errors
+GRID_TOLERANCE = 1e-6  # quarter notes
 CHORD_COLUMNS = ("chord_tokens", "chord_labels", "cadences", "beats_per_bar")
 
 
@@ -33,7 +50,7 @@ def process_work(fmt: str, payload: bytes, *, steps_per_quarter: int = 4) -> dic
         if fmt == "midi":
             melody = melody_from_midi(payload, steps_per_quarter)
         else:
-            melody = melody_from_score(parse_score(fmt, payload))
+            melody = melody_from_score(parse_score(fmt, payload), is_musicxml=fmt == "musicxml")
         return melody_row(melody, steps_per_quarter)
     except WorkDropped:
         raise
@@ -41,21 +58,24 @@ def process_work(fmt: str, payload: bytes, *, steps_per_quarter: int = 4) -> dic
         raise WorkDropped("parse_error", f"{type(err).__name__}: {str(err)[:200]}") from None
 
 
+def _on_step(time: Fraction, steps_per_quarter: int) -> bool:
+    steps = time * steps_per_quarter
+    return abs(steps - round(steps)) <= GRID_TOLERANCE * steps_per_quarter
+
+
 def on_grid(melody: Melody, steps_per_quarter: int) -> bool:
-    return all(
-        (note.start * steps_per_quarter).denominator == 1 and (note.end * steps_per_quarter).denominator == 1
-        for note in melody.notes
-    )
+    """Whether every note of ``melody`` starts and ends on a grid of ``steps_per_quarter`` steps per quarter note."""
+    return all(_on_step(n.start, steps_per_quarter) and _on_step(n.end, steps_per_quarter) for n in melody.notes)
 
 
 def melody_row(melody: Melody, spq: int) -> dict:
     if len(melody.notes) < MIN_NOTES:
         raise WorkDropped("too_short", f"{len(melody.notes)} notes; at least {MIN_NOTES}")
     if not on_grid(melody, spq):
-        off = sum((n.start * spq).denominator != 1 or (n.end * spq).denominator != 1 for n in melody.notes)
+        off = sum(not (_on_step(n.start, spq) and _on_step(n.end, spq)) for n in melody.notes)
         raise WorkDropped(
             "off_grid",
-            f"{off} notes off the {spq}-steps-per-quarter grid (triplets or finer)",
+            f"triplets or finer: {off} notes off the {spq}-steps-per-quarter grid",
             {"on_grid_12": on_grid(melody, 12)},
         )
     bar_length = melody.bar_length
@@ -63,7 +83,7 @@ def melody_row(melody: Melody, spq: int) -> dict:
         raise WorkDropped("off_grid", f"a {melody.meter[0]}/{melody.meter[1]} bar is not a whole number of steps")
     steps_per_bar = int(bar_length * spq)
     total_steps = math.ceil(melody.end * spq)
-    bar_starts = [int(b * spq) for b in melody.bar_starts if b * spq < total_steps]
+    bar_starts = [round(b * spq) for b in melody.bar_starts if b * spq < total_steps]
     if bar_starts and (Fraction(bar_starts[0]) != 0):
         bar_starts.insert(0, 0)
     if len(bar_starts) < MIN_BARS:
@@ -72,7 +92,7 @@ def melody_row(melody: Melody, spq: int) -> dict:
         raise WorkDropped("too_long", f"{len(bar_starts)} bars; at most {MAX_BARS}")
     pickup = bar_starts[1] if len(bar_starts) > 1 and bar_starts[1] < steps_per_bar else 0
 
-    grid_notes = [(int(n.start * spq), int(n.end * spq), n.pitch) for n in melody.notes]
+    grid_notes = [(round(n.start * spq), round(n.end * spq), n.pitch) for n in melody.notes]
     tonic, mode, source, correlation = choose_key(melody, grid_notes)
     try:
         tokens = melody_tokens.encode(grid_notes, tonic, total_steps)
@@ -103,7 +123,6 @@ def melody_row(melody: Melody, spq: int) -> dict:
         "steps_per_quarter": spq,
         "steps_per_bar": steps_per_bar,
         "meter": meter,
-        "mixed_meter": melody.mixed_meter,
         "pickup_steps": pickup,
         "bar_starts": bar_starts,
         "tonic": tonic,
@@ -126,12 +145,7 @@ def melody_row(melody: Melody, spq: int) -> dict:
 
 
 def choose_key(melody: Melody, grid_notes: list[tuple[int, int, int]]) -> tuple[int, Mode, str, float]:
-    """(tonic, mode, "notated"|"estimated", correlation). See the dataset card's representation notes.
-
-    A notated key with a mode wins, except a plain major that the notes clearly contradict in favour of the parallel
-    minor (Essen's ABC writes the final as ``K:`` and the accidentals in the notes). A bare key signature allows
-    its major and its relative minor; with nothing notated, all 24 major and minor keys compete.
-    """
+    """(tonic pitch class, mode, "notated"|"estimated", correlation with the melody); rules in the module docstring."""
     hist = harmony.pitch_class_histogram([p for *_, p in grid_notes], [e - s for s, e, _ in grid_notes])
     if melody.notated_key is not None:
         tonic, mode = melody.notated_key
@@ -143,8 +157,14 @@ def choose_key(melody: Melody, grid_notes: list[tuple[int, int, int]]) -> tuple[
         return tonic, mode, "notated", notated
     if melody.key_signature is not None:
         major = (7 * melody.key_signature) % 12
-        tonic, mode, correlation = harmony.estimate_key(hist, [(major, Mode.major), ((major + 9) % 12, Mode.minor)])
-        return tonic, mode, "estimated", correlation
+        candidates = [(major, Mode.major), ((major + 9) % 12, Mode.minor)]
+        by_final = [(t, m) for t, m in candidates if t == melody.final_bass]
+        if by_final:  # chorales end on their tonic, except Phrygian endings, whose final is neither candidate
+            tonic, mode = by_final[0]
+        else:
+            weights = np.asarray(melody.texture) if melody.texture is not None else hist
+            tonic, mode, _ = harmony.estimate_key(weights, candidates)
+        return tonic, mode, "estimated", harmony.key_correlation(hist, tonic, mode)
     tonic, mode, correlation = harmony.estimate_key(hist)
     return tonic, mode, "estimated", correlation
 

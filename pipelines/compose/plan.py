@@ -1,0 +1,401 @@
+"""From a resolved brief to a :class:`Plan`: key, meter, tempo map, sections with bar counts, hits, ensemble.
+
+Pure and deterministic: the same brief, seed and cutdown give the same plan. Choices the brief leaves open (the key,
+the mode) are made from the mood table by hashing the seed with the choice's name, so one choice does not shift
+another. What the plan had to adapt (a tempo moved to fit whole bars, a hit that cannot be met) is written in
+``Plan.notes`` rather than done silently.
+
+Decisions where the brief contract is silent:
+
+- A cue is a whole number of bars for every ending; for ``ring_out`` the final chord starts on the last bar's
+  downbeat, lasts to ``length``, and rings on after it.
+- Default forms depend on the medium and the number of bars (a 6-second sting is one section; see ``DEFAULT_FORMS``).
+- A cutdown keeps the full cue's tempo (within 8 %, to fit whole bars), takes the default form for its length with
+  letters mapped onto the full cue's letters (so ``A`` is the same material), and carries no hits: hits belong to
+  the full-length picture edit.
+- A list of intensities that does not match the number of sections (possible only when the form is the default) is
+  stretched over the sections.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipelines.compose.tempo_map import Grid, HitPlacement, PlanError, TempoBand, TempoMap, solve_tempo_map
+from schemas.brief import Brief, Ending, Medium
+from schemas.form import FormSection, parse_form
+from schemas.general_midi import FAMILIES, GM_PROGRAMS
+from schemas.key import Key, Mode
+from schemas.mood_table import STEMS, Groove, MoodProfile, blend
+from schemas.timing import MAX_TEMPO, Length
+
+EXPLICIT_TEMPO_SLACK = 1.08  # a brief's own tempo may move this much (×, ÷) to meet hits and whole bars
+MOOD_TEMPO_SLACK = 1.10  # a mood's tempo range is widened this much for the same reasons
+SECTION_WEIGHT = {"intro": 0.5, "outro": 0.5, "break": 0.5, "sting": 0.5, "build": 1.0, "bridge": 1.0}
+SECTION_INTENSITY = {"intro": 0.7, "outro": 0.7, "break": 0.6, "build": 0.9, "bridge": 1.0, "sting": 1.0}
+CHANNELS = {"melody": 0, "harmony": 1, "bass": 2, "percussion": 9}
+#: (fewest bars, form) per medium, most bars first: the first row whose bar count fits is the default form.
+DEFAULT_FORMS: dict[str, tuple[tuple[int, str], ...]] = {
+    "film": ((32, "intro-A-B-A'-outro"), (16, "A-B-A'"), (8, "A-A'"), (1, "A")),
+    "tv": ((32, "intro-A-B-A'-outro"), (16, "A-B-A'"), (8, "A-A'"), (1, "A")),
+    "web": ((32, "intro-A-B-A'-outro"), (16, "A-B-A'"), (8, "A-A'"), (1, "A")),
+    "ad": ((24, "intro-A-B-A'"), (12, "A-B-A'"), (6, "A-A'"), (1, "A")),
+    "trailer": ((32, "intro-A-build-B-outro"), (16, "A-build-B"), (8, "A-B"), (1, "A")),
+    "game": ((32, "A-B-A'-C"), (16, "A-B"), (8, "A-A'"), (1, "A")),
+}
+#: A representative General MIDI program for each instrument family a brief may name, by stem role.
+FAMILY_PROGRAM = {
+    "piano": 0,
+    "mallets": 11,
+    "organ": 19,
+    "guitar": 24,
+    "bass": 33,
+    "strings": 48,
+    "harp": 46,
+    "choir": 52,
+    "brass": 61,
+    "woodwinds": 73,
+    "synth": 81,
+    "pad": 89,
+}
+
+
+class Section(BaseModel):
+    """One section of the cue: its label (``A'``), its material letter and variation, and where it lies."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    label: str
+    name: str = Field(description="letter A–Z or a named section (intro, outro, bridge, build, break, sting)")
+    primes: int = Field(ge=0, description="0 = the material itself, 1 = A', …")
+    start_bar: int = Field(ge=0, description="0-based")
+    bars: int = Field(ge=1)
+    start_s: float
+    end_s: float
+    intensity: float = Field(ge=0, le=1)
+
+
+class Stem(BaseModel):
+    """One stem: its role, General MIDI program, and MIDI channel (9 = drums)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    program: int = Field(ge=0, le=127)
+    channel: int = Field(ge=0, le=15)
+    instrument: str
+
+
+class TempoChange(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    step: int = Field(ge=0, description="16th-note grid step where this tempo starts")
+    bar: float = Field(description="1-based bar position (fractional when not on a bar line)")
+    start_s: float
+    bpm: float
+
+
+class Plan(BaseModel):
+    """Everything the composer decided before writing a note; saved with the cue."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    brief_id: str
+    seed: int
+    cutdown: float | str | None = None
+    medium: Medium
+    moods: tuple[str, ...]
+    key: str = Field(description='"D minor"')
+    tonic: int = Field(ge=0, le=11, description="pitch class of the tonic, 0 = C")
+    mode: Mode
+    meter: str
+    steps_per_bar: int
+    steps_per_beat: int
+    length_s: float = Field(description="the cue's musical length (the file's, except the ring-out tail)")
+    bars: int
+    tempo_bpm: float = Field(description="mean tempo over the cue")
+    tempo_map: tuple[TempoChange, ...]
+    tempo_map_us: tuple[tuple[int, int, int, int], ...] = Field(
+        description="exact segments: (start step, steps, start µs, duration µs)"
+    )
+    ending: Ending
+    sections: tuple[Section, ...]
+    hits: tuple[dict, ...] = Field(description="requested vs achieved times, bar and beat, achievable")
+    stems: tuple[Stem, ...]
+    groove: Groove
+    melody_centre: float
+    density: float
+    harmonic_rhythm: float
+    velocity: float
+    chromaticism: float
+    notes: tuple[str, ...] = Field(description="adaptations the plan made, in words")
+
+    @property
+    def grid(self) -> Grid:
+        return Grid(self.steps_per_bar, self.steps_per_beat)
+
+    @property
+    def total_steps(self) -> int:
+        return self.bars * self.steps_per_bar
+
+    def tempo(self) -> TempoMap:
+        from pipelines.compose.tempo_map import TempoSegment
+
+        return TempoMap(tuple(TempoSegment(*s, self.steps_per_beat) for s in self.tempo_map_us))
+
+
+def choice(options, seed: int, name: str):
+    """A deterministic pick from ``options`` for the decision ``name``, independent of every other decision."""
+    digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
+    return options[int.from_bytes(digest[:8], "big") % len(options)]
+
+
+def make_plan(brief: Brief, seed: int, cutdown: Length | None = None, full_plan: Plan | None = None) -> Plan:
+    """The plan of one cue of a resolved brief (``brief.resolve_defaults()``).
+
+    For a cutdown, ``full_plan`` is the full-length cue's plan (made first), whose tempo and letters it keeps.
+    Raises :class:`PlanError` when the brief cannot be planned as asked.
+    """
+    profile = blend(brief.mood)
+    programs, groove = _ensemble(brief, profile)
+    notes: list[str] = []
+    grid = Grid.of(brief.meter)
+    key = _key(brief, profile, seed)
+    length = cutdown or brief.length
+    band, preferred = _tempo_band(brief, profile, full_plan)
+    length_s = length.duration(brief.meter, preferred)
+    form = None if cutdown else brief.form
+    total_steps = None
+    if length.bars is not None:
+        total_steps = length.bars * grid.steps_per_bar
+    elif form and all(s.bars is not None for s in form):
+        total_steps = sum(s.bars for s in form) * grid.steps_per_bar
+    hits = () if cutdown else brief.hits
+    if cutdown and brief.hits:
+        notes.append("the cutdown carries no hits: they belong to the full-length edit")
+    min_bars = sum(s.bars or 1 for s in form) if form else 1
+    try:
+        tempo_map, placements = solve_tempo_map(grid, length_s, hits, band, total_steps, min_bars * grid.steps_per_bar)
+    except PlanError as err:
+        if not form or total_steps is not None:
+            raise
+        most = math.floor(length_s * MAX_TEMPO / 60 / brief.meter.beats_per_bar)
+        raise PlanError(
+            f"the form {'-'.join(s.label for s in form)} needs at least {min_bars} bars, but {length_s:g} s holds "
+            f"at most {most} bars of {brief.meter.value} (at {MAX_TEMPO:g} bpm); give a longer length, fewer "
+            "sections, or leave the form out"
+        ) from err
+    bars = tempo_map.total_steps // grid.steps_per_bar
+    low, high = tempo_map.bpm_range()
+    if brief.tempo is not None and (abs(low - brief.tempo) > 0.05 or abs(high - brief.tempo) > 0.05):
+        notes.append(f"tempo {brief.tempo:g} bpm became {_tempo_text(low, high)} to fit whole bars and the hits")
+    elif not band.low <= low and high <= band.high:
+        notes.append(f"tempo {_tempo_text(low, high)} is outside the mood's range, to fit the length")
+    notes += [_hit_note(p) for p in placements if not p.achievable]
+    if form is None:
+        form = _default_form(brief.medium, bars, full_plan)
+    sections = _sections(form, bars, brief, profile, tempo_map, grid, notes)
+    return Plan(
+        brief_id=brief.id,
+        seed=seed,
+        cutdown=cutdown.to_brief() if cutdown else None,
+        medium=brief.medium,
+        moods=tuple(brief.mood),
+        key=str(key),
+        tonic=key.pitch_class,
+        mode=key.mode,
+        meter=brief.meter.value,
+        steps_per_bar=grid.steps_per_bar,
+        steps_per_beat=grid.steps_per_beat,
+        length_s=tempo_map.duration_us / 1e6,
+        bars=bars,
+        tempo_bpm=round(bars * brief.meter.beats_per_bar * 60e6 / tempo_map.duration_us, 4),
+        tempo_map=tuple(
+            TempoChange(
+                step=s.start_step,
+                bar=round(1 + s.start_step / grid.steps_per_bar, 4),
+                start_s=s.start_us / 1e6,
+                bpm=round(s.bpm, 4),
+            )
+            for s in tempo_map.segments
+        ),
+        tempo_map_us=tuple((s.start_step, s.steps, s.start_us, s.duration_us) for s in tempo_map.segments),
+        ending=brief.ending,
+        sections=sections,
+        hits=tuple(p.as_dict(grid) for p in placements),
+        stems=_stems(programs),
+        groove=groove,
+        melody_centre=profile.melody_centre,
+        density=profile.density,
+        harmonic_rhythm=profile.harmonic_rhythm,
+        velocity=profile.velocity,
+        chromaticism=profile.chromaticism,
+        notes=tuple(notes),
+    )
+
+
+def _key(brief: Brief, profile: MoodProfile, seed: int) -> Key:
+    if brief.key is not None:
+        return brief.key
+    return Key(tonic=choice(profile.tonics, seed, "tonic"), mode=choice(profile.modes, seed, "mode"))
+
+
+def _tempo_band(brief: Brief, profile: MoodProfile, full_plan: Plan | None) -> tuple[TempoBand, float]:
+    if full_plan is not None:
+        t = full_plan.tempo_bpm
+        return TempoBand.around(t, t, t, EXPLICIT_TEMPO_SLACK), t
+    if brief.tempo is not None:
+        t = brief.tempo
+        return TempoBand.around(t, t, t, EXPLICIT_TEMPO_SLACK), t
+    r = profile.tempo
+    return TempoBand.around(r.min, r.max, r.preferred, MOOD_TEMPO_SLACK), r.preferred
+
+
+def _tempo_text(low: float, high: float) -> str:
+    return f"{low:.2f} bpm" if abs(high - low) < 0.005 else f"{low:.2f}–{high:.2f} bpm"
+
+
+def _hit_note(p: HitPlacement) -> str:
+    return (
+        f"hit at {p.requested_s:g} s cannot be met within 10 ms at a tempo from 40 to 220 bpm: "
+        f"nearest step is {p.achieved_s:.3f} s ({p.error_ms:.1f} ms away)"
+    )
+
+
+def _default_form(medium: Medium, bars: int, full_plan: Plan | None) -> tuple[FormSection, ...]:
+    text = next(form for fewest, form in DEFAULT_FORMS[medium.value] if bars >= fewest)
+    sections = parse_form(text)
+    while len(sections) > bars:  # a form never has more sections than bars
+        sections = sections[:-1]
+    if full_plan is None:
+        return sections
+    # A cutdown's letters are the full cue's letters, in order of first appearance, so A is the same material.
+    letters = list(dict.fromkeys(s.name for s in full_plan.sections if len(s.name) == 1))
+    mapping = {chr(ord("A") + i): letter for i, letter in enumerate(letters)}
+    return tuple(FormSection(mapping.get(s.name, s.name), s.primes) for s in sections)
+
+
+def allocate_bars(form: tuple[FormSection, ...], bars: int) -> list[int]:
+    """Bars per section adding up to ``bars``: explicit bars kept, the rest shared by weight (intro and outro half
+    as long as a lettered section) in units of 4 bars when they divide evenly, else 2, else 1."""
+    fixed = sum(s.bars for s in form if s.bars is not None)
+    free = [i for i, s in enumerate(form) if s.bars is None]
+    rest = bars - fixed
+    if rest < len(free) or (not free and rest != 0):
+        raise PlanError(
+            f"the form has {len(form)} sections ({fixed} bars given) but the cue holds {bars} bars; "
+            "give a longer length, fewer sections, or leave the form out"
+        )
+    result = [s.bars or 0 for s in form]
+    if not free:
+        return result
+    weights = [SECTION_WEIGHT.get(form[i].name, 1.0) for i in free]
+    unit = next(u for u in (4, 2, 1) if rest % u == 0 and rest // u >= len(free))
+    units = rest // unit
+    ideal = [units * w / sum(weights) for w in weights]
+    shares = [max(1, int(x)) for x in ideal]
+    while sum(shares) > units:  # the minimum of one unit each overshot: take from the largest
+        shares[shares.index(max(shares))] -= 1
+    order = sorted(range(len(free)), key=lambda k: (-(ideal[k] - int(ideal[k])), k))
+    for k in order[: units - sum(shares)]:
+        shares[k] += 1
+    for i, share in zip(free, shares, strict=True):
+        result[i] = share * unit
+    return result
+
+
+def _sections(form, bars, brief, profile, tempo_map, grid, notes) -> tuple[Section, ...]:
+    counts = allocate_bars(form, bars)
+    intensities = _intensities(form, brief, profile, notes)
+    sections, start = [], 0
+    for section, count, intensity in zip(form, counts, intensities, strict=True):
+        sections.append(
+            Section(
+                label=section.label,
+                name=section.name,
+                primes=section.primes,
+                start_bar=start,
+                bars=count,
+                start_s=round(tempo_map.seconds(start * grid.steps_per_bar), 6),
+                end_s=round(tempo_map.seconds((start + count) * grid.steps_per_bar), 6),
+                intensity=round(intensity, 4),
+            )
+        )
+        start += count
+    return tuple(sections)
+
+
+def _intensities(form, brief: Brief, profile: MoodProfile, notes: list[str]) -> list[float]:
+    given = brief.intensity
+    if isinstance(given, int | float):
+        return [float(given)] * len(form)
+    if given:
+        if len(given) != len(form):
+            notes.append(f"{len(given)} intensities stretched over {len(form)} sections")
+            return [given[min(len(given) - 1, i * len(given) // len(form))] for i in range(len(form))]
+        return [float(v) for v in given]
+    base = profile.intensity
+    lettered = [i for i, s in enumerate(form) if len(s.name) == 1]
+    climax = lettered[-1] if len(lettered) > 1 else None
+    result = []
+    for i, section in enumerate(form):
+        factor = SECTION_INTENSITY.get(section.name, 1.0)
+        if section.name != "A" and len(section.name) == 1:
+            factor = 1.1  # contrasting sections lift
+        if i == climax:
+            factor = 1.2
+        result.append(min(1.0, max(0.0, base * factor)))
+    return result
+
+
+BASS_PROGRAMS = frozenset(range(32, 40)) | {43, 58, 70}  # the bass family, contrabass, tuba, bassoon
+DRUM_KITS = {
+    0: "Standard kit",
+    8: "Room kit",
+    16: "Power kit",
+    24: "Electronic kit",
+    25: "TR-808 kit",
+    32: "Jazz kit",
+    40: "Brush kit",
+    48: "Orchestra kit",
+}
+
+
+def _ensemble(brief: Brief, profile: MoodProfile) -> tuple[dict[str, int], Groove]:
+    """Programs per stem and the groove: the mood's, or the brief's ``instruments`` in their place.
+
+    Listed instruments fill melody, then harmony; a bass instrument takes the bass; ``drums`` or ``percussion``
+    keep a groove (on the standard or the orchestra kit), without them the percussion stem only accents the hits.
+    A role nobody was listed for takes the first pitched instrument listed (a piano-only brief is all piano).
+    """
+    if not brief.instruments:
+        return profile.ensemble.model_dump(), profile.groove
+    pitched, bass, kit, groove = [], None, 48, Groove.none
+    for name in brief.instruments:
+        if name in ("drums", "percussion"):
+            kit = 0 if name == "drums" else 48
+            groove = profile.groove if profile.groove != Groove.none else Groove.pulse
+        elif name == "bass" or (name in GM_PROGRAMS and GM_PROGRAMS.index(name) in BASS_PROGRAMS):
+            bass = bass if bass is not None else FAMILY_PROGRAM["bass"] if name == "bass" else GM_PROGRAMS.index(name)
+        else:
+            pitched.append(FAMILY_PROGRAM[name] if name in FAMILIES else GM_PROGRAMS.index(name))
+    fallback = pitched[0] if pitched else bass if bass is not None else profile.ensemble.melody
+    programs = {
+        "melody": pitched[0] if pitched else fallback,
+        "harmony": pitched[1] if len(pitched) > 1 else fallback,
+        "bass": bass if bass is not None else fallback,
+        "percussion": kit,
+    }
+    return programs, groove
+
+
+def _stems(programs: dict[str, int]) -> tuple[Stem, ...]:
+    stems = []
+    for name in STEMS:
+        program = programs[name]
+        instrument = DRUM_KITS.get(program, f"kit {program}") if name == "percussion" else GM_PROGRAMS[program]
+        stems.append(Stem(name=name, program=program, channel=CHANNELS[name], instrument=instrument))
+    return tuple(stems)

@@ -1,0 +1,110 @@
+"""The composer's mood table (``schemas/mood_table.yaml``) as typed data, and the blend of a brief's 1–3 moods.
+
+The first mood of a brief dominates: numbers (tempo, melody centre, density, harmonic rhythm, velocity, chromaticism,
+intensity) are weighted averages with weights 1, ½, ⅓ normalised; modes, tonics, ensemble and groove come from the
+first mood, since an average of two ensembles or two grooves is neither.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.key import Mode
+from schemas.moods import MOODS
+
+STEMS = ("melody", "harmony", "bass", "percussion")  # stem order = MIDI track order; channels 0, 1, 2 and 9
+
+
+class Groove(StrEnum):
+    """Drum/percussion patterns the arranger knows."""
+
+    none = "none"
+    pulse = "pulse"
+    straight = "straight"
+    driving = "driving"
+    half_time = "half_time"
+    shuffle = "shuffle"
+    march = "march"
+    ostinato = "ostinato"
+
+
+class TempoRange(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min: float = Field(ge=40, le=220, description="bpm")
+    max: float = Field(ge=40, le=220, description="bpm")
+    preferred: float = Field(ge=40, le=220, description="bpm")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TempoRange:
+        if not self.min <= self.preferred <= self.max:
+            raise ValueError(f"tempo needs min ≤ preferred ≤ max, got {self.min}, {self.preferred}, {self.max}")
+        return self
+
+
+class Ensemble(BaseModel):
+    """General MIDI program (0–127) of each stem; for ``percussion`` the drum kit's program on channel 10."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    melody: int = Field(ge=0, le=127)
+    harmony: int = Field(ge=0, le=127)
+    bass: int = Field(ge=0, le=127)
+    percussion: int = Field(ge=0, le=127, description="drum kit program: 0 standard, 16 power, 48 orchestra")
+
+
+class MoodProfile(BaseModel):
+    """How a cue in one mood (or a blend) is planned and arranged. Units in ``schemas/mood_table.yaml``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tempo: TempoRange
+    modes: tuple[Mode, ...] = Field(min_length=1)
+    tonics: tuple[str, ...] = Field(min_length=1)
+    ensemble: Ensemble
+    melody_centre: float = Field(ge=48, le=84, description="MIDI pitch at the centre of the melody")
+    density: float = Field(gt=0, le=1, description="share of 16th steps with a melody onset")
+    harmonic_rhythm: float = Field(gt=0, le=2, description="chords per bar")
+    groove: Groove
+    velocity: float = Field(ge=1, le=127)
+    chromaticism: float = Field(ge=0, le=0.1)
+    intensity: float = Field(ge=0, le=1)
+
+
+@cache
+def mood_table() -> dict[str, MoodProfile]:
+    """Every mood of the vocabulary → its profile (read once per process)."""
+    text = resources.files("schemas").joinpath("mood_table.yaml").read_text(encoding="utf-8")
+    table = {name: MoodProfile.model_validate(entry) for name, entry in yaml.safe_load(text).items()}
+    missing = sorted(set(MOODS) - set(table))
+    if missing:
+        raise ValueError(f"schemas/mood_table.yaml lacks the moods {', '.join(missing)}")
+    return table
+
+
+def blend(moods: tuple[str, ...] | list[str]) -> MoodProfile:
+    """The profile of a brief's moods (vocabulary words, first dominant): see the module docstring."""
+    table = mood_table()
+    profiles = [table[m] for m in moods]
+    weights = [1 / (i + 1) for i in range(len(profiles))]
+    total = sum(weights)
+
+    def mix(get) -> float:
+        return sum(w * get(p) for w, p in zip(weights, profiles, strict=True)) / total
+
+    first = profiles[0]
+    tempo = TempoRange(
+        min=mix(lambda p: p.tempo.min), max=mix(lambda p: p.tempo.max), preferred=mix(lambda p: p.tempo.preferred)
+    )
+    numbers = {
+        name: mix(lambda p, name=name: getattr(p, name))
+        for name in ("melody_centre", "density", "harmonic_rhythm", "velocity", "chromaticism", "intensity")
+    }
+    # A blend's harmonic rhythm snaps to what the arranger plays: one chord per two bars, per bar, or two per bar.
+    numbers["harmonic_rhythm"] = min((0.5, 1.0, 2.0), key=lambda r: abs(r - numbers["harmonic_rhythm"]))
+    return first.model_copy(update={"tempo": tempo, **numbers})

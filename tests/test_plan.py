@@ -1,0 +1,165 @@
+"""Plan solving: exact lengths, whole bars, hits on downbeats, loops, cutdowns, every mood, clear errors."""
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from pipelines.compose.plan import allocate_bars, make_plan
+from pipelines.compose.tempo_map import Grid, PlanError, TempoBand, solve_tempo_map
+from schemas.brief import Brief
+from schemas.form import parse_form
+from schemas.moods import MOODS
+from schemas.timing import Meter, parse_length
+from services.brief_sources import read_sources
+
+
+def plan_of(**fields):
+    brief = Brief.model_validate({"medium": "film", "mood": "calm", "length": 30, **fields}).resolve_defaults()
+    return make_plan(brief, brief.seed)
+
+
+def check_plan(plan, length_s: float | None = None):
+    assert sum(s.bars for s in plan.sections) == plan.bars >= 1
+    assert plan.tempo().total_steps == plan.bars * plan.steps_per_bar
+    if length_s is not None:  # exact in MIDI time: the tempo map's microseconds
+        assert plan.tempo().duration_us == round(length_s * 1e6)
+    assert all(40 <= change.bpm <= 220 for change in plan.tempo_map)
+    for hit in plan.hits:
+        if hit["achievable"]:
+            assert hit["error_ms"] <= 10.0
+        else:
+            assert any(f"hit at {hit['requested_s']:g} s" in note for note in plan.notes)
+    starts = [s.start_bar for s in plan.sections]
+    assert starts == sorted(starts) and starts[0] == 0
+
+
+def test_example_briefs_plan_exactly():
+    for entry in read_sources(["schemas/examples/"]):
+        brief = entry.brief.resolve_defaults()
+        full = make_plan(brief, brief.seed)
+        check_plan(full, brief.length.seconds)
+        assert all(h["achievable"] and h["placement"] == "downbeat" for h in full.hits)
+        for cutdown in brief.cutdowns:
+            cut = make_plan(brief, brief.seed, cutdown, full)
+            check_plan(cut, cutdown.seconds)
+            assert cut.length_s < full.length_s and cut.hits == ()
+            assert abs(cut.tempo_bpm / full.tempo_bpm - 1) <= 0.081
+            assert {s.name for s in cut.sections if len(s.name) == 1} <= {s.name for s in full.sections}
+
+
+def test_night_chase_hits_land_on_downbeats():
+    plan = plan_of(mood=["tense", "action"], length="1:05", key="D minor", form="intro-A-A'-B-outro", hits=[12, 41.5])
+    assert [(h["achieved_s"], h["placement"], h["beat"]) for h in plan.hits] == [
+        (12.0, "downbeat", 1),
+        (41.5, "downbeat", 1),
+    ]
+    assert [c.step for c in plan.tempo_map][1:] == [h["step"] for h in plan.hits]
+    assert plan.key == "D minor" and [s.label for s in plan.sections] == ["intro", "A", "A'", "B", "outro"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    length=st.floats(3, 240).map(lambda x: round(x, 3)),
+    hit_shares=st.lists(st.floats(0.05, 0.95), max_size=4, unique=True),
+    meter=st.sampled_from(["4/4", "3/4", "6/8", "2/4"]),
+    mood=st.sampled_from(MOODS),
+    ending=st.sampled_from(["ring_out", "button", "cut", "fade", "loop"]),
+)
+def test_lengths_are_exact_and_spaced_hits_are_met(length, hit_shares, meter, mood, ending):
+    hits = sorted({round(length * s, 3) for s in hit_shares})
+    spaced = all(b - a >= 1.0 for a, b in zip([0, *hits], [*hits, length], strict=True))
+    plan = plan_of(length=length, hits=hits, meter=meter, mood=mood, ending=ending)
+    check_plan(plan, length)
+    if spaced:  # hits a second apart or more can always be met, on a downbeat, beat or step
+        assert all(h["achievable"] for h in plan.hits), plan.notes
+
+
+@settings(max_examples=30, deadline=None)
+@given(bars=st.integers(1, 64), meter=st.sampled_from(["4/4", "3/4", "6/8"]), mood=st.sampled_from(MOODS))
+def test_loops_in_bars_are_whole_bars(bars, meter, mood):
+    plan = plan_of(medium="game", length=f"{bars} bars", meter=meter, mood=mood, ending="loop")
+    assume(plan.bars)
+    check_plan(plan)
+    assert plan.bars == bars and plan.ending == "loop"
+
+
+def test_explicit_tempo_is_kept_when_it_fits_and_moved_with_a_note_when_not():
+    plan = plan_of(length=60, tempo=112, ending="button")
+    assert plan.tempo_bpm == 112 and plan.bars == 28 and plan.notes == ()
+    plan = plan_of(length=6, tempo=112, ending="button")
+    assert plan.bars == 3 and plan.tempo_bpm == 120
+    assert plan.notes == ("tempo 112 bpm became 120.00 bpm to fit whole bars and the hits",)
+
+
+def test_hits_too_close_to_meet_are_reported_not_hidden():
+    plan = plan_of(length=10, hits=[5.0, 5.05])  # one 16th at 220 bpm is 68 ms
+    assert [h["achievable"] for h in plan.hits] == [True, False]
+    assert plan.hits[1]["error_ms"] > 10
+    assert plan.notes[-1].startswith("hit at 5.05 s cannot be met within 10 ms")
+
+
+def test_same_seed_same_plan_and_the_key_follows_the_seed():
+    brief = Brief.model_validate({"medium": "ad", "mood": ["happy", "playful"], "length": 20, "seed": 3})
+    first, again = make_plan(brief.resolve_defaults(), 3), make_plan(brief.resolve_defaults(), 3)
+    assert first.model_dump_json() == again.model_dump_json()
+    keys = {make_plan(brief.resolve_defaults(), seed).key for seed in range(12)}
+    assert len(keys) > 1
+
+
+@pytest.mark.parametrize("mood", MOODS)
+def test_every_mood_plans_a_cue_in_its_tempo_range(mood):
+    from schemas.mood_table import mood_table
+
+    plan = plan_of(mood=mood, length=45)
+    check_plan(plan, 45)
+    tempo = mood_table()[mood].tempo
+    assert tempo.min / 1.1 <= plan.tempo_bpm <= tempo.max * 1.1
+    assert plan.mode in mood_table()[mood].modes and len(plan.stems) == 4
+
+
+def test_a_form_longer_than_the_cue_is_a_clear_error():
+    with pytest.raises(PlanError) as info:
+        plan_of(length=3, form="AABA")
+    assert str(info.value) == (
+        "the form A-A-B-A needs at least 4 bars, but 3 s holds at most 2 bars of 4/4 (at 220 bpm); "
+        "give a longer length, fewer sections, or leave the form out"
+    )
+
+
+def test_short_cues_get_short_default_forms():
+    assert [s.label for s in plan_of(medium="ad", length=6, mood="happy").sections] == ["A"]
+    assert [s.label for s in plan_of(medium="tv", length=120).sections] == ["intro", "A", "B", "A'", "outro"]
+
+
+def test_instruments_replace_the_ensemble():
+    plan = plan_of(instruments=["piano"])
+    assert [s.instrument for s in plan.stems] == ["Acoustic Grand Piano"] * 3 + ["Orchestra kit"]
+    assert plan.groove == "none"
+    plan = plan_of(instruments=["Violin", "harp", "Contrabass", "drums"], mood="happy")
+    assert [s.instrument for s in plan.stems] == ["Violin", "Orchestral Harp", "Contrabass", "Standard kit"]
+    assert plan.groove == "straight"
+
+
+@given(bars=st.integers(1, 200), form=st.sampled_from(["A", "AABA", "intro-A-B-outro", "A-build-B-break-A'"]))
+def test_bar_allocation_adds_up(bars, form):
+    sections = parse_form(form)
+    assume(bars >= len(sections))
+    counts = allocate_bars(sections, bars)
+    assert sum(counts) == bars and min(counts) >= 1
+
+
+def test_tempo_map_is_exact_to_the_microsecond():
+    tempo_map, hits = solve_tempo_map(Grid.of(Meter("4/4")), 47.123457, [3.3, 17.77], TempoBand(80, 120, 100))
+    assert tempo_map.duration_us == 47123457
+    assert [tempo_map.time_us(h.step) for h in hits] == [3300000, 17770000]
+    assert parse_length("47.123457").seconds == 47.123457
+
+
+def test_mood_table_covers_the_vocabulary_and_blends():
+    from schemas.mood_table import blend, mood_table
+
+    table = mood_table()
+    assert set(table) == set(MOODS)
+    mixed = blend(["tense", "action"])
+    assert table["tense"].tempo.preferred < mixed.tempo.preferred < table["action"].tempo.preferred
+    assert mixed.modes == table["tense"].modes and mixed.harmonic_rhythm in (0.5, 1.0, 2.0)

@@ -1,0 +1,214 @@
+"""Arranging the chords and the melody for the ensemble: voicings, bass line, groove, accents at hits, the ending.
+
+Pure functions of the plan, the chord slots and the melody; every number below is a musical rule, not a model.
+
+- **Harmony**: three- or four-note voicings between ``VOICING_RANGE``, each chosen (among all inversions and
+  octave placements) to move the voices least from the previous one. Low intensity sustains each chord; middle
+  intensity re-strikes it every bar; high intensity plays the beats.
+- **Bass**: the chord's root in ``BASS_RANGE``, nearest the previous root, in a pattern per groove.
+- **Percussion**: the groove (see ``pipelines/compose/grooves.py``) thinned by intensity, a crash at the downbeat
+  of a section that rises, a fill into the next section.
+- **Hits**: a crash and a kick (timpani on the orchestra kit) plus an accented re-strike of the chord at each hit.
+- **Endings** (brief contract): ``ring_out`` a tonic chord on the last bar's downbeat held to the end;
+  ``button`` a short accented tonic chord on the last beat; ``fade`` an expression ramp to silence over the last
+  bars; ``cut`` plays through; ``loop`` keeps playing into the turnaround, with no note crossing the end.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+
+from pipelines.compose.grooves import groove_hits
+from pipelines.compose.plan import Plan
+from pipelines.compose.progression import Slot
+from pipelines.compose.score import Control, Note
+from schemas.brief import Ending
+
+VOICING_RANGE = (52, 76)
+BASS_RANGE = (33, 52)
+CRASH, KICK, TIMPANI_LOW = 49, 36, 41
+ORCHESTRA_KIT = 48
+FADE_BARS = 2
+
+
+def velocity(plan: Plan, intensity: float, scale: float = 1.0) -> int:
+    """MIDI velocity from the mood's base velocity, the section's intensity and a per-part scale."""
+    return round(min(127, max(20, plan.velocity * scale * (0.7 + 0.6 * intensity))))
+
+
+def voicings(pitch_classes: list[int]) -> list[tuple[int, ...]]:
+    """Every voicing of the chord's pitch classes, one note each, inside ``VOICING_RANGE``, lowest note first."""
+    low, high = VOICING_RANGE
+    options = [[p for p in range(low, high + 1) if p % 12 == pc] for pc in pitch_classes]
+    result = []
+    for combo in product(*options):
+        notes = tuple(sorted(combo))
+        if len(set(notes)) == len(notes) and notes[-1] - notes[0] <= 14:
+            result.append(notes)
+    return result
+
+
+def lead_voices(previous: tuple[int, ...] | None, pitch_classes: list[int]) -> tuple[int, ...]:
+    """The voicing of ``pitch_classes`` that moves least from ``previous`` (the close middle one to start)."""
+    options = voicings(pitch_classes)
+    if previous is None:
+        centre = sum(VOICING_RANGE) / 2
+        return min(options, key=lambda v: (abs(sum(v) / len(v) - centre), v))
+    if len(previous) != len(options[0]):
+        return min(options, key=lambda v: (abs(sum(v) / len(v) - sum(previous) / len(previous)), v))
+    return min(options, key=lambda v: (sum(abs(a - b) for a, b in zip(v, previous, strict=True)), v))
+
+
+def harmony_part(plan: Plan, slots: list[Slot]) -> list[Note]:
+    notes, previous = [], None
+    for slot in slots:
+        section = plan.sections[slot.section]
+        voicing = lead_voices(previous, slot.chord.pitch_classes(plan.tonic))
+        previous = voicing
+        strikes = _strikes(plan, slot, section.intensity)
+        level = velocity(plan, section.intensity, 0.8)
+        for start, end in strikes:
+            notes += [Note(start, end, p, level) for p in voicing]
+    return notes
+
+
+def _strikes(plan: Plan, slot: Slot, intensity: float) -> list[tuple[int, int]]:
+    """When the chord is struck inside its slot: once, every bar, or every beat, by intensity."""
+    if intensity < 0.5:
+        every = slot.end - slot.start
+    elif intensity < 0.75:
+        every = plan.steps_per_bar
+    else:
+        every = plan.steps_per_beat
+    starts = list(range(slot.start, slot.end, every))
+    return [(s, min(s + every, slot.end)) for s in starts]
+
+
+def bass_part(plan: Plan, slots: list[Slot]) -> list[Note]:
+    notes, previous = [], None
+    for slot in slots:
+        section = plan.sections[slot.section]
+        root_pc, _, fifth_pc, *_ = slot.chord.pitch_classes(plan.tonic)
+        candidates = [p for p in range(*BASS_RANGE) if p % 12 == root_pc]
+        root = min(candidates, key=lambda p: (abs(p - (previous or 40)), p))
+        previous = root
+        fifth = root + (fifth_pc - root_pc) % 12  # the chord's own fifth: diminished in a diminished triad
+        level = velocity(plan, section.intensity, 0.9)
+        for start, end, which in _bass_rhythm(plan, slot, section.intensity):
+            pitch = {"root": root, "fifth": fifth, "octave": root + 12}[which]
+            notes.append(Note(start, end, pitch, level))
+    return notes
+
+
+def _bass_rhythm(plan: Plan, slot: Slot, intensity: float) -> list[tuple[int, int, str]]:
+    beat, bar = plan.steps_per_beat, plan.steps_per_bar
+    groove = plan.groove.value
+    if groove in ("none", "pulse") or intensity < 0.35:
+        pattern = [(0, bar, "root")]
+    elif groove in ("driving", "ostinato"):
+        eighth = max(1, beat // 2) if plan.steps_per_beat == 4 else 3
+        cycle = ["root", "root", "fifth", "octave"] if groove == "ostinato" else ["root"]
+        pattern = [(s, s + eighth, cycle[k % len(cycle)]) for k, s in enumerate(range(0, bar, eighth))]
+    elif groove == "half_time":
+        pattern = [(0, bar // 2 + beat // 2, "root"), (bar // 2 + beat // 2, bar, "fifth")]
+    else:  # straight, march, shuffle: root on the first beat, the fifth halfway through the bar
+        half = bar // 2 if bar % (2 * beat) == 0 else beat
+        pattern = [(0, half, "root"), (half, bar, "fifth")]
+    result = []
+    for bar_start in range(slot.start - slot.start % bar, slot.end, bar):
+        for offset, end_offset, which in pattern:
+            start, end = max(bar_start + offset, slot.start), min(bar_start + end_offset, slot.end)
+            if start < end and (bar_start + offset >= slot.start):
+                result.append((start, end, which))
+    if not result or result[0][0] > slot.start:  # a slot that starts mid-bar (at a hit) still sounds its root
+        first_end = result[0][0] if result else slot.end
+        result.insert(0, (slot.start, first_end, "root"))
+    return result
+
+
+def percussion_part(plan: Plan) -> list[Note]:
+    notes = []
+    kit = next(s.program for s in plan.stems if s.name == "percussion")
+    for index, section in enumerate(plan.sections):
+        start = section.start_bar * plan.steps_per_bar
+        level = velocity(plan, section.intensity, 0.85)
+        for bar in range(section.bars):
+            bar_start = start + bar * plan.steps_per_bar
+            last_bar = bar == section.bars - 1 and index < len(plan.sections) - 1
+            for offset, drum, scale in groove_hits(
+                plan.groove, plan.steps_per_bar, plan.steps_per_beat, section.intensity, fill=last_bar, kit=kit
+            ):
+                notes.append(Note(bar_start + offset, bar_start + offset + 1, drum, max(1, round(level * scale))))
+        previous = plan.sections[index - 1].intensity if index else 0.0
+        if index and section.intensity >= 0.6 and section.intensity > previous - 0.05 and plan.groove.value != "none":
+            notes.append(Note(start, start + 1, CRASH, velocity(plan, section.intensity)))
+    return notes
+
+
+def hit_accents(plan: Plan, slots: list[Slot]) -> tuple[dict[str, list[Note]], list[int]]:
+    """Accents at the hits the plan could place: crash + kick (or timpani), and the chord struck hard."""
+    kit = next(s.program for s in plan.stems if s.name == "percussion")
+    low = TIMPANI_LOW if kit == ORCHESTRA_KIT else KICK
+    parts: dict[str, list[Note]] = {"percussion": [], "harmony": []}
+    steps = []
+    for hit in plan.hits:
+        step = hit["step"]
+        if step >= plan.total_steps:
+            continue
+        steps.append(step)
+        parts["percussion"] += [Note(step, step + 1, CRASH, 120), Note(step, step + 1, low, 118)]
+        slot = next(s for s in slots if s.start <= step < s.end)
+        end = min(step + plan.steps_per_beat, plan.total_steps)
+        parts["harmony"] += [Note(step, end, p, 118) for p in lead_voices(None, slot.chord.pitch_classes(plan.tonic))]
+    return parts, steps
+
+
+def apply_ending(plan: Plan, parts: dict[str, list[Note]], slots: list[Slot]) -> dict[str, list[Control]]:
+    """Shape the last bar(s) for the ending in place; returns the control changes it needs (fade)."""
+    total, bar = plan.total_steps, plan.steps_per_bar
+    last_bar = total - bar
+    controls: dict[str, list[Control]] = {}
+    tonic_voicing = lead_voices(None, slots[-1].chord.pitch_classes(plan.tonic))
+    final_level = velocity(plan, plan.sections[-1].intensity)
+    if plan.ending == Ending.ring_out:
+        for name in ("harmony", "bass", "percussion"):
+            parts[name] = [n for n in parts[name] if n.start < last_bar]
+        parts["harmony"] += [Note(last_bar, total, p, final_level) for p in tonic_voicing]
+        parts["bass"].append(Note(last_bar, total, _low_root(plan, slots[-1]), final_level))
+        parts["percussion"] += [
+            Note(last_bar, last_bar + 1, CRASH, final_level),
+            Note(last_bar, last_bar + 1, KICK, final_level),
+        ]
+    elif plan.ending == Ending.button:
+        button = total - plan.steps_per_beat
+        length = max(1, plan.steps_per_beat // 2)
+        for name in parts:
+            parts[name] = [_clip(n, button) for n in parts[name] if n.start < button]
+        accent = min(127, final_level + 15)
+        parts["harmony"] += [Note(button, button + length, p, accent) for p in tonic_voicing]
+        parts["bass"].append(Note(button, button + length, _low_root(plan, slots[-1]), accent))
+        parts["melody"].append(Note(button, button + length, _melody_tonic(plan, parts["melody"]), accent))
+        parts["percussion"] += [Note(button, button + 1, CRASH, accent), Note(button, button + 1, KICK, accent)]
+    elif plan.ending == Ending.fade:
+        start = max(0, total - FADE_BARS * bar)
+        ramp = [Control(s, 11, round(127 * (total - s) / (total - start))) for s in range(start, total, 2)]
+        controls = {name: list(ramp) for name in parts}
+    for name in parts:  # nothing sounds past the end: a loop's seam and a cut's edge are exact
+        parts[name] = sorted(_clip(n, total) for n in parts[name] if n.start < total)
+    return controls
+
+
+def _clip(note: Note, end: int) -> Note:
+    return note if note.end <= end else Note(note.start, end, note.pitch, note.velocity)
+
+
+def _low_root(plan: Plan, slot: Slot) -> int:
+    pc = slot.chord.pitch_classes(plan.tonic)[0]
+    return min(p for p in range(*BASS_RANGE) if p % 12 == pc)
+
+
+def _melody_tonic(plan: Plan, melody: list[Note]) -> int:
+    reference = melody[-1].pitch if melody else round(plan.melody_centre)
+    return min(
+        (p for p in range(reference - 6, reference + 7) if p % 12 == plan.tonic), key=lambda p: abs(p - reference)
+    )

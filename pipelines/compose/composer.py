@@ -1,0 +1,92 @@
+"""The composer: a resolved brief and a seed → plan → chords → melody → arrangement → :class:`Score` and MIDI.
+
+``ComposerModels`` loads the three trained models once (from the default bundle shipped in
+``pipelines/default_models/`` unless told otherwise); ``compose`` is then a pure function of the plan and the
+models, so the same brief, seed and model versions give the same MIDI, byte for byte.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from pipelines.compose import arrangement
+from pipelines.compose.melody import MelodyModels, write_melody
+from pipelines.compose.midi_file import midi_bytes
+from pipelines.compose.plan import Plan, make_plan
+from pipelines.compose.progression import progression
+from pipelines.compose.score import Score
+from schemas.brief import Brief
+from schemas.timing import Length, parse_length
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODELS = Path(__file__).resolve().parent.parent / "default_models"
+MODEL_KINDS = ("melody", "vae", "chords")
+
+
+@dataclass
+class ComposerModels:
+    """The melody LSTM (with its chord vocabulary), the phrase VAE and the chord LSTM, in eval mode."""
+
+    melody: torch.nn.Module
+    chord_vocabulary: list[str]
+    vae: torch.nn.Module
+    chords: torch.nn.Module
+    versions: dict[str, str]
+
+    @classmethod
+    def load(cls, uri: str | None = None) -> ComposerModels:
+        """Models from a folder or store URI holding ``melody/``, ``vae/`` and ``chords/`` model directories
+        (each as ``cues train`` writes it); the shipped default bundle when ``uri`` is None."""
+        from pipelines.train.bundle import load_model
+
+        base = str(uri or DEFAULT_MODELS).rstrip("/")
+        loaded = {kind: load_model(f"{base}/{kind}") for kind in MODEL_KINDS}
+        torch.set_num_threads(1)  # batch-1 steps: threads cost more than they give, and workers run side by side
+        return cls(
+            melody=loaded["melody"][0],
+            chord_vocabulary=list(loaded["melody"][1]["chord_vocabulary"]),
+            vae=loaded["vae"][0],
+            chords=loaded["chords"][0],
+            versions={kind: loaded[kind][1]["version"] for kind in MODEL_KINDS},
+        )
+
+
+def compose(plan: Plan, models: ComposerModels) -> Score:
+    """The notes of every stem for ``plan``."""
+    slots = progression(plan, models.chords, plan.seed)
+    melody, section_tokens = write_melody(plan, slots, MelodyModels(models.melody, models.chord_vocabulary, models.vae))
+    parts = {
+        "melody": melody,
+        "harmony": arrangement.harmony_part(plan, slots),
+        "bass": arrangement.bass_part(plan, slots),
+        "percussion": arrangement.percussion_part(plan),
+    }
+    accents, accent_steps = arrangement.hit_accents(plan, slots)
+    for name, notes in accents.items():
+        parts[name] += notes
+    controls = arrangement.apply_ending(plan, parts, slots)
+    return Score(plan, parts, controls, accent_steps, section_tokens, [s.chord.numeral(plan.mode) for s in slots])
+
+
+@dataclass(frozen=True)
+class ComposedCue:
+    plan: Plan
+    score: Score
+    midi: bytes
+
+
+def compose_cue(brief: Brief, seed: int, cutdown: float | str | None, models: ComposerModels) -> ComposedCue:
+    """One cue of a resolved brief: its full-length plan, or a cutdown planned from the full cue's plan."""
+    full = make_plan(brief, seed)
+    plan = full if cutdown is None else make_plan(brief, seed, _length(cutdown), full)
+    score = compose(plan, models)
+    return ComposedCue(plan, score, midi_bytes(score))
+
+
+def _length(value: float | str) -> Length:
+    return parse_length(value)

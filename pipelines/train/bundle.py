@@ -26,3 +26,21 @@ def load_model(uri: str) -> tuple[torch.nn.Module, dict]:
     model.load_state_dict(bundle["state_dict"])
     model.eval()
     return model, bundle
+
+
+BUNDLE_FILES = ("model.pt", "card.json", "card.md")
+
+
+def install_model(model_uri: str, bundle_uri: str, kind: str) -> str:
+    """Copy the finished model at ``model_uri`` into ``<bundle_uri>/<kind>/`` (``_COMPLETE`` last, so a reader
+    never takes a half-copied model); returns the copy's URI. The default bundle is ``pipelines/default_models``."""
+    source = open_store(model_uri)
+    if not source.exists("_COMPLETE"):
+        raise ModelNotFound(f"{model_uri} holds no finished model (no _COMPLETE); train one with `cues train`")
+    target = open_store(f"{bundle_uri.rstrip('/')}/{kind}")
+    if target.exists("_COMPLETE"):
+        target.delete("_COMPLETE")
+    for name in BUNDLE_FILES:
+        target.put_bytes(name, source.get_bytes(name))
+    target.put_bytes("_COMPLETE", source.get_bytes("_COMPLETE"))
+    return target.uri

@@ -6,8 +6,10 @@ was interrupted resumes from its last checkpoint. Seeds are fixed per epoch, so 
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import sys
 import tempfile
 import time
 
@@ -18,6 +20,18 @@ from pipelines.train.chord_lstm import ChordLSTM
 from pipelines.train.melody_lstm import MelodyLSTM
 from pipelines.train.phrase_vae import PhraseVAE
 from schemas.training import TrainConfig
+
+
+def progress_log() -> logging.Logger:
+    """A logger that reaches the driver's console from a Ray Train worker (Ray forwards workers' stderr)."""
+    log = logging.getLogger("cues.train")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    return log
 
 
 def build_model(config: TrainConfig) -> torch.nn.Module:
@@ -121,6 +135,18 @@ def train_loop(loop_config: dict) -> None:
             "improved": improved,
         }
         state["history"].append(metrics)
+        if rank == 0:
+            progress_log().info(
+                "%s epoch %d/%d: train loss %.4f, validation loss %.4f%s, %.0f tokens/s, %.0f s",
+                config.model,
+                epoch + 1,
+                config.epochs,
+                metrics["train_loss"],
+                val,
+                " (best)" if improved else f" (no better for {state['stale']})",
+                metrics["tokens_per_second"],
+                seconds,
+            )
         with tempfile.TemporaryDirectory() as folder:
             if rank == 0:
                 payload = {"model": core.state_dict(), "optimizer": optimizer.state_dict(), "state": state}

@@ -14,6 +14,7 @@ import os
 import platform
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 import numpy as np
@@ -126,6 +127,7 @@ def run(config: TrainConfig) -> TrainResult:
     card = {
         "name": name,
         "version": version,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": config.model,
         "dataset": config.dataset,
         "dataset_version": prepared.dataset_version,

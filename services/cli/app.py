@@ -108,12 +108,20 @@ def run(
     num_cpus: Annotated[
         int | None, typer.Option(min=1, help="CPUs for a local Ray (default: all).", show_default=False)
     ] = None,
+    models: Annotated[
+        str | None,
+        typer.Option(
+            help="Model bundle folder or URI (melody/, vae/, chords/); default: the shipped one.", show_default=False
+        ),
+    ] = None,
 ) -> None:
-    """Run the main job on Ray: validate the briefs, expand variations and cutdowns, record the batch in the store.
+    """Run the main job on Ray: validate the briefs, expand variations and cutdowns, compose every cue, record the
+    batch in the store.
 
-    Composition, rendering and mastering are added by later stages; today the job stops at the planned batch
-    (batches/<batch-id>/batch.json). Invalid briefs are reported and the valid ones still run; exits 2 if any was
-    invalid.
+    Each cue gets cues/<cue-id>/<cue-key>/ with cue.mid (one track and channel per stem), plan.json and
+    manifest.json (plan, models, seed, quality metrics), the manifest written last; a cue already in the store is
+    skipped. Rendering to audio comes with a later stage. Invalid briefs and failed cues are reported and the rest
+    still run; exits 2 if any brief was invalid, 1 if any cue failed.
 
     Example: cues run schemas/examples/ --store ./cue-store
     """
@@ -125,14 +133,23 @@ def run(
     config = GenerateConfig(
         sources=tuple(sources or [_shown_path(EXAMPLES_DIR)]),
         store=store,
+        models=models,
         ray=RayConfig(address=ray_address, num_cpus=num_cpus),
     )
     with reported_errors(), Progress(console=err, transient=True) as progress:
-        task = progress.add_task("planning briefs", total=None)
-        record = run_job(config, on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+        tasks: dict[str, object] = {}
+
+        def show(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        record = run_job(config, on_progress=show)
     print_batch(out, record)
     if record.failures:
         raise typer.Exit(EXIT_INVALID)
+    if record.failed_cues:
+        raise typer.Exit(EXIT_FAILURE)
 
 
 @app.command()
@@ -238,6 +255,14 @@ def train(
     max_train_sequences: Annotated[
         int | None, typer.Option(min=1, help="Use only this many training works (quick runs).", show_default=False)
     ] = None,
+    bundle: Annotated[
+        str | None,
+        typer.Option(
+            help="Also copy the finished model into this model bundle folder (<folder>/<model>/), e.g. "
+            "pipelines/default_models, the bundle the generation job uses by default.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Train a model on Ray Train, evaluate it against a 5-gram baseline, and write it with its card.
 
@@ -267,6 +292,10 @@ def train(
             max_train_sequences=max_train_sequences,
         )
         result = run_training(config)
+        if bundle:
+            from pipelines.train.bundle import install_model
+
+            installed = install_model(f"{result.uri.rstrip('/')}/{result.prefix}", bundle, model)
     card = result.card
     state = "already trained" if result.cached else f"trained {card['training']['epochs_run']} epochs"
     out.print(f"model {card['name']} {result.version}: {state}, {card['parameters']:,} parameters")
@@ -276,6 +305,8 @@ def train(
     if "targets" in evaluation:
         out.print(f"  targets: {evaluation['targets']}")
     out.print(f"  card: {result.uri.rstrip('/')}/{result.prefix}/card.md")
+    if bundle:
+        out.print(f"  installed in the bundle: {installed}")
 
 
 def _shown_path(path: Path) -> str:

@@ -108,10 +108,16 @@ def test_a_and_a_prime_are_more_alike_than_a_and_b():
     plan = plan_of(length=16, form="intro-A-B-A'")
     assert [(s.label, s.bars) for s in plan.sections] == [("intro", 2), ("A", 2), ("B", 2), ("A'", 2)]
     a = [20, 1, 1, 1, 22, 1, 0, 0] * 4
-    b = a[:8] + [2] * 24  # shares the first 8 of 32 steps with A
+    b = a[:8] + [2] * 24  # shares A's first 8 of 32 steps: 2 equal onsets of the 26 steps where either has one
     result = measure(Score(plan, {"melody": line([60])}, section_melodies=[a, a, b, list(a)]))
     # The intro's tokens equal A's, but it is not a lettered section and takes no part.
-    assert result["section_similarity"] == {"same_letter": 1.0, "different_letter": 0.25, "same_more_similar": True}
+    assert result["section_similarity"] == {"same_letter": 1.0, "different_letter": 0.0769, "same_more_similar": True}
+
+
+def test_long_notes_in_common_do_not_make_different_melodies_alike():
+    plan = plan_of(length=16, form="A-B")
+    a, b = [20] + [1] * 31, [30] + [1] * 31  # one whole-section note each, different pitches
+    assert measure(Score(plan, {}, section_melodies=[a, b]))["section_similarity"]["different_letter"] == 0.0
 
 
 def test_section_similarity_without_tokens_or_repeats_is_none():

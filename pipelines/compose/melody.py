@@ -6,7 +6,8 @@ For each lettered or named section the melody is written once and reused: same l
   points of the VAE, the one kept that best fits the key, the target density and the bars' chords ("steered
   sampling"); in 3/4 and 6/8, whose bars the VAE's 32-step phrases do not fit, the same choice among phrases
   sampled from the LSTM.
-- **Variation** (``A'``): the motif's latent point moved by ``PERTURB_SCALE`` standard deviations, decoded again.
+- **Variation** (``A'``): the motif's latent point moved by ``PERTURB_SCALE`` standard deviations and decoded again
+  (in 3/4 and 6/8: the motif's first bar answered anew), followed by the original section's continuation.
 - **Continuation**: the LSTM reads the motif and samples the rest of the section, conditioned on each bar's chord
   and on density and register from the mood and the section's intensity. Sampling is constrained: notes outside
   the mode's scale are masked (the mood's chromaticism lets a few through as passing tones), as are notes outside
@@ -58,11 +59,12 @@ def write_melody(plan: Plan, slots: list[Slot], models: MelodyModels) -> tuple[l
     context = _context(plan, slots, models)
     written: dict[tuple[str, int, int], list[int]] = {}
     motifs: dict[str, torch.Tensor] = {}
+    bases: dict[str, list[int]] = {}  # each letter's own tokens before its cadence, for its variations
     tokens_by_section: list[list[int]] = []
     for index, section in enumerate(plan.sections):
         key = (section.label, section.bars, section.start_bar if index == len(plan.sections) - 1 else -1)
         if key not in written:
-            written[key] = _section_tokens(context, index, section, models, motifs)
+            written[key] = _section_tokens(context, index, section, models, motifs, bases)
         tokens_by_section.append(written[key])
     notes = []
     velocity = plan.velocity
@@ -85,7 +87,7 @@ def _context(plan: Plan, slots: list[Slot], models: MelodyModels) -> Context:
     return Context(plan, bar_chords, bar_tones, set(MODE_INTERVALS[plan.mode]))
 
 
-def _section_tokens(context: Context, index: int, section: Section, models, motifs) -> list[int]:
+def _section_tokens(context: Context, index: int, section: Section, models, motifs, bases) -> list[int]:
     plan = context.plan
     steps = section.bars * plan.steps_per_bar
     seed = choice(range(2**31), plan.seed, f"melody:{section.name}")
@@ -101,7 +103,14 @@ def _section_tokens(context: Context, index: int, section: Section, models, moti
     if motif is None:
         motif = _lstm_motif(sampler, motif_steps, generator, motifs.get(section.name), section.primes)
         motifs.setdefault(section.name, torch.tensor(motif))
-    tokens = sampler.continue_from(motif, steps)
+    base = bases.get(section.name)
+    if section.primes and base is not None and len(base) >= steps:
+        # A variation: its own (perturbed) head, then the original's continuation, so it is recognisably A.
+        tokens = motif + base[len(motif) : steps]
+    else:
+        tokens = sampler.continue_from(motif, steps)
+    if not section.primes:
+        bases.setdefault(section.name, tokens)
     last_of_cue = index == len(plan.sections) - 1
     return _cadence(tokens, context, section, last_of_cue)
 

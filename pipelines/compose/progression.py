@@ -6,8 +6,8 @@ one chord per beat) proposes each next chord; its distribution is masked to
 
 - chords diatonic to the mode (triads on the seven degrees; in minor also the major V at cadences, the chorales'
   raised leading tone),
-- a cadence at each section end: the last section ends V → I (a loop ends on V, the turnaround into its first I; a
-  ``cut`` ends wherever the music is), inner sections end on V or I,
+- a cadence at each section end: the last section ends V → I, or each mode's own cadence chord → I (a loop ends
+  on it, the turnaround into its first I; a ``cut`` ends wherever the music is), inner sections end on it or I,
 - the tonic at the start of the cue and of every ``A`` section, and a chord different from the last one at a hit.
 
 Same letter ⇒ same chords: a section's chords are sampled from a generator seeded by the cue's seed and the
@@ -24,7 +24,7 @@ from pipelines.compose.plan import Plan, choice
 from pipelines.preprocess.harmony import QUALITIES, chord_token, diatonic_triads, roman
 from pipelines.train.features import MODES
 from schemas.brief import Ending
-from schemas.key import MODE_INTERVALS, Mode
+from schemas.key import Mode
 
 MAJOR_LIKE = {Mode.major, Mode.lydian, Mode.mixolydian}
 PHRASE_POSITIONS = 32  # the chord LSTM's clipped "beats since the cadence" embedding
@@ -47,6 +47,18 @@ class Chord:
 
     def numeral(self, mode: Mode) -> str:
         return roman(self.root, self.quality, mode)
+
+
+#: The chord before the final tonic (and a loop's turnaround), per mode: V in major and (raised) minor, and each
+#: mode's own cadence chord elsewhere, which keeps modal cues in their scale (root above the tonic, quality).
+CADENCE_CHORD = {
+    Mode.major: Chord(7, 0),  # V
+    Mode.minor: Chord(7, 0),  # V with the raised leading tone, as the chorales cadence
+    Mode.dorian: Chord(5, 0),  # IV, the dorian's major subdominant
+    Mode.phrygian: Chord(1, 0),  # bII, the phrygian cadence
+    Mode.lydian: Chord(2, 0),  # II, the lydian's major supertonic
+    Mode.mixolydian: Chord(10, 0),  # bVII
+}
 
 
 @dataclass(frozen=True)
@@ -88,7 +100,7 @@ def progression(plan: Plan, chord_model, seed: int) -> list[Slot]:
     """The chord of every slot of the cue (see the module docstring)."""
     bounds = slot_bounds(plan)
     diatonic = diatonic_chords(plan.mode)
-    tonic_chord, dominant = diatonic[0], _dominant(plan.mode, diatonic)
+    tonic_chord, dominant = diatonic[0], CADENCE_CHORD[plan.mode]
     hit_steps = {h["step"] for h in plan.hits}
     mode_index = MODES.index("major" if plan.mode in MAJOR_LIKE else "minor")
     slots: list[Slot] = []
@@ -118,14 +130,6 @@ def progression(plan: Plan, chord_model, seed: int) -> list[Slot]:
             previous = chord
             since = 0 if final else since + 1
     return slots
-
-
-def _dominant(mode: Mode, diatonic: list[Chord]) -> Chord:
-    """V: the diatonic fifth-degree triad, major in minor-like modes (the raised leading tone of cadences)."""
-    fifth = diatonic[4]
-    if mode in MAJOR_LIKE or 7 not in MODE_INTERVALS[mode]:
-        return fifth
-    return Chord(7, 0)
 
 
 def _seed(seed: int, name: str) -> int:

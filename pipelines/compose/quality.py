@@ -17,7 +17,8 @@ Definitions (MusPy 0.5.0 where it has one; real-corpus reference values in ``not
   key profiles, notes weighted by duration) of all pitched notes, durations in quarter notes (grid steps / 4). It
   knows only major and minor, so ``key_match`` is ``None`` for a modal plan and ``tonic_match`` compares tonics alone.
 - ``section_similarity``: for two lettered sections (``A``, ``A'``, ``B`` …), the share of equal melody tokens over
-  the first min(length) steps, averaged over pairs with the same letter and over pairs with different letters.
+  the first min(length) steps where either has a note onset, averaged over pairs with the same letter and over
+  pairs with different letters.
 - ``hits``: the accent nearest each requested hit, its time from the tempo map and its error
   (accent − requested, milliseconds, positive = late). An unmatched hit has error ``None`` and fails the 10 ms check.
 - ``stems``: note count, notes per bar, lowest and highest MIDI note and their distance in semitones.
@@ -32,6 +33,7 @@ from itertools import combinations
 
 from pipelines.compose.score import Note, Score
 from pipelines.compose.tempo_map import HIT_TOLERANCE_MS, STEPS_PER_QUARTER
+from pipelines.preprocess.melody_tokens import FIRST_NOTE
 from schemas.key import MODE_INTERVALS, Mode
 
 DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0
@@ -155,9 +157,15 @@ def section_similarity(score: Score) -> dict:
 
 
 def token_agreement(a: Sequence[int], b: Sequence[int]) -> float:
-    """Share of equal tokens over the first ``min(len(a), len(b))`` steps (both non-empty)."""
+    """Share of equal tokens over the first ``min(len(a), len(b))`` steps where either melody has an onset.
+
+    Steps where both hold or rest are left out: otherwise two unrelated melodies of long notes look alike.
+    """
     steps = min(len(a), len(b))
-    return sum(x == y for x, y in zip(a[:steps], b[:steps], strict=True)) / steps
+    events = [(x, y) for x, y in zip(a[:steps], b[:steps], strict=True) if x >= FIRST_NOTE or y >= FIRST_NOTE]
+    if not events:
+        return 1.0
+    return sum(x == y for x, y in events) / len(events)
 
 
 def hit_errors(score: Score) -> list[dict]:

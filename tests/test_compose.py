@@ -1,0 +1,117 @@
+"""The composer with the shipped default models: determinism, every mood, endings, cutdowns, hits, MIDI layout."""
+
+import io
+
+import mido
+import pytest
+
+from pipelines.compose.composer import DEFAULT_MODELS, ComposerModels, compose_cue
+from pipelines.compose.midi_file import midi_length_us
+from pipelines.compose.quality import measure
+from schemas.brief import Brief
+from schemas.moods import MOODS
+from services.brief_sources import read_sources
+
+
+@pytest.fixture(scope="module")
+def models():
+    return ComposerModels.load()
+
+
+def brief_of(**fields) -> Brief:
+    return Brief.model_validate({"medium": "film", "mood": "calm", "length": 12, **fields}).resolve_defaults()
+
+
+def notes_by_channel(data: bytes) -> dict[int, list[tuple[int, int]]]:
+    """(absolute tick, note) of every note-on per channel."""
+    result: dict[int, list[tuple[int, int]]] = {}
+    for track in mido.MidiFile(file=io.BytesIO(data)).tracks:
+        tick = 0
+        for message in track:
+            tick += message.time
+            if message.type == "note_on" and message.velocity > 0:
+                result.setdefault(message.channel, []).append((tick, message.note))
+    return result
+
+
+def test_the_default_bundle_is_shipped_with_its_cards(models):
+    for kind in ("melody", "vae", "chords"):
+        assert {"model.pt", "card.json", "card.md", "_COMPLETE"} <= {p.name for p in (DEFAULT_MODELS / kind).iterdir()}
+    assert set(models.versions) == {"melody", "vae", "chords"}
+    assert sum(p.stat().st_size for p in DEFAULT_MODELS.rglob("*")) <= 25 * 2**20
+
+
+def test_same_brief_and_seed_give_identical_midi_and_another_seed_differs(models):
+    brief = brief_of(mood=["happy", "playful"], length=20, key="G major")
+    first, again = compose_cue(brief, 7, None, models), compose_cue(brief, 7, None, models)
+    assert first.midi == again.midi
+    assert compose_cue(brief, 8, None, models).midi != first.midi
+
+
+def test_examples_are_in_key_exact_and_hit_their_hits(models):
+    for entry in read_sources(["schemas/examples/"]):
+        brief = entry.brief.resolve_defaults()
+        cue = compose_cue(brief, brief.seed, None, models)
+        quality = measure(cue.score)
+        assert midi_length_us(cue.midi) == round(cue.plan.length_s * 1e6)
+        assert quality["in_key_rate"] >= 0.92, (brief.id, quality["in_key_rate"])
+        assert quality["hits_all_within_10ms"] in (True, None), quality["hits"]
+        assert quality["section_similarity"]["same_more_similar"] in (True, None), brief.id
+        assert quality["empty_stems"] in ([], ["percussion"])
+
+
+@pytest.mark.parametrize("mood", MOODS)
+def test_every_mood_composes_a_valid_cue(models, mood):
+    cue = compose_cue(brief_of(mood=mood, length=8, medium="ad"), 1, None, models)
+    channels = notes_by_channel(cue.midi)
+    assert {0, 1, 2} <= set(channels)  # melody, harmony, bass always play
+    assert measure(cue.score)["in_key_rate"] >= 0.9
+
+
+def test_midi_layout_one_track_and_channel_per_stem(models):
+    cue = compose_cue(brief_of(mood="action", length=10), 2, None, models)
+    midi = mido.MidiFile(file=io.BytesIO(cue.midi))
+    assert midi.type == 1 and len(midi.tracks) == 5
+    names = [next(m.name for m in track if m.type == "track_name") for track in midi.tracks[1:]]
+    assert names == ["melody", "harmony", "bass", "percussion"]
+    programs = [next((m.channel, m.program) for m in track if m.type == "program_change") for track in midi.tracks[1:]]
+    assert programs == [(s.channel, s.program) for s in cue.plan.stems]
+
+
+@pytest.mark.parametrize("ending", ["ring_out", "button", "cut", "fade", "loop"])
+def test_endings_are_exact_and_shaped(models, ending):
+    cue = compose_cue(brief_of(length=14.5, ending=ending, mood="uplifting", key="Eb major"), 3, None, models)
+    total = cue.plan.total_steps
+    assert midi_length_us(cue.midi) == 14_500_000
+    assert all(n.end <= total for notes in cue.score.parts.values() for n in notes)
+    last_onsets = {name: max(n.start for n in notes) for name, notes in cue.score.parts.items() if notes}
+    if ending == "button":  # the accented chord lands on the last beat
+        assert last_onsets["harmony"] == total - cue.plan.steps_per_beat
+    if ending == "ring_out":  # the tonic chord from the last bar's downbeat to the end
+        final = [n for n in cue.score.parts["harmony"] if n.start == total - cue.plan.steps_per_bar]
+        assert final and all(n.end == total for n in final)
+        assert cue.plan.tonic in {n.pitch % 12 for n in final}
+    if ending == "fade":
+        ramp = cue.score.controls["melody"]
+        assert ramp[0].value > ramp[-1].value and ramp[-1].value < 10
+    if ending == "loop":
+        assert cue.score.chords[0] == "I" and cue.score.chords[-1] == "V"  # the turnaround back to the top
+
+
+def test_cutdowns_reuse_the_material_and_end_properly(models):
+    brief = brief_of(medium="ad", mood=["uplifting", "happy"], length=60, key="G major", tempo=112, ending="button")
+    full = compose_cue(brief, 0, None, models)
+    for cutdown in (30, 15, 6):
+        cut = compose_cue(brief, 0, cutdown, models)
+        assert midi_length_us(cut.midi) == cutdown * 1_000_000 and cut.plan.length_s < full.plan.length_s
+        assert cut.score.section_melodies[0][:16] == full.score.section_melodies[1][:16]  # A's opening bar
+        assert cut.score.chords[-1] == "I"
+
+
+def test_hits_are_accented_on_chord_changes(models):
+    brief = brief_of(mood=["tense", "action"], length="1:05", key="D minor", form="intro-A-A'-B-outro", hits=[12, 41.5])
+    cue = compose_cue(brief, brief.seed, None, models)
+    quality = measure(cue.score)
+    assert quality["hit_error_max_ms"] < 0.01
+    crashes = {tick for tick, note in notes_by_channel(cue.midi)[9] if note == 49}
+    assert {h["step"] * 120 for h in cue.plan.hits} <= crashes

@@ -18,12 +18,15 @@ class RayConfig(BaseModel):
 
 
 class GenerateConfig(BaseModel):
-    """The main job: briefs in, cues out (for now: validated, resolved and expanded into a planned batch)."""
+    """The main job: briefs in, cues out (today: validated, expanded, composed into MIDI, plan and manifest)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     sources: tuple[str, ...] = Field(min_length=1, description="Brief files, folders, globs or s3:// prefixes.")
     store: str = Field(DEFAULT_STORE, description="Store URI: a path, file://… or s3://bucket/prefix.")
+    models: str | None = Field(
+        None, description="Model bundle: a folder or store URI with melody/, vae/, chords/; None = the shipped one."
+    )
     ray: RayConfig = Field(default_factory=RayConfig)
 
 

@@ -1,9 +1,11 @@
-"""The main job on the session's real Ray: briefs in, a planned batch record in a local or S3 store."""
+"""The main job on the session's real Ray: briefs in, composed cues and a batch record in a local or S3 store."""
 
+import hashlib
 import json
 
 import pytest
 
+from pipelines.compose.midi_file import midi_length_us
 from pipelines.generate.cue_spec import expand_cues
 from pipelines.generate.job import run
 from schemas.brief_file import read_brief_bytes
@@ -35,15 +37,28 @@ def test_variations_and_cutdowns_expand_into_cues():
     assert len({c.content_hash() for c in cues}) == 6
 
 
-def test_job_plans_the_examples_into_a_local_store(ray_session, tmp_path):
-    record = run(GenerateConfig(sources=(str(EXAMPLES_DIR),), store=str(tmp_path / "store")))
+def test_job_composes_the_examples_into_a_local_store_and_a_rerun_skips_them(ray_session, tmp_path):
+    store_path = tmp_path / "store"
+    record = run(GenerateConfig(sources=(str(EXAMPLES_DIR),), store=str(store_path)))
     assert [b.ok for b in record.briefs] == [True] * 9
     # sunrise-coffee-60: 2 variations x (60 + 3 cutdowns) = 8; the other 8 briefs one cue each
-    assert len(record.cues) == 16
-    saved = json.loads((tmp_path / "store" / record.key).read_text())
-    assert saved["batch_id"] == record.batch_id and saved["status"] == "planned"
-    again = run(GenerateConfig(sources=(str(EXAMPLES_DIR),), store=str(tmp_path / "store")))
+    assert len(record.cues) == len(record.results) == 16
+    assert record.status == "composed" and not record.failed_cues
+    assert set(record.models) == {"melody", "vae", "chords"}
+    saved = json.loads((store_path / record.key).read_text())
+    assert saved["batch_id"] == record.batch_id and saved["status"] == "composed"
+    for result in record.results:
+        folder = store_path / result["prefix"]
+        manifest = json.loads((folder / "manifest.json").read_text())
+        midi = (folder / "cue.mid").read_bytes()
+        assert manifest["files"]["cue.mid"]["sha256"] == hashlib.sha256(midi).hexdigest()
+        assert midi_length_us(midi) == round(manifest["plan"]["length_s"] * 1e6)
+        assert manifest["quality"]["in_key_rate"] >= 0.9 and manifest["models"] == record.models
+    chase = next(r for r in record.results if r["cue_id"] == "night-chase")
+    assert chase["quality"]["hit_error_max_ms"] < 10
+    again = run(GenerateConfig(sources=(str(EXAMPLES_DIR),), store=str(store_path)))
     assert again.batch_id == record.batch_id  # same briefs, same batch
+    assert all(r["skipped"] for r in again.results)
 
 
 def test_job_reports_invalid_briefs_and_delivers_the_rest_to_s3(ray_session, s3_bucket, tmp_path):
@@ -54,8 +69,27 @@ def test_job_reports_invalid_briefs_and_delivers_the_rest_to_s3(ray_session, s3_
     record = run(GenerateConfig(sources=(str(tmp_path / "briefs.yaml"),), store=uri))
     assert [(b.brief, b.ok) for b in record.briefs] == [("good", True), ("bad", False)]
     assert "length: length out of range" in record.failures[0].error
-    saved = json.loads(open_store(uri).get_bytes(record.key))
+    store = open_store(uri)
+    saved = json.loads(store.get_bytes(record.key))
     assert [c["cue_id"] for c in saved["cues"]] == ["good"]
+    [result] = record.results
+    assert (
+        result["ok"]
+        and store.exists(f"{result['prefix']}/manifest.json")
+        and store.exists(f"{result['prefix']}/cue.mid")
+    )
+
+
+def test_a_cue_that_cannot_be_planned_fails_alone(ray_session, tmp_path):
+    (tmp_path / "briefs.yaml").write_text(
+        "id: fine\nmedium: ad\nmood: happy\nlength: 8\n---\n"
+        "id: crowded\nmedium: ad\nmood: happy\nlength: 3\nform: AABA\n"
+    )
+    record = run(GenerateConfig(sources=(str(tmp_path / "briefs.yaml"),), store=str(tmp_path / "store")))
+    assert [(r["cue_id"], r["ok"]) for r in record.results] == [("fine", True), ("crowded", False)]
+    assert "the form A-A-B-A needs at least 4 bars" in record.failed_cues[0]["error"]
+    assert record.status == "composed with failures"
+    assert not (tmp_path / "store" / "cues" / "crowded").exists()
 
 
 def test_briefs_are_read_from_s3(s3_bucket):

@@ -1,7 +1,9 @@
-"""The main job on Ray: read briefs, expand each into its cues in parallel, record the batch in the store.
+"""The main job on Ray: read briefs, expand each into its cues, compose every cue, record the batch in the store.
 
-Composition and rendering (later stages) plug in where ``_plan_brief`` runs: one Ray task per brief today.
-Invalid briefs are reported in the batch record and never stop the valid ones.
+Briefs are expanded by one Ray task each; cues are composed by a pool of actors that load the models once
+(``CueComposer``). Invalid briefs and failed cues are reported in the batch record and never stop the others; a
+cue whose manifest is already in the store is skipped, so a re-run does only what is missing. Rendering (a later
+stage) plugs in after composition.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from services.store import open_store
 log = logging.getLogger(__name__)
 
 PLAN_TASK_CPUS = 0.5  # fractional, so planning never starves other tasks on a 2-core machine
+COMPOSER_CPUS = 0.5  # per actor; a pool that took every CPU would starve Ray's own tasks (shared/notes/ray-s3.md)
 
 
 class BriefOutcome(BaseModel):
@@ -46,17 +49,26 @@ class BatchRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     batch_id: str
-    status: str = Field(description="'planned': cues are resolved and expanded; audio comes with later stages.")
+    status: str = Field(
+        description="'composed' (every cue's MIDI, plan and manifest are in the store) or "
+        "'composed with failures'; audio comes with the renderer."
+    )
     created: str = Field(description="UTC time, ISO 8601.")
     code_version: str
     store: str
     sources: tuple[str, ...]
     briefs: tuple[BriefOutcome, ...]
     cues: tuple[CueSpec, ...]
+    models: dict[str, str] = Field(default_factory=dict, description="Version of each model the cues used.")
+    results: tuple[dict, ...] = Field((), description="Per cue: key, store prefix, ok/skipped/error, quality.")
 
     @property
     def failures(self) -> tuple[BriefOutcome, ...]:
         return tuple(b for b in self.briefs if not b.ok)
+
+    @property
+    def failed_cues(self) -> tuple[dict, ...]:
+        return tuple(r for r in self.results if not r["ok"])
 
     @property
     def key(self) -> str:
@@ -75,8 +87,57 @@ def _plan_brief(brief_json: dict) -> list[dict]:
     return [cue.model_dump(mode="json") for cue in expand_cues(Brief.model_validate(brief_json))]
 
 
-def run(config: GenerateConfig, on_progress: Callable[[int, int], None] | None = None) -> BatchRecord:
-    """Run the main job and write its batch record to the store. Returns the record (also for invalid input)."""
+class CueComposer:
+    """Ray actor: loads the models once, then composes cues into the store (see ``cue_writer.write_cue``)."""
+
+    def __init__(self, store_uri: str, models_uri: str | None):
+        from pipelines.compose.composer import ComposerModels
+
+        self.store = open_store(store_uri)
+        self.models = ComposerModels.load(models_uri)
+
+    def versions(self) -> dict[str, str]:
+        return self.models.versions
+
+    def compose(self, spec_json: dict) -> dict:
+        from pipelines.generate.cue_writer import CueResult, write_cue
+
+        spec = CueSpec.model_validate(spec_json)
+        try:
+            return write_cue(self.store, spec, self.models).as_dict()
+        except Exception as err:  # one cue's failure is reported with its message; the batch goes on
+            log.warning("composing %s failed: %s", spec.cue_id, err)
+            return CueResult(spec.cue_id, "", "", False, error=f"{type(err).__name__}: {err}").as_dict()
+
+
+def compose_cues(
+    cues: list[CueSpec], store_uri: str, models_uri: str | None, on_progress: Callable[[int, int], None] | None
+) -> tuple[list[dict], dict[str, str]]:
+    """Every cue composed by a pool of ``CueComposer`` actors; results in the order of ``cues``."""
+    import ray
+    from ray.util import ActorPool
+
+    if not cues:
+        return [], {}
+    size = max(1, min(len(cues), int(ray.cluster_resources().get("CPU", 1))))
+    actor = ray.remote(num_cpus=COMPOSER_CPUS, max_restarts=1, max_task_retries=1)(CueComposer)
+    actors = [actor.remote(store_uri, models_uri) for _ in range(size)]
+    versions = ray.get(actors[0].versions.remote())
+    pool = ActorPool(actors)
+    results: dict[str, dict] = {}
+    for result in pool.map_unordered(lambda a, spec: a.compose.remote(spec), [c.model_dump(mode="json") for c in cues]):
+        results[result["cue_id"]] = result
+        if on_progress:
+            on_progress(len(results), len(cues))
+    for a in actors:
+        ray.kill(a)
+    return [results[c.cue_id] for c in cues], versions
+
+
+def run(config: GenerateConfig, on_progress: Callable[[str, int, int], None] | None = None) -> BatchRecord:
+    """Run the main job and write its batch record to the store. Returns the record (also for invalid input).
+
+    ``on_progress(stage, done, total)`` reports the briefs expanded, then the cues composed."""
     import ray  # imported here so validation-only commands start fast
 
     store = open_store(config.store)  # a bad store URI fails before any work starts
@@ -103,18 +164,25 @@ def run(config: GenerateConfig, on_progress: Callable[[int, int], None] | None =
                 outcomes[index] = _outcome(entry, error=f"planning failed: {err}")
             done += 1
             if on_progress:
-                on_progress(done, total)
+                on_progress("expanding briefs", done, total)
 
     cues = tuple(c for i in sorted(cues_by_entry) for c in cues_by_entry[i])
+    def composing(done: int, total: int) -> None:
+        if on_progress:
+            on_progress("composing cues", done, total)
+
+    results, versions = compose_cues(list(cues), store.uri, config.models, composing)
     record = BatchRecord(
         batch_id="b-" + canonical_hash(sorted(c.content_hash() for c in cues))[:12],
-        status="planned",
+        status="composed" if all(r["ok"] for r in results) else "composed with failures",
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         code_version=code_version(),
         store=store.uri,
         sources=config.sources,
         briefs=tuple(outcomes[i] for i in sorted(outcomes)),
         cues=cues,
+        models=versions,
+        results=tuple(results),
     )
     store.put_bytes(
         record.key,

@@ -28,16 +28,34 @@ def print_entries(console: Console, entries: list[BriefEntry]) -> None:
 
 
 def print_batch(console: Console, record) -> None:
-    """The batch summary table and where its record is."""
+    """The cues table (key, length, in-key rate, key estimate, hit error, where), a one-line total, the record."""
     table = Table(title=f"batch {record.batch_id} ({record.status})", show_lines=False)
-    for column in ("brief", "source", "cues", "status"):
+    for column in ("cue", "length", "in key", "key heard", "hits ms", "status"):
         table.add_column(column)
-    for brief in record.briefs:
-        status = "[green]ok[/green]" if brief.ok else f"[red]{escape(brief.error or 'failed')}[/red]"
-        table.add_row(escape(brief.brief), escape(brief.source), str(brief.cues), status)
+    for result in record.results:
+        quality = result.get("quality") or {}
+        estimate = quality.get("key_estimate") or {}
+        if result["ok"]:
+            status = "[dim]already in the store[/dim]" if result["skipped"] else "[green]composed[/green]"
+        else:
+            status = f"[red]{escape(result['error'] or 'failed')}[/red]"
+        hits = quality.get("hit_error_max_ms")
+        table.add_row(
+            escape(result["cue_id"]),
+            f"{result['length_s']:.2f} s" if result.get("length_s") else "",
+            f"{quality['in_key_rate']:.3f}" if quality.get("in_key_rate") is not None else "",
+            f"{estimate.get('tonic', '')} {estimate.get('mode', '')}".strip(),
+            f"{hits:.3f}" if hits is not None else "",
+            status,
+        )
     console.print(table)
+    for brief in record.failures:
+        console.print(f"[red]invalid[/red]  {escape(brief.error or brief.brief)}")
     ok = sum(b.ok for b in record.briefs)
+    composed = sum(r["ok"] and not r["skipped"] for r in record.results)
+    skipped = sum(r["skipped"] for r in record.results)
     console.print(
-        f"{len(record.briefs)} briefs: {ok} ok, {len(record.briefs) - ok} failed; {len(record.cues)} cues planned."
+        f"{len(record.briefs)} briefs: {ok} ok, {len(record.briefs) - ok} invalid; {len(record.cues)} cues: "
+        f"{composed} composed, {skipped} already in the store, {len(record.failed_cues)} failed."
     )
     console.print(f"Batch record: {record.store.rstrip('/')}/{record.key}")

@@ -4,10 +4,13 @@ import io
 
 import mido
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipelines.compose.composer import DEFAULT_MODELS, ComposerModels, compose_cue
 from pipelines.compose.midi_file import midi_length_us
 from pipelines.compose.quality import measure
+from pipelines.compose.tempo_map import PlanError
 from schemas.brief import Brief
 from schemas.moods import MOODS
 from services.brief_sources import read_sources
@@ -115,3 +118,39 @@ def test_hits_are_accented_on_chord_changes(models):
     assert quality["hit_error_max_ms"] < 0.01
     crashes = {tick for tick, note in notes_by_channel(cue.midi)[9] if note == 49}
     assert {h["step"] * 120 for h in cue.plan.hits} <= crashes
+
+
+def test_a_hit_in_the_last_bar_keeps_its_accent_through_the_ending(models):
+    brief = brief_of(length=12, hits=[11.25], ending="ring_out", mood="sad", key="A minor")
+    cue = compose_cue(brief, 4, None, models)
+    quality = measure(cue.score)
+    assert cue.plan.hits[0]["achievable"] and quality["hits_all_within_10ms"]
+    assert cue.plan.hits[0]["step"] >= cue.plan.total_steps - cue.plan.steps_per_bar
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    mood=st.lists(st.sampled_from(MOODS), min_size=1, max_size=3, unique=True),
+    length=st.floats(3, 90).map(lambda x: round(x, 2)),
+    meter=st.sampled_from(["4/4", "3/4", "6/8", "2/4"]),
+    ending=st.sampled_from(["ring_out", "button", "cut", "fade", "loop"]),
+    key=st.sampled_from([None, "C major", "Bb minor", "F# dorian", "Eb lydian", "B phrygian", "Ab mixolydian"]),
+    form=st.sampled_from([None, "AABA", "intro-A-B-outro", "A-A'-B-break-A''"]),
+    hit_share=st.one_of(st.none(), st.floats(0.05, 0.95)),
+    seed=st.integers(0, 10_000),
+)
+def test_any_brief_composes_or_fails_with_a_plan_error(models, mood, length, meter, ending, key, form, hit_share, seed):
+    fields = {"mood": mood, "length": length, "meter": meter, "ending": ending, "seed": seed}
+    fields |= {"key": key} if key else {}
+    fields |= {"form": form} if form else {}
+    fields |= {"hits": [round(length * hit_share, 3)]} if hit_share else {}
+    brief = brief_of(**fields)
+    try:
+        cue = compose_cue(brief, seed, None, models)
+    except PlanError as err:
+        assert "form" in str(err) and "bars" in str(err)
+        return
+    assert midi_length_us(cue.midi) == round(length * 1e6)
+    quality = measure(cue.score)
+    assert quality["in_key_rate"] >= 0.85
+    assert all(h["error_ms"] <= 10 for h in cue.plan.hits if h["achievable"])

@@ -23,6 +23,7 @@ from pipelines.compose.plan import Plan
 from pipelines.compose.progression import Slot
 from pipelines.compose.score import Control, Note
 from schemas.brief import Ending
+from schemas.mood_table import Groove
 
 VOICING_RANGE = (52, 76)
 BASS_RANGE = (33, 52)
@@ -164,7 +165,8 @@ def hit_accents(plan: Plan, slots: list[Slot]) -> tuple[dict[str, list[Note]], l
 
 
 def apply_ending(plan: Plan, parts: dict[str, list[Note]], slots: list[Slot]) -> dict[str, list[Control]]:
-    """Shape the last bar(s) for the ending in place; returns the control changes it needs (fade)."""
+    """Shape the last bar(s) for the ending in place (before the hit accents are added, which an ending must not
+    remove); returns the control changes it needs (fade)."""
     total, bar = plan.total_steps, plan.steps_per_bar
     last_bar = total - bar
     controls: dict[str, list[Control]] = {}
@@ -175,10 +177,11 @@ def apply_ending(plan: Plan, parts: dict[str, list[Note]], slots: list[Slot]) ->
             parts[name] = [n for n in parts[name] if n.start < last_bar]
         parts["harmony"] += [Note(last_bar, total, p, final_level) for p in tonic_voicing]
         parts["bass"].append(Note(last_bar, total, _low_root(plan, slots[-1]), final_level))
-        parts["percussion"] += [
-            Note(last_bar, last_bar + 1, CRASH, final_level),
-            Note(last_bar, last_bar + 1, KICK, final_level),
-        ]
+        if plan.groove != Groove.none:  # a quiet cue without drums ends on its chord alone
+            parts["percussion"] += [
+                Note(last_bar, last_bar + 1, CRASH, final_level),
+                Note(last_bar, last_bar + 1, KICK, final_level),
+            ]
     elif plan.ending == Ending.button:
         button = total - plan.steps_per_beat
         length = max(1, plan.steps_per_beat // 2)
@@ -188,7 +191,8 @@ def apply_ending(plan: Plan, parts: dict[str, list[Note]], slots: list[Slot]) ->
         parts["harmony"] += [Note(button, button + length, p, accent) for p in tonic_voicing]
         parts["bass"].append(Note(button, button + length, _low_root(plan, slots[-1]), accent))
         parts["melody"].append(Note(button, button + length, _melody_tonic(plan, parts["melody"]), accent))
-        parts["percussion"] += [Note(button, button + 1, CRASH, accent), Note(button, button + 1, KICK, accent)]
+        if plan.groove != Groove.none:
+            parts["percussion"] += [Note(button, button + 1, CRASH, accent), Note(button, button + 1, KICK, accent)]
     elif plan.ending == Ending.fade:
         start = max(0, total - FADE_BARS * bar)
         ramp = [Control(s, 11, round(127 * (total - s) / (total - start))) for s in range(start, total, 2)]

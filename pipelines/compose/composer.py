@@ -66,10 +66,10 @@ def compose(plan: Plan, models: ComposerModels) -> Score:
         "bass": arrangement.bass_part(plan, slots),
         "percussion": arrangement.percussion_part(plan),
     }
+    controls = arrangement.apply_ending(plan, parts, slots)
     accents, accent_steps = arrangement.hit_accents(plan, slots)
     for name, notes in accents.items():
-        parts[name] += notes
-    controls = arrangement.apply_ending(plan, parts, slots)
+        parts[name] = sorted(parts[name] + notes)
     return Score(plan, parts, controls, accent_steps, section_tokens, [s.chord.numeral(plan.mode) for s in slots])
 
 

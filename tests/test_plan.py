@@ -163,3 +163,8 @@ def test_mood_table_covers_the_vocabulary_and_blends():
     mixed = blend(["tense", "action"])
     assert table["tense"].tempo.preferred < mixed.tempo.preferred < table["action"].tempo.preferred
     assert mixed.modes == table["tense"].modes and mixed.harmonic_rhythm in (0.5, 1.0, 2.0)
+
+
+def test_a_tempo_outside_the_moods_range_is_noted():
+    plan = plan_of(length=10, form=[{"section": "A", "bars": 8}])  # 8 bars of calm music in 10 s: 192 bpm
+    assert plan.tempo_bpm == 192 and plan.notes == ("tempo 192.00 bpm is outside the mood's range, to fit the length",)

@@ -192,7 +192,7 @@ def make_plan(brief: Brief, seed: int, cutdown: Length | None = None, full_plan:
     low, high = tempo_map.bpm_range()
     if brief.tempo is not None and (abs(low - brief.tempo) > 0.05 or abs(high - brief.tempo) > 0.05):
         notes.append(f"tempo {brief.tempo:g} bpm became {_tempo_text(low, high)} to fit whole bars and the hits")
-    elif not band.low <= low and high <= band.high:
+    elif not (band.low <= low and high <= band.high):
         notes.append(f"tempo {_tempo_text(low, high)} is outside the mood's range, to fit the length")
     notes += [_hit_note(p) for p in placements if not p.achievable]
     if form is None:

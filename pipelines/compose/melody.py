@@ -2,10 +2,10 @@
 
 For each lettered or named section the melody is written once and reused: same letter, same notes.
 
-- **Motif** (the section's first two bars): in 4/4 and 2/4, ``MOTIF_CANDIDATES`` phrases decoded from random latent
-  points of the VAE, the one kept that best fits the key, the target density and the bars' chords ("steered
-  sampling"); in 3/4 and 6/8, whose bars the VAE's 32-step phrases do not fit, the same choice among phrases
-  sampled from the LSTM.
+- **Motif** (the section's first 32 steps: two bars of 4/4, four of 2/4): ``MOTIF_CANDIDATES`` phrases decoded from
+  random latent points of the VAE, the one kept that best fits the key, the target density and the bars' chords
+  ("steered sampling"); in 3/4 and 6/8, whose bars the VAE's 32-step phrases do not fit, and in sections shorter
+  than a phrase, the same choice among two-bar phrases sampled from the LSTM.
 - **Variation** (``A'``): the motif's latent point moved by ``PERTURB_SCALE`` standard deviations and decoded again
   (in 3/4 and 6/8: the motif's first bar answered anew), followed by the original section's continuation.
 - **Continuation**: the LSTM reads the motif and samples the rest of the section, conditioned on each bar's chord
@@ -95,13 +95,11 @@ def _section_tokens(context: Context, index: int, section: Section, models, moti
     centre = plan.melody_centre + 4 * (section.intensity - 0.5)
     density = min(0.6, max(0.06, plan.density * (0.75 + 0.5 * section.intensity)))
     sampler = _Sampler(context, models.lstm, section.start_bar, centre, density, generator)
-    motif_steps = min(steps, 2 * plan.steps_per_bar)
-    use_vae = models.vae is not None and VAE_STEPS % plan.steps_per_bar == 0 and motif_steps == min(steps, VAE_STEPS)
-    motif = None
-    if use_vae and motif_steps == VAE_STEPS:
+    # The VAE's phrases are 32 steps: two bars of 4/4, four of 2/4; other meters and shorter sections use the LSTM.
+    if models.vae is not None and VAE_STEPS % plan.steps_per_bar == 0 and steps >= VAE_STEPS:
         motif = _vae_motif(context, section, models.vae, motifs, sampler, generator)
-    if motif is None:
-        motif = _lstm_motif(sampler, motif_steps, generator, motifs.get(section.name), section.primes)
+    else:
+        motif = _lstm_motif(sampler, min(steps, 2 * plan.steps_per_bar), motifs.get(section.name), section.primes)
         motifs.setdefault(section.name, torch.tensor(motif))
     base = bases.get(section.name)
     if section.primes and base is not None and len(base) >= steps:
@@ -115,7 +113,7 @@ def _section_tokens(context: Context, index: int, section: Section, models, moti
     return _cadence(tokens, context, section, last_of_cue)
 
 
-def _vae_motif(context, section, vae, motifs, sampler, generator) -> list[int] | None:
+def _vae_motif(context, section, vae, motifs, sampler, generator) -> list[int]:
     if section.primes and section.name in motifs:
         z = vae.encode(motifs[section.name].unsqueeze(0))
         candidates = vae.decode(z + PERTURB_SCALE * torch.randn(MOTIF_CANDIDATES, z.size(1), generator=generator))
@@ -128,7 +126,7 @@ def _vae_motif(context, section, vae, motifs, sampler, generator) -> list[int] |
     return best
 
 
-def _lstm_motif(sampler, steps: int, generator, original, primes: int) -> list[int]:
+def _lstm_motif(sampler, steps: int, original, primes: int) -> list[int]:
     if original is not None and primes:
         keep = len(original) // 2  # a variation keeps the motif's first bar and answers it anew
         return sampler.continue_from(original[:keep].tolist(), steps)

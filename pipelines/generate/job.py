@@ -167,6 +167,7 @@ def run(config: GenerateConfig, on_progress: Callable[[str, int, int], None] | N
                 on_progress("expanding briefs", done, total)
 
     cues = tuple(c for i in sorted(cues_by_entry) for c in cues_by_entry[i])
+
     def composing(done: int, total: int) -> None:
         if on_progress:
             on_progress("composing cues", done, total)

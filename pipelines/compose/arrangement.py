@@ -118,8 +118,8 @@ def _bass_rhythm(plan: Plan, slot: Slot, intensity: float) -> list[tuple[int, in
     result = []
     for bar_start in range(slot.start - slot.start % bar, slot.end, bar):
         for offset, end_offset, which in pattern:
-            start, end = max(bar_start + offset, slot.start), min(bar_start + end_offset, slot.end)
-            if start < end and (bar_start + offset >= slot.start):
+            start, end = bar_start + offset, min(bar_start + end_offset, slot.end)
+            if slot.start <= start < end:
                 result.append((start, end, which))
     if not result or result[0][0] > slot.start:  # a slot that starts mid-bar (at a hit) still sounds its root
         first_end = result[0][0] if result else slot.end

@@ -11,7 +11,9 @@ For each lettered or named section the melody is written once and reused: same l
 - **Continuation**: the LSTM reads the motif and samples the rest of the section, conditioned on each bar's chord
   and on density and register from the mood and the section's intensity. Sampling is constrained: notes outside
   the mode's scale are masked (the mood's chromaticism lets a few through as passing tones), as are notes outside
-  a register of an octave and a half around the mood's centre, and a "hold" after a rest.
+  a register of an octave and a half around the mood's centre, and a "hold" after a rest; striking the note just
+  played again is damped (``REPEAT_PENALTY``), since the lookback inputs otherwise feed a repeated note back
+  into itself.
 - **Cadence**: a section's last note is a chord tone (the tonic at the end of the cue) held to the section's end.
 """
 
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from pipelines.compose.plan import Plan, Section, choice
-from pipelines.compose.progression import Slot
+from pipelines.compose.progression import MAJOR_LIKE, Slot
 from pipelines.compose.score import Note
 from pipelines.preprocess import melody_tokens
 from pipelines.preprocess.melody_tokens import FIRST_NOTE, HOLD, LOW, NUM_TOKENS, REST
@@ -32,7 +34,8 @@ from schemas.key import MODE_INTERVALS
 
 MOTIF_CANDIDATES = 8
 PERTURB_SCALE = 0.6
-TEMPERATURE = 0.9
+TEMPERATURE = 1.0
+REPEAT_PENALTY = 1.5  # logits subtracted from the note just played (e^-1.5 ≈ a quarter of its odds)
 VAE_STEPS = 32
 LOW_SPAN, HIGH_SPAN = 9, 12  # semitones below and above the register centre a melody note may reach
 
@@ -142,16 +145,19 @@ class _Sampler:
         self.centre, self.density, self.generator = centre, density, generator
         plan = context.plan
         self.spb = plan.steps_per_bar
-        low = round(centre - LOW_SPAN) - plan.tonic - LOW + FIRST_NOTE
-        high = round(centre + HIGH_SPAN) - plan.tonic - LOW + FIRST_NOTE
+        low = max(FIRST_NOTE, round(centre - LOW_SPAN) - plan.tonic - LOW + FIRST_NOTE)
+        high = min(NUM_TOKENS - 1, round(centre + HIGH_SPAN) - plan.tonic - LOW + FIRST_NOTE)
+        self.low, self.high = low, high  # the register, as onset tokens
         allowed = torch.full((NUM_TOKENS,), float("-inf"))
         chromatic = torch.log(torch.tensor(max(plan.chromaticism, 1e-9)))
-        for token in range(max(FIRST_NOTE, low), min(NUM_TOKENS - 1, high) + 1):
+        for token in range(low, high + 1):
             allowed[token] = 0.0 if (token - FIRST_NOTE + LOW) % 12 in context.scale else chromatic
         allowed[REST] = allowed[HOLD] = 0.0
         self.mask = allowed
         self.feature = {
-            "mode": MODES.index(plan.mode.value),
+            # Lydian, phrygian and the rest are rare in the corpus (single-digit tunes): condition on the major or
+            # minor they resemble, and let the scale mask give the mode its colour.
+            "mode": MODES.index("major" if plan.mode in MAJOR_LIKE else "minor"),
             "density": density * self.spb / 16,  # the model's density is onsets per bar / 16
             "register": (centre - 60) / 12,
         }
@@ -183,22 +189,34 @@ class _Sampler:
             masked = logits[0, -1] / TEMPERATURE + self.mask
             if step == 0 or tokens[-1] == REST:
                 masked[HOLD] = float("-inf")
+            last_onset = next((t for t in reversed(tokens) if t >= FIRST_NOTE), None)
+            if last_onset is not None:  # the lookback feeds repetition back into itself: damp striking a note again
+                masked[last_onset] -= REPEAT_PENALTY
             tokens.append(int(torch.multinomial(torch.softmax(masked, -1), 1, generator=self.generator)))
         return tokens
 
     def fit_register(self, tokens: list[int]) -> list[int]:
-        """The phrase moved by whole octaves so that its mean pitch is nearest the register centre."""
+        """The phrase moved by whole octaves so that its mean pitch is nearest the register centre, and any note
+        still outside the sampler's register folded into it by octaves."""
         onsets = [t for t in tokens if t >= FIRST_NOTE]
         if not onsets:
             return tokens
         mean = sum(onsets) / len(onsets) - FIRST_NOTE + LOW + self.context.plan.tonic
         shift = 12 * round((self.centre - mean) / 12)
-        if any(not FIRST_NOTE <= t + shift < NUM_TOKENS for t in onsets):
-            return tokens
-        return [t + shift if t >= FIRST_NOTE else t for t in tokens]
+        result = []
+        for token in tokens:
+            if token >= FIRST_NOTE:
+                token += shift
+                while token < self.low:
+                    token += 12
+                while token > self.high:
+                    token -= 12
+            result.append(token)
+        return result
 
     def score(self, tokens: list[int]) -> float:
-        """How well a phrase fits: in the scale, near the target density, chord tones on the beats."""
+        """How well a phrase fits: in the scale, near the target density, chord tones on the beats, a melody that
+        moves (distinct pitches, few immediate repeats)."""
         onsets = [(i, t) for i, t in enumerate(tokens) if t >= FIRST_NOTE]
         if len(onsets) < 2:
             return -1e9
@@ -212,7 +230,12 @@ class _Sampler:
             for i, t in beats
         ]
         chordal = sum(tones) / len(tones) if tones else 0.0
-        return 3 * in_scale - spread + chordal
+        # Without these two terms the best fit is one chord tone struck over and over (it is always in the scale
+        # and on the chord), and the LSTM's lookback then repeats it for the rest of the section.
+        pitches = [t for _, t in onsets]
+        variety = min(1.0, len(set(pitches)) / min(len(pitches), 5))
+        repeats = sum(a == b for a, b in zip(pitches, pitches[1:], strict=False)) / (len(pitches) - 1)
+        return 3 * in_scale - spread + chordal + 2 * variety - 2 * repeats
 
 
 def _snap(tokens: list[int], context: Context) -> list[int]:

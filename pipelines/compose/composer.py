@@ -20,7 +20,7 @@ from pipelines.compose.plan import Plan, make_plan
 from pipelines.compose.progression import progression
 from pipelines.compose.score import Score
 from schemas.brief import Brief
-from schemas.timing import Length, parse_length
+from schemas.timing import parse_length
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +83,6 @@ class ComposedCue:
 def compose_cue(brief: Brief, seed: int, cutdown: float | str | None, models: ComposerModels) -> ComposedCue:
     """One cue of a resolved brief: its full-length plan, or a cutdown planned from the full cue's plan."""
     full = make_plan(brief, seed)
-    plan = full if cutdown is None else make_plan(brief, seed, _length(cutdown), full)
+    plan = full if cutdown is None else make_plan(brief, seed, parse_length(cutdown), full)
     score = compose(plan, models)
     return ComposedCue(plan, score, midi_bytes(score))
-
-
-def _length(value: float | str) -> Length:
-    return parse_length(value)

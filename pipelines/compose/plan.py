@@ -24,7 +24,15 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.compose.tempo_map import Grid, HitPlacement, PlanError, TempoBand, TempoMap, solve_tempo_map
+from pipelines.compose.tempo_map import (
+    Grid,
+    HitPlacement,
+    PlanError,
+    TempoBand,
+    TempoMap,
+    TempoSegment,
+    solve_tempo_map,
+)
 from schemas.brief import Brief, Ending, Medium
 from schemas.form import FormSection, parse_form
 from schemas.general_midi import FAMILIES, GM_PROGRAMS
@@ -142,8 +150,7 @@ class Plan(BaseModel):
         return self.bars * self.steps_per_bar
 
     def tempo(self) -> TempoMap:
-        from pipelines.compose.tempo_map import TempoSegment
-
+        """The exact tempo map (microseconds) the plan was solved with."""
         return TempoMap(tuple(TempoSegment(*s, self.steps_per_beat) for s in self.tempo_map_us))
 
 

@@ -114,7 +114,7 @@ def train_loop(loop_config: dict) -> None:
             optimizer.step()
             state["step"] += 1
             size = len(next(iter(batch.values())))
-            total_loss += float(loss) * size
+            total_loss += loss.item() * size
             seen += size
             tokens += int(batch["mask"].sum()) if "mask" in batch else batch["tokens"].numel()
         train_seconds = time.perf_counter() - started  # throughput excludes the validation pass

@@ -102,7 +102,7 @@ def run(config: TrainConfig) -> TrainResult:
     prefix = f"models/{name}/{version}"
     if store.exists(f"{prefix}/_COMPLETE"):
         return TrainResult(store.uri, prefix, version, json.loads(store.get_bytes(f"{prefix}/card.json")), True)
-    init_ray()
+    init_ray(log_to_driver=True)  # the workers' per-epoch progress lines reach the console
     storage_path, filesystem = ray_storage(store, prefix)
     result = fit(config, prepared, storage_path, filesystem, run_name="run")
     with result.checkpoint.as_directory() as folder:

@@ -12,8 +12,8 @@ For each lettered or named section the melody is written once and reused: same l
   and on density and register from the mood and the section's intensity. Sampling is constrained: notes outside
   the mode's scale are masked (the mood's chromaticism lets a few through as passing tones), as are notes outside
   a register of an octave and a half around the mood's centre, and a "hold" after a rest; striking the note just
-  played again is damped (``REPEAT_PENALTY``), since the lookback inputs otherwise feed a repeated note back
-  into itself.
+  played again is damped (``REPEAT_PENALTY``), and so is the note struck at the same point of the bar before
+  (``COPY_PENALTY``), since the lookback inputs otherwise feed repetition back into itself.
 - **Cadence**: a section's last note is a chord tone (the tonic at the end of the cue) held to the section's end.
 """
 
@@ -35,7 +35,8 @@ from schemas.key import MODE_INTERVALS
 MOTIF_CANDIDATES = 8
 PERTURB_SCALE = 0.6
 TEMPERATURE = 1.0
-REPEAT_PENALTY = 1.5  # logits subtracted from the note just played (e^-1.5 ≈ a quarter of its odds)
+REPEAT_PENALTY = 2.5  # logits subtracted from the note just played (e^-2.5 ≈ a twelfth of its odds)
+COPY_PENALTY = 1.0  # logits subtracted from the note struck at this point of the previous bar
 VAE_STEPS = 32
 LOW_SPAN, HIGH_SPAN = 9, 12  # semitones below and above the register centre a melody note may reach
 
@@ -192,6 +193,9 @@ class _Sampler:
             last_onset = next((t for t in reversed(tokens) if t >= FIRST_NOTE), None)
             if last_onset is not None:  # the lookback feeds repetition back into itself: damp striking a note again
                 masked[last_onset] -= REPEAT_PENALTY
+            bar_back = tokens[step - self.spb] if step >= self.spb else REST
+            if bar_back >= FIRST_NOTE:  # … and copying the bar before, note for note
+                masked[bar_back] -= COPY_PENALTY
             tokens.append(int(torch.multinomial(torch.softmax(masked, -1), 1, generator=self.generator)))
         return tokens
 

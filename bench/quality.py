@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from pipelines.compose.composer import ComposerModels, compose_cue
 from pipelines.compose.midi_file import midi_length_us
@@ -131,6 +132,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="./cue-store/datasets/folk-chorales")
     args = parser.parse_args()
 
+    torch.set_num_threads(1)  # as in the job's composer actors
     models = ComposerModels.load(args.models)
     corpus = CorpusEntropy(args.dataset)
     rows = []

@@ -46,7 +46,6 @@ class ComposerModels:
 
         base = str(uri or DEFAULT_MODELS).rstrip("/")
         loaded = {kind: load_model(f"{base}/{kind}") for kind in MODEL_KINDS}
-        torch.set_num_threads(1)  # batch-1 steps: threads cost more than they give, and workers run side by side
         return cls(
             melody=loaded["melody"][0],
             chord_vocabulary=list(loaded["melody"][1]["chord_vocabulary"]),

@@ -91,8 +91,11 @@ class CueComposer:
     """Ray actor: loads the models once, then composes cues into the store (see ``cue_writer.write_cue``)."""
 
     def __init__(self, store_uri: str, models_uri: str | None):
+        import torch
+
         from pipelines.compose.composer import ComposerModels
 
+        torch.set_num_threads(1)  # batch-1 model steps: threads cost more than they give, and actors run side by side
         self.store = open_store(store_uri)
         self.models = ComposerModels.load(models_uri)
 

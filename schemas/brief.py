@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -507,8 +508,10 @@ def _shorter(cut: Length, length: Length, meter: Meter, tempo: float | None) -> 
 
 
 def _form_length_problems(brief: Brief) -> list[Problem]:
-    if not brief.form or any(s.bars is None for s in brief.form):
+    if not brief.form:
         return []
+    if any(s.bars is None for s in brief.form):
+        return _form_fits_problems(brief)
     total = sum(s.bars for s in brief.form)
     if brief.length.bars is not None:
         if total != brief.length.bars:
@@ -536,3 +539,24 @@ def _form_length_problems(brief: Brief) -> list[Problem]:
             )
         ]
     return []
+
+
+def _form_fits_problems(brief: Brief) -> list[Problem]:
+    """A form of which some sections give no bars still needs a bar for each: more than the length can hold at the
+    fastest tempo is refused here rather than when the cue is planned."""
+    needed = sum(s.bars or 1 for s in brief.form)
+    if brief.length.bars is not None:
+        most, holds = brief.length.bars, f"the length is {brief.length}"
+    else:
+        most = math.floor(brief.length.seconds * MAX_TEMPO / 60 / brief.meter.beats_per_bar)
+        holds = f"{brief.length} holds at most {most} bars of {brief.meter.value} (at {MAX_TEMPO:g} bpm)"
+    if needed <= most:
+        return []
+    form = "-".join(s.label for s in brief.form)
+    return [
+        Problem(
+            "form",
+            f"the form {form} needs at least {needed} bars, but {holds}; give a longer length, fewer sections, "
+            "or leave the form out",
+        )
+    ]

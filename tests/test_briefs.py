@@ -236,6 +236,14 @@ def test_form_bars_must_fit_the_length():
     assert only_error(b"medium: ad\nmood: happy\nlength: 10\nform: [{section: A, bars: 64}]\n").endswith(
         "form: 64 bars in 0:10 needs 1536.0 bpm; allowed tempo 40 to 220 bpm: change the bars or the length"
     )
+    assert only_error(b"medium: ad\nmood: happy\nlength: 3\nform: AABA\n").endswith(
+        "form: the form A-A-B-A needs at least 4 bars, but 0:03 holds at most 2 bars of 4/4 (at 220 bpm); give a "
+        "longer length, fewer sections, or leave the form out"
+    )
+    assert only_error(b"medium: ad\nmood: happy\nlength: 2 bars\nform: intro-A-outro\n").endswith(
+        "form: the form intro-A-outro needs at least 3 bars, but the length is 2 bars; give a longer length, "
+        "fewer sections, or leave the form out"
+    )
 
 
 def test_every_problem_of_a_brief_is_reported_at_once():

@@ -222,10 +222,10 @@ class _Sampler:
         """How well a phrase fits: in the scale, near the target density, chord tones on the beats, a melody that
         moves (distinct pitches, few immediate repeats)."""
         onsets = [(i, t) for i, t in enumerate(tokens) if t >= FIRST_NOTE]
-        if len(onsets) < 2:
-            return -1e9
-        in_scale = sum((t - FIRST_NOTE + LOW) % 12 in self.context.scale for _, t in onsets) / len(onsets)
         target = self.density * len(tokens)
+        if len(onsets) < max(2, target / 3):  # a phrase of one or two long notes is not a motif
+            return -1e9 + len(onsets)
+        in_scale = sum((t - FIRST_NOTE + LOW) % 12 in self.context.scale for _, t in onsets) / len(onsets)
         spread = abs(len(onsets) - target) / max(target, 1)
         beats = [(i, t) for i, t in onsets if i % self.context.plan.steps_per_beat == 0]
         tones = [

@@ -110,7 +110,9 @@ def progression(plan: Plan, chord_model, seed: int) -> list[Slot]:
         last_section = index == len(plan.sections) - 1
         previous = slots[-1].chord if slots else None
         state, since = None, 0
-        history = [0]  # every section starts its phrase afresh, so the same letter gets the same chords
+        token = (
+            0  # every section starts its phrase afresh (no chord before it), so the same letter gets the same chords
+        )
         for position, (start, end, _) in enumerate(section_bounds):
             allowed = list(diatonic)
             final = position == len(section_bounds) - 1
@@ -124,9 +126,9 @@ def progression(plan: Plan, chord_model, seed: int) -> list[Slot]:
                 allowed = [dominant]  # the penultimate chord of the cue prepares the final cadence
             if start in hit_steps and previous is not None and len(allowed) > 1:
                 allowed = [c for c in allowed if c != previous] or allowed
-            chord, state = _next_chord(chord_model, history[-1], position, mode_index, since, allowed, state, generator)
+            chord, state = _next_chord(chord_model, token, position, mode_index, since, allowed, state, generator)
             slots.append(Slot(start, end, index, chord))
-            history.append(chord.token)
+            token = chord.token
             previous = chord
             since = 0 if final else since + 1
     return slots

@@ -7,9 +7,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STORE ?= ./cue-store
 DEB_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont
+# The tests check our files with independent tools: ffmpeg's loudness meter, sox (and its MP3 reader).
+TEST_DEB_PACKAGES := ffmpeg sox libsox-fmt-mp3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint schemas model system-deps venv clean help
+.PHONY: run test lint schemas model system-deps test-system-deps apt venv clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -22,7 +24,7 @@ help:
 run: system-deps $(BIN)/.installed
 	RAY_USAGE_STATS_ENABLED=0 $(BIN)/cues run --store $(STORE)
 
-test: system-deps $(BIN)/.installed-test
+test: system-deps test-system-deps $(BIN)/.installed-test
 	$(BIN)/ruff check schemas services pipelines tests bench
 	$(BIN)/python -m schemas.export --check
 	RAY_USAGE_STATS_ENABLED=0 $(BIN)/python -m pytest
@@ -43,10 +45,16 @@ model: system-deps $(BIN)/.installed
 	$(TRAIN) --model chords --workers 1 --epochs 120 --batch-size 8
 
 system-deps:
-	@if ! dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1; then \
-		echo "Installing Debian packages: $(DEB_PACKAGES)"; \
+	@$(MAKE) --no-print-directory apt PACKAGES="$(DEB_PACKAGES)"
+
+test-system-deps:
+	@$(MAKE) --no-print-directory apt PACKAGES="$(TEST_DEB_PACKAGES)"
+
+apt:
+	@if ! dpkg -s $(PACKAGES) >/dev/null 2>&1; then \
+		echo "Installing Debian packages: $(PACKAGES)"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES); \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(PACKAGES); \
 	fi
 
 $(BIN)/python:

@@ -17,6 +17,35 @@ class RayConfig(BaseModel):
     dashboard: bool = Field(False, description="Start the Ray dashboard with a local instance.")
 
 
+class SynthConfig(BaseModel):
+    """FluidSynth settings. Every field changes the sound, so all of them are part of a cue's render key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gain: float = Field(0.2, gt=0, le=2.0, description="FluidSynth master gain (the mix is normalised after).")
+    reverb: bool = Field(True, description="FluidSynth's reverb (sends from the soundfont and CC 91).")
+    chorus: bool = Field(True, description="FluidSynth's chorus (sends from the soundfont and CC 93).")
+    polyphony: int = Field(256, ge=16, le=4096, description="Voices at most; the oldest are stolen beyond it.")
+
+
+class RenderConfig(BaseModel):
+    """How cues become audio: synth, soundfont, endings and mastering that the brief does not set."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    soundfont: str | None = Field(
+        None, description="A .sf2 file; None = FluidR3_GM if installed, else TimGM6mb (Debian or pretty_midi's copy)."
+    )
+    synth: SynthConfig = Field(default_factory=SynthConfig)
+    tail_max_s: float = Field(4.0, gt=0, le=10, description="ring_out: longest tail kept after `length`, seconds.")
+    tail_floor_dbfs: float = Field(-60.0, le=-30, description="ring_out: the tail ends where it falls below this.")
+    declick_ms: float = Field(10.0, ge=0, le=10, description="button/cut/ring_out: fade at the very end, ms.")
+    fade_max_s: float = Field(4.0, gt=0, le=20, description="fade: audio fade-out over the last bar, at most this.")
+    limiter_release_ms: float = Field(80.0, gt=0, le=1000, description="True-peak limiter release, ms.")
+    limiter_lookahead_ms: float = Field(5.0, gt=0, le=20, description="True-peak limiter lookahead, ms.")
+    mp3_bitrate_kbps: int = Field(192, ge=64, le=320, description="Bit rate of the MP3 preview (CBR), kbit/s.")
+
+
 class GenerateConfig(BaseModel):
     """The main job: briefs in, cues out (today: validated, expanded, composed into MIDI, plan and manifest)."""
 
@@ -27,6 +56,7 @@ class GenerateConfig(BaseModel):
     models: str | None = Field(
         None, description="Model bundle: a folder or store URI with melody/, vae/, chords/; None = the shipped one."
     )
+    render: RenderConfig = Field(default_factory=RenderConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
 
 

@@ -96,3 +96,18 @@ class StoreUnreachable(StoreError):
 
 class RuntimeSetupError(ScoringError):
     """Ray (or another runtime dependency) could not be started or reached."""
+
+
+# --- rendering ------------------------------------------------------------------------------------------------
+
+
+class RenderError(ScoringError):
+    """Audio could not be rendered or mastered (the message says which cue and why)."""
+
+
+class SoundfontMissing(RenderError):
+    """No usable soundfont: the configured file is missing or unreadable, or none is installed."""
+
+
+class MidiReadError(RenderError):
+    """A MIDI file is corrupt or uses something the renderer cannot play (e.g. more stems than synth buses)."""

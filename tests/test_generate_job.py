@@ -1,4 +1,5 @@
-"""The main job on the session's real Ray: briefs in, composed cues and a batch record in a local or S3 store."""
+"""The main job on the session's real Ray: briefs in, composed and rendered cues and a batch record in a local or S3
+store."""
 
 import hashlib
 import json
@@ -9,7 +10,7 @@ from pipelines.compose.midi_file import midi_length_us
 from pipelines.generate.cue_spec import expand_cues
 from pipelines.generate.job import compose_cues, run
 from schemas.brief_file import read_brief_bytes
-from schemas.config import GenerateConfig
+from schemas.config import GenerateConfig, RenderConfig
 from services.brief_sources import EXAMPLES_DIR
 from services.store import open_store
 
@@ -43,10 +44,10 @@ def test_job_composes_the_examples_into_a_local_store_and_a_rerun_skips_them(ray
     assert [b.ok for b in record.briefs] == [True] * 9
     # sunrise-coffee-60: 2 variations x (60 + 3 cutdowns) = 8; the other 8 briefs one cue each
     assert len(record.cues) == len(record.results) == 16
-    assert record.status == "composed" and not record.failed_cues
+    assert record.status == "rendered" and not record.failed_cues
     assert set(record.models) == {"melody", "vae", "chords"}
     saved = json.loads((store_path / record.key).read_text())
-    assert saved["batch_id"] == record.batch_id and saved["status"] == "composed"
+    assert saved["batch_id"] == record.batch_id and saved["status"] == "rendered"
     for result in record.results:
         folder = store_path / result["prefix"]
         manifest = json.loads((folder / "manifest.json").read_text())
@@ -54,6 +55,19 @@ def test_job_composes_the_examples_into_a_local_store_and_a_rerun_skips_them(ray
         assert manifest["files"]["cue.mid"]["sha256"] == hashlib.sha256(midi).hexdigest()
         assert midi_length_us(midi) == round(manifest["plan"]["length_s"] * 1e6)
         assert manifest["quality"]["in_key_rate"] >= 0.9 and manifest["models"] == record.models
+        # every file the manifest lists is there with its hash; the mix is at the brief's loudness
+        for name, entry in manifest["files"].items():
+            assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == entry["sha256"], name
+        delivery = manifest["brief"]["delivery"]
+        mix = manifest["files"]["mix.wav"]
+        assert abs(mix["loudness_lufs"] - delivery["loudness"]) <= 0.5 and mix["true_peak_dbtp"] <= -1.0
+        stems = {name for name in manifest["files"] if name.startswith("stems/") and name.endswith(".wav")}
+        assert stems == {f"stems/{s['name']}.wav" for s in manifest["plan"]["stems"]}
+        assert ("preview.mp3" in manifest["files"]) == ("mp3" in delivery["formats"])
+        assert ("mix.flac" in manifest["files"]) == ("flac" in delivery["formats"])
+        assert manifest["stage"] == "rendered"
+        if manifest["plan"]["ending"] != "ring_out":
+            assert mix["samples"] == round(manifest["plan"]["length_s"] * delivery["sample_rate"])
     chase = next(r for r in record.results if r["cue_id"] == "night-chase")
     assert chase["quality"]["hit_error_max_ms"] < 10
     again = run(GenerateConfig(sources=(str(EXAMPLES_DIR),), store=str(store_path)))
@@ -84,7 +98,7 @@ def test_a_cue_that_fails_is_reported_and_the_others_are_delivered(ray_session, 
     good = expand_cues(brief("id: fine\nmedium: ad\nmood: happy\nlength: 8\n"))
     # A spec whose brief no longer validates (as from an older release): its composer raises, the batch goes on.
     broken = good[0].model_copy(update={"cue_id": "broken", "brief": {**good[0].brief, "form": "AABA", "length": 3}})
-    results, versions = compose_cues([*good, broken], str(tmp_path / "store"), None, None)
+    results, versions = compose_cues([*good, broken], str(tmp_path / "store"), None, RenderConfig(), None)
     assert [(r["cue_id"], r["ok"]) for r in results] == [("fine", True), ("broken", False)]
     assert "the form A-A-B-A needs at least 4 bars" in results[1]["error"]
     assert set(versions) == {"melody", "vae", "chords"}

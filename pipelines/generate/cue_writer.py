@@ -1,9 +1,10 @@
-"""One cue from its spec into the store: compose, measure, write ``cue.mid`` and ``plan.json``, then the manifest.
+"""One cue from its spec into the store: compose, measure, render and master, write every file, then the manifest.
 
-Layout (``shared/specs/store-layout.md``): ``cues/<cue-id>/<cue-key>/`` with the manifest written last, so a
-folder without ``manifest.json`` is never a result, and a cue whose manifest exists is skipped. The cue key hashes
-everything that decides the cue's content: the resolved brief, seed, cutdown, the models' versions and the
-composer's version (the renderer, when it lands, adds the soundfont and its own version).
+Layout (``shared/specs/store-layout.md``): ``cues/<cue-id>/<render-key>/`` holds ``cue.mid``, ``plan.json``,
+``mix.wav`` (``mix.flac``), ``preview.mp3`` and ``stems/<stem>.wav``, and ``manifest.json`` written last, so a
+folder without ``manifest.json`` is never a result, and a cue whose manifest exists is skipped. The render key
+hashes everything that decides the cue's content: the resolved brief, seed, cutdown, the models' versions, the
+composer's version, and the renderer's identity (its version, the soundfont's sha256 and the synth settings).
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import json
 from dataclasses import dataclass
 
 from pipelines.compose.composer import ComposerModels, compose_cue
+from pipelines.compose.plan import Plan
 from pipelines.compose.quality import measure
 from pipelines.generate.cue_spec import CueSpec
+from pipelines.render.cue_renderer import AudioRequest, CueRenderer
+from pipelines.render.midi_events import StemRoute
 from schemas.brief import Brief, canonical_hash
 from services.store import ObjectStore
 
@@ -33,30 +37,68 @@ class CueResult:
     error: str | None = None
     length_s: float | None = None
     quality: dict | None = None
+    audio: dict | None = None  # loudness, true peak, limiter, samples (see ``_audio_digest``)
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
 
 
-def cue_key(spec: CueSpec, model_versions: dict[str, str]) -> str:
-    return "k-" + canonical_hash({"cue": spec.content_hash(), "models": model_versions, "code": COMPOSER_VERSION})[:12]
+CONTENT_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".mid": "audio/midi"}
 
 
-def write_cue(store: ObjectStore, spec: CueSpec, models: ComposerModels) -> CueResult:
-    """Compose ``spec`` into ``store`` unless its manifest exists. Raises on failure (the caller reports it)."""
-    key = cue_key(spec, models.versions)
+def cue_key(spec: CueSpec, model_versions: dict[str, str], renderer: dict) -> str:
+    """The render key: a hash of everything that decides the cue's files (``renderer`` = ``CueRenderer.identity``)."""
+    identity = {"cue": spec.content_hash(), "models": model_versions, "code": COMPOSER_VERSION, "render": renderer}
+    return "k-" + canonical_hash(identity)[:12]
+
+
+def audio_request(plan: Plan, midi: bytes, brief: Brief, key: str) -> AudioRequest:
+    """What the renderer needs for a composed cue: its stems' channels, length, ending and delivery."""
+    _, steps, _, duration_us = plan.tempo_map_us[-1]
+    last_bar_s = plan.steps_per_bar * duration_us / steps / 1e6
+    return AudioRequest(
+        midi=midi,
+        stems=tuple(StemRoute(stem.name, stem.channel) for stem in plan.stems),
+        length_s=plan.length_s,
+        ending=plan.ending,
+        delivery=brief.resolve_defaults().delivery,
+        fade_s=last_bar_s,
+        title=plan.brief_id,
+        reference=key,
+        seed=plan.seed,
+    )
+
+
+def write_cue(store: ObjectStore, spec: CueSpec, models: ComposerModels, renderer: CueRenderer) -> CueResult:
+    """Compose and render ``spec`` into ``store`` unless its manifest exists. Raises on failure (the caller
+    reports it); files already written by a failed attempt are overwritten by the next one."""
+    key = cue_key(spec, models.versions, renderer.identity)
     prefix = f"cues/{spec.cue_id}/{key}"
     if store.exists(f"{prefix}/manifest.json"):
         manifest = json.loads(store.get_bytes(f"{prefix}/manifest.json"))
-        return CueResult(spec.cue_id, key, prefix, True, True, None, manifest["length_s"], manifest["quality"])
+        return CueResult(
+            spec.cue_id,
+            key,
+            prefix,
+            True,
+            True,
+            None,
+            manifest["length_s"],
+            manifest["quality"],
+            _audio_digest(manifest),
+        )
     brief = Brief.model_validate(spec.brief)
     cue = compose_cue(brief, spec.seed, spec.cutdown, models)
     quality = measure(cue.score)
+    audio = renderer.render(audio_request(cue.plan, cue.midi, brief, key))
     plan_json = json.dumps(cue.plan.model_dump(mode="json"), indent=2).encode()
     files = {
         "cue.mid": store.put_bytes(f"{prefix}/cue.mid", cue.midi, content_type="audio/midi"),
         "plan.json": store.put_bytes(f"{prefix}/plan.json", plan_json, content_type="application/json"),
     }
+    for name, data in audio.files.items():
+        content_type = CONTENT_TYPES.get(name[name.rfind(".") :], "application/octet-stream")
+        files[name] = store.put_bytes(f"{prefix}/{name}", data, content_type=content_type)
     manifest = {
         "cue_id": spec.cue_id,
         "cue_key": key,
@@ -64,7 +106,7 @@ def write_cue(store: ObjectStore, spec: CueSpec, models: ComposerModels) -> CueR
         "variation": spec.variation,
         "cutdown": spec.cutdown,
         "seed": spec.seed,
-        "stage": "symbolic",  # audio files come with the renderer
+        "stage": "rendered",
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "length_s": cue.plan.length_s,
         "brief": spec.brief,
@@ -73,7 +115,27 @@ def write_cue(store: ObjectStore, spec: CueSpec, models: ComposerModels) -> CueR
         "models": models.versions,
         "composer_version": COMPOSER_VERSION,
         "quality": quality,
-        "files": {name: {"bytes": put.size, "sha256": put.sha256} for name, put in files.items()},
+        "audio": audio.summary,
+        "timings_s": {name: round(seconds, 3) for name, seconds in audio.timings.items()},
+        "files": {
+            name: {"bytes": put.size, "sha256": put.sha256, **audio.file_info.get(name, {})}
+            for name, put in files.items()
+        },
     }
     store.put_bytes(f"{prefix}/manifest.json", json.dumps(manifest, indent=2).encode(), content_type="application/json")
-    return CueResult(spec.cue_id, key, prefix, True, False, None, cue.plan.length_s, quality)
+    return CueResult(spec.cue_id, key, prefix, True, False, None, cue.plan.length_s, quality, _audio_digest(manifest))
+
+
+def _audio_digest(manifest: dict) -> dict | None:
+    """The few audio numbers a batch summary shows, from a manifest."""
+    audio = manifest.get("audio")
+    if not audio:
+        return None
+    mix = manifest["files"].get("mix.wav") or manifest["files"].get("mix.flac") or {}
+    return {
+        "duration_s": audio["duration_s"],
+        "loudness_lufs": mix.get("loudness_lufs"),
+        "true_peak_dbtp": mix.get("true_peak_dbtp"),
+        "limited": audio["limiter"]["engaged"],
+        "silent_stems": audio["silent_stems"],
+    }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 from collections.abc import Callable
 from importlib import metadata
 
@@ -19,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipelines.generate.cue_spec import CueSpec, expand_cues
 from schemas.brief import Brief, canonical_hash
 from schemas.brief_file import BriefEntry
-from schemas.config import GenerateConfig
+from schemas.config import GenerateConfig, RenderConfig
+from schemas.errors import RenderError
 from services.brief_sources import read_sources
 from services.ray_runtime import init_ray
 from services.store import open_store
@@ -50,8 +52,8 @@ class BatchRecord(BaseModel):
 
     batch_id: str
     status: str = Field(
-        description="'composed' (every cue's MIDI, plan and manifest are in the store) or "
-        "'composed with failures'; audio comes with the renderer."
+        description="'rendered' (every cue's MIDI, audio and manifest are in the store) or "
+        "'rendered with failures'."
     )
     created: str = Field(description="UTC time, ISO 8601.")
     code_version: str
@@ -88,16 +90,19 @@ def _plan_brief(brief_json: dict) -> list[dict]:
 
 
 class CueComposer:
-    """Ray actor: loads the models once, then composes cues into the store (see ``cue_writer.write_cue``)."""
+    """Ray actor: loads the models and the synth once, then composes and renders cues into the store
+    (see ``cue_writer.write_cue``)."""
 
-    def __init__(self, store_uri: str, models_uri: str | None):
+    def __init__(self, store_uri: str, models_uri: str | None, render_json: dict):
         import torch
 
         from pipelines.compose.composer import ComposerModels
+        from pipelines.render.cue_renderer import CueRenderer
 
         torch.set_num_threads(1)  # batch-1 model steps: threads cost more than they give, and actors run side by side
         self.store = open_store(store_uri)
         self.models = ComposerModels.load(models_uri)
+        self.renderer = CueRenderer(RenderConfig.model_validate(render_json))
 
     def versions(self) -> dict[str, str]:
         return self.models.versions
@@ -107,14 +112,18 @@ class CueComposer:
 
         spec = CueSpec.model_validate(spec_json)
         try:
-            return write_cue(self.store, spec, self.models).as_dict()
+            return write_cue(self.store, spec, self.models, self.renderer).as_dict()
         except Exception as err:  # one cue's failure is reported with its message; the batch goes on
             log.warning("composing %s failed: %s", spec.cue_id, err)
             return CueResult(spec.cue_id, "", "", False, error=f"{type(err).__name__}: {err}").as_dict()
 
 
 def compose_cues(
-    cues: list[CueSpec], store_uri: str, models_uri: str | None, on_progress: Callable[[int, int], None] | None
+    cues: list[CueSpec],
+    store_uri: str,
+    models_uri: str | None,
+    render: RenderConfig,
+    on_progress: Callable[[int, int], None] | None,
 ) -> tuple[list[dict], dict[str, str]]:
     """Every cue composed by a pool of ``CueComposer`` actors; results in the order of ``cues``."""
     import ray
@@ -124,8 +133,14 @@ def compose_cues(
         return [], {}
     size = max(1, min(len(cues), int(ray.cluster_resources().get("CPU", 1))))
     actor = ray.remote(num_cpus=COMPOSER_CPUS, max_restarts=1, max_task_retries=1)(CueComposer)
-    actors = [actor.remote(store_uri, models_uri) for _ in range(size)]
-    versions = ray.get(actors[0].versions.remote())
+    actors = [actor.remote(store_uri, models_uri, render.model_dump(mode="json")) for _ in range(size)]
+    try:
+        versions = ray.get(actors[0].versions.remote())
+    except ray.exceptions.RayActorError as err:  # e.g. no soundfont on the workers: say why, not "actor died"
+        for a in actors:
+            ray.kill(a)
+        cause = getattr(err, "cause", None) or err
+        raise RenderError(f"the cue workers could not start: {cause}") from err
     pool = ActorPool(actors)
     results: dict[str, dict] = {}
     for result in pool.map_unordered(lambda a, spec: a.compose.remote(spec), [c.model_dump(mode="json") for c in cues]):
@@ -144,6 +159,10 @@ def run(config: GenerateConfig, on_progress: Callable[[str, int, int], None] | N
     import ray  # imported here so validation-only commands start fast
 
     store = open_store(config.store)  # a bad store URI fails before any work starts
+    if not (config.ray.address or os.environ.get("RAY_ADDRESS")):
+        from pipelines.render.soundfont import find_soundfont
+
+        find_soundfont(config.render.soundfont)  # local run: a missing soundfont fails before any work starts
     entries = read_sources(config.sources)
     valid = [e for e in entries if e.ok]
     outcomes: dict[int, BriefOutcome] = {i: _outcome(e) for i, e in enumerate(entries) if not e.ok}
@@ -175,10 +194,10 @@ def run(config: GenerateConfig, on_progress: Callable[[str, int, int], None] | N
         if on_progress:
             on_progress("composing cues", done, total)
 
-    results, versions = compose_cues(list(cues), store.uri, config.models, composing)
+    results, versions = compose_cues(list(cues), store.uri, config.models, config.render, composing)
     record = BatchRecord(
         batch_id="b-" + canonical_hash(sorted(c.content_hash() for c in cues))[:12],
-        status="composed" if all(r["ok"] for r in results) else "composed with failures",
+        status="rendered" if all(r["ok"] for r in results) else "rendered with failures",
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         code_version=code_version(),
         store=store.uri,

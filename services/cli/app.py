@@ -114,26 +114,32 @@ def run(
             help="Model bundle folder or URI (melody/, vae/, chords/); default: the shipped one.", show_default=False
         ),
     ] = None,
+    soundfont: Annotated[
+        str | None,
+        typer.Option(help="A .sf2 soundfont; default: FluidR3_GM if installed, else TimGM6mb.", show_default=False),
+    ] = None,
 ) -> None:
-    """Run the main job on Ray: validate the briefs, expand variations and cutdowns, compose every cue, record the
-    batch in the store.
+    """Run the main job on Ray: validate the briefs, expand variations and cutdowns, compose and render every
+    cue, record the batch in the store.
 
-    Each cue gets cues/<cue-id>/<cue-key>/ with cue.mid (one track and channel per stem), plan.json and
-    manifest.json (plan, models, seed, quality metrics), the manifest written last; a cue already in the store is
-    skipped. Rendering to audio comes with a later stage. Invalid briefs and failed cues are reported and the rest
-    still run; exits 2 if any brief was invalid, 1 if any cue failed.
+    Each cue gets cues/<cue-id>/<render-key>/ with cue.mid (one track and channel per stem), plan.json,
+    mix.wav, preview.mp3 and stems/<stem>.wav (as the brief's delivery asks) and manifest.json (plan, models,
+    seed, quality, loudness and true peak of every file), the manifest written last; a cue already in the store is
+    skipped. Invalid briefs and failed cues are reported and the rest still run; exits 2 if any brief was invalid,
+    1 if any cue failed.
 
     Example: cues run schemas/examples/ --store ./cue-store
     """
     from rich.progress import Progress
 
     from pipelines.generate.job import run as run_job
-    from schemas.config import GenerateConfig, RayConfig
+    from schemas.config import GenerateConfig, RayConfig, RenderConfig
 
     config = GenerateConfig(
         sources=tuple(sources or [_shown_path(EXAMPLES_DIR)]),
         store=store,
         models=models,
+        render=RenderConfig(soundfont=soundfont),
         ray=RayConfig(address=ray_address, num_cpus=num_cpus),
     )
     with reported_errors(), Progress(console=err, transient=True) as progress:

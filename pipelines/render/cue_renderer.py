@@ -1,0 +1,233 @@
+"""A cue's MIDI → its delivered audio: stems and mix rendered in one synth pass, ending shaped, mastered, encoded.
+
+:class:`CueRenderer` is what a worker keeps: the soundfont found once and one loaded synth per (sample rate, bus
+count), reused for every cue. :meth:`CueRenderer.render` is the whole audio stage of one cue and returns the files
+as bytes with the numbers the manifest records; writing them is the caller's business.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipelines.render.audio_files import BextInfo, Pcm, flac_bytes, mp3_bytes, to_pcm, wav_bytes
+from pipelines.render.endings import shape_ending
+from pipelines.render.loudness import SILENCE, db, gated_loudness, step_powers, true_peak
+from pipelines.render.master import master
+from pipelines.render.midi_events import StemRoute, read_performance
+from pipelines.render.soundfont import Soundfont, find_soundfont
+from pipelines.render.synth import BusSynth
+from schemas.brief import AudioFormat, Delivery, Ending
+from schemas.config import RenderConfig
+from schemas.errors import RenderError
+
+log = logging.getLogger(__name__)
+
+RENDERER_VERSION = "render-1"  # bump when the same MIDI, soundfont and settings would give different audio
+SILENT_STEM_DBFS = -120.0  # a stem whose peak stays below this is reported silent
+
+
+@dataclass(frozen=True)
+class AudioRequest:
+    """What the renderer needs to know about one cue besides its MIDI."""
+
+    midi: bytes
+    stems: tuple[StemRoute, ...] | None  # None: one stem per MIDI channel with notes
+    length_s: float  # the musical length; the file's too except for a ring-out tail
+    ending: Ending
+    delivery: Delivery  # with ``loudness`` resolved (not None)
+    fade_s: float = 2.0  # ``fade``: length of the audio fade (the last bar)
+    title: str = ""
+    reference: str = ""  # the cue key, written into the WAVs' bext chunk
+    seed: int = 0  # dither
+
+
+@dataclass
+class RenderedAudio:
+    """Delivered files (name → bytes), per-file numbers, and the render's summary for the manifest."""
+
+    files: dict[str, bytes]
+    file_info: dict[str, dict]
+    summary: dict
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class CueRenderer:
+    """Renders cues; holds the soundfont and loaded synths. Close it when done (or use ``with``)."""
+
+    def __init__(self, config: RenderConfig | None = None):
+        self.config = config or RenderConfig()
+        self.soundfont: Soundfont = find_soundfont(self.config.soundfont)
+        self._synths: dict[tuple[int, int], BusSynth] = {}
+
+    def __enter__(self) -> CueRenderer:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for synth in self._synths.values():
+            synth.close()
+        self._synths.clear()
+
+    @property
+    def identity(self) -> dict:
+        """Everything about the renderer that decides the audio: part of each cue's render key."""
+        return {
+            "renderer": RENDERER_VERSION,
+            "soundfont": self.soundfont.sha256,
+            "settings": self.config.model_dump(mode="json", exclude={"soundfont"}),
+        }
+
+    def synth(self, rate: int, buses: int) -> BusSynth:
+        key = (rate, buses)
+        if key not in self._synths:
+            self._synths[key] = BusSynth(self.soundfont, rate, buses, self.config.synth)
+        return self._synths[key]
+
+    def render(self, request: AudioRequest) -> RenderedAudio:
+        if request.delivery.loudness is None:
+            raise RenderError("the delivery loudness is not resolved (call Brief.resolve_defaults first)")
+        config, delivery = self.config, request.delivery
+        rate = delivery.sample_rate
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        performance = read_performance(request.midi, rate, request.stems)
+        length = round(request.length_s * rate)
+        max_tail = round(config.tail_max_s * rate)
+        rings = request.ending in (Ending.ring_out, Ending.loop)
+        raw = self.synth(rate, len(performance.stems)).render(performance, length + (max_tail if rings else 0))
+        timings["synth_s"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        floor = 0.0
+        if request.ending == Ending.ring_out:  # the floor is at delivery level: estimate the gain it will get
+            raw_loudness = gated_loudness(step_powers(raw.sum(axis=0), rate), rate)
+            if raw_loudness != SILENCE:
+                floor = 10.0 ** ((config.tail_floor_dbfs - (delivery.loudness - raw_loudness)) / 20.0)
+        shaped = shape_ending(
+            raw,
+            request.ending,
+            length,
+            declick_samples=round(config.declick_ms / 1000 * rate),
+            fade_samples=round(min(request.fade_s, config.fade_max_s) * rate),
+            max_tail=max_tail,
+            tail_floor=floor,
+        )
+        del raw
+        mastered = master(
+            shaped,
+            rate,
+            delivery.loudness,
+            delivery.true_peak,
+            loop=request.ending == Ending.loop,
+            release_ms=config.limiter_release_ms,
+            lookahead_ms=config.limiter_lookahead_ms,
+        )
+        timings["master_s"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        audio = _encode(request, mastered, performance.stems, rate, self.config.mp3_bitrate_kbps)
+        timings["encode_s"] = time.perf_counter() - clock
+        audio.timings = timings
+        audio.summary.update(
+            {
+                "renderer": RENDERER_VERSION,
+                "soundfont": {"name": self.soundfont.name, "sha256": self.soundfont.sha256},
+                "synth": self.config.synth.model_dump(mode="json"),
+                "ending": request.ending.value,
+                "length_samples": length,
+                "tail_samples": mastered.mix.shape[-1] - length,
+                "gain_db": round(mastered.gain_db, 3),
+                "limiter": {
+                    "engaged": mastered.limiter.engaged,
+                    "ceiling_dbtp": mastered.limiter.ceiling_db,
+                    "max_gain_reduction_db": mastered.limiter.max_gain_reduction_db,
+                    "passes": mastered.limiter.passes,
+                },
+                "loudness_target_lufs": delivery.loudness,
+                "true_peak_ceiling_dbtp": delivery.true_peak,
+            }
+        )
+        return audio
+
+
+def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate: int, mp3_kbps: int):
+    delivery = request.delivery
+    bits = delivery.bit_depth
+    formats = set(delivery.formats)
+    loop = request.ending == Ending.loop
+    files: dict[str, bytes] = {}
+    info: dict[str, dict] = {}
+    now = dt.datetime.now(dt.UTC)
+
+    def bext(description: str, loudness: float, peak: float) -> BextInfo:
+        return BextInfo(
+            description=description,
+            originator="cues",
+            originator_reference=request.reference,
+            date=now.strftime("%Y-%m-%d"),
+            time=now.strftime("%H:%M:%S"),
+            loudness_lufs=loudness,
+            true_peak_dbtp=peak,
+            coding_history=f"A=PCM,F={rate},W={bits},M=stereo,T=cues {RENDERER_VERSION} FluidSynth\r\n",
+        )
+
+    def deliver(name: str, audio: np.ndarray, pcm: Pcm, loudness: float, peak: float, extra: dict) -> None:
+        numbers = {
+            "samples": pcm.frames,
+            "sample_rate": rate,
+            "bit_depth": bits,
+            "loudness_lufs": _rounded(loudness),
+            "true_peak_dbtp": _rounded(peak),
+            "clipped_samples": pcm.clipped,
+            **extra,
+        }
+        if AudioFormat.wav in formats:
+            files[f"{name}.wav"] = wav_bytes(pcm, rate, bext(f"{request.title} {name}".strip(), loudness, peak))
+            info[f"{name}.wav"] = numbers
+        if AudioFormat.flac in formats:
+            files[f"{name}.flac"] = flac_bytes(pcm, rate)
+            info[f"{name}.flac"] = numbers
+
+    mix_pcm = to_pcm(mastered.mix, bits, request.seed)
+    stem_sum = np.zeros_like(mastered.premix, dtype=np.float64)
+    stem_report = {}
+    if delivery.stems:
+        for index, stem in enumerate(stems):
+            audio = mastered.stems[index]
+            pcm = to_pcm(audio, bits, request.seed + 1 + index)
+            stem_sum += pcm.as_float()
+            peak = true_peak(audio, circular=loop)
+            silent = db(float(np.abs(audio).max())) < SILENT_STEM_DBFS
+            loudness = gated_loudness(step_powers(audio, rate), rate)
+            deliver(f"stems/{stem.name}", audio, pcm, loudness, db(peak), {"silent": silent})
+            stem_report[stem.name] = {"silent": silent, "midi_channel": stem.channel + 1}
+    extra = {"limited": mastered.limiter.engaged}
+    if delivery.stems and stems:
+        residual = float(np.abs(stem_sum - mastered.premix).max())
+        extra["stems_sum_residual_dbfs"] = _rounded(db(residual)) if residual > 0 else None
+    deliver("mix", mastered.mix, mix_pcm, mastered.loudness_lufs, mastered.true_peak_dbtp, extra)
+    if AudioFormat.mp3 in formats:
+        preview = mix_pcm if bits == 16 else to_pcm(mastered.mix, 16, request.seed)
+        files["preview.mp3"] = mp3_bytes(preview, rate, mp3_kbps)
+        info["preview.mp3"] = {"bitrate_kbps": mp3_kbps, "sample_rate": rate, "preview": True}
+    summary = {
+        "sample_rate": rate,
+        "bit_depth": bits,
+        "samples": mix_pcm.frames,
+        "duration_s": round(mix_pcm.frames / rate, 6),
+        "stems": stem_report,
+        "silent_stems": sorted(name for name, s in stem_report.items() if s["silent"]),
+    }
+    return RenderedAudio(files, info, summary)
+
+
+def _rounded(value: float) -> float | None:
+    return round(value, 3) if np.isfinite(value) else None

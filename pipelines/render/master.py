@@ -1,0 +1,123 @@
+"""Mastering: one gain for every stem and the mix to reach the loudness target, and a true-peak limiter on the
+mix only when that gain would break the ceiling.
+
+The stems are never limited, so they always sum to the mix as it was before the limiter (``premix``). The limiter
+is pedalboard's ``BrickwallLimiter`` with its 4× oversampled (true-peak) detector: a maintained library, not our
+own. Limiting lowers the loudness a little, and its detector's oversampler is not the meter's, so the gain and
+the limiter's ceiling are adjusted in a few passes until the mix measures within 0.1 LU of the target and under
+the ceiling by our BS.1770-4 meter. Loops are limited as a ring (the end's limiting carries into the start).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipelines.render.loudness import SILENCE, db, gated_loudness, integrated_loudness, step_powers, true_peak
+from schemas.errors import RenderError
+
+LOUDNESS_TOLERANCE_LU = 0.1  # ours; delivery specs allow ±0.5 (EBU R128 ±1)
+PEAK_MARGIN_DB = 0.05  # below the ceiling, so a meter with another oversampler still reads under ceiling + 0.1
+MAX_PASSES = 8
+RING_PAD_S = 0.5  # a loop is limited with this much of its end before it and of its start after it
+
+
+@dataclass(frozen=True)
+class LimiterReport:
+    """What the limiter did: its final ceiling setting (dBTP), the largest gain reduction (dB, ≥ 0), passes."""
+
+    engaged: bool
+    ceiling_db: float | None = None
+    max_gain_reduction_db: float = 0.0
+    passes: int = 0
+
+
+@dataclass
+class Mastered:
+    """Stems at the common gain, the premix (their sum) and the delivered mix (premix, limited if needed)."""
+
+    stems: np.ndarray  # (stems, 2, samples) float32
+    premix: np.ndarray  # (2, samples) float32: the sum of ``stems``
+    mix: np.ndarray  # (2, samples) float32
+    gain_db: float
+    loudness_lufs: float  # of ``mix``
+    true_peak_dbtp: float  # of ``mix``
+    limiter: LimiterReport = field(default_factory=lambda: LimiterReport(False))
+
+
+def master(
+    stems: np.ndarray,
+    rate: int,
+    target_lufs: float,
+    ceiling_dbtp: float,
+    *,
+    loop: bool = False,
+    release_ms: float = 80.0,
+    lookahead_ms: float = 5.0,
+) -> Mastered:
+    """Bring ``stems`` (stems, 2, samples) to ``target_lufs`` with one gain; limit the mix to ``ceiling_dbtp``."""
+    raw_mix = stems.sum(axis=0, dtype=np.float32)
+    powers = step_powers(raw_mix, rate)
+    raw_loudness = gated_loudness(powers, rate)
+    if raw_loudness == SILENCE:
+        raise RenderError("the cue renders as silence (no note sounded); nothing to master")
+    gain_db = target_lufs - raw_loudness
+    raw_peak = true_peak(raw_mix, circular=loop)
+    if db(raw_peak) + gain_db <= ceiling_dbtp - PEAK_MARGIN_DB:
+        gain = np.float32(10.0 ** (gain_db / 20.0))
+        mix = raw_mix * gain
+        return Mastered(stems * gain, mix, mix, gain_db, target_lufs, db(raw_peak) + gain_db)
+
+    limit_at = ceiling_dbtp - PEAK_MARGIN_DB
+    passes = 0
+    while passes < MAX_PASSES:
+        passes += 1
+        gain = np.float32(10.0 ** (gain_db / 20.0))
+        premix = raw_mix * gain
+        mix = _limit(premix, rate, limit_at, loop, release_ms, lookahead_ms)
+        loudness = integrated_loudness(mix, rate)
+        peak_db = db(true_peak(mix, circular=loop))
+        loud_ok = abs(loudness - target_lufs) <= LOUDNESS_TOLERANCE_LU
+        peak_ok = peak_db <= ceiling_dbtp - PEAK_MARGIN_DB + 1e-6
+        if loud_ok and peak_ok:
+            break
+        if not peak_ok:
+            limit_at -= peak_db - (ceiling_dbtp - PEAK_MARGIN_DB) + 0.01
+        if not loud_ok:
+            gain_db += target_lufs - loudness
+    else:
+        raise RenderError(
+            f"could not reach {target_lufs} LUFS under {ceiling_dbtp} dBTP in {MAX_PASSES} passes "
+            f"(last: {loudness:.2f} LUFS, {peak_db:.2f} dBTP); lower the loudness target or raise the ceiling"
+        )
+    report = LimiterReport(True, round(limit_at, 3), _max_reduction_db(premix, mix, rate), passes)
+    return Mastered(stems * gain, premix, mix, gain_db, loudness, peak_db, report)
+
+
+def _limit(audio: np.ndarray, rate: int, ceiling: float, ring: bool, release_ms: float, lookahead_ms: float):
+    import pedalboard
+
+    limiter = pedalboard.BrickwallLimiter(
+        ceiling_db=ceiling, release_ms=release_ms, lookahead_ms=lookahead_ms, true_peak=True
+    )
+    if not ring:
+        return limiter(audio, rate)
+    pad = min(round(RING_PAD_S * rate), audio.shape[-1])
+    wrapped = np.concatenate([audio[:, -pad:], audio, audio[:, :pad]], axis=1)
+    return np.ascontiguousarray(limiter(wrapped, rate)[:, pad : pad + audio.shape[-1]])
+
+
+def _max_reduction_db(before: np.ndarray, after: np.ndarray, rate: int) -> float:
+    """Largest drop of the 10 ms peak level from before to after the limiter, in dB (0 if it never acted)."""
+    window = max(1, rate // 100)
+    n = before.shape[-1] // window * window
+    if not n:
+        return 0.0
+    peak_before = np.abs(before[:, :n]).reshape(-1, window).max(axis=-1)
+    peak_after = np.abs(after[:, :n]).reshape(-1, window).max(axis=-1)
+    audible = peak_before > 1e-4
+    if not audible.any():
+        return 0.0
+    ratio = peak_before[audible] / np.maximum(peak_after[audible], 1e-12)
+    return round(max(0.0, 20.0 * float(np.log10(ratio.max()))), 2)

@@ -1,0 +1,80 @@
+"""Which soundfont renders the cues, and its identity (a hash that is part of every cue's render key).
+
+Order when none is configured: FluidR3_GM (Debian ``fluid-soundfont-gm``), then TimGM6mb (Debian
+``timgm6mb-soundfont``, or the copy inside the ``pretty_midi`` wheel). A configured path must exist: it is never
+silently replaced by a fallback, because the user asked for that sound.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from schemas.errors import SoundfontMissing
+
+FLUIDR3 = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+TIMGM6MB = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
+INSTALL_HINT = (
+    "install one with `sudo apt-get install fluid-soundfont-gm` (FluidR3_GM, 148 MB) or "
+    "`sudo apt-get install timgm6mb-soundfont` (6 MB), or set the render soundfont to a .sf2 file"
+)
+
+
+@dataclass(frozen=True)
+class Soundfont:
+    """A soundfont file and the sha256 of its bytes (hex)."""
+
+    path: Path
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def candidates() -> list[Path]:
+    """Where a soundfont is looked for when none is configured, best first."""
+    paths = [FLUIDR3, TIMGM6MB]
+    try:
+        import pretty_midi
+
+        paths.append(Path(pretty_midi.__file__).parent / "TimGM6mb.sf2")
+    except ImportError:  # pretty_midi is a dependency, but the lookup must not depend on it
+        pass
+    return paths
+
+
+def find_soundfont(configured: str | Path | None = None) -> Soundfont:
+    """The soundfont to use: ``configured`` if given (it must exist), else the best installed one.
+
+    Raises :class:`SoundfontMissing` naming what to install."""
+    if configured is not None:
+        path = Path(configured).expanduser()
+        if not path.is_file():
+            raise SoundfontMissing(f"soundfont {str(path)!r} does not exist or is not a file; {INSTALL_HINT}")
+        return _identify(path.resolve())
+    for path in candidates():
+        if path.is_file():
+            return _identify(path)
+    looked = ", ".join(str(p) for p in candidates())
+    raise SoundfontMissing(f"no soundfont found (looked in {looked}); {INSTALL_HINT}")
+
+
+def _identify(path: Path) -> Soundfont:
+    if not os.access(path, os.R_OK):
+        raise SoundfontMissing(f"soundfont {str(path)!r} is not readable by this user")
+    stat = path.stat()
+    return Soundfont(path, _sha256(str(path), stat.st_size, stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    """Hash of the file; cached on (path, size, mtime) because FluidR3 is 148 MB and every cue asks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -82,7 +82,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         midi = Path(tmp) / "cue.mid"
         midi.write_bytes(cue.midi)
-        for path in dict.fromkeys(p for p in candidates() if p.is_file()):
+        soundfonts = {}
+        for path in candidates():  # each distinct soundfont once (pretty_midi's TimGM6mb is Debian's file)
+            if path.is_file():
+                soundfonts.setdefault(find_soundfont(path).sha256, path)
+        for path in soundfonts.values():
             soundfont = find_soundfont(path)
             renderer = CueRenderer(RenderConfig(soundfont=str(path)))
             request = audio_request(cue.plan, cue.midi, brief, "k-bench")

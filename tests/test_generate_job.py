@@ -4,7 +4,9 @@ store."""
 import hashlib
 import json
 
+import numpy as np
 import pytest
+import soundfile
 
 from pipelines.compose.midi_file import midi_length_us
 from pipelines.generate.cue_spec import expand_cues
@@ -68,6 +70,10 @@ def test_job_composes_the_examples_into_a_local_store_and_a_rerun_skips_them(ray
         assert manifest["stage"] == "rendered"
         if manifest["plan"]["ending"] != "ring_out":
             assert mix["samples"] == round(manifest["plan"]["length_s"] * delivery["sample_rate"])
+        if manifest["plan"]["ending"] == "loop":  # the game cue: played end to start, no click
+            audio, _ = soundfile.read(str(folder / "mix.wav"))
+            seam = np.abs(audio[0] - audio[-1])
+            assert (seam <= np.percentile(np.abs(np.diff(audio, axis=0)), 99, axis=0)).all()
     chase = next(r for r in record.results if r["cue_id"] == "night-chase")
     assert chase["quality"]["hit_error_max_ms"] < 10
     again = run(GenerateConfig(sources=(str(EXAMPLES_DIR),), store=str(store_path)))
@@ -103,6 +109,19 @@ def test_a_cue_that_fails_is_reported_and_the_others_are_delivered(ray_session, 
     assert "the form A-A-B-A needs at least 4 bars" in results[1]["error"]
     assert set(versions) == {"melody", "vae", "chords"}
     assert not (tmp_path / "store" / "cues" / "broken").exists()
+
+
+def test_a_missing_soundfont_stops_the_job_before_any_work_with_what_to_install(ray_session, tmp_path):
+    from schemas.errors import RenderError, SoundfontMissing
+
+    missing = RenderConfig(soundfont=str(tmp_path / "none.sf2"))
+    with pytest.raises(SoundfontMissing, match="apt-get install fluid-soundfont-gm"):
+        run(GenerateConfig(sources=(str(EXAMPLES_DIR),), store=str(tmp_path / "store"), render=missing))
+    assert not (tmp_path / "store" / "cues").exists()
+    # on a cluster the workers find out: their error reaches the user too
+    cues = expand_cues(brief("id: fine\nmedium: ad\nmood: happy\nlength: 8\n"))
+    with pytest.raises(RenderError, match="the cue workers could not start: .*none.sf2.* does not exist"):
+        compose_cues(cues, str(tmp_path / "store"), None, missing, None)
 
 
 def test_briefs_are_read_from_s3(s3_bucket):

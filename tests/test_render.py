@@ -267,6 +267,24 @@ def test_a_cue_with_an_empty_stem_renders_and_flags_it(renderer):
     assert drums.shape[0] == 8 * 48000 and not drums.any()
 
 
+def test_fade_ends_in_silence_after_fading_over_the_last_bar(renderer):
+    audio = renderer.render(request(Ending.fade))
+    mix, rate = soundfile.read(io.BytesIO(audio.files["mix.wav"]))
+    level = [np.sqrt(np.mean(mix[int(a * rate) : int(b * rate)] ** 2)) for a, b in ((5.0, 5.5), (7.5, 8.0))]
+    assert level[1] < level[0] / 4 and mix.shape[0] == 8 * rate
+
+
+def test_a_cue_with_no_sound_at_all_is_a_clear_error(renderer):
+    from schemas.errors import RenderError
+
+    silent = mido.MidiFile(type=1, ticks_per_beat=480)
+    silent.tracks.append(mido.MidiTrack([mido.MetaMessage("end_of_track", time=480 * 16)]))
+    buffer = io.BytesIO()
+    silent.save(file=buffer)
+    with pytest.raises(RenderError, match="renders as silence"):
+        renderer.render(request(Ending.button, midi=buffer.getvalue()))
+
+
 def test_a_missing_soundfont_says_what_to_install(tmp_path):
     with pytest.raises(SoundfontMissing, match=r"does not exist.*apt-get install fluid-soundfont-gm"):
         find_soundfont(tmp_path / "nope.sf2")

@@ -52,8 +52,7 @@ class BatchRecord(BaseModel):
 
     batch_id: str
     status: str = Field(
-        description="'rendered' (every cue's MIDI, audio and manifest are in the store) or "
-        "'rendered with failures'."
+        description="'rendered' (every cue's MIDI, audio and manifest are in the store) or 'rendered with failures'."
     )
     created: str = Field(description="UTC time, ISO 8601.")
     code_version: str
@@ -100,9 +99,9 @@ class CueComposer:
         from pipelines.render.cue_renderer import CueRenderer
 
         torch.set_num_threads(1)  # batch-1 model steps: threads cost more than they give, and actors run side by side
+        self.renderer = CueRenderer(RenderConfig.model_validate(render_json))  # first: a missing soundfont fails fast
         self.store = open_store(store_uri)
         self.models = ComposerModels.load(models_uri)
-        self.renderer = CueRenderer(RenderConfig.model_validate(render_json))
 
     def versions(self) -> dict[str, str]:
         return self.models.versions
@@ -139,8 +138,7 @@ def compose_cues(
     except ray.exceptions.RayActorError as err:  # e.g. no soundfont on the workers: say why, not "actor died"
         for a in actors:
             ray.kill(a)
-        cause = getattr(err, "cause", None) or err
-        raise RenderError(f"the cue workers could not start: {cause}") from err
+        raise RenderError(f"the cue workers could not start: {_root_message(err)}") from err
     pool = ActorPool(actors)
     results: dict[str, dict] = {}
     for result in pool.map_unordered(lambda a, spec: a.compose.remote(spec), [c.model_dump(mode="json") for c in cues]):
@@ -213,6 +211,14 @@ def run(config: GenerateConfig, on_progress: Callable[[str, int, int], None] | N
         content_type="application/json",
     )
     return record
+
+
+def _root_message(err: Exception) -> str:
+    """The original error's last line from a Ray error that wraps a worker's traceback (``Type: message``)."""
+    lines = [line for line in str(err).strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else repr(err)
+    name, _, message = last.partition(": ")
+    return f"{name.rsplit('.', 1)[-1]}: {message}" if message and " " not in name else last
 
 
 def _outcome(entry: BriefEntry, cues: int = 0, error: str | None = None) -> BriefOutcome:

@@ -1,7 +1,8 @@
 """The end of a cue, in samples, per the brief's ``ending`` (``shared/specs/brief-v1.md``, Endings).
 
 Every function takes the stems as rendered, shaped (stems, 2, samples), with at least ``length`` samples plus the
-render tail, and returns new stems. The same operation is applied to every stem, and each one is linear, so the
+render tail, and returns the shaped stems, reusing the rendered buffer where it can (a 10-minute cue's four stems
+are 0.9 GB of float32: no copies). The same operation is applied to every stem, and each one is linear, so the
 stems still sum to the mix.
 
 - ``button``, ``cut``: exactly ``length`` samples; a raised-cosine de-click of at most 10 ms ends it at zero.
@@ -40,8 +41,9 @@ def fade_out(stems: np.ndarray, samples: int) -> np.ndarray:
 
 
 def fold_loop(stems: np.ndarray, length: int) -> np.ndarray:
-    """The first ``length`` samples with everything after them added back onto the start, as often as it wraps."""
-    out = stems[..., :length].copy()
+    """The first ``length`` samples with everything after them added back onto the start, as often as it wraps
+    (in place: returns a view of ``stems``)."""
+    out = stems[..., :length]
     for start in range(length, stems.shape[-1], length):
         piece = stems[..., start : start + length]
         out[..., : piece.shape[-1]] += piece
@@ -69,15 +71,16 @@ def shape_ending(
     tail_floor: float,
 ) -> np.ndarray:
     """Apply ``ending`` to rendered ``stems`` (which must hold ``length + max_tail`` samples at least for
-    ``ring_out`` and ``loop``). ``tail_floor`` is linear, at the level the stems have now."""
+    ``ring_out`` and ``loop``), in place: the result is a view of ``stems``. ``tail_floor`` is linear, at the level
+    the stems have now."""
     if stems.shape[-1] < length:
         raise ValueError(f"{stems.shape[-1]} samples rendered; the cue needs {length}")
     if ending == Ending.loop:
         return fold_loop(stems, length)
     if ending == Ending.ring_out:
-        end = ring_out_end(stems.sum(axis=0), length, max_tail, tail_floor)
-        return declick(stems[..., :end].copy(), declick_samples)
-    shaped = stems[..., :length].copy()
+        end = ring_out_end(stems[..., length:].sum(axis=0), 0, max_tail, tail_floor)
+        return declick(stems[..., : length + end], declick_samples)
+    shaped = stems[..., :length]
     if ending == Ending.fade:
         fade_out(shaped, fade_samples)
     return declick(shaped, declick_samples)

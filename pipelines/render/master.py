@@ -56,7 +56,9 @@ def master(
     release_ms: float = 80.0,
     lookahead_ms: float = 5.0,
 ) -> Mastered:
-    """Bring ``stems`` (stems, 2, samples) to ``target_lufs`` with one gain; limit the mix to ``ceiling_dbtp``."""
+    """Bring ``stems`` (stems, 2, samples) to ``target_lufs`` with one gain; limit the mix to ``ceiling_dbtp``.
+
+    ``stems`` is scaled in place (it is the renderer's buffer; a copy would double a long cue's memory)."""
     raw_mix = stems.sum(axis=0, dtype=np.float32)
     powers = step_powers(raw_mix, rate)
     raw_loudness = gated_loudness(powers, rate)
@@ -66,8 +68,9 @@ def master(
     raw_peak = true_peak(raw_mix, circular=loop)
     if db(raw_peak) + gain_db <= ceiling_dbtp - PEAK_MARGIN_DB:
         gain = np.float32(10.0 ** (gain_db / 20.0))
+        stems *= gain
         mix = raw_mix * gain
-        return Mastered(stems * gain, mix, mix, gain_db, target_lufs, db(raw_peak) + gain_db)
+        return Mastered(stems, mix, mix, gain_db, target_lufs, db(raw_peak) + gain_db)
 
     limit_at = ceiling_dbtp - PEAK_MARGIN_DB
     passes = 0
@@ -92,7 +95,8 @@ def master(
             f"(last: {loudness:.2f} LUFS, {peak_db:.2f} dBTP); lower the loudness target or raise the ceiling"
         )
     report = LimiterReport(True, round(limit_at, 3), _max_reduction_db(premix, mix, rate), passes)
-    return Mastered(stems * gain, premix, mix, gain_db, loudness, peak_db, report)
+    stems *= gain
+    return Mastered(stems, premix, mix, gain_db, loudness, peak_db, report)
 
 
 def _limit(audio: np.ndarray, rate: int, ceiling: float, ring: bool, release_ms: float, lookahead_ms: float):

@@ -145,6 +145,7 @@ class CueRenderer:
                 "length_samples": length,
                 "tail_samples": mastered.mix.shape[-1] - length,
                 "gain_db": round(mastered.gain_db, 3),
+                "stem_trim_db": round(mastered.stem_trim_db, 6),
                 "limiter": {
                     "engaged": mastered.limiter.engaged,
                     "ceiling_dbtp": mastered.limiter.ceiling_db,
@@ -211,7 +212,8 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
             stem_report[stem.name] = {"silent": silent, "midi_channel": stem.channel + 1}
     extra = {"limited": mastered.limiter.engaged}
     if delivery.stems and stems:
-        residual = float(np.abs(stem_sum - mastered.premix).max())
+        untrimmed = stem_sum * 10.0 ** (-mastered.stem_trim_db / 20.0)
+        residual = float(np.abs(untrimmed - mastered.premix).max())
         extra["stems_sum_residual_dbfs"] = _rounded(db(residual)) if residual > 0 else None
     deliver("mix", mastered.mix, mix_pcm, mastered.loudness_lufs, mastered.true_peak_dbtp, extra)
     if AudioFormat.mp3 in formats:

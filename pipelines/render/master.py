@@ -1,7 +1,10 @@
 """Mastering: one gain for every stem and the mix to reach the loudness target, and a true-peak limiter on the
 mix only when that gain would break the ceiling.
 
-The stems are never limited, so they always sum to the mix as it was before the limiter (``premix``). The limiter
+The stems are never limited, so they always sum to the mix as it was before the limiter (``premix``). When the
+common gain would push a stem past full scale (a limited mix peaks above it before the limiter), every stem is
+lowered by the same ``stem_trim_db`` instead of being clipped in its fixed-point file; the stems then sum to the
+premix times that trim, and the manifest says so. The limiter
 is pedalboard's ``BrickwallLimiter`` with its 4× oversampled (true-peak) detector: a maintained library, not our
 own. Limiting lowers the loudness a little, and its detector's oversampler is not the meter's, so the gain and
 the limiter's ceiling are adjusted in a few passes until the mix measures within 0.1 LU of the target and under
@@ -21,6 +24,7 @@ LOUDNESS_TOLERANCE_LU = 0.1  # ours; delivery specs allow ±0.5 (EBU R128 ±1)
 PEAK_MARGIN_DB = 0.05  # below the ceiling, so a meter with another oversampler still reads under ceiling + 0.1
 MAX_PASSES = 8
 RING_PAD_S = 0.5  # a loop is limited with this much of its end before it and of its start after it
+STEM_CEILING = 10 ** (-0.1 / 20)  # sample peak a stem file may reach: 0.1 dB below full scale
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Mastered:
     loudness_lufs: float  # of ``mix``
     true_peak_dbtp: float  # of ``mix``
     limiter: LimiterReport = field(default_factory=lambda: LimiterReport(False))
+    stem_trim_db: float = 0.0  # ≤ 0: extra gain of every stem so none clips (stems sum to premix × this)
 
 
 def master(
@@ -68,9 +73,10 @@ def master(
     raw_peak = true_peak(raw_mix, circular=loop)
     if db(raw_peak) + gain_db <= ceiling_dbtp - PEAK_MARGIN_DB:
         gain = np.float32(10.0 ** (gain_db / 20.0))
-        stems *= gain
+        trim_db = _stem_trim(stems, gain)
+        stems *= gain * np.float32(10.0 ** (trim_db / 20.0))
         mix = raw_mix * gain
-        return Mastered(stems, mix, mix, gain_db, target_lufs, db(raw_peak) + gain_db)
+        return Mastered(stems, mix, mix, gain_db, target_lufs, db(raw_peak) + gain_db, stem_trim_db=trim_db)
 
     limit_at = ceiling_dbtp - PEAK_MARGIN_DB
     passes = 0
@@ -95,8 +101,15 @@ def master(
             f"(last: {loudness:.2f} LUFS, {peak_db:.2f} dBTP); lower the loudness target or raise the ceiling"
         )
     report = LimiterReport(True, round(limit_at, 3), _max_reduction_db(premix, mix, rate), passes)
-    stems *= gain
-    return Mastered(stems, premix, mix, gain_db, loudness, peak_db, report)
+    trim_db = _stem_trim(stems, gain)
+    stems *= gain * np.float32(10.0 ** (trim_db / 20.0))
+    return Mastered(stems, premix, mix, gain_db, loudness, peak_db, report, trim_db)
+
+
+def _stem_trim(stems: np.ndarray, gain: float) -> float:
+    """The common trim (dB, ≤ 0) that keeps every stem at ``gain`` under :data:`STEM_CEILING`."""
+    peak = float(np.abs(stems).max()) * float(gain)
+    return 20.0 * float(np.log10(STEM_CEILING / peak)) if peak > STEM_CEILING else 0.0
 
 
 def _limit(audio: np.ndarray, rate: int, ceiling: float, ring: bool, release_ms: float, lookahead_ms: float):

@@ -65,22 +65,32 @@ def to_pcm(audio: np.ndarray, bits: int, seed: int = 0) -> Pcm:
 
 
 def wav_bytes(pcm: Pcm, rate: int, bext: BextInfo | None = None) -> bytes:
-    """A RIFF/WAVE file (PCM format tag 1, as broadcast WAVs are) with an optional ``bext`` chunk before the data."""
-    channels = pcm.samples.shape[1]
-    width = pcm.bits // 8
-    data = _pack(pcm.samples, width)
-    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * channels * width, channels * width, pcm.bits)
-    chunks = [_chunk(b"fmt ", fmt)]
-    if bext is not None:
-        chunks.append(_chunk(b"bext", _bext_payload(bext)))
-    chunks.append(_chunk(b"data", data))
-    body = b"WAVE" + b"".join(chunks)
-    if len(body) + 8 > 0xFFFFFFFF:
+    """A RIFF/WAVE file (PCM format tag 1, as broadcast WAVs are) with an optional ``bext`` chunk before the data.
+
+    libsndfile writes the file (2–3× faster than packing 24-bit samples in numpy); the ``bext`` chunk, which
+    soundfile cannot write, is spliced in before the ``data`` chunk."""
+    plain = _libsndfile_bytes(pcm, rate, "WAV")
+    if bext is None:
+        return plain
+    data_at = _chunk_offset(plain, b"data")
+    body = plain[12:data_at] + _chunk(b"bext", _bext_payload(bext)) + plain[data_at:]
+    if len(body) + 4 > 0xFFFFFFFF:
         raise ValueError("audio too long for a RIFF WAV (4 GiB); deliver FLAC instead")
-    return b"RIFF" + struct.pack("<I", len(body)) + body
+    return b"RIFF" + struct.pack("<I", len(body) + 4) + b"WAVE" + body
 
 
-def flac_bytes(pcm: Pcm, rate: int) -> bytes:
+def _chunk_offset(riff: bytes, tag: bytes) -> int:
+    """Offset of the chunk ``tag`` in a RIFF/WAVE file (walking the chunks, not searching the bytes)."""
+    at = 12
+    while at + 8 <= len(riff):
+        size = struct.unpack("<I", riff[at + 4 : at + 8])[0]
+        if riff[at : at + 4] == tag:
+            return at
+        at += 8 + size + (size & 1)
+    raise ValueError(f"no {tag.decode()} chunk in the WAV libsndfile wrote")
+
+
+def _libsndfile_bytes(pcm: Pcm, rate: int, container: str) -> bytes:
     import soundfile
 
     buffer = io.BytesIO()
@@ -88,8 +98,12 @@ def flac_bytes(pcm: Pcm, rate: int) -> bytes:
         samples, subtype = pcm.samples << 8, "PCM_24"  # libsndfile takes 24-bit audio left-justified in int32
     else:
         samples, subtype = pcm.samples.astype(np.int16), "PCM_16"
-    soundfile.write(buffer, samples, rate, format="FLAC", subtype=subtype)
+    soundfile.write(buffer, samples, rate, format=container, subtype=subtype)
     return buffer.getvalue()
+
+
+def flac_bytes(pcm: Pcm, rate: int) -> bytes:
+    return _libsndfile_bytes(pcm, rate, "FLAC")
 
 
 def mp3_bytes(pcm16: Pcm, rate: int, kbps: int) -> bytes:
@@ -107,15 +121,6 @@ def mp3_bytes(pcm16: Pcm, rate: int, kbps: int) -> bytes:
     encoder.set_channels(pcm16.samples.shape[1])
     encoder.set_quality(7)
     return bytes(encoder.encode(pcm16.samples.astype("<i2").tobytes()) + encoder.flush())
-
-
-def _pack(samples: np.ndarray, width: int) -> bytes:
-    if width == 2:
-        return samples.astype("<i2").tobytes()
-    if width == 3:
-        little = np.ascontiguousarray(samples, dtype="<i4").view(np.uint8).reshape(-1, 4)
-        return little[:, :3].tobytes()
-    raise ValueError(f"{width * 8}-bit PCM is not supported")
 
 
 def _chunk(tag: bytes, payload: bytes) -> bytes:

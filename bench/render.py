@@ -99,8 +99,9 @@ def main() -> None:
             audio_s = our_runs[0][4]
             cli_wall = statistics.median(r[0] for r in cli_runs)
             cli_cpu = statistics.median(r[1] for r in cli_runs)
+            where = "pretty_midi" if "pretty_midi" in str(path) else "debian"
             row = {
-                "soundfont": soundfont.name,
+                "soundfont": soundfont.name if soundfont.name == "FluidR3_GM" else f"{soundfont.name} ({where})",
                 "audio_s": round(audio_s, 3),
                 "cli_wall_s": round(cli_wall, 3),
                 "cli_cpu_s": round(cli_cpu, 3),
@@ -120,10 +121,10 @@ def main() -> None:
         f"{'soundfont':<12} {'fluidsynth -F':>14} {'ours: render':>13} {'ratio':>6} {'ours: files':>12} {'ratio':>6}"
     )
     print(header)
-    print(f"{'':<12} {'s (RTF/core)':>14} {'s (RTF/core)':>13} {'':>6} {'s (RTF/core)':>12}")
+    print(f"{'':<22} {'s (RTF/core)':>14} {'s (RTF/core)':>13} {'':>6} {'s (RTF/core)':>12}")
     for r in rows:
         print(
-            f"{r['soundfont']:<12} {r['cli_wall_s']:>6.2f} ({r['rtf_per_core_cli']:>4.0f}x) "
+            f"{r['soundfont']:<22} {r['cli_wall_s']:>6.2f} ({r['rtf_per_core_cli']:>4.0f}x) "
             f"{r['render_wall_s']:>5.2f} ({r['rtf_per_core_render']:>4.0f}x) {r['ratio_render_to_cli_wall']:>6.2f} "
             f"{r['all_files_wall_s']:>4.2f} ({r['rtf_per_core_all_files']:>4.0f}x) "
             f"{r['ratio_all_files_to_cli_wall']:>6.2f}"

@@ -118,7 +118,7 @@ def main() -> None:
             rows.append(row)
 
     header = (
-        f"{'soundfont':<12} {'fluidsynth -F':>14} {'ours: render':>13} {'ratio':>6} {'ours: files':>12} {'ratio':>6}"
+        f"{'soundfont':<22} {'fluidsynth -F':>14} {'ours: render':>13} {'ratio':>6} {'ours: files':>12} {'ratio':>6}"
     )
     print(header)
     print(f"{'':<22} {'s (RTF/core)':>14} {'s (RTF/core)':>13} {'':>6} {'s (RTF/core)':>12}")

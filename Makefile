@@ -7,8 +7,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STORE ?= ./cue-store
 DEB_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont
-# The tests check our files with independent tools: ffmpeg's loudness meter, sox (and its MP3 reader).
-TEST_DEB_PACKAGES := ffmpeg sox libsox-fmt-mp3
+# The tests check our files with independent tools: ffmpeg's loudness meter, sox (and its MP3 reader), and open
+# the batch report in headless Chromium.
+TEST_DEB_PACKAGES := ffmpeg sox libsox-fmt-mp3 chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint schemas model system-deps test-system-deps apt venv clean help

@@ -47,7 +47,7 @@ class RenderConfig(BaseModel):
 
 
 class GenerateConfig(BaseModel):
-    """The main job: briefs in, cues out (today: validated, expanded, composed into MIDI, plan and manifest)."""
+    """The main job (``cues submit``, ``cues run``): briefs in; composed, rendered and mastered cues out."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -57,6 +57,11 @@ class GenerateConfig(BaseModel):
         None, description="Model bundle: a folder or store URI with melody/, vae/, chords/; None = the shipped one."
     )
     render: RenderConfig = Field(default_factory=RenderConfig)
+    workers: int | None = Field(None, ge=1, description="Cue workers (actors); None = one per CPU of the cluster.")
+    schedule: str | None = Field(None, description="Name of the schedule this batch is a run of, if any.")
+    occurrence: str | None = Field(
+        None, description="The schedule occurrence (ISO 8601 UTC); part of the batch id, so one occurrence = one batch."
+    )
     ray: RayConfig = Field(default_factory=RayConfig)
 
 

@@ -111,3 +111,14 @@ class SoundfontMissing(RenderError):
 
 class MidiReadError(RenderError):
     """A MIDI file is corrupt or uses something the renderer cannot play (e.g. more stems than synth buses)."""
+
+
+# --- requests and retrieval -----------------------------------------------------------------------------------
+
+
+class InvalidRequest(ScoringError):
+    """A command's argument is not acceptable (a cue name with path tricks, a file the cue does not have…)."""
+
+
+class IntegrityError(StoreError):
+    """A stored file does not match the sha256 its manifest recorded."""

@@ -10,7 +10,8 @@ import soundfile
 
 from pipelines.compose.midi_file import midi_length_us
 from pipelines.generate.cue_spec import expand_cues
-from pipelines.generate.job import compose_cues, run
+from pipelines.generate.job import run
+from pipelines.generate.workers import produce_cues
 from schemas.brief_file import read_brief_bytes
 from schemas.config import GenerateConfig, RenderConfig
 from services.brief_sources import EXAMPLES_DIR
@@ -104,7 +105,7 @@ def test_a_cue_that_fails_is_reported_and_the_others_are_delivered(ray_session, 
     good = expand_cues(brief("id: fine\nmedium: ad\nmood: happy\nlength: 8\n"))
     # A spec whose brief no longer validates (as from an older release): its composer raises, the batch goes on.
     broken = good[0].model_copy(update={"cue_id": "broken", "brief": {**good[0].brief, "form": "AABA", "length": 3}})
-    results, versions = compose_cues([*good, broken], str(tmp_path / "store"), None, RenderConfig(), None)
+    results, versions = produce_cues([*good, broken], str(tmp_path / "store"), None, RenderConfig())
     assert [(r["cue_id"], r["ok"]) for r in results] == [("fine", True), ("broken", False)]
     assert "the form A-A-B-A needs at least 4 bars" in results[1]["error"]
     assert set(versions) == {"melody", "vae", "chords"}
@@ -121,7 +122,7 @@ def test_a_missing_soundfont_stops_the_job_before_any_work_with_what_to_install(
     # on a cluster the workers find out: their error reaches the user too
     cues = expand_cues(brief("id: fine\nmedium: ad\nmood: happy\nlength: 8\n"))
     with pytest.raises(RenderError, match="the cue workers could not start: .*none.sf2.* does not exist"):
-        compose_cues(cues, str(tmp_path / "store"), None, missing, None)
+        produce_cues(cues, str(tmp_path / "store"), None, missing)
 
 
 def test_briefs_are_read_from_s3(s3_bucket):

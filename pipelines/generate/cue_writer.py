@@ -1,10 +1,11 @@
 """One cue from its spec into the store: compose, measure, render and master, write every file, then the manifest.
 
 Layout (``shared/specs/store-layout.md``): ``cues/<cue-id>/<render-key>/`` holds ``cue.mid``, ``plan.json``,
-``mix.wav`` (``mix.flac``), ``preview.mp3`` and ``stems/<stem>.wav``, and ``manifest.json`` written last, so a
-folder without ``manifest.json`` is never a result, and a cue whose manifest exists is skipped. The render key
-hashes everything that decides the cue's content: the resolved brief, seed, cutdown, the models' versions, the
-composer's version, and the renderer's identity (its version, the soundfont's sha256 and the synth settings).
+``mix.wav`` (``mix.flac``), ``preview.mp3``, ``stems/<stem>.wav`` and ``pianoroll.png``, and ``manifest.json``
+written last, so a folder without ``manifest.json`` is never a result, and a cue whose manifest exists is skipped.
+The render key hashes everything that decides the cue's content: the resolved brief, seed, cutdown, the models'
+versions, the composer's version, and the renderer's identity (its version, the soundfont's sha256 and the synth
+settings).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pipelines.compose.quality import measure
 from pipelines.generate.cue_spec import CueSpec
 from pipelines.render.cue_renderer import AudioRequest, CueRenderer
 from pipelines.render.midi_events import StemRoute
+from pipelines.report.pianoroll import pianoroll_png
 from schemas.brief import Brief, canonical_hash
 from services.store import ObjectStore
 
@@ -96,6 +98,8 @@ def write_cue(store: ObjectStore, spec: CueSpec, models: ComposerModels, rendere
         "cue.mid": store.put_bytes(f"{prefix}/cue.mid", cue.midi, content_type="audio/midi"),
         "plan.json": store.put_bytes(f"{prefix}/plan.json", plan_json, content_type="application/json"),
     }
+    roll = pianoroll_png(cue.midi, cue.plan.model_dump(mode="json"))
+    files["pianoroll.png"] = store.put_bytes(f"{prefix}/pianoroll.png", roll, content_type="image/png")
     for name, data in audio.files.items():
         content_type = CONTENT_TYPES.get(name[name.rfind(".") :], "application/octet-stream")
         files[name] = store.put_bytes(f"{prefix}/{name}", data, content_type=content_type)

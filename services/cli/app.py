@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from schemas.config import DEFAULT_STORE
-from schemas.errors import BriefError, ScoringError
+from schemas.errors import BriefError, InvalidRequest, ScoringError
 from services.brief_sources import EXAMPLES_DIR
 from services.cli.output import print_batch, print_entries
 
@@ -362,7 +362,7 @@ def reported_errors():
     """Library errors become one line on stderr and an exit status, never a traceback."""
     try:
         yield
-    except BriefError as error:
+    except (BriefError, InvalidRequest) as error:
         err.print(f"Error: {error}", markup=False)
         raise typer.Exit(EXIT_INVALID) from None
     except ScoringError as error:

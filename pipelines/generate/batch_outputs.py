@@ -1,0 +1,58 @@
+"""A batch's folder in the store: ``batch.json``, ``cuesheet.csv``, ``report.html``, then ``_SUCCESS`` last.
+
+``_SUCCESS`` means every cue of the batch is either delivered or reported failed in ``batch.json``; it is written
+after everything else, so a reader that sees it sees the whole batch. The report links each cue's files relative to
+itself in a local store (open the file; it also works after ``aws s3 sync``), and with presigned URLs in an S3
+store (valid for :data:`REPORT_LINK_SECONDS`; ``cues report`` makes fresh ones).
+"""
+
+from __future__ import annotations
+
+import json
+
+from pipelines.report.cuesheet import cuesheet_csv
+from pipelines.report.report_html import relative_link, report_html
+from services.store import ObjectStore
+
+REPORT_LINK_SECONDS = 7 * 24 * 3600  # SigV4's longest validity
+
+
+def cue_manifests(store: ObjectStore, results) -> dict[str, dict]:
+    """The manifest of every delivered cue of a batch's ``results``, by cue id."""
+    return {r["cue_id"]: json.loads(store.get_bytes(f"{r['prefix']}/manifest.json")) for r in results if r["ok"]}
+
+
+def store_link(store: ObjectStore, report_key: str):
+    """How the report at ``report_key`` links a store key: relative path (local) or presigned URL (S3)."""
+    if store.location.scheme == "file":
+        return relative_link(report_key)
+    return lambda key: store.presigned_url(key, REPORT_LINK_SECONDS)
+
+
+def write_report(store: ObjectStore, batch: dict, manifests: dict[str, dict]) -> str:
+    """Write ``report.html`` of ``batch`` (a batch record as JSON); returns its key."""
+    key = f"batches/{batch['batch_id']}/report.html"
+    html = report_html(batch, manifests, store_link(store, key))
+    store.put_bytes(key, html.encode(), content_type="text/html; charset=utf-8")
+    return key
+
+
+def write_batch(store: ObjectStore, record) -> None:
+    """Write the batch folder of ``record`` (a ``BatchRecord``), ``_SUCCESS`` last."""
+    folder = record.folder
+    store.delete(f"{folder}/_SUCCESS")  # a re-run: the folder is incomplete until this run's outputs are in
+    batch = record.model_dump(mode="json")
+    manifests = cue_manifests(store, record.results)
+    prefixes = {r["cue_id"]: r["prefix"] for r in record.results if r["ok"]}
+    store.put_bytes(record.key, json.dumps(batch, indent=2).encode(), content_type="application/json")
+    cuesheet = cuesheet_csv([manifests[c] for c in prefixes], prefixes)
+    store.put_bytes(f"{folder}/cuesheet.csv", cuesheet.encode(), content_type="text/csv; charset=utf-8")
+    write_report(store, batch, manifests)
+    summary = {
+        "batch_id": record.batch_id,
+        "status": record.status,
+        "cues": len(record.results),
+        "failed": len(record.failed_cues),
+        "invalid_briefs": len(record.failures),
+    }
+    store.put_bytes(f"{folder}/_SUCCESS", json.dumps(summary).encode(), content_type="application/json")

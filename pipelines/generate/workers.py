@@ -1,0 +1,128 @@
+"""The cue workers: Ray actors that load the models and the synth once, then compose, render and store cues.
+
+:func:`produce_cues` hands cues to a pool of :class:`CueWorker` actors, one cue at a time per actor, and collects
+one result per cue. A worker process that dies (killed, out of memory) is restarted by Ray and its cue is retried
+there (``max_task_retries``); if it keeps dying, the cue is reported failed with the reason and the rest of the
+batch goes on. Retrying is safe: a cue's files are written before its manifest, and a cue whose manifest exists is
+skipped, so a retried cue is delivered once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from pipelines.generate.cue_spec import CueSpec
+from schemas.config import RenderConfig
+from schemas.errors import RenderError
+from services.store import open_store
+
+log = logging.getLogger(__name__)
+
+WORKER_CPUS = 0.5  # per actor: a pool that took every CPU would starve Ray's own tasks (shared/notes/ray-s3.md)
+RESTARTS = 2  # a worker process may die this many times before its cue is reported failed
+
+
+class CueWorker:
+    """Ray actor: composes and renders cues into the store (see ``cue_writer.write_cue``)."""
+
+    def __init__(self, store_uri: str, models_uri: str | None, render_json: dict):
+        import torch
+
+        from pipelines.compose.composer import ComposerModels
+        from pipelines.render.cue_renderer import CueRenderer
+
+        torch.set_num_threads(1)  # batch-1 model steps: threads cost more than they give, and actors run side by side
+        self.renderer = CueRenderer(RenderConfig.model_validate(render_json))  # first: a missing soundfont fails fast
+        self.store = open_store(store_uri)
+        self.models = ComposerModels.load(models_uri)
+
+    def versions(self) -> dict[str, str]:
+        return self.models.versions
+
+    def pid(self) -> int:
+        import os
+
+        return os.getpid()
+
+    def produce(self, spec_json: dict) -> dict:
+        from pipelines.generate.cue_writer import CueResult, write_cue
+
+        spec = CueSpec.model_validate(spec_json)
+        try:
+            return write_cue(self.store, spec, self.models, self.renderer).as_dict()
+        except Exception as err:  # one cue's failure is reported with its message; the batch goes on
+            log.warning("cue %s failed: %s", spec.cue_id, err)
+            return CueResult(spec.cue_id, "", "", False, error=f"{type(err).__name__}: {err}").as_dict()
+
+
+def produce_cues(
+    cues: list[CueSpec],
+    store_uri: str,
+    models_uri: str | None,
+    render: RenderConfig,
+    workers: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[dict], dict[str, str]]:
+    """Every cue composed and rendered by ``workers`` actors (default: one per CPU of the cluster, at most one per
+    cue); results in the order of ``cues``, and the models' versions."""
+    import ray
+
+    if not cues:
+        return [], {}
+    size = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    size = max(1, min(size, len(cues)))
+    actor = ray.remote(num_cpus=WORKER_CPUS, max_restarts=RESTARTS, max_task_retries=RESTARTS)(CueWorker)
+    render_json = render.model_dump(mode="json")
+
+    def start():
+        return actor.remote(store_uri, models_uri, render_json)
+
+    pool = [start() for _ in range(size)]
+    try:
+        versions = ray.get(pool[0].versions.remote())
+    except ray.exceptions.RayActorError as err:  # e.g. no soundfont on the workers: say why, not "actor died"
+        for a in pool:
+            ray.kill(a)
+        raise RenderError(f"the cue workers could not start: {root_message(err)}") from err
+
+    waiting = deque(c.model_dump(mode="json") for c in cues)
+    idle = list(pool)
+    running: dict = {}  # future → (actor, spec)
+    results: dict[str, dict] = {}
+    while waiting or running:
+        while waiting and idle:
+            worker, spec = idle.pop(), waiting.popleft()
+            running[worker.produce.remote(spec)] = (worker, spec)
+        [done], _ = ray.wait(list(running), num_returns=1)
+        worker, spec = running.pop(done)
+        try:
+            result = ray.get(done)
+            idle.append(worker)
+        except ray.exceptions.RayActorError as err:  # died more often than Ray retries: report, replace, go on
+            log.warning("the worker of cue %s died: %s", spec["cue_id"], err)
+            result = {
+                "cue_id": spec["cue_id"],
+                "key": "",
+                "prefix": "",
+                "ok": False,
+                "skipped": False,
+                "error": f"its worker process died {RESTARTS + 1} times: {root_message(err)}",
+            }
+            ray.kill(worker)
+            idle.append(start())
+        results[result["cue_id"]] = result
+        if on_progress:
+            on_progress(len(results), len(cues))
+    for a in idle:
+        ray.kill(a)
+    return [results[c.cue_id] for c in cues], versions
+
+
+def root_message(err: Exception) -> str:
+    """The original error's last line from a Ray error that wraps a worker's traceback (``Type: message``)."""
+    lines = [line for line in str(err).strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else repr(err)
+    name, _, message = last.partition(": ")
+    return f"{name.rsplit('.', 1)[-1]}: {message}" if message and " " not in name else last

@@ -1,0 +1,322 @@
+"""The audition page of a batch: one self-contained HTML file to listen to, look at and check every cue.
+
+The page has a header (batch, status, counts, total audio), a table of failures, an index of the cues, then one
+card per rendered cue: what was asked for, a player, the piano roll, the plan (sections, tempo map, hits), the
+quality numbers and download links. CSS is inline and the only script pauses the other players when one starts,
+so the page works from a laptop's disk, a bucket or an email attachment alike (with links that reach the files).
+
+Where the files are is the caller's business: every file is referred to by its store key
+(``cues/<cue-id>/<render-key>/<name>``) passed through ``link``, which returns the URL the page uses, e.g. a
+relative path (:func:`relative_link`) for a local store, or a presigned URL for S3.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable
+from html import escape
+from urllib.parse import quote
+
+from pipelines.report.cuesheet import MIX_FILE, store_prefix
+from services.store.uri import check_key
+
+PREVIEW_FILE = "preview.mp3"  # small and plays everywhere; the WAV master is the fallback
+PIANOROLL_FILE = "pianoroll.png"
+DOWNLOADS = ("mix.wav", "mix.flac", "preview.mp3", "cue.mid")  # in this order, before the stems
+MISSING = "—"  # shown for a value the record does not have
+
+STYLE = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1280px;
+padding:16px 24px;color:#1d1d1f;background:#fafafa}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:0}h3{font-size:14px;margin:12px 0 4px}
+code{font:12px ui-monospace,Menlo,Consolas,monospace}.dim{color:#6e6e73}.bad{color:#c00}.warn{color:#a60}
+.counts span{display:inline-block;margin-right:18px}
+table{border-collapse:collapse;font-size:13px}td,th{padding:2px 10px 2px 0;text-align:left;vertical-align:top}
+th{font-weight:600;color:#444}tr+tr td{border-top:1px solid #eee}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+section{margin:20px 0}.cue{background:#fff;border:1px solid #ddd;border-radius:8px;padding:14px 18px;margin:16px 0}
+.facts span{margin-right:14px}audio{width:100%;margin:10px 0 6px}
+img.roll{display:block;width:100%;height:auto;border:1px solid #eee;margin:6px 0}
+.cols{display:flex;flex-wrap:wrap;gap:8px 40px}dl{display:grid;grid-template-columns:auto auto;gap:2px 14px;margin:0}
+dt{color:#444}dd{margin:0;font-variant-numeric:tabular-nums}.file{margin-right:16px;white-space:nowrap}
+"""
+# One player at a time: auditioning two cues at once is never what the listener wants.
+SCRIPT = (
+    "document.addEventListener('play',function(e){document.querySelectorAll('audio').forEach("
+    "function(a){if(a!==e.target)a.pause();});},true);"
+)
+
+
+def report_html(batch: dict, manifests: dict[str, dict], link: Callable[[str], str]) -> str:
+    """The audition page of ``batch`` (the batch record, ``batch.json``) as one HTML document.
+
+    ``manifests`` maps a cue id to that cue's manifest (``manifest.json``); a rendered cue without one still gets
+    a card, saying so. ``link`` maps a store key to the URL the page uses for it; it is called once per file the
+    page refers to. Every string from the record is HTML-escaped.
+    """
+    results = list(batch.get("results") or [])
+    failed_briefs = [b for b in batch.get("briefs") or [] if not b.get("ok")]
+    failed_cues = [r for r in results if not r.get("ok")]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width,initial-scale=1">',
+        f"<title>Batch {escape(str(batch.get('batch_id', '')))}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        _header(batch, results, manifests, len(failed_briefs)),
+    ]
+    if failed_briefs or failed_cues:
+        parts.append(_failures(failed_briefs, failed_cues))
+    rendered = [r for r in results if r.get("ok")]
+    if rendered:
+        parts.append(_index(rendered, manifests))
+    parts.extend(_card(result, manifests.get(result.get("cue_id", "")), link) for result in rendered)
+    parts.append(f"<script>{SCRIPT}</script></body></html>\n")
+    return "\n".join(parts)
+
+
+def relative_link(report_key: str) -> Callable[[str], str]:
+    """The ``link`` for a page stored at ``report_key`` in a local store: store key → relative, URL-quoted path.
+
+    For ``batches/b-1/report.html``, ``cues/x/k-1/mix.wav`` becomes ``../../cues/x/k-1/mix.wav``. Raises
+    :class:`~schemas.errors.StoreURIError` for a key that is not a safe relative store key.
+    """
+    folder = posixpath.dirname(check_key(report_key, what="report key")) or "."
+
+    def link(key: str) -> str:
+        return quote(posixpath.relpath(check_key(key), folder), safe="/")
+
+    return link
+
+
+# --- the parts of the page ------------------------------------------------------------------------------------
+
+
+def _header(batch: dict, results: list[dict], manifests: dict[str, dict], invalid_briefs: int) -> str:
+    rendered = sum(1 for r in results if r.get("ok") and not r.get("skipped"))
+    skipped = sum(1 for r in results if r.get("ok") and r.get("skipped"))
+    failed = sum(1 for r in results if not r.get("ok"))
+    seconds = sum(_duration_s(r, manifests.get(r.get("cue_id", ""))) or 0.0 for r in results if r.get("ok"))
+    briefs = len(batch.get("briefs") or [])
+    counts = [
+        f"<span><b>{rendered}</b> rendered</span>",
+        f"<span><b>{skipped}</b> already in the store</span>",
+        f'<span class="{"bad" if failed else ""}"><b>{failed}</b> failed</span>',
+        f"<span><b>{seconds / 60:.1f}</b> min of audio</span>",
+        f"<span>{briefs} brief{'s' * (briefs != 1)}"
+        + (f', <span class="bad">{invalid_briefs} invalid</span>' if invalid_briefs else "")
+        + "</span>",
+    ]
+    return (
+        f"<header><h1>Batch <code>{escape(str(batch.get('batch_id', '')))}</code></h1>"
+        f'<p class="dim">{escape(str(batch.get("status", "")))} · created {escape(str(batch.get("created", "")))}</p>'
+        f'<p class="counts">{"".join(counts)}</p></header>'
+    )
+
+
+def _failures(briefs: list[dict], cues: list[dict]) -> str:
+    rows = [_row("brief", f"{b.get('brief', '')} ({b.get('source', '')})", b.get("error") or "invalid") for b in briefs]
+    rows += [_row("cue", r.get("cue_id", ""), r.get("error") or "failed") for r in cues]
+    return (
+        '<section id="failures"><h2 class="bad">Failures</h2><table>'
+        "<tr><th>what</th><th>which</th><th>message</th></tr>" + "".join(rows) + "</table></section>"
+    )
+
+
+def _index(results: list[dict], manifests: dict[str, dict]) -> str:
+    """One line per rendered cue, as the CLI prints it, each linking to its card."""
+    rows = []
+    for result in results:
+        cue_id = str(result.get("cue_id", ""))
+        quality = result.get("quality") or {}
+        audio = result.get("audio") or {}
+        estimate = quality.get("key_estimate") or {}
+        status = "already in the store" if result.get("skipped") else "rendered"
+        rows.append(
+            f'<tr><td><a href="#{escape(_anchor(cue_id))}">{escape(cue_id)}</a></td>'
+            f'<td class="n">{_clock(_duration_s(result, manifests.get(cue_id)))}</td>'
+            f'<td class="n">{_fmt(quality.get("in_key_rate"), ".3f")}</td>'
+            f"<td>{escape(_key_heard(estimate))}</td>"
+            f'<td class="n">{_fmt(quality.get("hit_error_max_ms"), ".1f")}</td>'
+            f'<td class="n">{_fmt(audio.get("loudness_lufs"), ".1f")}</td>'
+            f'<td class="n">{_fmt(audio.get("true_peak_dbtp"), ".1f")}</td>'
+            f"<td>{escape(status)}</td></tr>"
+        )
+    head = "".join(f"<th>{h}</th>" for h in ("cue", "length", "in key", "key heard", "hit ms", "LUFS", "dBTP", ""))
+    return f'<section id="index"><h2>Cues</h2><table><tr>{head}</tr>{"".join(rows)}</table></section>'
+
+
+def _card(result: dict, manifest: dict | None, link: Callable[[str], str]) -> str:
+    cue_id = str(result.get("cue_id", ""))
+    if manifest is None:
+        return (
+            f'<article class="cue" id="{escape(_anchor(cue_id))}"><h2>{escape(cue_id)}</h2>'
+            f'<p class="warn">No manifest for this cue, so nothing to show; look under '
+            f"<code>{escape(str(result.get('prefix', '')))}</code>.</p></article>"
+        )
+    brief = manifest.get("brief") or {}
+    plan = manifest.get("plan") or {}
+    files = manifest.get("files") or {}
+    prefix = store_prefix(manifest, {cue_id: result.get("prefix") or ""})
+    title = brief.get("title") or cue_id
+    facts = [
+        ("medium", brief.get("medium") or plan.get("medium")),
+        ("mood", ", ".join(str(m) for m in brief.get("mood") or plan.get("moods") or [])),
+        ("key", plan.get("key") or brief.get("key")),
+        ("tempo", f"{_fmt(plan['tempo_bpm'], '.1f')} bpm" if plan.get("tempo_bpm") else None),
+        ("meter", plan.get("meter") or brief.get("meter")),
+        ("length", _clock(_duration_s(result, manifest))),
+        ("ending", plan.get("ending") or brief.get("ending")),
+        ("variation", manifest.get("variation")),
+    ]
+    if manifest.get("cutdown") is not None:
+        facts.append(("cutdown", f"{_fmt(manifest['cutdown'], 'g')} s"))
+    parts = [
+        f'<article class="cue" id="{escape(_anchor(cue_id))}">',
+        f'<h2>{escape(str(title))} <code class="dim">{escape(cue_id)}</code></h2>',
+        '<p class="facts">'
+        + "".join(f'<span><span class="dim">{k}</span> {escape(str(v or MISSING))}</span>' for k, v in facts)
+        + "</p>",
+    ]
+    player = PREVIEW_FILE if PREVIEW_FILE in files else MIX_FILE if MIX_FILE in files else None
+    if player:
+        parts.append(f'<audio controls preload="none" src="{escape(link(f"{prefix}/{player}"))}"></audio>')
+    if PIANOROLL_FILE in files:
+        src = escape(link(f"{prefix}/{PIANOROLL_FILE}"))
+        parts.append(f'<img class="roll" src="{src}" alt="piano roll of {escape(cue_id)}">')
+    parts.append(f'<div class="cols"><div>{_plan(plan)}</div><div>{_quality(manifest)}</div></div>')
+    parts.append(_downloads(prefix, files, link))
+    parts.append("</article>")
+    return "\n".join(parts)
+
+
+def _plan(plan: dict) -> str:
+    sections = [
+        _row(
+            s.get("label", ""),
+            f"{_clock(s.get('start_s'))}–{_clock(s.get('end_s'))}",
+            _fmt(s.get("bars"), "d"),
+            _fmt(s.get("intensity"), ".2f"),
+        )
+        for s in plan.get("sections") or []
+    ]
+    tempos = [
+        _row(_fmt(t.get("bar"), "g"), _clock(t.get("start_s")), _fmt(t.get("bpm"), ".2f"))
+        for t in plan.get("tempo_map") or []
+    ]
+    html = ["<h3>Sections</h3>", _table(("section", "time", "bars", "intensity"), sections)]
+    html += ["<h3>Tempo map</h3>", _table(("bar", "from", "bpm"), tempos)]
+    hits = plan.get("hits") or []
+    if hits:
+        rows = [
+            _row(
+                f"{_fmt(h.get('requested_s'), '.3f')} s",
+                f"{_fmt(h.get('achieved_s'), '.3f')} s",
+                _fmt(h.get("error_ms"), ".1f"),
+                f"{h.get('bar', '')}.{h.get('beat', '')}" if h.get("bar") is not None else MISSING,
+                h.get("placement") or MISSING,
+            )
+            for h in hits
+        ]
+        html += ["<h3>Hits</h3>", _table(("requested", "achieved", "error ms", "bar.beat", "placement"), rows)]
+    return "".join(html)
+
+
+def _quality(manifest: dict) -> str:
+    quality = manifest.get("quality") or {}
+    audio = manifest.get("audio") or {}
+    mix = (manifest.get("files") or {}).get(MIX_FILE) or {}
+    estimate = quality.get("key_estimate") or {}
+    limiter = audio.get("limiter") or {}
+    match = quality.get("key_match")
+    heard = _key_heard(estimate)
+    if estimate.get("correlation") is not None:
+        heard += f" (r = {estimate['correlation']:.2f})"
+    if match is not None:
+        heard += ", as planned" if match else ", NOT as planned"
+    if limiter.get("engaged"):
+        limited = f"engaged, up to {_fmt(limiter.get('max_gain_reduction_db'), '.1f')} dB"
+    else:
+        limited = "not engaged" if limiter else MISSING
+    silent = audio.get("silent_stems")
+    rows = [
+        ("in-key rate", _fmt(quality.get("in_key_rate"), ".3f")),
+        ("key heard", heard or MISSING),
+        ("hit error, max", f"{_fmt(quality.get('hit_error_max_ms'), '.1f')} ms" if quality.get("hits") else "no hits"),
+        ("loudness", f"{_fmt(mix.get('loudness_lufs'), '.1f')} LUFS"),
+        ("true peak", f"{_fmt(mix.get('true_peak_dbtp'), '.1f')} dBTP"),
+        ("limiter", limited),
+        ("silent stems", ", ".join(silent) if silent else "none" if silent is not None else MISSING),
+        ("soundfont", (audio.get("soundfont") or {}).get("name") or MISSING),
+    ]
+    body = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in rows)
+    return f"<h3>Quality</h3><dl>{body}</dl>"
+
+
+def _downloads(prefix: str, files: dict[str, dict], link: Callable[[str], str]) -> str:
+    # stems in the manifest's order, which is the plan's: melody first, percussion last
+    names = [n for n in DOWNLOADS if n in files] + [n for n in files if n.startswith("stems/")]
+    anchors = [
+        f'<span class="file"><a href="{escape(link(f"{prefix}/{name}"))}" download>{escape(name)}</a>'
+        f'<span class="dim"> {escape(_size(files[name].get("bytes")))}</span></span>'
+        for name in names
+    ]
+    return f'<p class="files"><span class="dim">download</span> {" ".join(anchors)}</p>'
+
+
+# --- small formatters -----------------------------------------------------------------------------------------
+
+
+def _row(*cells: object) -> str:
+    return "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>"
+
+
+def _table(head: tuple[str, ...], rows: list[str]) -> str:
+    if not rows:
+        return f'<p class="dim">{MISSING}</p>'
+    return "<table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>" + "".join(rows) + "</table>"
+
+
+def _fmt(value: object, spec: str) -> str:
+    """``value`` formatted with ``spec``, or the missing-value dash if it is absent or not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return MISSING
+    return format(int(value) if spec == "d" else value, spec)
+
+
+def _clock(seconds: object) -> str:
+    """Seconds as ``m:ss.s`` (``1:05.0``), which reads faster than ``65.0 s`` next to a timeline."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return MISSING
+    minutes, rest = divmod(round(float(seconds), 1), 60)
+    return f"{int(minutes)}:{rest:04.1f}"
+
+
+def _size(size: object) -> str:
+    if not isinstance(size, int):
+        return ""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
+def _duration_s(result: dict, manifest: dict | None) -> float | None:
+    """The rendered audio's duration in seconds: the manifest's, else the batch record's, else the planned."""
+    candidates = (
+        ((manifest or {}).get("audio") or {}).get("duration_s"),
+        (result.get("audio") or {}).get("duration_s"),
+        result.get("length_s"),
+    )
+    for value in candidates:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def _key_heard(estimate: dict) -> str:
+    return f"{estimate.get('tonic', '')} {estimate.get('mode', '')}".strip()
+
+
+def _anchor(cue_id: str) -> str:
+    return f"cue-{cue_id}"

@@ -92,57 +92,118 @@ def validate(
         raise typer.Exit(EXIT_INVALID)
 
 
+Store = Annotated[str, typer.Option(help="Store URI: a path, file://… or s3://bucket/prefix.", envvar="CUES_STORE")]
+RayAddress = Annotated[
+    str | None, typer.Option(help="Ray cluster address; default: RAY_ADDRESS, else a local Ray.", show_default=False)
+]
+NumCpus = Annotated[int | None, typer.Option(min=1, help="CPUs for a local Ray (default: all).", show_default=False)]
+Models = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "--models",
+        help="Model bundle folder or URI (melody/, vae/, chords/); default: the shipped one.",
+        show_default=False,
+    ),
+]
+Soundfont = Annotated[
+    str | None,
+    typer.Option(help="A .sf2 soundfont; default: FluidR3_GM if installed, else TimGM6mb.", show_default=False),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        min=1, help="Cue workers (each loads the models and the synth once); default: one per CPU.", show_default=False
+    ),
+]
+
+
+@app.command()
+def submit(
+    sources: Sources,
+    store: Store = DEFAULT_STORE,
+    model: Models = None,
+    workers: Workers = None,
+    soundfont: Soundfont = None,
+    ray_address: RayAddress = None,
+    num_cpus: NumCpus = None,
+    as_job: Annotated[
+        bool,
+        typer.Option(
+            "--as-job",
+            help="Submit the batch to the cluster as a Ray Job (id derived from the batch: submitting twice is "
+            "harmless) and return; follow it with `ray job logs`.",
+        ),
+    ] = False,
+) -> None:
+    """Generate a batch of cues on Ray: validate the briefs, expand variations and cutdowns, then compose, render,
+    master and store every cue; write the batch's record, cue sheet and report.
+
+    Each cue goes to cues/<cue-id>/<render-key>/ (cue.mid, plan.json, mix.wav, preview.mp3, stems/*.wav,
+    pianoroll.png, and manifest.json last); a cue already in the store is skipped, so a re-run does only what is
+    missing. The batch goes to batches/<batch-id>/ (batch.json, cuesheet.csv, report.html, then _SUCCESS).
+    Invalid briefs and failed cues are reported and the rest are delivered; exits 2 if any brief was invalid, 1 if
+    any cue failed.
+
+    Example: cues submit briefs/ s3://acme-music/briefs/ --store s3://acme-music/cues --workers 8
+    """
+    from schemas.config import GenerateConfig, RayConfig, RenderConfig
+
+    config = GenerateConfig(
+        sources=tuple(sources),
+        store=store,
+        models=model,
+        workers=workers,
+        render=RenderConfig(soundfont=soundfont),
+        ray=RayConfig(address=ray_address, num_cpus=num_cpus),
+    )
+    if as_job:
+        from services.cli.job_submission import submit_as_job
+
+        with reported_errors():
+            out.print(submit_as_job(config))
+        return
+    _generate(config)
+
+
 @app.command()
 def run(
     sources: Annotated[
         list[str] | None,
         typer.Argument(help="Brief sources (default: the bundled example briefs).", show_default=False),
     ] = None,
-    store: Annotated[
-        str, typer.Option(help="Store URI: a path, file://… or s3://bucket/prefix.", envvar="CUES_STORE")
-    ] = DEFAULT_STORE,
-    ray_address: Annotated[
-        str | None,
-        typer.Option(help="Ray cluster address; default: RAY_ADDRESS, else a local Ray.", show_default=False),
-    ] = None,
-    num_cpus: Annotated[
-        int | None, typer.Option(min=1, help="CPUs for a local Ray (default: all).", show_default=False)
-    ] = None,
-    models: Annotated[
-        str | None,
-        typer.Option(
-            help="Model bundle folder or URI (melody/, vae/, chords/); default: the shipped one.", show_default=False
-        ),
-    ] = None,
-    soundfont: Annotated[
-        str | None,
-        typer.Option(help="A .sf2 soundfont; default: FluidR3_GM if installed, else TimGM6mb.", show_default=False),
-    ] = None,
+    store: Store = DEFAULT_STORE,
+    ray_address: RayAddress = None,
+    num_cpus: NumCpus = None,
+    models: Models = None,
+    soundfont: Soundfont = None,
 ) -> None:
-    """Run the main job on Ray: validate the briefs, expand variations and cutdowns, compose and render every
-    cue, record the batch in the store.
+    """The main job with the embedded defaults: `cues submit` on the bundled example briefs (or SOURCES), local
+    Ray unless RAY_ADDRESS is set, store ./cue-store. Same outputs and exit codes as `cues submit`.
 
-    Each cue gets cues/<cue-id>/<render-key>/ with cue.mid (one track and channel per stem), plan.json,
-    mix.wav, preview.mp3 and stems/<stem>.wav (as the brief's delivery asks) and manifest.json (plan, models,
-    seed, quality, loudness and true peak of every file), the manifest written last; a cue already in the store is
-    skipped. Invalid briefs and failed cues are reported and the rest still run; exits 2 if any brief was invalid,
-    1 if any cue failed.
-
-    Example: cues run schemas/examples/ --store ./cue-store
+    Example: cues run --store ./cue-store
     """
-    from rich.progress import Progress
-
-    from pipelines.generate.job import run as run_job
     from schemas.config import GenerateConfig, RayConfig, RenderConfig
 
-    config = GenerateConfig(
-        sources=tuple(sources or [_shown_path(EXAMPLES_DIR)]),
-        store=store,
-        models=models,
-        render=RenderConfig(soundfont=soundfont),
-        ray=RayConfig(address=ray_address, num_cpus=num_cpus),
+    _generate(
+        GenerateConfig(
+            sources=tuple(sources or [_shown_path(EXAMPLES_DIR)]),
+            store=store,
+            models=models,
+            render=RenderConfig(soundfont=soundfont),
+            ray=RayConfig(address=ray_address, num_cpus=num_cpus),
+        )
     )
-    with reported_errors(), Progress(console=err, transient=True) as progress:
+
+
+def _generate(config) -> None:
+    """Run the batch with a progress bar, print its summary, exit with its status."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pipelines.generate.job import run as run_job
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with reported_errors(), Progress(*columns, console=err, transient=True) as progress:
         tasks: dict[str, object] = {}
 
         def show(stage: str, done: int, total: int) -> None:
@@ -323,40 +384,6 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
-@schedule_app.command("validate")
-def schedule_validate(
-    files: Annotated[list[Path], typer.Argument(help="Schedule files (YAML).", show_default=False)],
-) -> None:
-    """Check schedule files, including every brief their matrix expands to. Exits 2 if any is invalid.
-
-    Example: cues schedule validate schedules/ad-library-weekly.yaml
-    """
-    from schemas.errors import ScheduleError
-    from schemas.schedule import read_schedule_bytes
-
-    invalid = 0
-    for path in files:
-        try:
-            schedule = read_schedule_bytes(path.read_bytes(), str(path))
-        except ScheduleError as error:
-            invalid += 1
-            out.print(f"[red]invalid[/red]  {error.describe()}", markup=True)
-            continue
-        except OSError as error:
-            invalid += 1
-            out.print(f"[red]invalid[/red]  {path}: cannot read: {error.strerror or error}", markup=True)
-            continue
-        count = len(schedule.matrix_briefs())
-        detail = f"{count} matrix brief{'s' * (count != 1)}" + (
-            f", {len(schedule.briefs)} sources" if schedule.briefs else ""
-        )
-        out.print(
-            f"[green]ok[/green]       {path}  {schedule.name}  cron '{schedule.cron}' {schedule.timezone}, {detail}"
-        )
-    if invalid:
-        raise typer.Exit(EXIT_INVALID)
-
-
 @contextmanager
 def reported_errors():
     """Library errors become one line on stderr and an exit status, never a traceback."""
@@ -373,3 +400,7 @@ def reported_errors():
 def main() -> None:
     """Console entry point (``cues``)."""
     app()
+
+
+# Commands of the other groups register themselves on ``app`` and ``schedule_app`` when imported.
+from services.cli import retrieve, schedules  # noqa: E402, F401

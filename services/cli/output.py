@@ -60,10 +60,20 @@ def print_batch(console: Console, record) -> None:
     for brief in record.failures:
         console.print(f"[red]invalid[/red]  {escape(brief.error or brief.brief)}")
     ok = sum(b.ok for b in record.briefs)
-    composed = sum(r["ok"] and not r["skipped"] for r in record.results)
+    rendered = sum(r["ok"] and not r["skipped"] for r in record.results)
     skipped = sum(r["skipped"] for r in record.results)
-    console.print(
-        f"{len(record.briefs)} briefs: {ok} ok, {len(record.briefs) - ok} invalid; {len(record.cues)} cues: "
-        f"{composed} rendered, {skipped} already in the store, {len(record.failed_cues)} failed."
+    summary = Table(show_header=True, box=None, pad_edge=False)
+    for column in ("briefs ok", "invalid", "cues done", "skipped", "failed", "audio", "wall time"):
+        summary.add_column(column, justify="right")
+    summary.add_row(
+        str(ok),
+        f"[red]{len(record.briefs) - ok}[/red]" if len(record.briefs) > ok else "0",
+        str(rendered),
+        str(skipped),
+        f"[red]{len(record.failed_cues)}[/red]" if record.failed_cues else "0",
+        f"{record.audio_s / 60:.1f} min",
+        f"{record.wall_s:.1f} s" if record.wall_s is not None else "",
     )
-    console.print(f"Batch record: {record.store.rstrip('/')}/{record.key}")
+    console.print(summary)
+    folder = f"{record.store.rstrip('/')}/{record.folder}"
+    console.print(f"Batch: {folder}/ (batch.json, cuesheet.csv, report.html)")

@@ -1,0 +1,182 @@
+"""``cues ls``, ``show``, ``get``, ``url`` and ``report``: finding and fetching delivered cues in a store.
+
+They work the same on a local and an S3 store (``services.catalog`` does the work).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from services.cli.app import DEFAULT_STORE, Store, app, out, reported_errors
+
+CueName = Annotated[
+    str, typer.Argument(help="A cue id (its newest render) or <cue-id>/<render-key>, as `cues ls` shows.")
+]
+
+
+@app.command("ls")
+def list_cues(
+    store: Store = DEFAULT_STORE,
+    batch: Annotated[str | None, typer.Option(help="Only the cues of this batch id.", show_default=False)] = None,
+    medium: Annotated[str | None, typer.Option(help="Only cues of this medium.", show_default=False)] = None,
+    mood: Annotated[str | None, typer.Option(help="Only cues with this mood.", show_default=False)] = None,
+    output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """List the delivered cues in a store (a cue folder without its manifest is never listed).
+
+    Example: cues ls --store s3://acme-music/cues --medium ad --mood happy
+    """
+    from services.catalog import list_cues as find
+    from services.store import open_store
+
+    with reported_errors():
+        cues = find(open_store(store), batch=batch, medium=medium, mood=mood)
+    rows = [c.summary() for c in cues]
+    if output == "json":
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("cue", "render key", "medium", "mood", "key", "bpm", "length", "LUFS", "created"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            escape(r["cue_id"]),
+            r["render_key"],
+            r["medium"] or "",
+            escape(r["mood"]),
+            r["key"] or "",
+            f"{r['tempo_bpm']:.0f}" if r["tempo_bpm"] else "",
+            f"{r['duration_s']:.1f} s" if r["duration_s"] else "",
+            f"{r['loudness_lufs']:.1f}" if r["loudness_lufs"] is not None else "",
+            r["created"],
+        )
+    out.print(table)
+    out.print(f"{len(rows)} cue{'s' * (len(rows) != 1)}")
+
+
+@app.command()
+def show(name: CueName, store: Store = DEFAULT_STORE) -> None:
+    """A delivered cue: its plan (tempo, key, sections, hits), files and metrics.
+
+    Example: cues show night-chase --store ./cue-store
+    """
+    from services.catalog import find_cue
+    from services.store import open_store
+
+    with reported_errors():
+        cue, others = find_cue(open_store(store), name)
+    m = cue.manifest
+    plan, quality, audio = m["plan"], m.get("quality", {}), m.get("audio", {})
+    out.print(f"[bold]{escape(cue.cue_id)}[/bold]  {cue.prefix}  created {cue.created}")
+    out.print(f"brief {escape(m['brief_id'])}: {escape(m['brief'].get('title') or '')}")
+    out.print(
+        f"{plan['medium']}, {'/'.join(plan['moods'])}, {plan['key']}, {plan['meter']}, {plan['tempo_bpm']:.1f} bpm, "
+        f"{plan['length_s']:g} s, ending {plan['ending']}"
+    )
+    sections = ", ".join(f"{s['label']} {s['start_s']:.1f}–{s['end_s']:.1f} s" for s in plan["sections"])
+    out.print(f"sections: {sections}")
+    for hit in plan.get("hits", []):
+        out.print(f"hit: {escape(json.dumps(hit))}")
+    out.print(
+        f"in key {quality.get('in_key_rate')}, key heard {quality.get('key_estimate', {}).get('tonic', '')} "
+        f"{quality.get('key_estimate', {}).get('mode', '')}, hit error {quality.get('hit_error_max_ms')} ms"
+    )
+    if audio:
+        limiter = audio.get("limiter", {})
+        limited = f"on, {limiter.get('max_gain_reduction_db')} dB" if limiter.get("engaged") else "off"
+        out.print(
+            f"audio {audio['duration_s']:.3f} s, {audio['sample_rate']} Hz/{audio['bit_depth']}-bit, gain "
+            f"{audio['gain_db']:+.2f} dB, limiter {limited}, soundfont {audio['soundfont']['name']}"
+        )
+    table = Table(box=None, pad_edge=False)
+    for column in ("file", "bytes", "samples", "LUFS", "dBTP", "sha256"):
+        table.add_column(column)
+    for file, entry in m["files"].items():
+        table.add_row(
+            file,
+            str(entry["bytes"]),
+            str(entry.get("samples", "")),
+            str(entry.get("loudness_lufs", "")),
+            str(entry.get("true_peak_dbtp", "")),
+            entry["sha256"][:16],
+        )
+    out.print(table)
+    if others:
+        out.print(f"older renders: {', '.join(c.render_key for c in others)}")
+
+
+@app.command()
+def get(
+    name: CueName,
+    store: Store = DEFAULT_STORE,
+    stems: Annotated[bool, typer.Option("--stems", help="Fetch the stems too.")] = False,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="wav, flac, mp3 or midi (default: every format delivered).", show_default=False),
+    ] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder to write <cue-id>/ into.")] = Path("."),
+) -> None:
+    """Fetch a cue's files into OUTPUT/<cue-id>/, each checked against the manifest's sha256.
+
+    Example: cues get night-chase --stems --format wav -o deliveries/ --store s3://acme-music/cues
+    """
+    from schemas.errors import InvalidRequest
+    from services.catalog import FORMAT_SUFFIX, fetch, find_cue, select_files
+    from services.store import open_store
+
+    with reported_errors():
+        if fmt is not None and fmt not in FORMAT_SUFFIX:
+            raise InvalidRequest(f"--format {fmt!r}: use one of {', '.join(FORMAT_SUFFIX)}")
+        source = open_store(store)
+        cue, _ = find_cue(source, name)
+        paths = fetch(source, cue, select_files(cue, stems=stems, fmt=fmt), output)
+    for path in paths:
+        out.print(str(path))
+    out.print(f"{len(paths)} files, sha256 checked")
+
+
+@app.command()
+def url(
+    name: CueName,
+    store: Store = DEFAULT_STORE,
+    file: Annotated[str, typer.Option(help="Which file of the cue (as `cues show` lists them).")] = "mix.wav",
+    expires: Annotated[int, typer.Option(min=1, max=7 * 24 * 3600, help="Seconds the link is valid (S3).")] = 3600,
+) -> None:
+    """A link to one of a cue's files: a presigned URL on S3 (no credentials needed to open it), the file's
+    path in a local store.
+
+    Example: cues url night-chase --file stems/bass.wav --expires 86400 --store s3://acme-music/cues
+    """
+    from services.catalog import file_url, find_cue
+    from services.store import open_store
+
+    with reported_errors():
+        source = open_store(store)
+        cue, _ = find_cue(source, name)
+        typer.echo(file_url(source, cue, file, expires))
+
+
+@app.command()
+def report(
+    batch: Annotated[str, typer.Argument(help="The batch id (batches/<batch-id>/).")],
+    store: Store = DEFAULT_STORE,
+) -> None:
+    """Write a batch's report.html again, with fresh links (on S3 the report's presigned links last 7 days).
+
+    Example: cues report b-0478f2475bc6 --store s3://acme-music/cues && cues url … (or open the local file)
+    """
+    from pipelines.generate.batch_outputs import cue_manifests, write_report
+    from services.catalog import check_name
+    from services.store import open_store
+
+    with reported_errors():
+        source = open_store(store)
+        record = json.loads(source.get_bytes(f"batches/{check_name(batch, 'batch id')}/batch.json"))
+        key = write_report(source, record, cue_manifests(source, record["results"]))
+        typer.echo(source.presigned_url(key, 7 * 24 * 3600))

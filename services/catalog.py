@@ -118,7 +118,10 @@ def list_cues(
 
 def find_cue(store: ObjectStore, name: str) -> tuple[DeliveredCue, list[DeliveredCue]]:
     """The cue called ``name`` (``<cue-id>`` or ``<cue-id>/<render-key>``) and its other delivered renders."""
-    cue_id, _, render_key = name.strip("/").partition("/")
+    parts = name.split("/") if isinstance(name, str) else []
+    if not 1 <= len(parts) <= 2 or not all(parts):
+        raise InvalidRequest(f"bad cue id {name!r}: use <cue-id> or <cue-id>/<render-key>, as `cues ls` shows them")
+    cue_id, render_key = parts[0], parts[1] if len(parts) == 2 else ""
     check_name(cue_id)
     if render_key:
         check_name(render_key, "render key")

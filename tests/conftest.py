@@ -30,36 +30,74 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def s3_server():
-    """A moto S3 server in a subprocess on 127.0.0.1; AWS_* env points the whole session (and Ray) at it."""
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+class S3Server:
+    """The session's S3 server process (``tests/s3_server.py``): its endpoint, and ``stop``/``start`` to take it
+    down and bring it back with its buckets intact."""
+
+    def __init__(self, process: subprocess.Popen, endpoint: str):
+        self.process, self.endpoint = process, endpoint
+
+    def _command(self, command: str, answer: str) -> None:
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline().strip()
+        if line != answer:
+            raise RuntimeError(f"the S3 server answered {line!r} to {command!r}")
+
+    def stop(self) -> None:
+        self._command("stop", "stopped")
+
+    def start(self) -> None:
+        self._command("start", "started")
+        _wait_for(self.endpoint, self.process)
+
+
+def _wait_for(endpoint: str, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
             urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
-            break
+            return
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 raise RuntimeError("the moto S3 server did not start") from None
             time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def s3_control():
+    """A moto S3 server in a subprocess on 127.0.0.1; AWS_* env points the whole session (and Ray) at it."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    script = os.path.join(os.path.dirname(__file__), "s3_server.py")
+    process = subprocess.Popen(
+        [sys.executable, script, str(port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    if process.stdout.readline().strip() != "ready":
+        process.kill()
+        raise RuntimeError("the moto S3 server did not start")
+    _wait_for(endpoint, process)
     saved = {k: os.environ.get(k) for k in [*S3_ENV, "AWS_ENDPOINT_URL"]}
     os.environ.update(S3_ENV, AWS_ENDPOINT_URL=endpoint)
-    yield endpoint
+    yield S3Server(process, endpoint)
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    process.terminate()
+    process.stdin.close()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def s3_server(s3_control):
+    """The session S3 server's endpoint URL."""
+    return s3_control.endpoint
 
 
 @pytest.fixture

@@ -9,10 +9,7 @@ import hashlib
 import html
 import io
 import json
-import re
 import shutil
-import subprocess
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -28,6 +25,7 @@ from pipelines.report.cuesheet import COLUMNS, cuesheet_csv
 from pipelines.report.pianoroll import pianoroll_png, read_stem_notes
 from pipelines.report.report_html import relative_link, report_html
 from schemas.errors import MidiReadError, StoreURIError
+from tests.browser import media_load_report
 
 PPQ = 480
 SAMPLE_RATE = 48_000
@@ -327,63 +325,11 @@ def test_relative_link_and_its_errors():
         link("/etc/passwd")
 
 
-# --- in a real browser ----------------------------------------------------------------------------------------
-
-# Appended to a copy of the page: once media settle (or 15 s of the browser's virtual time pass), writes what
-# failed into the DOM, where --dump-dom shows it.
-LOAD_CHECK = """
-(function () {
-  var deadline = Date.now() + 15000;
-  function check() {
-    var images = Array.prototype.slice.call(document.images);
-    var players = Array.prototype.slice.call(document.querySelectorAll("audio"));
-    var pending = images.some(function (i) { return !i.complete; }) ||
-      players.some(function (a) { return a.readyState < 1 && !a.error; });
-    if (pending && Date.now() < deadline) { setTimeout(check, 50); return; }
-    var bad = images.filter(function (i) { return i.naturalWidth === 0; })
-      .map(function (i) { return i.getAttribute("src"); })
-      .concat(players.filter(function (a) { return a.readyState < 1 || a.error; })
-        .map(function (a) { return a.getAttribute("src") + (a.error ? " error " + a.error.code : " not loaded"); }));
-    var out = document.createElement("pre");
-    out.id = "load-check";
-    out.textContent = JSON.stringify({
-      images: images.map(function (i) { return [i.getAttribute("src"), i.naturalWidth]; }),
-      audio: players.map(function (a) { return [a.getAttribute("src"), a.duration]; }),
-      bad: bad, timed_out: pending});
-    document.body.appendChild(out);
-  }
-  window.addEventListener("load", check);
-})();
-"""
-
-
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Chromium (Debian package 'chromium')")
 def test_report_players_and_images_load_in_chromium(store, tmp_path):
     root, batch, manifests = store
-    page = write_report(root, batch, manifests).read_text(encoding="utf-8")
-    # preload="auto" so the browser fetches and parses the audio without a click
-    checked = page.replace('preload="none"', 'preload="auto"').replace(
-        "</body>", f"<script>{LOAD_CHECK}</script></body>"
-    )
-    copy = root / "batches" / BATCH_ID / "report-check.html"
-    copy.write_text(checked, encoding="utf-8")
-    command = [
-        "chromium",
-        "--headless=new",
-        "--disable-gpu",
-        "--no-sandbox",  # tests run as root in containers, where Chromium's sandbox cannot start
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--autoplay-policy=no-user-gesture-required",
-        "--virtual-time-budget=20000",
-        "--dump-dom",
-        copy.as_uri(),
-    ]
-    started = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    elapsed = time.monotonic() - started
-    found = re.search(r'<pre id="load-check">(.*?)</pre>', done.stdout, re.S)
-    assert found, f"the page never reported (exit {done.returncode} after {elapsed:.1f} s): {done.stderr[-2000:]}"
-    report = json.loads(html.unescape(found.group(1)))
+    page = write_report(root, batch, manifests)
+    report = media_load_report(page, tmp_path)
     assert report["bad"] == [] and not report["timed_out"], report
     assert [src for src, _ in report["images"]] == ["../../cues/night-chase/k-aaa111/pianoroll.png"]
     assert report["images"][0][1] == 1200

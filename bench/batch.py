@@ -1,0 +1,186 @@
+"""Benchmark of the whole batch job, end to end into an S3 server, against rendering alone (issue 7's targets).
+
+Builds 40 briefs of mixed media, moods and lengths (6–90 s), starts a local S3 server (moto, over HTTP, as the
+tests do), and in one run measures:
+
+- **pipeline, 1 worker** and **pipeline, 2 workers**: ``run`` (validate, expand, compose, render, master, encode,
+  upload every file, manifests, batch record, cue sheet, report) into a fresh bucket each;
+- **render only, 2 workers**: the same cues' MIDI (taken from the store) rendered, mastered and encoded by 2 Ray
+  actors that keep the results in memory: the ceiling the pipeline is compared with.
+
+Prints cues per minute, audio seconds per wall second, the 1 → 2 worker speed-up (target ≥ 1.7) and the
+pipeline's share of the render-only throughput (target ≥ 0.7); writes ``bench/results/batch.json``.
+
+    python bench/batch.py [--briefs 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+ROOT = Path(__file__).resolve().parent.parent
+MEDIA = ("film", "tv", "trailer", "game", "ad", "web")
+MOODS = ("tense", "happy", "calm", "epic", "playful", "dark", "uplifting", "mysterious", "action", "sad")
+LENGTHS = (6, 15, 30, 45, 60, 90, 10, 20)
+
+
+def briefs_yaml(count: int) -> str:
+    docs = []
+    for i in range(count):
+        docs.append(
+            f"id: bench-{i:02d}\nmedium: {MEDIA[i % len(MEDIA)]}\nmood: {MOODS[i % len(MOODS)]}\n"
+            f"length: {LENGTHS[i % len(LENGTHS)]}\nseed: {1000 + i}\n"
+        )
+    return "---\n".join(docs)
+
+
+def start_s3() -> tuple[subprocess.Popen, str]:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "s3_server.py"), str(port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    if process.stdout.readline().strip() != "ready":
+        raise RuntimeError("the S3 server did not start")
+    endpoint = f"http://127.0.0.1:{port}"
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ENDPOINT_URL=endpoint,
+    )
+    return process, endpoint
+
+
+def bucket() -> str:
+    import boto3
+
+    name = f"bench-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3").create_bucket(Bucket=name)
+    return name
+
+
+class RenderOnly:
+    """Ray actor: renders stored cues' MIDI to finished files in memory (no composing, no upload)."""
+
+    def __init__(self):
+        from pipelines.render.cue_renderer import CueRenderer
+
+        self.renderer = CueRenderer()
+
+    def render(self, request) -> float:
+        audio = self.renderer.render(request)
+        return audio.summary["samples"] / audio.summary["sample_rate"]
+
+
+def pipeline(briefs: Path, workers: int) -> dict:
+    from pipelines.generate.job import run
+    from schemas.config import GenerateConfig
+
+    uri = f"s3://{bucket()}/cues"
+    started = time.perf_counter()
+    record = run(GenerateConfig(sources=(str(briefs),), store=uri, workers=workers))
+    wall = time.perf_counter() - started
+    failed = [r["error"] for r in record.results if not r["ok"]]
+    if failed:
+        raise RuntimeError(f"{len(failed)} cues failed: {failed[:3]}")
+    return {"store": uri, "cues": len(record.results), "audio_s": record.audio_s, "wall_s": wall, "record": record}
+
+
+def render_only(store_uri: str, record, workers: int) -> dict:
+    import ray
+
+    from pipelines.compose.plan import Plan
+    from pipelines.generate.cue_writer import audio_request
+    from pipelines.generate.workers import WORKER_CPUS
+    from schemas.brief import Brief
+    from services.store import open_store
+
+    store = open_store(store_uri)
+    requests = []
+    for result in record.results:
+        manifest = json.loads(store.get_bytes(f"{result['prefix']}/manifest.json"))
+        midi = store.get_bytes(f"{result['prefix']}/cue.mid")
+        requests.append(
+            audio_request(Plan.model_validate(manifest["plan"]), midi, Brief.model_validate(manifest["brief"]), "k")
+        )
+    actor = ray.remote(num_cpus=WORKER_CPUS)(RenderOnly)
+    pool = [actor.remote() for _ in range(workers)]
+    ray.get([a.__ray_ready__.remote() for a in pool])  # loading the synth is not rendering
+    refs = [ray.put(r) for r in requests]
+    started = time.perf_counter()
+    busy, audio = {}, 0.0
+    queue = list(refs)
+    idle = list(pool)
+    while queue or busy:
+        while queue and idle:
+            a = idle.pop()
+            busy[a.render.remote(queue.pop(0))] = a
+        [done], _ = ray.wait(list(busy), num_returns=1)
+        idle.append(busy.pop(done))
+        audio += ray.get(done)
+    wall = time.perf_counter() - started
+    for a in pool:
+        ray.kill(a)
+    return {"cues": len(requests), "audio_s": audio, "wall_s": wall}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--briefs", type=int, default=40)
+    args = parser.parse_args()
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    server, endpoint = start_s3()
+    try:
+        from services.ray_runtime import init_ray
+
+        init_ray(num_cpus=2)
+        with tempfile.TemporaryDirectory() as tmp:
+            briefs = Path(tmp) / "briefs.yaml"
+            briefs.write_text(briefs_yaml(args.briefs))
+            rows = {}
+            rows["pipeline, 1 worker"] = pipeline(briefs, 1)
+            rows["pipeline, 2 workers"] = pipeline(briefs, 2)
+            last = rows["pipeline, 2 workers"]
+            rows["render only, 2 workers"] = render_only(last["store"], last.pop("record"), 2)
+            rows["pipeline, 1 worker"].pop("record")
+    finally:
+        server.stdin.close()
+        server.wait(timeout=10)
+
+    print(f"{'run':<24} {'cues':>5} {'audio min':>10} {'wall s':>8} {'cues/min':>9} {'audio s / wall s':>17}")
+    for name, r in rows.items():
+        r["cues_per_min"] = r["cues"] / r["wall_s"] * 60
+        r["audio_per_wall"] = r["audio_s"] / r["wall_s"]
+        print(
+            f"{name:<24} {r['cues']:>5} {r['audio_s'] / 60:>10.1f} {r['wall_s']:>8.1f} {r['cues_per_min']:>9.1f} "
+            f"{r['audio_per_wall']:>17.2f}"
+        )
+    one, two, ceiling = rows["pipeline, 1 worker"], rows["pipeline, 2 workers"], rows["render only, 2 workers"]
+    speedup = two["audio_per_wall"] / one["audio_per_wall"]
+    share = two["audio_per_wall"] / ceiling["audio_per_wall"]
+    print(f"speed-up 1 → 2 workers: {speedup:.2f}× (target ≥ 1.7: {'met' if speedup >= 1.7 else 'NOT met'})")
+    print(f"pipeline / render only: {share:.2f} (target ≥ 0.70: {'met' if share >= 0.7 else 'NOT met'})")
+    RESULTS.mkdir(exist_ok=True)
+    result = {"briefs": args.briefs, "endpoint": endpoint, "rows": rows, "speedup": speedup, "share_of_render": share}
+    (RESULTS / "batch.json").write_text(json.dumps(result, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -267,3 +267,36 @@ def test_serve_runs_only_the_most_recent_missed_occurrence(ray_session, tmp_path
     assert "missed; running the most recent" in served.output and ": ran, batch" in served.output
     assert due(schedule, state, now) == (None, 0)
     assert len(list((store / "batches").iterdir())) == 1
+
+
+# --- as a Ray Job -------------------------------------------------------------------------------------------
+
+
+def test_a_job_submission_is_named_after_its_batch_and_carries_local_briefs(tmp_path):
+    from schemas.config import GenerateConfig, RenderConfig
+    from services.cli.job_submission import _pack_local_sources, entrypoint, submission_id
+
+    briefs = short_briefs(tmp_path, 2)
+    config = GenerateConfig(sources=(str(briefs),), store="s3://bucket/cues", workers=4)
+    same = GenerateConfig(sources=(str(briefs),), store="s3://elsewhere/x")
+    assert submission_id(config) == submission_id(same)  # the batch, not where it goes, names the job
+    assert submission_id(config).startswith("cues-b-")
+    (tmp_path / "more").mkdir()
+    other = GenerateConfig(sources=(str(short_briefs(tmp_path / "more", 3)),))
+    assert submission_id(other) != submission_id(config)
+
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    sources = _pack_local_sources((str(briefs), "s3://bucket/briefs/"), job_dir)
+    assert sources == ["briefs-0", "s3://bucket/briefs/"]
+    assert (job_dir / "briefs-0" / "briefs.yaml").read_text() == briefs.read_text()
+    line = entrypoint(config.model_copy(update={"render": RenderConfig(soundfont="/sf/my font.sf2")}), sources)
+    assert line == (
+        "cues submit briefs-0 s3://bucket/briefs/ --store s3://bucket/cues --workers 4 --soundfont '/sf/my font.sf2'"
+    )
+
+
+def test_as_job_needs_a_cluster_address(tmp_path, monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    result = cues("submit", str(short_briefs(tmp_path, 1)), "--as-job", "--store", str(tmp_path / "store"))
+    assert result.exit_code == 1 and "--as-job needs a cluster: set RAY_ADDRESS" in result.output

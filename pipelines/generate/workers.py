@@ -57,6 +57,83 @@ class CueWorker:
             return CueResult(spec.cue_id, "", "", False, error=f"{type(err).__name__}: {err}").as_dict()
 
 
+class WorkerPool:
+    """The cue workers of one batch. Start it early: each worker spends seconds loading the models and the synth,
+    which can overlap with reading and expanding the briefs."""
+
+    def __init__(self, size: int, store_uri: str, models_uri: str | None, render: RenderConfig):
+        import ray
+
+        self._actor = ray.remote(num_cpus=WORKER_CPUS, max_restarts=RESTARTS, max_task_retries=RESTARTS)(CueWorker)
+        self._args = (store_uri, models_uri, render.model_dump(mode="json"))
+        self.workers = [self._start() for _ in range(max(1, size))]
+
+    def _start(self):
+        return self._actor.remote(*self._args)
+
+    def versions(self) -> dict[str, str]:
+        """The models' versions, once a worker is up; :class:`RenderError` with the reason if none can start."""
+        import ray
+
+        try:
+            return ray.get(self.workers[0].versions.remote())
+        except ray.exceptions.RayActorError as err:  # e.g. no soundfont on the workers: say why, not "actor died"
+            self.close()
+            raise RenderError(f"the cue workers could not start: {root_message(err)}") from err
+
+    def close(self) -> None:
+        import ray
+
+        for worker in self.workers:
+            ray.kill(worker)
+        self.workers = []
+
+    def produce(self, cues: list[CueSpec], on_progress: Callable[[int, int], None] | None = None) -> list[dict]:
+        """Every cue composed and rendered, one at a time per worker; results in the order of ``cues``."""
+        import ray
+
+        waiting = deque(c.model_dump(mode="json") for c in cues)
+        idle = list(self.workers)
+        running: dict = {}  # future → (worker, spec)
+        results: dict[str, dict] = {}
+        while waiting or running:
+            while waiting and idle:
+                worker, spec = idle.pop(), waiting.popleft()
+                running[worker.produce.remote(spec)] = (worker, spec)
+            [done], _ = ray.wait(list(running), num_returns=1)
+            worker, spec = running.pop(done)
+            try:
+                result = ray.get(done)
+                idle.append(worker)
+            except ray.exceptions.RayActorError as err:  # died more often than Ray retries: report, replace, go on
+                log.warning("the worker of cue %s died: %s", spec["cue_id"], err)
+                result = {
+                    "cue_id": spec["cue_id"],
+                    "key": "",
+                    "prefix": "",
+                    "ok": False,
+                    "skipped": False,
+                    "error": f"its worker process died {RESTARTS + 1} times: {root_message(err)}",
+                }
+                ray.kill(worker)
+                self.workers = [w for w in self.workers if w is not worker]
+                replacement = self._start()
+                self.workers.append(replacement)
+                idle.append(replacement)
+            results[result["cue_id"]] = result
+            if on_progress:
+                on_progress(len(results), len(cues))
+        return [results[c.cue_id] for c in cues]
+
+
+def pool_size(workers: int | None, cues: int | None = None) -> int:
+    """``workers``, else one per CPU of the cluster; never more than there are cues."""
+    import ray
+
+    size = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    return max(1, min(size, cues)) if cues else size
+
+
 def produce_cues(
     cues: list[CueSpec],
     store_uri: str,
@@ -65,59 +142,16 @@ def produce_cues(
     workers: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[dict], dict[str, str]]:
-    """Every cue composed and rendered by ``workers`` actors (default: one per CPU of the cluster, at most one per
-    cue); results in the order of ``cues``, and the models' versions."""
-    import ray
-
+    """Every cue composed and rendered by a :class:`WorkerPool`; results in the order of ``cues``, and the models'
+    versions."""
     if not cues:
         return [], {}
-    size = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    size = max(1, min(size, len(cues)))
-    actor = ray.remote(num_cpus=WORKER_CPUS, max_restarts=RESTARTS, max_task_retries=RESTARTS)(CueWorker)
-    render_json = render.model_dump(mode="json")
-
-    def start():
-        return actor.remote(store_uri, models_uri, render_json)
-
-    pool = [start() for _ in range(size)]
+    pool = WorkerPool(pool_size(workers, len(cues)), store_uri, models_uri, render)
     try:
-        versions = ray.get(pool[0].versions.remote())
-    except ray.exceptions.RayActorError as err:  # e.g. no soundfont on the workers: say why, not "actor died"
-        for a in pool:
-            ray.kill(a)
-        raise RenderError(f"the cue workers could not start: {root_message(err)}") from err
-
-    waiting = deque(c.model_dump(mode="json") for c in cues)
-    idle = list(pool)
-    running: dict = {}  # future → (actor, spec)
-    results: dict[str, dict] = {}
-    while waiting or running:
-        while waiting and idle:
-            worker, spec = idle.pop(), waiting.popleft()
-            running[worker.produce.remote(spec)] = (worker, spec)
-        [done], _ = ray.wait(list(running), num_returns=1)
-        worker, spec = running.pop(done)
-        try:
-            result = ray.get(done)
-            idle.append(worker)
-        except ray.exceptions.RayActorError as err:  # died more often than Ray retries: report, replace, go on
-            log.warning("the worker of cue %s died: %s", spec["cue_id"], err)
-            result = {
-                "cue_id": spec["cue_id"],
-                "key": "",
-                "prefix": "",
-                "ok": False,
-                "skipped": False,
-                "error": f"its worker process died {RESTARTS + 1} times: {root_message(err)}",
-            }
-            ray.kill(worker)
-            idle.append(start())
-        results[result["cue_id"]] = result
-        if on_progress:
-            on_progress(len(results), len(cues))
-    for a in idle:
-        ray.kill(a)
-    return [results[c.cue_id] for c in cues], versions
+        versions = pool.versions()
+        return pool.produce(cues, on_progress), versions
+    finally:
+        pool.close()
 
 
 def root_message(err: Exception) -> str:

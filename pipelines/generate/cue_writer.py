@@ -71,38 +71,53 @@ def audio_request(plan: Plan, midi: bytes, brief: Brief, key: str) -> AudioReque
     )
 
 
-def write_cue(store: ObjectStore, spec: CueSpec, models: ComposerModels, renderer: CueRenderer) -> CueResult:
-    """Compose and render ``spec`` into ``store`` unless its manifest exists. Raises on failure (the caller
-    reports it); files already written by a failed attempt are overwritten by the next one."""
-    key = cue_key(spec, models.versions, renderer.identity)
+@dataclass(frozen=True)
+class MadeCue:
+    """A composed and rendered cue in memory: its files (name → bytes, content type) and its manifest, which still
+    lacks the files' sizes and hashes (``store_cue`` adds them as it writes)."""
+
+    spec: CueSpec
+    key: str
+    files: dict[str, tuple[bytes, str]]
+    manifest: dict
+
+    @property
+    def prefix(self) -> str:
+        return f"cues/{self.spec.cue_id}/{self.key}"
+
+
+def stored_result(store: ObjectStore, spec: CueSpec, key: str) -> CueResult | None:
+    """The result of a cue already in ``store`` (its manifest exists), else None."""
     prefix = f"cues/{spec.cue_id}/{key}"
-    if store.exists(f"{prefix}/manifest.json"):
-        manifest = json.loads(store.get_bytes(f"{prefix}/manifest.json"))
-        return CueResult(
-            spec.cue_id,
-            key,
-            prefix,
-            True,
-            True,
-            None,
-            manifest["length_s"],
-            manifest["quality"],
-            _audio_digest(manifest),
-        )
+    if not store.exists(f"{prefix}/manifest.json"):
+        return None
+    manifest = json.loads(store.get_bytes(f"{prefix}/manifest.json"))
+    return CueResult(
+        spec.cue_id,
+        key,
+        prefix,
+        ok=True,
+        skipped=True,
+        length_s=manifest["length_s"],
+        quality=manifest["quality"],
+        audio=_audio_digest(manifest),
+    )
+
+
+def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRenderer) -> MadeCue:
+    """Compose, measure, render and master ``spec``; draw its piano roll. Nothing is written."""
     brief = Brief.model_validate(spec.brief)
     cue = compose_cue(brief, spec.seed, spec.cutdown, models)
     quality = measure(cue.score)
     audio = renderer.render(audio_request(cue.plan, cue.midi, brief, key))
-    plan_json = json.dumps(cue.plan.model_dump(mode="json"), indent=2).encode()
+    plan = cue.plan.model_dump(mode="json")
     files = {
-        "cue.mid": store.put_bytes(f"{prefix}/cue.mid", cue.midi, content_type="audio/midi"),
-        "plan.json": store.put_bytes(f"{prefix}/plan.json", plan_json, content_type="application/json"),
+        "cue.mid": (cue.midi, "audio/midi"),
+        "plan.json": (json.dumps(plan, indent=2).encode(), "application/json"),
+        "pianoroll.png": (pianoroll_png(cue.midi, plan), "image/png"),
     }
-    roll = pianoroll_png(cue.midi, cue.plan.model_dump(mode="json"))
-    files["pianoroll.png"] = store.put_bytes(f"{prefix}/pianoroll.png", roll, content_type="image/png")
     for name, data in audio.files.items():
-        content_type = CONTENT_TYPES.get(name[name.rfind(".") :], "application/octet-stream")
-        files[name] = store.put_bytes(f"{prefix}/{name}", data, content_type=content_type)
+        files[name] = (data, CONTENT_TYPES.get(name[name.rfind(".") :], "application/octet-stream"))
     manifest = {
         "cue_id": spec.cue_id,
         "cue_key": key,
@@ -114,20 +129,42 @@ def write_cue(store: ObjectStore, spec: CueSpec, models: ComposerModels, rendere
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "length_s": cue.plan.length_s,
         "brief": spec.brief,
-        "plan": cue.plan.model_dump(mode="json"),
+        "plan": plan,
         "chords": cue.score.chords,
         "models": models.versions,
         "composer_version": COMPOSER_VERSION,
         "quality": quality,
         "audio": audio.summary,
         "timings_s": {name: round(seconds, 3) for name, seconds in audio.timings.items()},
-        "files": {
-            name: {"bytes": put.size, "sha256": put.sha256, **audio.file_info.get(name, {})}
-            for name, put in files.items()
-        },
+        "files": {name: dict(audio.file_info.get(name, {})) for name in files},
     }
-    store.put_bytes(f"{prefix}/manifest.json", json.dumps(manifest, indent=2).encode(), content_type="application/json")
-    return CueResult(spec.cue_id, key, prefix, True, False, None, cue.plan.length_s, quality, _audio_digest(manifest))
+    return MadeCue(spec, key, files, manifest)
+
+
+def store_cue(store: ObjectStore, cue: MadeCue) -> CueResult:
+    """Write every file of ``cue``, then its manifest (with each file's size and sha256) last."""
+    manifest = {**cue.manifest, "files": {name: dict(info) for name, info in cue.manifest["files"].items()}}
+    for name, (data, content_type) in cue.files.items():
+        put = store.put_bytes(f"{cue.prefix}/{name}", data, content_type=content_type)
+        manifest["files"][name] = {"bytes": put.size, "sha256": put.sha256, **manifest["files"][name]}
+    body = json.dumps(manifest, indent=2).encode()
+    store.put_bytes(f"{cue.prefix}/manifest.json", body, content_type="application/json")
+    return CueResult(
+        cue.spec.cue_id,
+        cue.key,
+        cue.prefix,
+        ok=True,
+        length_s=manifest["length_s"],
+        quality=manifest["quality"],
+        audio=_audio_digest(manifest),
+    )
+
+
+def write_cue(store: ObjectStore, spec: CueSpec, models: ComposerModels, renderer: CueRenderer) -> CueResult:
+    """Compose and render ``spec`` into ``store`` unless its manifest exists. Raises on failure (the caller
+    reports it); files already written by a failed attempt are overwritten by the next one."""
+    key = cue_key(spec, models.versions, renderer.identity)
+    return stored_result(store, spec, key) or store_cue(store, make_cue(spec, key, models, renderer))
 
 
 def _audio_digest(manifest: dict) -> dict | None:

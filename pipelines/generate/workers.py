@@ -5,11 +5,16 @@ one result per cue. A worker process that dies (killed, out of memory) is restar
 there (``max_task_retries``); if it keeps dying, the cue is reported failed with the reason and the rest of the
 batch goes on. Retrying is safe: a cue's files are written before its manifest, and a cue whose manifest exists is
 skipped, so a retried cue is delivered once.
+
+Each worker takes two cues at a time: one is composed and rendered (the models and the synth serve one cue at a
+time, under a lock) while the other's files are uploaded, so the store's latency overlaps the next cue's work
+instead of adding to it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable
 
@@ -22,6 +27,7 @@ log = logging.getLogger(__name__)
 
 WORKER_CPUS = 0.5  # per actor: a pool that took every CPU would starve Ray's own tasks (shared/notes/ray-s3.md)
 RESTARTS = 2  # a worker process may die this many times before its cue is reported failed
+CUES_IN_FLIGHT = 2  # per worker: one being made while the previous one uploads
 
 
 class CueWorker:
@@ -37,6 +43,7 @@ class CueWorker:
         self.renderer = CueRenderer(RenderConfig.model_validate(render_json))  # first: a missing soundfont fails fast
         self.store = open_store(store_uri)
         self.models = ComposerModels.load(models_uri)
+        self._making = threading.Lock()  # one synth and one set of models: one cue is made at a time
 
     def versions(self) -> dict[str, str]:
         return self.models.versions
@@ -47,11 +54,18 @@ class CueWorker:
         return os.getpid()
 
     def produce(self, spec_json: dict) -> dict:
-        from pipelines.generate.cue_writer import CueResult, write_cue
+        """Make and store one cue (see ``cue_writer``); called by up to ``CUES_IN_FLIGHT`` threads at once."""
+        from pipelines.generate.cue_writer import CueResult, cue_key, make_cue, store_cue, stored_result
 
         spec = CueSpec.model_validate(spec_json)
         try:
-            return write_cue(self.store, spec, self.models, self.renderer).as_dict()
+            key = cue_key(spec, self.models.versions, self.renderer.identity)
+            done = stored_result(self.store, spec, key)
+            if done:
+                return done.as_dict()
+            with self._making:
+                cue = make_cue(spec, key, self.models, self.renderer)
+            return store_cue(self.store, cue).as_dict()
         except Exception as err:  # one cue's failure is reported with its message; the batch goes on
             log.warning("cue %s failed: %s", spec.cue_id, err)
             return CueResult(spec.cue_id, "", "", False, error=f"{type(err).__name__}: {err}").as_dict()
@@ -64,7 +78,9 @@ class WorkerPool:
     def __init__(self, size: int, store_uri: str, models_uri: str | None, render: RenderConfig):
         import ray
 
-        self._actor = ray.remote(num_cpus=WORKER_CPUS, max_restarts=RESTARTS, max_task_retries=RESTARTS)(CueWorker)
+        self._actor = ray.remote(
+            num_cpus=WORKER_CPUS, max_restarts=RESTARTS, max_task_retries=RESTARTS, max_concurrency=CUES_IN_FLIGHT
+        )(CueWorker)
         self._args = (store_uri, models_uri, render.model_dump(mode="json"))
         self.workers = [self._start() for _ in range(max(1, size))]
 
@@ -93,7 +109,7 @@ class WorkerPool:
         import ray
 
         waiting = deque(c.model_dump(mode="json") for c in cues)
-        idle = list(self.workers)
+        idle = [w for _ in range(CUES_IN_FLIGHT) for w in self.workers]  # free slots, workers interleaved
         running: dict = {}  # future → (worker, spec)
         results: dict[str, dict] = {}
         while waiting or running:
@@ -115,11 +131,13 @@ class WorkerPool:
                     "skipped": False,
                     "error": f"its worker process died {RESTARTS + 1} times: {root_message(err)}",
                 }
-                ray.kill(worker)
-                self.workers = [w for w in self.workers if w is not worker]
-                replacement = self._start()
-                self.workers.append(replacement)
-                idle.append(replacement)
+                if worker in self.workers:  # its other cue in flight failed with it: replace it once
+                    ray.kill(worker)
+                    self.workers.remove(worker)
+                    idle = [w for w in idle if w is not worker]
+                    replacement = self._start()
+                    self.workers.append(replacement)
+                    idle.extend([replacement] * CUES_IN_FLIGHT)
             results[result["cue_id"]] = result
             if on_progress:
                 on_progress(len(results), len(cues))

@@ -1,9 +1,10 @@
 """The main job on Ray: read briefs, expand each into its cues, compose and render every cue, record the batch.
 
 Briefs are expanded by one Ray task each; cues are produced by a pool of actors that load the models and the synth
-once (``workers.produce_cues``). Invalid briefs and failed cues are reported in the batch record and never stop the
-others; a cue whose manifest is already in the store is skipped, so a re-run does only what is missing. The batch
-folder gets ``batch.json``, ``cuesheet.csv`` and ``report.html``, then ``_SUCCESS`` last.
+once (``workers.WorkerPool``, started while the briefs are planned). Invalid briefs and failed cues are reported
+in the batch record and never stop the others; a cue whose manifest is already in the store is skipped, so a re-run
+does only what is missing. The batch folder gets ``batch.json``, ``cuesheet.csv`` and ``report.html``, then
+``_SUCCESS`` last.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.generate.batch_outputs import write_batch
 from pipelines.generate.cue_spec import CueSpec, expand_cues
-from pipelines.generate.workers import produce_cues
+from pipelines.generate.workers import WorkerPool, pool_size
 from schemas.brief import Brief, canonical_hash
 from schemas.brief_file import BriefEntry
 from schemas.config import GenerateConfig
@@ -117,8 +118,6 @@ def run(
 
     ``entries`` are briefs already read (a schedule's matrix); by default they are read from ``config.sources``.
     ``on_progress(stage, done, total)`` reports the briefs expanded, then the cues produced."""
-    import ray  # imported here so validation-only commands start fast
-
     started = time.perf_counter()
     store = open_store(config.store)  # a bad store URI fails before any work starts
     if not (config.ray.address or os.environ.get("RAY_ADDRESS")):
@@ -128,35 +127,28 @@ def run(
     entries = read_sources(config.sources) if entries is None else entries
     valid = [e for e in entries if e.ok]
     outcomes: dict[int, BriefOutcome] = {i: _outcome(e) for i, e in enumerate(entries) if not e.ok}
-    cues_by_entry: dict[int, list[CueSpec]] = {}
-
+    results: list[dict] = []
+    versions: dict[str, str] = {}
+    cues: tuple[CueSpec, ...] = ()
     if valid:
         init_ray(config.ray.address, num_cpus=config.ray.num_cpus, dashboard=config.ray.dashboard)
-        plan = ray.remote(num_cpus=PLAN_TASK_CPUS, max_retries=2)(_plan_brief)
-        pending = {plan.remote(e.brief.model_dump(mode="json")): i for i, e in enumerate(entries) if e.ok}
-        total, done = len(pending), 0
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            index = pending.pop(ready[0])
-            entry = entries[index]
-            try:
-                cues = [CueSpec.model_validate(c) for c in ray.get(ready[0])]
-                cues_by_entry[index] = cues
-                outcomes[index] = _outcome(entry, cues=len(cues))
-            except Exception as err:  # one brief's failure is reported; the others go on
-                log.warning("planning %s failed: %s", entry.label, err)
-                outcomes[index] = _outcome(entry, error=f"planning failed: {err}")
-            done += 1
-            if on_progress:
-                on_progress("expanding briefs", done, total)
+        # Started now, so that loading the models and the synth overlaps the planning; every valid brief gives a
+        # cue at least, so there are never more workers than cues.
+        pool = WorkerPool(pool_size(config.workers, len(valid)), store.uri, config.models, config.render)
+        try:
+            cues_by_entry = _plan_briefs(entries, outcomes, on_progress)
+            cues = tuple(c for i in sorted(cues_by_entry) for c in cues_by_entry[i])
 
-    cues = tuple(c for i in sorted(cues_by_entry) for c in cues_by_entry[i])
+            def producing(done: int, total: int) -> None:
+                if on_progress:
+                    on_progress("composing and rendering cues", done, total)
 
-    def producing(done: int, total: int) -> None:
-        if on_progress:
-            on_progress("composing and rendering cues", done, total)
+            if cues:
+                versions = pool.versions()
+                results = pool.produce(list(cues), producing)
+        finally:
+            pool.close()
 
-    results, versions = produce_cues(list(cues), store.uri, config.models, config.render, config.workers, producing)
     record = BatchRecord(
         batch_id=batch_id_of(cues, config.occurrence),
         status="rendered" if all(r["ok"] for r in results) else "rendered with failures",
@@ -174,6 +166,36 @@ def run(
     )
     write_batch(store, record)
     return record
+
+
+def _plan_briefs(
+    entries: list[BriefEntry],
+    outcomes: dict[int, BriefOutcome],
+    on_progress: Callable[[str, int, int], None] | None,
+) -> dict[int, list[CueSpec]]:
+    """Every valid brief expanded into its cues by a Ray task; a brief whose planning fails gets its outcome in
+    ``outcomes`` and no cues."""
+    import ray  # imported here so validation-only commands start fast
+
+    plan = ray.remote(num_cpus=PLAN_TASK_CPUS, max_retries=2)(_plan_brief)
+    pending = {plan.remote(e.brief.model_dump(mode="json")): i for i, e in enumerate(entries) if e.ok}
+    cues_by_entry: dict[int, list[CueSpec]] = {}
+    total, done = len(pending), 0
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        index = pending.pop(ready[0])
+        entry = entries[index]
+        try:
+            cues = [CueSpec.model_validate(c) for c in ray.get(ready[0])]
+            cues_by_entry[index] = cues
+            outcomes[index] = _outcome(entry, cues=len(cues))
+        except Exception as err:  # one brief's failure is reported; the others go on
+            log.warning("planning %s failed: %s", entry.label, err)
+            outcomes[index] = _outcome(entry, error=f"planning failed: {err}")
+        done += 1
+        if on_progress:
+            on_progress("expanding briefs", done, total)
+    return cues_by_entry
 
 
 def _outcome(entry: BriefEntry, cues: int = 0, error: str | None = None) -> BriefOutcome:

@@ -58,6 +58,13 @@ class GenerateConfig(BaseModel):
     )
     render: RenderConfig = Field(default_factory=RenderConfig)
     workers: int | None = Field(None, ge=1, description="Cue workers (actors); None = one per CPU of the cluster.")
+    worker_cpus: float = Field(
+        0.5,
+        gt=0,
+        le=64,
+        description="CPUs each cue worker asks Ray for. 0.5 (default) leaves room for Ray's own tasks on a small "
+        "machine; 1 on an autoscaling cluster, so that each worker brings a core of its own.",
+    )
     schedule: str | None = Field(None, description="Name of the schedule this batch is a run of, if any.")
     occurrence: str | None = Field(
         None, description="The schedule occurrence (ISO 8601 UTC); part of the batch id, so one occurrence = one batch."

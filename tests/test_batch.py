@@ -173,6 +173,16 @@ def test_a_worker_killed_mid_batch_and_the_batch_completes_with_every_cue_once(r
     assert (tmp_path / "store" / record.folder / "_SUCCESS").exists()
 
 
+def test_workers_that_would_take_every_cpu_start_after_the_planning_and_the_batch_completes(ray_session, tmp_path):
+    import ray
+
+    cpus = ray.cluster_resources()["CPU"]
+    briefs = short_briefs(tmp_path, 4)
+    config = GenerateConfig(sources=(str(briefs),), store=str(tmp_path / "store"), workers=4, worker_cpus=cpus / 4)
+    record = run(config)  # started first, these workers would leave the planning tasks no CPU: a hang
+    assert [r["ok"] for r in record.results] == [True] * 4, [r["error"] for r in record.results]
+
+
 def test_the_s3_server_going_down_mid_batch_never_shows_a_half_made_cue(ray_session, s3_control, s3_bucket, tmp_path):
     uri = f"s3://{s3_bucket}/outage"
     config = GenerateConfig(sources=(str(short_briefs(tmp_path, 6)),), store=uri, workers=2)
@@ -294,6 +304,8 @@ def test_a_job_submission_is_named_after_its_batch_and_carries_local_briefs(tmp_
     assert line == (
         "cues submit briefs-0 s3://bucket/briefs/ --store s3://bucket/cues --workers 4 --soundfont '/sf/my font.sf2'"
     )
+    line = entrypoint(config.model_copy(update={"worker_cpus": 1.0}), ["briefs-0"])
+    assert line == "cues submit briefs-0 --store s3://bucket/cues --workers 4 --worker-cpus 1"
 
 
 def test_as_job_needs_a_cluster_address(tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.generate.batch_outputs import write_batch
 from pipelines.generate.cue_spec import CueSpec, expand_cues
-from pipelines.generate.workers import WorkerPool, pool_size
+from pipelines.generate.workers import WorkerPool, cluster_cpus, pool_size
 from schemas.brief import Brief, canonical_hash
 from schemas.brief_file import BriefEntry
 from schemas.config import GenerateConfig
@@ -132,9 +132,16 @@ def run(
     cues: tuple[CueSpec, ...] = ()
     if valid:
         init_ray(config.ray.address, num_cpus=config.ray.num_cpus, dashboard=config.ray.dashboard)
-        # Started now, so that loading the models and the synth overlaps the planning; every valid brief gives a
-        # cue at least, so there are never more workers than cues.
-        pool = WorkerPool(pool_size(config.workers, len(valid)), store.uri, config.models, config.render)
+        pool = None
+
+        def start_pool(cue_count: int) -> WorkerPool:
+            size = pool_size(config.workers, cue_count)
+            return WorkerPool(size, store.uri, config.models, config.render, config.worker_cpus)
+
+        # Started now, so that loading the models and the synth overlaps the planning, unless the workers would
+        # leave the planning tasks no CPU (they would wait for each other). Every valid brief gives a cue at least.
+        if pool_size(config.workers, len(valid)) * config.worker_cpus <= cluster_cpus() - PLAN_TASK_CPUS:
+            pool = start_pool(len(valid))
         try:
             cues_by_entry = _plan_briefs(entries, outcomes, on_progress)
             cues = tuple(c for i in sorted(cues_by_entry) for c in cues_by_entry[i])
@@ -144,10 +151,12 @@ def run(
                     on_progress("composing and rendering cues", done, total)
 
             if cues:
+                pool = pool or start_pool(len(cues))
                 versions = pool.versions()
                 results = pool.produce(list(cues), producing)
         finally:
-            pool.close()
+            if pool is not None:
+                pool.close()
 
     record = BatchRecord(
         batch_id=batch_id_of(cues, config.occurrence),

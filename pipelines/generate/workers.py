@@ -25,7 +25,7 @@ from services.store import open_store
 
 log = logging.getLogger(__name__)
 
-WORKER_CPUS = 0.5  # per actor: a pool that took every CPU would starve Ray's own tasks (shared/notes/ray-s3.md)
+WORKER_CPUS = 0.5  # per actor, by default: a pool that took every CPU would starve Ray's tasks (shared/notes/ray-s3.md)
 RESTARTS = 2  # a worker process may die this many times before its cue is reported failed
 CUES_IN_FLIGHT = 2  # per worker: one being made while the previous one uploads
 
@@ -75,11 +75,13 @@ class WorkerPool:
     """The cue workers of one batch. Start it early: each worker spends seconds loading the models and the synth,
     which can overlap with reading and expanding the briefs."""
 
-    def __init__(self, size: int, store_uri: str, models_uri: str | None, render: RenderConfig):
+    def __init__(
+        self, size: int, store_uri: str, models_uri: str | None, render: RenderConfig, cpus: float = WORKER_CPUS
+    ):
         import ray
 
         self._actor = ray.remote(
-            num_cpus=WORKER_CPUS, max_restarts=RESTARTS, max_task_retries=RESTARTS, max_concurrency=CUES_IN_FLIGHT
+            num_cpus=cpus, max_restarts=RESTARTS, max_task_retries=RESTARTS, max_concurrency=CUES_IN_FLIGHT
         )(CueWorker)
         self._args = (store_uri, models_uri, render.model_dump(mode="json"))
         self.workers = [self._start() for _ in range(max(1, size))]
@@ -146,10 +148,14 @@ class WorkerPool:
 
 def pool_size(workers: int | None, cues: int | None = None) -> int:
     """``workers``, else one per CPU of the cluster; never more than there are cues."""
+    size = workers or max(1, int(cluster_cpus()))
+    return max(1, min(size, cues)) if cues else size
+
+
+def cluster_cpus() -> float:
     import ray
 
-    size = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    return max(1, min(size, cues)) if cues else size
+    return ray.cluster_resources().get("CPU", 1.0)
 
 
 def produce_cues(

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from schemas.config import DEFAULT_STORE
+from schemas.config import DEFAULT_STORE, GenerateConfig, RayConfig, RenderConfig
 from schemas.errors import BriefError, InvalidRequest, ScoringError
 from services.brief_sources import EXAMPLES_DIR
 from services.cli.output import print_batch, print_entries
@@ -116,6 +116,15 @@ Workers = Annotated[
         min=1, help="Cue workers (each loads the models and the synth once); default: one per CPU.", show_default=False
     ),
 ]
+WorkerCpus = Annotated[
+    float,
+    typer.Option(
+        min=0.01,
+        max=64,
+        help="CPUs each cue worker asks Ray for: 0.5 leaves room for Ray's tasks on a small machine; use 1 on an "
+        "autoscaling cluster, so each worker brings a core.",
+    ),
+]
 
 
 @app.command()
@@ -124,6 +133,7 @@ def submit(
     store: Store = DEFAULT_STORE,
     model: Models = None,
     workers: Workers = None,
+    worker_cpus: WorkerCpus = GenerateConfig.model_fields["worker_cpus"].default,
     soundfont: Soundfont = None,
     ray_address: RayAddress = None,
     num_cpus: NumCpus = None,
@@ -147,13 +157,12 @@ def submit(
 
     Example: cues submit briefs/ s3://acme-music/briefs/ --store s3://acme-music/cues --workers 8
     """
-    from schemas.config import GenerateConfig, RayConfig, RenderConfig
-
     config = GenerateConfig(
         sources=tuple(sources),
         store=store,
         models=model,
         workers=workers,
+        worker_cpus=worker_cpus,
         render=RenderConfig(soundfont=soundfont),
         ray=RayConfig(address=ray_address, num_cpus=num_cpus),
     )
@@ -183,8 +192,6 @@ def run(
 
     Example: cues run --store ./cue-store
     """
-    from schemas.config import GenerateConfig, RayConfig, RenderConfig
-
     _generate(
         GenerateConfig(
             sources=tuple(sources or [_shown_path(EXAMPLES_DIR)]),
@@ -271,7 +278,7 @@ def preprocess(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from pipelines.preprocess.pipeline import run as run_preprocess
-    from schemas.config import PreprocessConfig, RayConfig
+    from schemas.config import PreprocessConfig
 
     with reported_errors():
         config = PreprocessConfig(

@@ -33,6 +33,8 @@ def entrypoint(config: GenerateConfig, sources: list[str]) -> str:
         words += ["--model", config.models]
     if config.workers:
         words += ["--workers", str(config.workers)]
+    if config.worker_cpus != GenerateConfig.model_fields["worker_cpus"].default:
+        words += ["--worker-cpus", f"{config.worker_cpus:g}"]
     if config.render.soundfont:
         words += ["--soundfont", config.render.soundfont]
     return shlex.join(words)

@@ -6,13 +6,15 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STORE ?= ./cue-store
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE ?= cues:$(VERSION)
 DEB_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont
 # The tests check our files with independent tools: ffmpeg's loudness meter, sox (and its MP3 reader), and open
 # the batch report in headless Chromium.
 TEST_DEB_PACKAGES := ffmpeg sox libsox-fmt-mp3 chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint schemas model system-deps test-system-deps apt venv clean help
+.PHONY: run test lint schemas model image image-cuda system-deps test-system-deps apt venv clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -21,6 +23,8 @@ help:
 	@echo "make schemas regenerate schemas/*.schema.json from the pydantic models"
 	@echo "make model   preprocess the corpus, train the three default models into $(STORE) and install them in"
 	@echo "             pipelines/default_models (about 1.5 hours on 2 cores)"
+	@echo "make image   build the container image $(IMAGE) (CPU; needs a Docker engine), infra/docker/Dockerfile"
+	@echo "make image-cuda  the same with PyTorch for CUDA: $(IMAGE)-cuda (IMAGE=registry/cues:tag to name it)"
 
 run: system-deps $(BIN)/.installed
 	RAY_USAGE_STATS_ENABLED=0 $(BIN)/cues run --store $(STORE)
@@ -44,6 +48,13 @@ model: system-deps $(BIN)/.installed
 	$(TRAIN) --model melody --workers 2 --epochs 5
 	$(TRAIN) --model vae --workers 2 --epochs 12 --batch-size 256 --max-train-sequences 8000
 	$(TRAIN) --model chords --workers 1 --epochs 120 --batch-size 8
+
+# Container images for a cluster (infra/README.md): no virtualenv needed, only a Docker engine.
+image:
+	docker build -f infra/docker/Dockerfile -t $(IMAGE) .
+
+image-cuda:
+	docker build -f infra/docker/Dockerfile.cuda -t $(IMAGE)-cuda .
 
 system-deps:
 	@$(MAKE) --no-print-directory apt PACKAGES="$(DEB_PACKAGES)"

@@ -350,10 +350,12 @@ def readme_commands() -> list[list[str]]:
         if not in_block:
             continue
         words = shlex.split(line.split(" # ")[0]) if line.strip() else []
-        while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
-            words.pop(0)
-        if words[:1] == ["cues"]:
-            commands.append(words)
+        # a command of its own, or one quoted inside another (`ray exec … 'RAY_ADDRESS=auto ~/cues/bin/cues …'`)
+        for candidate in [words, *(shlex.split(w) for w in words if "cues " in w)]:
+            while candidate and re.fullmatch(r"[A-Z_]+=\S*", candidate[0]):
+                candidate.pop(0)
+            if candidate and (candidate[0] == "cues" or candidate[0].endswith("/bin/cues")):
+                commands.append(["cues", *candidate[1:]])
     return commands
 
 

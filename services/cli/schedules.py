@@ -13,8 +13,11 @@ from services.cli.app import (
     DEFAULT_STORE,
     EXIT_FAILURE,
     EXIT_INVALID,
+    GenerateConfig,
     RayAddress,
     Store,
+    WorkerCpus,
+    Workers,
     err,
     out,
     reported_errors,
@@ -56,10 +59,16 @@ def schedule_validate(
         raise typer.Exit(EXIT_INVALID)
 
 
-def _base_config(store: str, ray_address: str | None):
-    from schemas.config import GenerateConfig, RayConfig
+def _base_config(store: str, ray_address: str | None, workers: int | None, worker_cpus: float) -> GenerateConfig:
+    from schemas.config import RayConfig
 
-    return GenerateConfig(sources=("schedule",), store=store, ray=RayConfig(address=ray_address))
+    return GenerateConfig(
+        sources=("schedule",),
+        store=store,
+        workers=workers,
+        worker_cpus=worker_cpus,
+        ray=RayConfig(address=ray_address),
+    )
 
 
 def _show(outcome) -> None:
@@ -82,6 +91,8 @@ def schedule_run(
     ] = None,
     store: Store = DEFAULT_STORE,
     ray_address: RayAddress = None,
+    workers: Workers = None,
+    worker_cpus: WorkerCpus = GenerateConfig.model_fields["worker_cpus"].default,
 ) -> None:
     """Run one occurrence of a schedule now: the most recent cron time at or before --at. An occurrence makes one
     batch: running it again reports it done (or completes what a crashed run left missing).
@@ -93,7 +104,7 @@ def schedule_run(
     with reported_errors():
         schedule = read_schedule(file)
         when = occurrence_at(schedule, parse_time(at) if at else dt.datetime.now(dt.UTC))
-        outcome = run_occurrence(schedule, str(file), when, _base_config(store, ray_address))
+        outcome = run_occurrence(schedule, str(file), when, _base_config(store, ray_address, workers, worker_cpus))
     _show(outcome)
     if outcome.status and outcome.status != "rendered":
         raise typer.Exit(EXIT_FAILURE)
@@ -106,6 +117,8 @@ def schedule_serve(
     ray_address: RayAddress = None,
     poll: Annotated[float, typer.Option(min=1, help="Seconds between checks for due occurrences.")] = 30.0,
     once: Annotated[bool, typer.Option("--once", help="Check once, run what is due, and exit.")] = False,
+    workers: Workers = None,
+    worker_cpus: WorkerCpus = GenerateConfig.model_fields["worker_cpus"].default,
 ) -> None:
     """Run schedules as their occurrences come due, until stopped. Safe to run twice or to restart: each
     occurrence runs at most once (its claim and result are kept in the store). Occurrences missed while nothing
@@ -117,7 +130,7 @@ def schedule_serve(
     from services.scheduler import ScheduleState, due, read_schedule, run_occurrence, schedule_files
     from services.store import open_store
 
-    base = _base_config(store, ray_address)
+    base = _base_config(store, ray_address, workers, worker_cpus)
     while True:
         for path in schedule_files(folder):
             try:

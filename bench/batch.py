@@ -132,6 +132,7 @@ def render_only(store_uri: str, record, workers: int) -> dict:
         requests.append(
             audio_request(Plan.model_validate(manifest["plan"]), midi, Brief.model_validate(manifest["brief"]), "k")
         )
+    requests.sort(key=lambda r: -r.length_s)  # longest first, as the pipeline hands cues out
     actor = ray.remote(num_cpus=WORKER_CPUS)(RenderOnly)
     pool = [actor.remote() for _ in range(workers)]
     ray.get([a.__ray_ready__.remote() for a in pool])  # loading the synth is not rendering

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.brief import Brief, canonical_hash
-from schemas.timing import Length
+from schemas.timing import Length, parse_length
 
 
 class CueSpec(BaseModel):
@@ -27,6 +27,14 @@ class CueSpec(BaseModel):
     def content_hash(self) -> str:
         """Hash of everything that decides this cue's music (models and renderer are added by the render key)."""
         return canonical_hash({"brief": self.brief, "seed": self.seed, "cutdown": self.cutdown})
+
+    def length_estimate_s(self) -> float:
+        """The cue's length in seconds before it is planned: exact for seconds, and for bars at the brief's tempo;
+        bars without a tempo count at the middle of the tempo range. For ordering work, not for timing."""
+        brief = Brief.model_validate(self.brief)
+        length = brief.length if self.cutdown is None else parse_length(self.cutdown)
+        exact = length.duration(brief.meter, brief.tempo)
+        return exact if exact is not None else sum(length.duration_range(brief.meter)) / 2
 
 
 def expand_cues(brief: Brief) -> list[CueSpec]:

@@ -107,10 +107,12 @@ class WorkerPool:
         self.workers = []
 
     def produce(self, cues: list[CueSpec], on_progress: Callable[[int, int], None] | None = None) -> list[dict]:
-        """Every cue composed and rendered, one at a time per worker; results in the order of ``cues``."""
+        """Every cue composed and rendered; results in the order of ``cues``. The longest cues are handed out first,
+        so that the batch does not end with one worker still busy on a long cue while the others idle."""
         import ray
 
-        waiting = deque(c.model_dump(mode="json") for c in cues)
+        longest_first = sorted(cues, key=lambda c: -c.length_estimate_s())
+        waiting = deque(c.model_dump(mode="json") for c in longest_first)
         idle = [w for _ in range(CUES_IN_FLIGHT) for w in self.workers]  # free slots, workers interleaved
         running: dict = {}  # future → (worker, spec)
         results: dict[str, dict] = {}

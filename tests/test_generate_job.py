@@ -46,6 +46,7 @@ def test_a_cue_knows_its_length_before_it_is_planned():
     assert [c.length_estimate_s() for c in timed] == [32.0, 12.5]  # 16 bars of 4/4 at 120 bpm
     [untimed] = expand_cues(brief("id: b\nmedium: ad\nmood: happy\nlength: 8 bars\nmeter: 3/4\n"))
     assert untimed.length_estimate_s() == pytest.approx(8 * 3 * 60 * (1 / 40 + 1 / 220) / 2)  # the tempo range's middle
+    assert timed[1].model_copy(update={"cutdown": "twelve"}).length_estimate_s() == 0.0  # reported by its worker
 
 
 def test_job_composes_the_examples_into_a_local_store_and_a_rerun_skips_them(ray_session, tmp_path):

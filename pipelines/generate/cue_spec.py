@@ -30,9 +30,13 @@ class CueSpec(BaseModel):
 
     def length_estimate_s(self) -> float:
         """The cue's length in seconds before it is planned: exact for seconds, and for bars at the brief's tempo;
-        bars without a tempo count at the middle of the tempo range. For ordering work, not for timing."""
-        brief = Brief.model_validate(self.brief)
-        length = brief.length if self.cutdown is None else parse_length(self.cutdown)
+        bars without a tempo count at the middle of the tempo range; 0 for a spec whose brief does not validate
+        (its worker reports why). For ordering work, not for timing."""
+        try:
+            brief = Brief.model_validate(self.brief)
+            length = brief.length if self.cutdown is None else parse_length(self.cutdown)
+        except ValueError:  # pydantic's ValidationError and TimingParseError are ValueErrors
+            return 0.0
         exact = length.duration(brief.meter, brief.tempo)
         return exact if exact is not None else sum(length.duration_range(brief.meter)) / 2
 

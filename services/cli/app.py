@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -37,7 +38,9 @@ schedule_app = typer.Typer(
 )
 app.add_typer(schedule_app, name="schedule")
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped into a log (CI, cron, a Ray job), rich would assume 80 columns and cut cue ids short in the summary table.
+LOG_WIDTH = 160
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else LOG_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 Sources = Annotated[

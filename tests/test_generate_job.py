@@ -120,6 +120,41 @@ def test_a_cue_that_fails_is_reported_and_the_others_are_delivered(ray_session, 
     assert not (tmp_path / "store" / "cues" / "broken").exists()
 
 
+def test_the_pool_makes_the_same_cues_as_making_them_one_by_one(ray_session, tmp_path):
+    """Two cues in flight on a worker, handed out longest first: the same render keys, notes and samples, and each
+    result under its own cue."""
+    from pipelines.compose.composer import ComposerModels
+    from pipelines.generate.cue_writer import write_cue
+    from pipelines.render.cue_renderer import CueRenderer
+
+    cues = [
+        c
+        for text in (
+            "id: one\nmedium: ad\nmood: happy\nlength: 8\ncutdowns: [4]\n",
+            "id: two\nmedium: game\nmood: calm\nlength: 6\n",
+        )
+        for c in expand_cues(brief(text))
+    ]
+    pooled = produce_cues(cues, str(tmp_path / "pooled"), None, RenderConfig(), workers=1)[0]
+    alone = open_store(str(tmp_path / "alone"))
+    with CueRenderer() as renderer:
+        models = ComposerModels.load()
+        sequential = [write_cue(alone, spec, models, renderer).as_dict() for spec in cues]
+
+    def heard(store_path, result) -> dict:
+        """Every file's content by what does not carry a creation time: WAVs by their samples, the rest by hash."""
+        prefix = tmp_path / store_path / result["prefix"]
+        files = json.loads((prefix / "manifest.json").read_text())["files"]
+        return {
+            name: soundfile.read(prefix / name, dtype="int32")[0].tobytes() if name.endswith(".wav") else info["sha256"]
+            for name, info in files.items()
+        }
+
+    assert [r["key"] for r in pooled] == [r["key"] for r in sequential]
+    for mine, theirs in zip(pooled, sequential, strict=True):
+        assert heard("pooled", mine) == heard("alone", theirs), mine["cue_id"]
+
+
 def test_a_missing_soundfont_stops_the_job_before_any_work_with_what_to_install(ray_session, tmp_path):
     from schemas.errors import RenderError, SoundfontMissing
 

@@ -115,6 +115,19 @@ def pipeline(briefs: Path, workers: int, uri: str | None = None, server_pid: int
     return row
 
 
+def stage_seconds(record) -> dict[str, float]:
+    """Seconds the workers spent in each stage of making the batch's cues, summed over its cues (their manifests)."""
+    from services.store import open_store
+
+    store = open_store(record.store)
+    totals: dict[str, float] = {}
+    for result in record.results:
+        manifest = json.loads(store.get_bytes(f"{result['prefix']}/manifest.json"))
+        for stage, seconds in manifest.get("timings_s", {}).items():
+            totals[stage] = totals.get(stage, 0.0) + seconds
+    return totals
+
+
 def render_only(store_uri: str, record, workers: int) -> dict:
     import ray
 
@@ -173,6 +186,7 @@ def main() -> None:
             rows["pipeline, 2, local store"] = pipeline(briefs, 2, uri=str(Path(tmp) / "store"))
             last = rows["pipeline, 2 workers"]
             rows["render only, 2 workers"] = render_only(last["store"], last["record"], 2)
+            stages = stage_seconds(last["record"])
             for row in rows.values():
                 row.pop("record", None)
     finally:
@@ -197,8 +211,17 @@ def main() -> None:
     print(f"pipeline / render only: {share:.2f} (target ≥ 0.70: {'met' if share >= 0.7 else 'NOT met'})")
     local = rows["pipeline, 2, local store"]["audio_per_wall"] / ceiling["audio_per_wall"]
     print(f"pipeline into a local store / render only: {local:.2f}")
+    busy = sum(stages.values())
+    print("\nwhere the workers' time went (pipeline, 2 workers, into S3; seconds summed over the cues):")
+    print(
+        "  "
+        + "  ".join(
+            f"{stage.removesuffix('_s')} {seconds:.1f} s ({seconds / busy:.0%})" for stage, seconds in stages.items()
+        )
+    )
     RESULTS.mkdir(exist_ok=True)
     result = {
+        "stages_s": stages,
         "briefs": args.briefs,
         "rows": rows,
         "speedup": speedup,

@@ -77,6 +77,8 @@ def test_job_composes_the_examples_into_a_local_store_and_a_rerun_skips_them(ray
         assert ("preview.mp3" in manifest["files"]) == ("mp3" in delivery["formats"])
         assert ("mix.flac" in manifest["files"]) == ("flac" in delivery["formats"])
         assert manifest["stage"] == "rendered"
+        stages = ["compose_s", "quality_s", "synth_s", "master_s", "encode_s", "pianoroll_s", "upload_s"]
+        assert list(manifest["timings_s"]) == stages and all(t >= 0 for t in manifest["timings_s"].values())
         if manifest["plan"]["ending"] != "ring_out":
             assert mix["samples"] == round(manifest["plan"]["length_s"] * delivery["sample_rate"])
         if manifest["plan"]["ending"] == "loop":  # the game cue: played end to start, no click

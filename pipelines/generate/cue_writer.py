@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from dataclasses import dataclass
 
 from pipelines.compose.composer import ComposerModels, compose_cue
@@ -106,16 +107,23 @@ def stored_result(store: ObjectStore, spec: CueSpec, key: str) -> CueResult | No
 
 def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRenderer) -> MadeCue:
     """Compose, measure, render and master ``spec``; draw its piano roll. Nothing is written."""
+    clock = time.perf_counter()
     brief = Brief.model_validate(spec.brief)
     cue = compose_cue(brief, spec.seed, spec.cutdown, models)
+    timings = {"compose_s": time.perf_counter() - clock}
+    clock = time.perf_counter()
     quality = measure(cue.score)
+    timings["quality_s"] = time.perf_counter() - clock
     audio = renderer.render(audio_request(cue.plan, cue.midi, brief, key))
+    timings.update(audio.timings)
+    clock = time.perf_counter()
     plan = cue.plan.model_dump(mode="json")
     files = {
         "cue.mid": (cue.midi, "audio/midi"),
         "plan.json": (json.dumps(plan, indent=2).encode(), "application/json"),
         "pianoroll.png": (pianoroll_png(cue.midi, plan), "image/png"),
     }
+    timings["pianoroll_s"] = time.perf_counter() - clock
     for name, data in audio.files.items():
         files[name] = (data, CONTENT_TYPES.get(name[name.rfind(".") :], "application/octet-stream"))
     manifest = {
@@ -135,7 +143,7 @@ def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRende
         "composer_version": COMPOSER_VERSION,
         "quality": quality,
         "audio": audio.summary,
-        "timings_s": {name: round(seconds, 3) for name, seconds in audio.timings.items()},
+        "timings_s": {name: round(seconds, 3) for name, seconds in timings.items()},
         "files": {name: dict(audio.file_info.get(name, {})) for name in files},
     }
     return MadeCue(spec, key, files, manifest)
@@ -144,9 +152,11 @@ def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRende
 def store_cue(store: ObjectStore, cue: MadeCue) -> CueResult:
     """Write every file of ``cue``, then its manifest (with each file's size and sha256) last."""
     manifest = {**cue.manifest, "files": {name: dict(info) for name, info in cue.manifest["files"].items()}}
+    clock = time.perf_counter()
     for name, (data, content_type) in cue.files.items():
         put = store.put_bytes(f"{cue.prefix}/{name}", data, content_type=content_type)
         manifest["files"][name] = {"bytes": put.size, "sha256": put.sha256, **manifest["files"][name]}
+    manifest["timings_s"] = {**manifest["timings_s"], "upload_s": round(time.perf_counter() - clock, 3)}
     body = json.dumps(manifest, indent=2).encode()
     store.put_bytes(f"{cue.prefix}/manifest.json", body, content_type="application/json")
     return CueResult(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from pipelines.compose.composer import ComposerModels, compose_cue
@@ -170,11 +171,25 @@ def store_cue(store: ObjectStore, cue: MadeCue) -> CueResult:
     )
 
 
-def write_cue(store: ObjectStore, spec: CueSpec, models: ComposerModels, renderer: CueRenderer) -> CueResult:
+def write_cue(
+    store: ObjectStore,
+    spec: CueSpec,
+    models: ComposerModels,
+    renderer: CueRenderer,
+    making: AbstractContextManager = nullcontext(),
+) -> CueResult:
     """Compose and render ``spec`` into ``store`` unless its manifest exists. Raises on failure (the caller
-    reports it); files already written by a failed attempt are overwritten by the next one."""
+    reports it); files already written by a failed attempt are overwritten by the next one.
+
+    ``making`` is held while the cue is composed and rendered, not while it is stored: a worker with several cues
+    in flight passes a lock, so its models and synth serve one cue at a time while another uploads."""
     key = cue_key(spec, models.versions, renderer.identity)
-    return stored_result(store, spec, key) or store_cue(store, make_cue(spec, key, models, renderer))
+    done = stored_result(store, spec, key)
+    if done:
+        return done
+    with making:
+        cue = make_cue(spec, key, models, renderer)
+    return store_cue(store, cue)
 
 
 def _audio_digest(manifest: dict) -> dict | None:

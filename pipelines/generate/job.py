@@ -132,16 +132,14 @@ def run(
     cues: tuple[CueSpec, ...] = ()
     if valid:
         init_ray(config.ray.address, num_cpus=config.ray.num_cpus, dashboard=config.ray.dashboard)
-        pool = None
 
-        def start_pool(cue_count: int) -> WorkerPool:
-            size = pool_size(config.workers, cue_count)
+        def start_pool(size: int) -> WorkerPool:
             return WorkerPool(size, store.uri, config.models, config.render, config.worker_cpus)
 
         # Started now, so that loading the models and the synth overlaps the planning, unless the workers would
         # leave the planning tasks no CPU (they would wait for each other). Every valid brief gives a cue at least.
-        if pool_size(config.workers, len(valid)) * config.worker_cpus <= cluster_cpus() - PLAN_TASK_CPUS:
-            pool = start_pool(len(valid))
+        early = pool_size(config.workers, len(valid))
+        pool = start_pool(early) if early * config.worker_cpus <= cluster_cpus() - PLAN_TASK_CPUS else None
         try:
             cues_by_entry = _plan_briefs(entries, outcomes, on_progress)
             cues = tuple(c for i in sorted(cues_by_entry) for c in cues_by_entry[i])
@@ -151,7 +149,7 @@ def run(
                     on_progress("composing and rendering cues", done, total)
 
             if cues:
-                pool = pool or start_pool(len(cues))
+                pool = pool or start_pool(pool_size(config.workers, len(cues)))
                 versions = pool.versions()
                 results = pool.produce(list(cues), producing)
         finally:

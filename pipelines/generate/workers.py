@@ -19,13 +19,14 @@ from collections import deque
 from collections.abc import Callable
 
 from pipelines.generate.cue_spec import CueSpec
-from schemas.config import RenderConfig
+from schemas.config import GenerateConfig, RenderConfig
 from schemas.errors import RenderError
 from services.store import open_store
 
 log = logging.getLogger(__name__)
 
-WORKER_CPUS = 0.5  # per actor, by default: a pool that took every CPU would starve Ray's tasks (shared/notes/ray-s3.md)
+# Per actor, by default: a pool that took every CPU would starve Ray's own tasks (shared/notes/ray-s3.md).
+WORKER_CPUS: float = GenerateConfig.model_fields["worker_cpus"].default
 RESTARTS = 2  # a worker process may die this many times before its cue is reported failed
 CUES_IN_FLIGHT = 2  # per worker: one being made while the previous one uploads
 
@@ -55,17 +56,11 @@ class CueWorker:
 
     def produce(self, spec_json: dict) -> dict:
         """Make and store one cue (see ``cue_writer``); called by up to ``CUES_IN_FLIGHT`` threads at once."""
-        from pipelines.generate.cue_writer import CueResult, cue_key, make_cue, store_cue, stored_result
+        from pipelines.generate.cue_writer import CueResult, write_cue
 
         spec = CueSpec.model_validate(spec_json)
         try:
-            key = cue_key(spec, self.models.versions, self.renderer.identity)
-            done = stored_result(self.store, spec, key)
-            if done:
-                return done.as_dict()
-            with self._making:
-                cue = make_cue(spec, key, self.models, self.renderer)
-            return store_cue(self.store, cue).as_dict()
+            return write_cue(self.store, spec, self.models, self.renderer, self._making).as_dict()
         except Exception as err:  # one cue's failure is reported with its message; the batch goes on
             log.warning("cue %s failed: %s", spec.cue_id, err)
             return CueResult(spec.cue_id, "", "", False, error=f"{type(err).__name__}: {err}").as_dict()

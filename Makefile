@@ -22,7 +22,7 @@ help:
 	@echo "make test    install everything plus test tools, then lint and run the test suite"
 	@echo "make schemas regenerate schemas/*.schema.json from the pydantic models"
 	@echo "make model   preprocess the corpus, train the three default models into $(STORE) and install them in"
-	@echo "             pipelines/default_models (about 1.5 hours on 2 cores)"
+	@echo "             pipelines/models/default (about 1.5 hours on 2 cores)"
 	@echo "make image   build the container image $(IMAGE) (CPU; needs a Docker engine), infra/docker/Dockerfile"
 	@echo "make image-cuda  the same with PyTorch for CUDA: $(IMAGE)-cuda (IMAGE=registry/cues:tag to name it)"
 
@@ -31,18 +31,18 @@ run: system-deps $(BIN)/.installed
 
 test: system-deps test-system-deps $(BIN)/.installed-test
 	$(BIN)/ruff check schemas services pipelines tests bench
-	$(BIN)/python -m schemas.export --check
+	$(BIN)/python -m cues.schemas.export --check
 	RAY_USAGE_STATS_ENABLED=0 $(BIN)/python -m pytest
 
 lint: $(BIN)/.installed-test
 	$(BIN)/ruff check schemas services pipelines tests bench
 
 schemas: $(BIN)/.installed
-	$(BIN)/python -m schemas.export
+	$(BIN)/python -m cues.schemas.export
 
-# The default model bundle (pipelines/default_models), re-created from scratch: the settings its cards record.
+# The default model bundle (pipelines/models/default), re-created from scratch: the settings its cards record.
 TRAIN := RAY_USAGE_STATS_ENABLED=0 $(BIN)/cues train --dataset $(STORE)/datasets/folk-chorales --out $(STORE) \
-	--bundle pipelines/default_models
+	--bundle pipelines/models/default
 model: system-deps $(BIN)/.installed
 	RAY_USAGE_STATS_ENABLED=0 $(BIN)/cues preprocess --store $(STORE)
 	$(TRAIN) --model melody --workers 2 --epochs 5

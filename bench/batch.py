@@ -82,7 +82,7 @@ class RenderOnly:
     """Ray actor: renders stored cues' MIDI to finished files in memory (no composing, no upload)."""
 
     def __init__(self):
-        from pipelines.render.cue_renderer import CueRenderer
+        from cues.pipelines.render.cue_renderer import CueRenderer
 
         self.renderer = CueRenderer()
 
@@ -98,8 +98,8 @@ def process_cpu_s(pid: int) -> float:
 
 
 def pipeline(briefs: Path, workers: int, uri: str | None = None, server_pid: int | None = None) -> dict:
-    from pipelines.generate.job import run
-    from schemas.config import GenerateConfig
+    from cues.pipelines.generate.job import run
+    from cues.schemas.config import GenerateConfig
 
     uri = uri or f"s3://{bucket()}/cues"
     server_cpu = process_cpu_s(server_pid) if server_pid else 0.0
@@ -117,7 +117,7 @@ def pipeline(briefs: Path, workers: int, uri: str | None = None, server_pid: int
 
 def stage_seconds(record) -> dict[str, float]:
     """Seconds the workers spent in each stage of making the batch's cues, summed over its cues (their manifests)."""
-    from services.store import open_store
+    from cues.pipelines.store import open_store
 
     store = open_store(record.store)
     totals: dict[str, float] = {}
@@ -131,11 +131,11 @@ def stage_seconds(record) -> dict[str, float]:
 def render_only(store_uri: str, record, workers: int) -> dict:
     import ray
 
-    from pipelines.compose.plan import Plan
-    from pipelines.generate.cue_writer import audio_request
-    from pipelines.generate.workers import WORKER_CPUS
-    from schemas.brief import Brief
-    from services.store import open_store
+    from cues.pipelines.compose.plan import Plan
+    from cues.pipelines.generate.cue_writer import audio_request
+    from cues.pipelines.generate.workers import WORKER_CPUS
+    from cues.pipelines.store import open_store
+    from cues.schemas.brief import Brief
 
     store = open_store(store_uri)
     requests = []
@@ -174,7 +174,7 @@ def main() -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     server, endpoint = start_s3()
     try:
-        from services.ray_runtime import init_ray
+        from cues.pipelines.ray_runtime import init_ray
 
         init_ray(num_cpus=2)
         with tempfile.TemporaryDirectory() as tmp:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
-from pipelines.preprocess.pipeline import chunk_works, gather_works, process_chunk, run  # noqa: E402
-from schemas.config import PreprocessConfig  # noqa: E402
+from cues.pipelines.preprocess.pipeline import chunk_works, gather_works, process_chunk, run  # noqa: E402
+from cues.schemas.config import PreprocessConfig  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -47,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     config = PreprocessConfig(limit=args.limit)
 
-    from services.ray_runtime import init_ray
+    from cues.pipelines.ray_runtime import init_ray
 
     init_ray(num_cpus=2)
     rows = []

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipelines.compose.composer import ComposerModels, compose_cue
-from pipelines.compose.midi_file import midi_length_us
-from pipelines.compose.plan import make_plan
-from pipelines.compose.quality import measure
-from schemas.brief import Brief
-from schemas.moods import MOODS
+from cues.pipelines.compose.composer import ComposerModels, compose_cue
+from cues.pipelines.compose.midi_file import midi_length_us
+from cues.pipelines.compose.plan import make_plan
+from cues.pipelines.compose.quality import measure
+from cues.schemas.brief import Brief
+from cues.schemas.moods import MOODS
 
 RESULTS = Path(__file__).parent / "results"
 KEYS = (
@@ -51,7 +51,7 @@ ENDINGS = ("ring_out", "button", "cut", "fade", "loop")
 METERS = ("4/4", "4/4", "3/4", "6/8", "4/4", "2/4")
 LENGTHS = (6, 15, 30, 45, 60, 90, 120, 20, 10, 75)
 FORMS = (None, "AABA", "intro-A-B-outro", None, "A-A'-B-A", None, "ABAC")
-# Pitch-class entropy of whole real folk melodies (shared/notes/models-data.md: Essen 2.45 ± 0.27, Ryan's
+# Pitch-class entropy of whole real folk melodies (measured on the bundled corpus: Essen 2.45 ± 0.27, Ryan's
 # 2.64 ± 0.16), used when no dataset is given to measure the corpus's own range.
 MIN_WINDOWS = 200  # corpus windows needed for a percentile range
 REFERENCE_ENTROPY = (2.45 - 2 * 0.27, 2.64 + 2 * 0.16)
@@ -85,21 +85,21 @@ class CorpusEntropy:
     """Pitch-class entropy of real melodies, for comparison with a cue's melody of ``n`` notes: the 5th–95th
     percentile over every ``n``-note window of the corpus's test-split melodies (a 6-second sting has fewer distinct
     notes than a whole folk tune, and must be compared with excerpts of its own size). Without a dataset, the
-    reference values of whole tunes from shared/notes."""
+    reference values of whole tunes (REFERENCE_ENTROPY)."""
 
     def __init__(self, dataset: str | None):
         self.melodies: list[list[int]] = []
         self.cache: dict[int, tuple[float, float]] = {}
         if dataset and Path(dataset).exists():
-            from pipelines.preprocess.melody_tokens import FIRST_NOTE
-            from pipelines.train.data import load_rows, resolve_dataset
+            from cues.pipelines.music.melody_tokens import FIRST_NOTE
+            from cues.pipelines.train.data import load_rows, resolve_dataset
 
             rows = load_rows(resolve_dataset(dataset), "melody")["test"]
             self.melodies = [[(t - FIRST_NOTE) % 12 for t in row["tokens"] if t >= FIRST_NOTE] for row in rows]
         self.source = (
             f"{len(self.melodies)} corpus test melodies, windows of the cue's note count, 5th–95th percentile"
             if self.melodies
-            else "shared/notes reference (whole tunes, mean ± 2 sd)"
+            else "reference of whole corpus tunes (mean ± 2 sd)"
         )
 
     def range(self, notes: int) -> tuple[float, float]:

@@ -26,12 +26,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipelines.compose.composer import ComposerModels, compose_cue
-from pipelines.generate.cue_writer import audio_request
-from pipelines.render.cue_renderer import CueRenderer
-from pipelines.render.soundfont import candidates, find_soundfont
-from schemas.brief import Brief
-from schemas.config import RenderConfig
+from cues.pipelines.compose.composer import ComposerModels, compose_cue
+from cues.pipelines.generate.cue_writer import audio_request
+from cues.pipelines.render.cue_renderer import CueRenderer
+from cues.pipelines.render.soundfont import candidates, find_soundfont
+from cues.schemas.brief import Brief
+from cues.schemas.config import RenderConfig
 
 RESULTS = Path(__file__).parent / "results"
 TARGET_RATIO = 1.1

@@ -20,11 +20,12 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from pipelines.train.data import prepare, resolve_dataset  # noqa: E402
-from pipelines.train.loop import batches, build_model, step_loss  # noqa: E402
-from pipelines.train.trainer import fit, ray_storage  # noqa: E402
-from schemas.training import TrainConfig  # noqa: E402
-from services.store import open_store  # noqa: E402
+from cues.pipelines.models.bundle import build_model  # noqa: E402
+from cues.pipelines.store import open_store  # noqa: E402
+from cues.pipelines.train.data import prepare, resolve_dataset  # noqa: E402
+from cues.pipelines.train.loop import batches, step_loss  # noqa: E402
+from cues.pipelines.train.trainer import fit, ray_storage  # noqa: E402
+from cues.schemas.training import TrainConfig  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -53,7 +54,7 @@ def main() -> None:
     parser.add_argument("--sequences", type=int, default=600, help="training works used (default 600)")
     args = parser.parse_args()
 
-    from services.ray_runtime import init_ray
+    from cues.pipelines.ray_runtime import init_ray
 
     init_ray(num_cpus=2)
     with tempfile.TemporaryDirectory() as folder:

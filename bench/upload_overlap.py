@@ -55,8 +55,8 @@ def main() -> None:
         if proxy.stdout.readline().strip() != "ready":
             raise RuntimeError("the latency proxy did not start")
         os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"  # before Ray starts: its workers inherit it
-        import pipelines.generate.workers as workers
-        from services.ray_runtime import init_ray
+        import cues.pipelines.generate.workers as workers
+        from cues.pipelines.ray_runtime import init_ray
 
         init_ray(num_cpus=2)
         rates: dict[int, list[float]] = {1: [], 2: []}

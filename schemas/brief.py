@@ -1,4 +1,4 @@
-"""The scoring brief, version 1 (``shared/specs/brief-v1.md``), as a frozen pydantic model.
+"""The scoring brief, version 1 (``docs/contracts/brief-v1.md``), as a frozen pydantic model.
 
 Values are parsed into music-domain objects (:class:`Key`, :class:`Length`, :class:`FormSection`) and dumped back in
 their canonical brief spelling, so ``Brief.model_validate(brief.model_dump(mode="json"))`` round-trips.
@@ -26,13 +26,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from schemas.errors import Problem
-from schemas.form import ALLOWED_FORMS, FormParseError, FormSection, format_form, parse_form
-from schemas.general_midi import FAMILIES, GM_PROGRAMS
-from schemas.key import ALLOWED_KEYS, Key, KeyParseError, parse_key
-from schemas.moods import MAX_MOODS, MOOD_ALIASES, MOODS, canonical_mood, did_you_mean
-from schemas.problems import SLUG_PATTERN, inconsistent
-from schemas.timing import (
+from cues.schemas.errors import Problem
+from cues.schemas.form import ALLOWED_FORMS, FormParseError, FormSection, format_form, parse_form
+from cues.schemas.general_midi import FAMILIES, GM_PROGRAMS
+from cues.schemas.key import ALLOWED_KEYS, Key, KeyParseError, parse_key
+from cues.schemas.moods import MAX_MOODS, MOOD_ALIASES, MOODS, canonical_mood, did_you_mean
+from cues.schemas.problems import SLUG_PATTERN, inconsistent
+from cues.schemas.timing import (
     ALLOWED_LENGTHS,
     ALLOWED_TIMES,
     MAX_LENGTH_S,
@@ -156,7 +156,7 @@ def _parse_hit(value: Any) -> float:
         raise PydanticCustomError("hit_time", str(err)) from None
 
 
-# Editors' view of the text forms; the parsers in schemas.timing are the authority.
+# Editors' view of the text forms; the parsers in cues.schemas.timing are the authority.
 _SECONDS_FORMS = r"\d+(\.\d+)?\s*(s|sec|secs|seconds?)?|(\d+:)?\d+:\d{1,2}(\.\d+)?"
 _SECONDS_PATTERN = rf"^\s*({_SECONDS_FORMS})\s*$"
 _LENGTH_SCHEMA = {
@@ -332,7 +332,7 @@ class Delivery(BaseModel):
 
 
 class Brief(BaseModel):
-    """One cue to compose: what a music supervisor asks for. See ``shared/specs/brief-v1.md``."""
+    """One cue to compose: what a music supervisor asks for. See ``docs/contracts/brief-v1.md``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", title="Scoring brief v1")
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from schemas.brief import Brief
-from schemas.errors import BriefError, BriefFileError, Problem
-from schemas.moods import did_you_mean
-from schemas.problems import problems_from
-from schemas.yaml_safety import YamlInputError, load_documents
+from cues.schemas.brief import Brief
+from cues.schemas.errors import BriefError, BriefFileError, Problem
+from cues.schemas.moods import did_you_mean
+from cues.schemas.problems import problems_from
+from cues.schemas.yaml_safety import YamlInputError, load_documents
 
 BATCH_FIELDS = ("version", "defaults", "briefs")
 MAX_BRIEFS_PER_FILE = 1000

@@ -1,4 +1,4 @@
-"""Export the JSON Schemas editors use for completion: ``python -m schemas.export [--check]``.
+"""Export the JSON Schemas editors use for completion: ``python -m cues.schemas.export [--check]``.
 
 The committed ``*.schema.json`` files are generated from the pydantic models; a test fails when they drift.
 """
@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from schemas.brief import Brief
-from schemas.schedule import Schedule
+from cues.schemas.brief import Brief
+from cues.schemas.schedule import Schedule
 
 SCHEMA_DIR = Path(__file__).parent
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             path.write_text(text, encoding="utf-8")
     if stale:
-        print(f"stale: {', '.join(stale)}; run: python -m schemas.export", file=sys.stderr)
+        print(f"stale: {', '.join(stale)}; run: python -m cues.schemas.export", file=sys.stderr)
         return 1
     return 0
 

@@ -14,8 +14,8 @@ from importlib import resources
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.key import Mode
-from schemas.moods import MOODS
+from cues.schemas.key import Mode
+from cues.schemas.moods import MOODS
 
 STEMS = ("melody", "harmony", "bass", "percussion")  # stem order = MIDI track order; channels 0, 1, 2 and 9
 

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from schemas.errors import Problem
-from schemas.moods import did_you_mean
+from cues.schemas.errors import Problem
+from cues.schemas.moods import did_you_mean
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 SLUG_RULE = "lowercase letters, digits, - and _, starting with a letter or digit, at most 64 characters"

@@ -1,4 +1,4 @@
-"""The schedule, version 1 (``shared/specs/schedule-v1.md``): bulk cue generation at cron times."""
+"""The schedule, version 1 (``docs/contracts/schedule-v1.md``): bulk cue generation at cron times."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from schemas.brief import SLUG_PATTERN, Brief, canonical_hash, slugify
-from schemas.errors import Problem, ScheduleError
-from schemas.moods import did_you_mean
-from schemas.problems import inconsistent, problems_from
-from schemas.yaml_safety import YamlInputError, load_documents
+from cues.schemas.brief import SLUG_PATTERN, Brief, canonical_hash, slugify
+from cues.schemas.errors import Problem, ScheduleError
+from cues.schemas.moods import did_you_mean
+from cues.schemas.problems import inconsistent, problems_from
+from cues.schemas.yaml_safety import YamlInputError, load_documents
 
 MAX_MATRIX_BRIEFS = 1000
 MAX_REPORTED_MATRIX_PROBLEMS = 20
@@ -22,7 +22,7 @@ _BRIEF_FIELDS = tuple(name for name in Brief.model_fields if name != "id")
 
 
 class Schedule(BaseModel):
-    """Generate a set of cues at every cron occurrence. See ``shared/specs/schedule-v1.md``."""
+    """Generate a set of cues at every cron occurrence. See ``docs/contracts/schedule-v1.md``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", title="Schedule v1")
 

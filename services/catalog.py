@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemas.errors import IntegrityError, InvalidRequest, StoreNotFound
-from services.store import ObjectStore
+from cues.pipelines.store import ObjectStore
+from cues.schemas.errors import IntegrityError, InvalidRequest, StoreNotFound
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")  # cue ids and render keys: slugs
 FORMAT_SUFFIX = {"wav": ".wav", "flac": ".flac", "mp3": ".mp3", "midi": ".mid"}

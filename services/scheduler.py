@@ -1,4 +1,4 @@
-"""Running schedules (``shared/specs/schedule-v1.md``): which cron occurrence is due, and running it at most once.
+"""Running schedules (``docs/contracts/schedule-v1.md``): which cron occurrence is due, and running it at most once.
 
 An occurrence is identified by its time in UTC (``2026-11-23T03:00Z``); that time is part of its batch's id, so
 one occurrence makes one batch however often it is run, and running it again only completes what is missing.
@@ -27,12 +27,14 @@ from pathlib import Path
 
 from croniter import croniter
 
-from schemas.brief import Brief
-from schemas.brief_file import BriefEntry
-from schemas.config import GenerateConfig
-from schemas.errors import ScheduleError, StoreConflict, StoreNotFound
-from schemas.schedule import Schedule, read_schedule_bytes
-from services.store import ObjectStore, open_store
+from cues.pipelines.generate.brief_sources import read_sources
+from cues.pipelines.generate.job import run as run_job
+from cues.pipelines.store import ObjectStore, open_store
+from cues.schemas.brief import Brief
+from cues.schemas.brief_file import BriefEntry
+from cues.schemas.config import GenerateConfig
+from cues.schemas.errors import ScheduleError, StoreConflict, StoreNotFound
+from cues.schemas.schedule import Schedule, read_schedule_bytes
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +96,6 @@ def schedule_files(folder: str | Path) -> list[Path]:
 
 def schedule_entries(schedule: Schedule, source: str) -> list[BriefEntry]:
     """The briefs of one run: those of the schedule's sources, then its matrix briefs (deterministic ids)."""
-    from services.brief_sources import read_sources
 
     entries = read_sources(schedule.briefs) if schedule.briefs else []
     for position, raw in enumerate(schedule.matrix_briefs(), start=1):
@@ -195,7 +196,6 @@ def run_occurrence(
     now: dt.datetime | None = None,
 ) -> RunOutcome:
     """Run the occurrence at ``when`` unless it finished or another scheduler is running it."""
-    from pipelines.generate.job import run as run_job
 
     now = now or dt.datetime.now(dt.UTC)
     occurrence = stamp(when)

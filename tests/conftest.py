@@ -113,7 +113,7 @@ def s3_bucket(s3_server):
 @pytest.fixture(scope="session")
 def ray_session(s3_server):
     """One local Ray for the whole session, started after the S3 env is set so workers inherit it."""
-    from services.ray_runtime import init_ray, shutdown_ray
+    from cues.pipelines.ray_runtime import init_ray, shutdown_ray
 
     info = init_ray(num_cpus=2, object_store_memory=200 * 1024**2)
     yield info
@@ -123,7 +123,7 @@ def ray_session(s3_server):
 @pytest.fixture(params=["file", pytest.param("s3", marks=pytest.mark.s3)])
 def store(request, tmp_path):
     """The same tests against both backends: a fresh local folder, or a fresh bucket with a prefix."""
-    from services.store import open_store
+    from cues.pipelines.store import open_store
 
     if request.param == "file":
         return open_store(str(tmp_path / "store"))

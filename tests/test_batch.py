@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.generate.job import run
-from schemas.config import GenerateConfig
-from schemas.errors import StoreUnreachable
-from services.brief_sources import EXAMPLES_DIR
-from services.catalog import list_cues
-from services.cli.app import app
-from services.store import open_store
+from cues.pipelines.generate.brief_sources import EXAMPLES_DIR
+from cues.pipelines.generate.job import run
+from cues.pipelines.store import open_store
+from cues.schemas.config import GenerateConfig
+from cues.schemas.errors import StoreUnreachable
+from cues.services.catalog import list_cues
+from cues.services.cli.app import app
 from tests.browser import media_load_report
 
 pytestmark = pytest.mark.ray
@@ -246,7 +246,7 @@ def test_a_schedule_occurrence_run_twice_makes_one_batch(ray_session, tmp_path):
 def test_claims_let_one_scheduler_run_an_occurrence_and_expired_claims_are_taken_over(tmp_path):
     import datetime as dt
 
-    from services.scheduler import LEASE, ScheduleState
+    from cues.services.scheduler import LEASE, ScheduleState
 
     state = ScheduleState(open_store(str(tmp_path / "store")), "weekly")
     now = dt.datetime(2026, 11, 23, 3, 0, tzinfo=dt.UTC)
@@ -258,7 +258,7 @@ def test_claims_let_one_scheduler_run_an_occurrence_and_expired_claims_are_taken
 def test_serve_runs_only_the_most_recent_missed_occurrence(ray_session, tmp_path):
     import datetime as dt
 
-    from services.scheduler import ScheduleState, due, read_schedule
+    from cues.services.scheduler import ScheduleState, due, read_schedule
 
     store = tmp_path / "store"
     path = schedule_file(tmp_path, store)
@@ -283,8 +283,8 @@ def test_serve_runs_only_the_most_recent_missed_occurrence(ray_session, tmp_path
 
 
 def test_a_job_submission_is_named_after_its_batch_and_carries_local_briefs(tmp_path):
-    from schemas.config import GenerateConfig, RenderConfig
-    from services.cli.job_submission import _pack_local_sources, entrypoint, submission_id
+    from cues.schemas.config import GenerateConfig, RenderConfig
+    from cues.services.cli.job_submission import _pack_local_sources, entrypoint, submission_id
 
     briefs = short_briefs(tmp_path, 2)
     config = GenerateConfig(sources=(str(briefs),), store="s3://bucket/cues", workers=4)

@@ -6,10 +6,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.brief import Brief
-from schemas.brief_file import parse_brief, read_brief_bytes
-from schemas.errors import BriefError
-from services.brief_sources import EXAMPLES_DIR
+from cues.pipelines.generate.brief_sources import EXAMPLES_DIR
+from cues.schemas.brief import Brief
+from cues.schemas.brief_file import parse_brief, read_brief_bytes
+from cues.schemas.errors import BriefError
 
 BASES = [
     raw

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from schemas.brief import Brief, Ending
-from schemas.brief_file import mark_duplicate_ids, read_brief_bytes
-from services.brief_sources import EXAMPLES_DIR, read_sources
+from cues.pipelines.generate.brief_sources import EXAMPLES_DIR, read_sources
+from cues.schemas.brief import Brief, Ending
+from cues.schemas.brief_file import mark_duplicate_ids, read_brief_bytes
 
 EXAMPLES = sorted(EXAMPLES_DIR.glob("*.yaml"))
 GOOD = b"medium: film\nmood: tense\nlength: 30\n"

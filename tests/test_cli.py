@@ -10,8 +10,8 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from services.brief_sources import EXAMPLES_DIR
-from services.cli.app import app
+from cues.pipelines.generate.brief_sources import EXAMPLES_DIR
+from cues.services.cli.app import app
 
 SCHEDULES = Path(__file__).resolve().parent.parent / "schemas" / "schedule-examples"
 runner = CliRunner()

@@ -8,12 +8,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from pipelines.compose.composer import DEFAULT_MODELS, ComposerModels, compose_cue
-from pipelines.compose.midi_file import midi_length_us
-from pipelines.compose.quality import measure
-from schemas.brief import Brief
-from schemas.moods import MOODS
-from services.brief_sources import read_sources
+from cues.pipelines.compose.composer import ComposerModels, compose_cue
+from cues.pipelines.compose.midi_file import midi_length_us
+from cues.pipelines.compose.quality import measure
+from cues.pipelines.generate.brief_sources import read_sources
+from cues.pipelines.models.bundle import DEFAULT_BUNDLE
+from cues.schemas.brief import Brief
+from cues.schemas.moods import MOODS
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +40,9 @@ def notes_by_channel(data: bytes) -> dict[int, list[tuple[int, int]]]:
 
 def test_the_default_bundle_is_shipped_with_its_cards(models):
     for kind in ("melody", "vae", "chords"):
-        assert {"model.pt", "card.json", "card.md", "_COMPLETE"} <= {p.name for p in (DEFAULT_MODELS / kind).iterdir()}
+        assert {"model.pt", "card.json", "card.md", "_COMPLETE"} <= {p.name for p in (DEFAULT_BUNDLE / kind).iterdir()}
     assert set(models.versions) == {"melody", "vae", "chords"}
-    assert sum(p.stat().st_size for p in DEFAULT_MODELS.rglob("*")) <= 25 * 2**20
+    assert sum(p.stat().st_size for p in DEFAULT_BUNDLE.rglob("*")) <= 25 * 2**20
 
 
 def test_same_brief_and_seed_give_identical_midi_and_another_seed_differs(models):

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import soundfile
 
-from pipelines.compose.midi_file import midi_length_us
-from pipelines.generate.cue_spec import expand_cues
-from pipelines.generate.job import run
-from pipelines.generate.workers import produce_cues
-from schemas.brief_file import read_brief_bytes
-from schemas.config import GenerateConfig, RenderConfig
-from services.brief_sources import EXAMPLES_DIR
-from services.store import open_store
+from cues.pipelines.compose.midi_file import midi_length_us
+from cues.pipelines.generate.brief_sources import EXAMPLES_DIR
+from cues.pipelines.generate.cue_spec import expand_cues
+from cues.pipelines.generate.job import run
+from cues.pipelines.generate.workers import produce_cues
+from cues.pipelines.store import open_store
+from cues.schemas.brief_file import read_brief_bytes
+from cues.schemas.config import GenerateConfig, RenderConfig
 
 pytestmark = pytest.mark.ray
 
@@ -125,9 +125,9 @@ def test_a_cue_that_fails_is_reported_and_the_others_are_delivered(ray_session, 
 def test_the_pool_makes_the_same_cues_as_making_them_one_by_one(ray_session, tmp_path):
     """Two cues in flight on a worker, handed out longest first: the same render keys, notes and samples, and each
     result under its own cue."""
-    from pipelines.compose.composer import ComposerModels
-    from pipelines.generate.cue_writer import write_cue
-    from pipelines.render.cue_renderer import CueRenderer
+    from cues.pipelines.compose.composer import ComposerModels
+    from cues.pipelines.generate.cue_writer import write_cue
+    from cues.pipelines.render.cue_renderer import CueRenderer
 
     cues = [
         c
@@ -158,7 +158,7 @@ def test_the_pool_makes_the_same_cues_as_making_them_one_by_one(ray_session, tmp
 
 
 def test_a_missing_soundfont_stops_the_job_before_any_work_with_what_to_install(ray_session, tmp_path):
-    from schemas.errors import RenderError, SoundfontMissing
+    from cues.schemas.errors import RenderError, SoundfontMissing
 
     missing = RenderConfig(soundfont=str(tmp_path / "none.sf2"))
     with pytest.raises(SoundfontMissing, match="apt-get install fluid-soundfont-gm"):
@@ -171,7 +171,7 @@ def test_a_missing_soundfont_stops_the_job_before_any_work_with_what_to_install(
 
 
 def test_briefs_are_read_from_s3(s3_bucket):
-    from services.brief_sources import read_sources
+    from cues.pipelines.generate.brief_sources import read_sources
 
     store = open_store(f"s3://{s3_bucket}/briefs")
     for path in sorted(EXAMPLES_DIR.glob("*.yaml")):

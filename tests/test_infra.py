@@ -34,7 +34,7 @@ from croniter import croniter
 from typer.testing import CliRunner
 
 from bench.capacity import Measured, Target, bytes_per_cue, estimate, files_per_cue, measured_from
-from services.cli.app import app
+from cues.services.cli.app import app
 
 ROOT = Path(__file__).resolve().parent.parent
 INFRA = ROOT / "infra"
@@ -471,7 +471,7 @@ def test_cpu_and_cuda_dockerfiles_differ_only_in_pytorch():
 
 def test_dockerignore_keeps_local_state_out_of_the_image():
     context = build_context()
-    for kept in ("pyproject.toml", "README.md", "pipelines/default_models/melody/model.pt", "services/cli/app.py"):
+    for kept in ("pyproject.toml", "README.md", "pipelines/models/default/melody/model.pt", "services/cli/app.py"):
         assert kept in context
     for left_out in (".venv", "cue-store", ".git", "bench/results", "tests", "__pycache__", ".pytest_cache"):
         assert not [p for p in context if p == left_out or p.startswith(left_out + "/") or f"/{left_out}/" in p]

@@ -2,9 +2,9 @@
 
 import pytest
 
-from schemas.form import FormParseError, FormSection, format_form, parse_form
-from schemas.key import KeyParseError, Mode, parse_key
-from schemas.timing import Length, Meter, TimingParseError, format_clock, parse_length, parse_time
+from cues.schemas.form import FormParseError, FormSection, format_form, parse_form
+from cues.schemas.key import KeyParseError, Mode, parse_key
+from cues.schemas.timing import Length, Meter, TimingParseError, format_clock, parse_length, parse_time
 
 
 @pytest.mark.parametrize(

@@ -4,13 +4,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pipelines.compose.plan import allocate_bars, make_plan
-from pipelines.compose.tempo_map import Grid, PlanError, TempoBand, solve_tempo_map
-from schemas.brief import Brief
-from schemas.form import parse_form
-from schemas.moods import MOODS
-from schemas.timing import Meter, parse_length
-from services.brief_sources import read_sources
+from cues.pipelines.compose.plan import allocate_bars, make_plan
+from cues.pipelines.compose.tempo_map import Grid, PlanError, TempoBand, solve_tempo_map
+from cues.pipelines.generate.brief_sources import read_sources
+from cues.schemas.brief import Brief
+from cues.schemas.form import parse_form
+from cues.schemas.moods import MOODS
+from cues.schemas.timing import Meter, parse_length
 
 
 def plan_of(**fields):
@@ -108,7 +108,7 @@ def test_same_seed_same_plan_and_the_key_follows_the_seed():
 
 @pytest.mark.parametrize("mood", MOODS)
 def test_every_mood_plans_a_cue_in_its_tempo_range(mood):
-    from schemas.mood_table import mood_table
+    from cues.schemas.mood_table import mood_table
 
     plan = plan_of(mood=mood, length=45)
     check_plan(plan, 45)
@@ -159,7 +159,7 @@ def test_tempo_map_is_exact_to_the_microsecond():
 
 
 def test_mood_table_covers_the_vocabulary_and_blends():
-    from schemas.mood_table import blend, mood_table
+    from cues.schemas.mood_table import blend, mood_table
 
     table = mood_table()
     assert set(table) == set(MOODS)

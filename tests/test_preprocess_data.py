@@ -4,9 +4,9 @@ from collections import Counter
 
 import pytest
 
-from pipelines.preprocess.card import _binned
-from pipelines.preprocess.dataset import SplitFractions, assign_split, deduplicate, transpose
-from pipelines.preprocess.sources import COLLECTIONS, SourceError, catalogue_works, collection_works, split_abc
+from cues.pipelines.preprocess.card import _binned
+from cues.pipelines.preprocess.dataset import SplitFractions, assign_split, deduplicate, transpose
+from cues.pipelines.preprocess.sources import COLLECTIONS, SourceError, catalogue_works, collection_works, split_abc
 
 ABC_FILE = """% a comment before the first tune
 L:1/8

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from music21 import corpus
 
-from pipelines.preprocess import harmony, melody_tokens
-from pipelines.preprocess.work import WorkDropped, process_work
-from schemas.key import Mode
+from cues.pipelines.music import harmony, melody_tokens
+from cues.pipelines.preprocess.work import WorkDropped, process_work
+from cues.schemas.key import Mode
 
 TUNE = b"X:1\nT:Scale\nM:4/4\nL:1/8\nK:G\nGABc dedB|c2e2 d4|BAGF G2D2|G8|]\n"
 

@@ -7,9 +7,9 @@ import pretty_midi
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.preprocess.pipeline import COMPLETE, run
-from schemas.config import PreprocessConfig
-from services.store import open_store
+from cues.pipelines.preprocess.pipeline import COMPLETE, run
+from cues.pipelines.store import open_store
+from cues.schemas.config import PreprocessConfig
 
 pytestmark = pytest.mark.ray
 

@@ -5,10 +5,10 @@ import math
 
 import pytest
 
-from pipelines.compose.plan import make_plan
-from pipelines.compose.quality import groove_consistency, measure
-from pipelines.compose.score import Note, Score
-from schemas.brief import Brief
+from cues.pipelines.compose.plan import make_plan
+from cues.pipelines.compose.quality import groove_consistency, measure
+from cues.pipelines.compose.score import Note, Score
+from cues.schemas.brief import Brief
 
 C_MAJOR_SCALE = [60, 62, 64, 65, 67, 69, 71]
 BAR = 16  # steps in a 4/4 bar

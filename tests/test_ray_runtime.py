@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from services.ray_runtime import default_object_store_memory, init_ray
+from cues.pipelines.ray_runtime import default_object_store_memory, init_ray
 
 pytestmark = pytest.mark.ray
 
@@ -24,8 +24,8 @@ def test_object_store_default_is_bounded():
 # The error paths run in a fresh interpreter: a failed ray.init must not touch the session's Ray instance.
 INIT = (
     "import sys\n"
-    "from services.ray_runtime import init_ray\n"
-    "from schemas.errors import RuntimeSetupError\n"
+    "from cues.pipelines.ray_runtime import init_ray\n"
+    "from cues.schemas.errors import RuntimeSetupError\n"
     "try:\n    init_ray(sys.argv[1] or None)\nexcept RuntimeSetupError as e:\n    print(e)\n"
 )
 REFUSED = (

@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 import soundfile
 
-from pipelines.render.cue_renderer import AudioRequest, CueRenderer
-from pipelines.render.loudness import integrated_loudness, true_peak_dbtp
-from pipelines.render.midi_events import StemRoute, read_performance
-from pipelines.render.soundfont import TIMGM6MB, candidates, find_soundfont
-from pipelines.render.synth import BusSynth
-from schemas.brief import Delivery, Ending
-from schemas.config import RenderConfig, SynthConfig
-from schemas.errors import MidiReadError, SoundfontMissing
+from cues.pipelines.render.cue_renderer import AudioRequest, CueRenderer
+from cues.pipelines.render.loudness import integrated_loudness, true_peak_dbtp
+from cues.pipelines.render.midi_events import StemRoute, read_performance
+from cues.pipelines.render.soundfont import TIMGM6MB, candidates, find_soundfont
+from cues.pipelines.render.synth import BusSynth
+from cues.schemas.brief import Delivery, Ending
+from cues.schemas.config import RenderConfig, SynthConfig
+from cues.schemas.errors import MidiReadError, SoundfontMissing
 
 STEMS = (StemRoute("melody", 0), StemRoute("harmony", 1), StemRoute("bass", 2), StemRoute("drums", 9))
 TEMPO_BPM = 120
@@ -278,7 +278,7 @@ def test_fade_ends_in_silence_after_fading_over_the_last_bar(renderer):
 
 
 def test_a_cue_with_no_sound_at_all_is_a_clear_error(renderer):
-    from schemas.errors import RenderError
+    from cues.schemas.errors import RenderError
 
     silent = mido.MidiFile(type=1, ticks_per_beat=480)
     silent.tracks.append(mido.MidiTrack([mido.MetaMessage("end_of_track", time=480 * 16)]))

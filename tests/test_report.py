@@ -21,10 +21,10 @@ import pytest
 import soundfile
 from PIL import Image
 
-from pipelines.report.cuesheet import COLUMNS, cuesheet_csv
-from pipelines.report.pianoroll import pianoroll_png, read_stem_notes
-from pipelines.report.report_html import relative_link, report_html
-from schemas.errors import MidiReadError, StoreURIError
+from cues.pipelines.report.cuesheet import COLUMNS, cuesheet_csv
+from cues.pipelines.report.pianoroll import pianoroll_png, read_stem_notes
+from cues.pipelines.report.report_html import relative_link, report_html
+from cues.schemas.errors import MidiReadError, StoreURIError
 from tests.browser import media_load_report
 
 PPQ = 480

@@ -6,8 +6,8 @@ import jsonschema
 import pytest
 import yaml
 
-from schemas.export import SCHEMA_DIR, rendered
-from services.brief_sources import EXAMPLES_DIR
+from cues.pipelines.generate.brief_sources import EXAMPLES_DIR
+from cues.schemas.export import SCHEMA_DIR, rendered
 
 SCHEDULE_EXAMPLES = SCHEMA_DIR / "schedule-examples"
 

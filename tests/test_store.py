@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from schemas.errors import StoreConflict, StoreError, StoreNotFound, StoreUnreachable, StoreURIError
-from services.store import LocalStore, ObjectInfo, S3Store, open_store, parse_store_uri
+from cues.pipelines.store import LocalStore, ObjectInfo, S3Store, open_store, parse_store_uri
+from cues.schemas.errors import StoreConflict, StoreError, StoreNotFound, StoreUnreachable, StoreURIError
 
 
 def sha(data: bytes) -> str:

@@ -9,15 +9,15 @@ import time
 import pytest
 import torch
 
-from pipelines.preprocess.melody_tokens import NUM_TOKENS
-from pipelines.preprocess.pipeline import run as preprocess
-from pipelines.train.bundle import load_model
-from pipelines.train.melody_lstm import sample_melody
-from pipelines.train.ngram import NGramModel, evaluate_ngram
-from pipelines.train.trainer import run as train
-from schemas.config import PreprocessConfig
-from schemas.training import ChordLSTMConfig, MelodyLSTMConfig, PhraseVAEConfig, TrainConfig
-from services.store import open_store
+from cues.pipelines.models.bundle import load_model
+from cues.pipelines.models.melody_lstm import sample_melody
+from cues.pipelines.music.melody_tokens import NUM_TOKENS
+from cues.pipelines.preprocess.pipeline import run as preprocess
+from cues.pipelines.store import open_store
+from cues.pipelines.train.ngram import NGramModel, evaluate_ngram
+from cues.pipelines.train.trainer import run as train
+from cues.schemas.config import PreprocessConfig
+from cues.schemas.training import ChordLSTMConfig, MelodyLSTMConfig, PhraseVAEConfig, TrainConfig
 
 pytestmark = pytest.mark.ray
 
@@ -97,7 +97,7 @@ def test_vae_encodes_decodes_and_interpolates(dataset, tmp_path):
 def test_training_resumes_after_the_run_is_killed(dataset, ray_session, tmp_path):
     config = tiny("chords", dataset, str(tmp_path), epochs=6, max_train_sequences=None)
     code = (
-        "import sys\nfrom schemas.training import TrainConfig\nfrom pipelines.train.trainer import run\n"
+        "import sys\nfrom cues.schemas.training import TrainConfig\nfrom cues.pipelines.train.trainer import run\n"
         "run(TrainConfig.model_validate_json(sys.argv[1]))\n"
     )
     env = {**os.environ, "RAY_ADDRESS": ray_session["address"]}

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from itertools import product
 
-from pipelines.compose.grooves import groove_hits
-from pipelines.compose.plan import Plan
-from pipelines.compose.progression import Slot
-from pipelines.compose.score import Control, Note
-from schemas.brief import Ending
-from schemas.mood_table import Groove
+from cues.pipelines.compose.grooves import groove_hits
+from cues.pipelines.compose.plan import Plan
+from cues.pipelines.compose.progression import Slot
+from cues.pipelines.compose.score import Control, Note
+from cues.schemas.brief import Ending
+from cues.schemas.mood_table import Groove
 
 VOICING_RANGE = (52, 76)
 BASS_RANGE = (33, 52)

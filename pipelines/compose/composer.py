@@ -1,7 +1,7 @@
 """The composer: a resolved brief and a seed → plan → chords → melody → arrangement → :class:`Score` and MIDI.
 
 ``ComposerModels`` loads the three trained models once (from the default bundle shipped in
-``pipelines/default_models/`` unless told otherwise); ``compose`` is then a pure function of the plan and the
+``pipelines/models/default/`` unless told otherwise); ``compose`` is then a pure function of the plan and the
 models, so the same brief, seed and model versions give the same MIDI, byte for byte.
 """
 
@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-from pipelines.compose import arrangement
-from pipelines.compose.melody import MelodyModels, write_melody
-from pipelines.compose.midi_file import midi_bytes
-from pipelines.compose.plan import Plan, make_plan
-from pipelines.compose.progression import progression
-from pipelines.compose.score import Score
-from schemas.brief import Brief
-from schemas.timing import parse_length
+from cues.pipelines.compose import arrangement
+from cues.pipelines.compose.melody import MelodyModels, write_melody
+from cues.pipelines.compose.midi_file import midi_bytes
+from cues.pipelines.compose.plan import Plan, make_plan
+from cues.pipelines.compose.progression import progression
+from cues.pipelines.compose.score import Score
+from cues.pipelines.models.bundle import DEFAULT_BUNDLE, load_model
+from cues.schemas.brief import Brief
+from cues.schemas.timing import parse_length
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODELS = Path(__file__).resolve().parent.parent / "default_models"
 MODEL_KINDS = ("melody", "vae", "chords")
 
 
@@ -42,9 +41,7 @@ class ComposerModels:
     def load(cls, uri: str | None = None) -> ComposerModels:
         """Models from a folder or store URI holding ``melody/``, ``vae/`` and ``chords/`` model directories
         (each as ``cues train`` writes it); the shipped default bundle when ``uri`` is None."""
-        from pipelines.train.bundle import load_model
-
-        base = str(uri or DEFAULT_MODELS).rstrip("/")
+        base = str(uri or DEFAULT_BUNDLE).rstrip("/")
         loaded = {kind: load_model(f"{base}/{kind}") for kind in MODEL_KINDS}
         return cls(
             melody=loaded["melody"][0],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.mood_table import Groove
+from cues.schemas.mood_table import Groove
 
 KICK, SNARE, CLOSED_HAT, OPEN_HAT, RIDE, LOW_TOM, MID_TOM, FLOOR_TOM, SHAKER = 36, 38, 42, 46, 51, 45, 47, 41, 70
 

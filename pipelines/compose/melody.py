@@ -23,14 +23,14 @@ from dataclasses import dataclass
 
 import torch
 
-from pipelines.compose.plan import Plan, Section, choice
-from pipelines.compose.progression import MAJOR_LIKE, Slot
-from pipelines.compose.score import Note
-from pipelines.preprocess import melody_tokens
-from pipelines.preprocess.melody_tokens import FIRST_NOTE, HOLD, LOW, NUM_TOKENS, REST
-from pipelines.train.features import MODES
-from schemas.brief import Ending
-from schemas.key import MODE_INTERVALS
+from cues.pipelines.compose.plan import Plan, Section, choice
+from cues.pipelines.compose.progression import MAJOR_LIKE, Slot
+from cues.pipelines.compose.score import Note
+from cues.pipelines.models.features import MODES
+from cues.pipelines.music import melody_tokens
+from cues.pipelines.music.melody_tokens import FIRST_NOTE, HOLD, LOW, NUM_TOKENS, REST
+from cues.schemas.brief import Ending
+from cues.schemas.key import MODE_INTERVALS
 
 MOTIF_CANDIDATES = 8
 PERTURB_SCALE = 0.6

@@ -15,9 +15,9 @@ from fractions import Fraction
 
 import mido
 
-from pipelines.compose.score import Score
-from pipelines.compose.tempo_map import STEPS_PER_QUARTER
-from schemas.key import Mode
+from cues.pipelines.compose.score import Score
+from cues.pipelines.compose.tempo_map import STEPS_PER_QUARTER
+from cues.schemas.key import Mode
 
 TICKS_PER_QUARTER = 480
 TICKS_PER_STEP = TICKS_PER_QUARTER // STEPS_PER_QUARTER

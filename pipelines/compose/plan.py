@@ -24,7 +24,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.compose.tempo_map import (
+from cues.pipelines.compose.tempo_map import (
     Grid,
     HitPlacement,
     PlanError,
@@ -33,12 +33,12 @@ from pipelines.compose.tempo_map import (
     TempoSegment,
     solve_tempo_map,
 )
-from schemas.brief import Brief, Ending, Medium
-from schemas.form import FormSection, parse_form
-from schemas.general_midi import FAMILIES, GM_PROGRAMS
-from schemas.key import Key, Mode
-from schemas.mood_table import STEMS, Groove, MoodProfile, blend
-from schemas.timing import MAX_TEMPO, Length
+from cues.schemas.brief import Brief, Ending, Medium
+from cues.schemas.form import FormSection, parse_form
+from cues.schemas.general_midi import FAMILIES, GM_PROGRAMS
+from cues.schemas.key import Key, Mode
+from cues.schemas.mood_table import STEMS, Groove, MoodProfile, blend
+from cues.schemas.timing import MAX_TEMPO, Length
 
 EXPLICIT_TEMPO_SLACK = 1.08  # a brief's own tempo may move this much (×, ÷) to meet hits and whole bars
 MOOD_TEMPO_SLACK = 1.10  # a mood's tempo range is widened this much for the same reasons

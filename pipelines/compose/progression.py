@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import torch
 
-from pipelines.compose.plan import Plan, choice
-from pipelines.preprocess.harmony import QUALITIES, chord_token, diatonic_triads, roman
-from pipelines.train.features import MODES
-from schemas.brief import Ending
-from schemas.key import Mode
+from cues.pipelines.compose.plan import Plan, choice
+from cues.pipelines.models.features import MODES
+from cues.pipelines.music.harmony import QUALITIES, chord_token, diatonic_triads, roman
+from cues.schemas.brief import Ending
+from cues.schemas.key import Mode
 
 MAJOR_LIKE = {Mode.major, Mode.lydian, Mode.mixolydian}
 PHRASE_POSITIONS = 32  # the chord LSTM's clipped "beats since the cadence" embedding

@@ -7,7 +7,7 @@ number does not apply). Pitched stems are those off the drum channel; percussion
 Definitions (MusPy 0.5.0 where it has one; real-corpus reference values in ``notes/models-data.md``):
 
 - ``in_key_rate``: share of pitched notes, each note counted once whatever its length, whose pitch class is in the
-  plan key's scale (``schemas.key.MODE_INTERVALS``). 0–1.
+  plan key's scale (``cues.schemas.key.MODE_INTERVALS``). 0–1.
 - ``pitch_class_entropy``: Shannon entropy, in bits (0 to log2 12 ≈ 3.585), of the histogram of note counts per
   pitch class; on the melody stem, and ``pitch_class_entropy_all`` on all pitched stems.
 - ``groove_consistency``: 1 − mean over consecutive bars of the Hamming distance between their onset patterns
@@ -31,10 +31,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import combinations
 
-from pipelines.compose.score import Note, Score
-from pipelines.compose.tempo_map import HIT_TOLERANCE_MS, STEPS_PER_QUARTER
-from pipelines.preprocess.melody_tokens import FIRST_NOTE
-from schemas.key import MODE_INTERVALS, Mode
+from cues.pipelines.compose.score import Note, Score
+from cues.pipelines.compose.tempo_map import HIT_TOLERANCE_MS, STEPS_PER_QUARTER
+from cues.pipelines.music.melody_tokens import FIRST_NOTE
+from cues.schemas.key import MODE_INTERVALS, Mode
 
 DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0
 MAJOR_MINOR = (Mode.major, Mode.minor)  # the only modes music21's key finder reports

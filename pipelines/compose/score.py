@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipelines.compose.plan import Plan
+from cues.pipelines.compose.plan import Plan
 
 
 @dataclass(frozen=True, order=True)

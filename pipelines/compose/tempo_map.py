@@ -20,8 +20,8 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from schemas.errors import ScoringError
-from schemas.timing import MAX_TEMPO, MIN_TEMPO, Meter
+from cues.schemas.errors import ScoringError
+from cues.schemas.timing import MAX_TEMPO, MIN_TEMPO, Meter
 
 STEPS_PER_QUARTER = 4
 HIT_TOLERANCE_MS = 10.0  # the brief contract: an accent within 10 ms of each hit

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 
-from pipelines.report.cuesheet import cuesheet_csv
-from pipelines.report.report_html import relative_link, report_html
-from services.store import ObjectStore
+from cues.pipelines.report.cuesheet import cuesheet_csv
+from cues.pipelines.report.report_html import relative_link, report_html
+from cues.pipelines.store import ObjectStore
 
 REPORT_LINK_SECONDS = 7 * 24 * 3600  # SigV4's longest validity
 

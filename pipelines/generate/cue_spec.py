@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.brief import Brief, canonical_hash
-from schemas.timing import Length, parse_length
+from cues.schemas.brief import Brief, canonical_hash
+from cues.schemas.timing import Length, parse_length
 
 
 class CueSpec(BaseModel):

@@ -1,6 +1,6 @@
 """One cue from its spec into the store: compose, measure, render and master, write every file, then the manifest.
 
-Layout (``shared/specs/store-layout.md``): ``cues/<cue-id>/<render-key>/`` holds ``cue.mid``, ``plan.json``,
+Layout (``docs/contracts/store-layout.md``): ``cues/<cue-id>/<render-key>/`` holds ``cue.mid``, ``plan.json``,
 ``mix.wav`` (``mix.flac``), ``preview.mp3``, ``stems/<stem>.wav`` and ``pianoroll.png``, and ``manifest.json``
 written last, so a folder without ``manifest.json`` is never a result, and a cue whose manifest exists is skipped.
 The render key hashes everything that decides the cue's content: the resolved brief, seed, cutdown, the models'
@@ -16,15 +16,15 @@ import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
-from pipelines.compose.composer import ComposerModels, compose_cue
-from pipelines.compose.plan import Plan
-from pipelines.compose.quality import measure
-from pipelines.generate.cue_spec import CueSpec
-from pipelines.render.cue_renderer import AudioRequest, CueRenderer
-from pipelines.render.midi_events import StemRoute
-from pipelines.report.pianoroll import pianoroll_png
-from schemas.brief import Brief, canonical_hash
-from services.store import ObjectStore
+from cues.pipelines.compose.composer import ComposerModels, compose_cue
+from cues.pipelines.compose.plan import Plan
+from cues.pipelines.compose.quality import measure
+from cues.pipelines.generate.cue_spec import CueSpec
+from cues.pipelines.render.cue_renderer import AudioRequest, CueRenderer
+from cues.pipelines.render.midi_events import StemRoute
+from cues.pipelines.report.pianoroll import pianoroll_png
+from cues.pipelines.store import ObjectStore
+from cues.schemas.brief import Brief, canonical_hash
 
 COMPOSER_VERSION = "compose-1"  # bump when the same plan and models would give different notes
 

@@ -18,15 +18,16 @@ from importlib import metadata
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines.generate.batch_outputs import write_batch
-from pipelines.generate.cue_spec import CueSpec, expand_cues
-from pipelines.generate.workers import WorkerPool, cluster_cpus, pool_size
-from schemas.brief import Brief, canonical_hash
-from schemas.brief_file import BriefEntry
-from schemas.config import GenerateConfig
-from services.brief_sources import read_sources
-from services.ray_runtime import init_ray
-from services.store import open_store
+from cues.pipelines.generate.batch_outputs import write_batch
+from cues.pipelines.generate.brief_sources import read_sources
+from cues.pipelines.generate.cue_spec import CueSpec, expand_cues
+from cues.pipelines.generate.workers import WorkerPool, cluster_cpus, pool_size
+from cues.pipelines.ray_runtime import init_ray
+from cues.pipelines.render.soundfont import find_soundfont
+from cues.pipelines.store import open_store
+from cues.schemas.brief import Brief, canonical_hash
+from cues.schemas.brief_file import BriefEntry
+from cues.schemas.config import GenerateConfig
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +122,6 @@ def run(
     started = time.perf_counter()
     store = open_store(config.store)  # a bad store URI fails before any work starts
     if not (config.ray.address or os.environ.get("RAY_ADDRESS")):
-        from pipelines.render.soundfont import find_soundfont
-
         find_soundfont(config.render.soundfont)  # local run: a missing soundfont fails before any work starts
     entries = read_sources(config.sources) if entries is None else entries
     valid = [e for e in entries if e.ok]

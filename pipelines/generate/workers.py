@@ -18,14 +18,17 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from pipelines.generate.cue_spec import CueSpec
-from schemas.config import GenerateConfig, RenderConfig
-from schemas.errors import RenderError
-from services.store import open_store
+from cues.pipelines.compose.composer import ComposerModels
+from cues.pipelines.generate.cue_spec import CueSpec
+from cues.pipelines.generate.cue_writer import CueResult, write_cue
+from cues.pipelines.render.cue_renderer import CueRenderer
+from cues.pipelines.store import open_store
+from cues.schemas.config import GenerateConfig, RenderConfig
+from cues.schemas.errors import RenderError
 
 log = logging.getLogger(__name__)
 
-# Per actor, by default: a pool that took every CPU would starve Ray's own tasks (shared/notes/ray-s3.md).
+# Per actor, by default: a pool that took every CPU would starve Ray's own tasks (reads, uploads) and hang.
 WORKER_CPUS: float = GenerateConfig.model_fields["worker_cpus"].default
 RESTARTS = 2  # a worker process may die this many times before its cue is reported failed
 CUES_IN_FLIGHT = 2  # per worker: one being made while the previous one uploads
@@ -37,8 +40,6 @@ class CueWorker:
     def __init__(self, store_uri: str, models_uri: str | None, render_json: dict):
         import torch
 
-        from pipelines.compose.composer import ComposerModels
-        from pipelines.render.cue_renderer import CueRenderer
 
         torch.set_num_threads(1)  # batch-1 model steps: threads cost more than they give, and actors run side by side
         self.renderer = CueRenderer(RenderConfig.model_validate(render_json))  # first: a missing soundfont fails fast
@@ -56,7 +57,6 @@ class CueWorker:
 
     def produce(self, spec_json: dict) -> dict:
         """Make and store one cue (see ``cue_writer``); called by up to ``CUES_IN_FLIGHT`` threads at once."""
-        from pipelines.generate.cue_writer import CueResult, write_cue
 
         spec = CueSpec.model_validate(spec_json)
         try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from pipelines.preprocess.sources import COLLECTIONS, Work
-from schemas.config import PreprocessConfig
+from cues.pipelines.preprocess.sources import COLLECTIONS, Work
+from cues.schemas.config import PreprocessConfig
 
 REPRESENTATION = {
     "grid": "metrical grid of {spq} steps per quarter note ({grid_name}), as MelodyRNN/MusicVAE",

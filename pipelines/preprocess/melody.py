@@ -24,7 +24,7 @@ import zipfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from schemas.key import Mode
+from cues.schemas.key import Mode
 
 MODE_NAMES = {m.value: m for m in Mode} | {"ionian": Mode.major, "aeolian": Mode.minor}
 

@@ -24,11 +24,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pipelines.preprocess.dataset import SplitFractions, assign_split, deduplicate, transpose
-from pipelines.preprocess.sources import Work, resolve_sources
-from schemas.brief import canonical_hash
-from schemas.config import PreprocessConfig
-from services.store import ObjectStore, open_store
+from cues.pipelines.music.melody_tokens import FIRST_NOTE, HIGH, LOW
+from cues.pipelines.preprocess.card import build_card, render_card
+from cues.pipelines.preprocess.dataset import SplitFractions, assign_split, deduplicate, transpose
+from cues.pipelines.preprocess.sources import Work, resolve_sources
+from cues.pipelines.preprocess.work import WorkDropped, process_work
+from cues.pipelines.ray_runtime import init_ray
+from cues.pipelines.store import ObjectStore, open_store
+from cues.schemas.brief import canonical_hash
+from cues.schemas.config import PreprocessConfig
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +85,6 @@ def gather_works(config: PreprocessConfig) -> list[Work]:
 
 def process_chunk(chunk: dict, steps_per_quarter: int) -> list[dict]:
     """Every work of a chunk → a result record (kept row or drop reason). Pure apart from the parser's CPU time."""
-    from pipelines.preprocess.work import WorkDropped, process_work
 
     results = []
     for source_id, collection, fmt, payload in zip(
@@ -140,7 +143,6 @@ def process_on_ray(
     import ray
     import ray.data
 
-    from services.ray_runtime import init_ray
 
     init_ray(config.ray.address, num_cpus=config.ray.num_cpus, dashboard=config.ray.dashboard)
     cluster_cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -173,7 +175,6 @@ def read_parts(store: ObjectStore, prefix: str, chunks: list[dict]) -> list[dict
 
 def build_tables(results: list[dict], config: PreprocessConfig) -> tuple[dict[str, list[dict]], dict, list[dict]]:
     """Melody and chord rows per split, the dedup map, and the dropped works."""
-    from pipelines.preprocess.melody_tokens import FIRST_NOTE, HIGH, LOW
 
     kept = [
         {"source_id": r["source_id"], "collection": r["collection"], **r["row"]}
@@ -249,7 +250,6 @@ def parquet_bytes(rows: list[dict]) -> bytes:
 
 def run(config: PreprocessConfig, on_progress: Callable[[int, int], None] | None = None) -> DatasetResult:
     """Build the dataset (or find it complete). ``on_progress(done, total)`` counts works."""
-    from pipelines.preprocess.card import build_card, render_card
 
     started = time.monotonic()
     store = open_store(config.store)

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemas.errors import ScoringError
+from cues.pipelines.store import open_store
+from cues.schemas.errors import ScoringError
 
 ABC_SUFFIXES = (".abc",)
 MUSICXML_SUFFIXES = (".mxl", ".musicxml", ".xml")
@@ -160,8 +161,6 @@ def format_of(name: str) -> str | None:
 def catalogue_works(source: str) -> Iterator[Work]:
     """Every score in a user catalogue: a folder (recursive) or an ``s3://`` prefix of .mid/.mxl/.musicxml/.abc."""
     if source.startswith("s3://"):
-        from services.store import open_store
-
         store = open_store(source)
         for key in store.list():
             fmt = format_of(key)

@@ -4,10 +4,10 @@ Pure: bytes in, a dict of plain values out (or :class:`WorkDropped` with the rea
 bad input.
 
 Drop reasons, in the order they are checked: ``parse_error`` (the parser failed), ``empty`` (no notes),
-``no_meter``/``meter_change`` (see :mod:`pipelines.preprocess.melody`), ``too_short`` (fewer than ``MIN_NOTES``
+``no_meter``/``meter_change`` (see :mod:`cues.pipelines.preprocess.melody`), ``too_short`` (fewer than ``MIN_NOTES``
 notes), ``off_grid`` (a note starts or ends off the grid by more than ``GRID_TOLERANCE`` quarter notes; ``extra``
 says whether the work fits 12 steps per quarter), ``too_short``/``too_long`` (fewer than ``MIN_BARS`` or more than
-``MAX_BARS`` bars), ``pitch_range`` (a note outside the token range, see :mod:`pipelines.preprocess.melody_tokens`).
+``MAX_BARS`` bars), ``pitch_range`` (a note outside the token range, see :mod:`cues.pipelines.music.melody_tokens`).
 
 The token sequence covers the work up to the end of its last bar: a last bar shorter than the meter (the complement
 of a pickup) is padded with rests to a full bar.
@@ -28,10 +28,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from pipelines.preprocess import harmony, melody_tokens
-from pipelines.preprocess.dataset import NOTE_NAMES
-from pipelines.preprocess.melody import Melody, WorkDropped, melody_from_midi, melody_from_score, parse_score
-from schemas.key import Mode
+from cues.pipelines.music import harmony, melody_tokens
+from cues.pipelines.preprocess.dataset import NOTE_NAMES
+from cues.pipelines.preprocess.melody import Melody, WorkDropped, melody_from_midi, melody_from_score, parse_score
+from cues.schemas.key import Mode
 
 __all__ = ["WorkDropped", "process_work"]
 

@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipelines.render.audio_files import BextInfo, Pcm, flac_bytes, mp3_bytes, to_pcm, wav_bytes
-from pipelines.render.endings import shape_ending
-from pipelines.render.loudness import SILENCE, db, gated_loudness, step_powers, true_peak
-from pipelines.render.master import master
-from pipelines.render.midi_events import StemRoute, read_performance
-from pipelines.render.soundfont import Soundfont, find_soundfont
-from pipelines.render.synth import BusSynth
-from schemas.brief import AudioFormat, Delivery, Ending
-from schemas.config import RenderConfig
-from schemas.errors import RenderError
+from cues.pipelines.render.audio_files import BextInfo, Pcm, flac_bytes, mp3_bytes, to_pcm, wav_bytes
+from cues.pipelines.render.endings import shape_ending
+from cues.pipelines.render.loudness import SILENCE, db, gated_loudness, step_powers, true_peak
+from cues.pipelines.render.master import master
+from cues.pipelines.render.midi_events import StemRoute, read_performance
+from cues.pipelines.render.soundfont import Soundfont, find_soundfont
+from cues.pipelines.render.synth import BusSynth
+from cues.schemas.brief import AudioFormat, Delivery, Ending
+from cues.schemas.config import RenderConfig
+from cues.schemas.errors import RenderError
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The end of a cue, in samples, per the brief's ``ending`` (``shared/specs/brief-v1.md``, Endings).
+"""The end of a cue, in samples, per the brief's ``ending`` (``docs/contracts/brief-v1.md``, Endings).
 
 Every function takes the stems as rendered, shaped (stems, 2, samples), with at least ``length`` samples plus the
 render tail, and returns the shaped stems, reusing the rendered buffer where it can (a 10-minute cue's four stems
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from schemas.brief import Ending
+from cues.schemas.brief import Ending
 
 
 def declick(stems: np.ndarray, samples: int) -> np.ndarray:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipelines.render.loudness import SILENCE, db, gated_loudness, integrated_loudness, step_powers, true_peak
-from schemas.errors import RenderError
+from cues.pipelines.render.loudness import SILENCE, db, gated_loudness, integrated_loudness, step_powers, true_peak
+from cues.schemas.errors import RenderError
 
 LOUDNESS_TOLERANCE_LU = 0.1  # ours; delivery specs allow ±0.5 (EBU R128 ±1)
 PEAK_MARGIN_DB = 0.05  # below the ceiling, so a meter with another oversampler still reads under ceiling + 0.1

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import mido
 
-from schemas.errors import MidiReadError
+from cues.schemas.errors import MidiReadError
 
 DRUM_CHANNEL = 9  # General MIDI channel 10
 MAX_STEMS = 16  # MIDI channels, hence synth buses

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemas.errors import SoundfontMissing
+from cues.schemas.errors import SoundfontMissing
 
 FLUIDR3 = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 TIMGM6MB = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")

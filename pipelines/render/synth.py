@@ -5,7 +5,7 @@ FluidSynth routes a voice of MIDI channel ``c`` to audio group ``c mod groups`` 
 signal and its own reverb and chorus units; ``fluid_synth_process`` is given, for group ``g``, the same pair of
 buffers for the dry signal and for both effects returns, so the synth adds each stem's reverb and chorus share
 into that stem's buffer. The reverb and chorus are linear and identical in every group, so the stems sum to what
-a one-bus synth renders, to float rounding (``shared/notes/rendering.md``: -127 dB; separate passes per stem
+a one-bus synth renders, to float rounding (measured: -127 dB; separate passes per stem
 do not sum, because voices and effects interact).
 
 pyfluidsynth has no binding for ``fluid_synth_process``; it is called through ctypes here, together with the
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.render.midi_events import MAX_STEMS, MidiPerformance
-from pipelines.render.soundfont import Soundfont
-from schemas.config import SynthConfig
-from schemas.errors import RenderError, SoundfontMissing
+from cues.pipelines.render.midi_events import MAX_STEMS, MidiPerformance
+from cues.pipelines.render.soundfont import Soundfont
+from cues.schemas.config import SynthConfig
+from cues.schemas.errors import RenderError, SoundfontMissing
 
 log = logging.getLogger(__name__)
 

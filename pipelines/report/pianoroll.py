@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from pipelines.render.midi_events import StemRoute, read_performance
+from cues.pipelines.render.midi_events import StemRoute, read_performance
 
 TICKS_PER_SECOND = 1000  # note times are read at 1 ms resolution: finer than a pixel at any width we allow
 DPI = 100  # fixed, so the figure size in inches is simply pixels / 100
@@ -64,7 +64,7 @@ def pianoroll_png(midi: bytes, plan: dict, width_px: int = 1200) -> bytes:
     and legend entry each), ``sections`` (``label``, ``start_s``), ``hits`` (``achieved_s``, else
     ``requested_s``), ``length_s`` and the key, meter and tempo printed in the corner. Any of them may be missing.
     The same input always gives the same bytes. ``width_px`` must be in [600, 8000]; raises ``ValueError``
-    otherwise, and :class:`~schemas.errors.MidiReadError` if ``midi`` cannot be read.
+    otherwise, and :class:`~cues.schemas.errors.MidiReadError` if ``midi`` cannot be read.
     """
     if not isinstance(width_px, int) or not MIN_WIDTH_PX <= width_px <= MAX_WIDTH_PX:
         raise ValueError(f"width_px must be an integer in [{MIN_WIDTH_PX}, {MAX_WIDTH_PX}], got {width_px!r}")
@@ -127,7 +127,7 @@ def read_stem_notes(midi: bytes, plan: dict) -> tuple[list[StemNotes], float]:
 
     Uses the plan's stems (``name`` and ``channel`` 0–15) when it has them, else one stem per channel with notes,
     named after its track. A note still sounding at the end of the file ends there.
-    Raises :class:`~schemas.errors.MidiReadError` for an unreadable file or notes on a channel no stem takes.
+    Raises :class:`~cues.schemas.errors.MidiReadError` for an unreadable file or notes on a channel no stem takes.
     """
     planned = plan.get("stems") or []
     routes = tuple(StemRoute(str(s["name"]), int(s["channel"])) for s in planned) or None

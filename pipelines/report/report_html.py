@@ -17,8 +17,8 @@ from collections.abc import Callable
 from html import escape
 from urllib.parse import quote
 
-from pipelines.report.cuesheet import MIX_FILE, store_prefix
-from services.store.uri import check_key
+from cues.pipelines.report.cuesheet import MIX_FILE, store_prefix
+from cues.pipelines.store.uri import check_key
 
 PREVIEW_FILE = "preview.mp3"  # small and plays everywhere; the WAV master is the fallback
 PIANOROLL_FILE = "pianoroll.png"
@@ -79,7 +79,7 @@ def relative_link(report_key: str) -> Callable[[str], str]:
     """The ``link`` for a page stored at ``report_key`` in a local store: store key → relative, URL-quoted path.
 
     For ``batches/b-1/report.html``, ``cues/x/k-1/mix.wav`` becomes ``../../cues/x/k-1/mix.wav``. Raises
-    :class:`~schemas.errors.StoreURIError` for a key that is not a safe relative store key.
+    :class:`~cues.schemas.errors.StoreURIError` for a key that is not a safe relative store key.
     """
     folder = posixpath.dirname(check_key(report_key, what="report key")) or "."
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.train import features
-from schemas.errors import ScoringError
-from schemas.training import TrainConfig
-from services.store import open_store
+from cues.pipelines.models import features
+from cues.pipelines.store import open_store
+from cues.schemas.errors import ScoringError
+from cues.schemas.training import TrainConfig
 
 SPLITS = ("train", "validation", "test")
 

@@ -16,10 +16,8 @@ import time
 import numpy as np
 import torch
 
-from pipelines.train.chord_lstm import ChordLSTM
-from pipelines.train.melody_lstm import MelodyLSTM
-from pipelines.train.phrase_vae import PhraseVAE
-from schemas.training import TrainConfig
+from cues.pipelines.models.bundle import build_model
+from cues.schemas.training import TrainConfig
 
 
 def progress_log() -> logging.Logger:
@@ -32,14 +30,6 @@ def progress_log() -> logging.Logger:
         log.setLevel(logging.INFO)
         log.propagate = False
     return log
-
-
-def build_model(config: TrainConfig) -> torch.nn.Module:
-    if config.model == "melody":
-        return MelodyLSTM(config.melody)
-    if config.model == "chords":
-        return ChordLSTM(config.chords)
-    return PhraseVAE(config.vae)
 
 
 def batches(arrays: dict[str, np.ndarray], size: int, rng: np.random.Generator | None, rank: int = 0, world: int = 1):

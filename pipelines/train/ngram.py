@@ -1,7 +1,7 @@
 """The n-gram baseline every model is judged against, on the same token splits.
 
 An order-n model with add-k smoothing that backs off to the longest context seen in training (up to ``order - 1``
-tokens), as used for the corpus figures in ``shared/notes/models-data.md``. Pure Python: counts in dicts.
+tokens), as used for the corpus figures in the models' cards. Pure Python: counts in dicts.
 """
 
 from __future__ import annotations

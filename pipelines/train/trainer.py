@@ -20,13 +20,15 @@ from urllib.parse import urlparse
 import numpy as np
 import torch
 
-from pipelines.preprocess.melody_tokens import FIRST_NOTE
-from pipelines.train.data import Prepared, prepare
-from pipelines.train.loop import batches, build_model, train_loop
-from pipelines.train.ngram import NGramModel, evaluate_ngram
-from schemas.brief import canonical_hash
-from schemas.training import TrainConfig
-from services.store import ObjectStore, open_store
+from cues.pipelines.models.bundle import build_model
+from cues.pipelines.music.melody_tokens import FIRST_NOTE
+from cues.pipelines.ray_runtime import init_ray
+from cues.pipelines.store import ObjectStore, open_store
+from cues.pipelines.train.data import Prepared, prepare
+from cues.pipelines.train.loop import batches, train_loop
+from cues.pipelines.train.ngram import NGramModel, evaluate_ngram
+from cues.schemas.brief import canonical_hash
+from cues.schemas.training import TrainConfig
 
 TRAIN_CODE_VERSION = "train-1"
 NGRAM_ORDER = 5
@@ -56,7 +58,7 @@ def ray_storage(store: ObjectStore, prefix: str) -> tuple[str, object | None]:
 
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     options = {"region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"}
-    if endpoint:  # Arrow ignores AWS_ENDPOINT_URL by itself (shared/notes/ray-s3.md)
+    if endpoint:  # Arrow ignores AWS_ENDPOINT_URL by itself
         parsed = urlparse(endpoint)
         options |= {"endpoint_override": parsed.netloc, "scheme": parsed.scheme or "https"}
     root = f"{store.location.bucket}/{store.location.prefix}".rstrip("/")
@@ -92,7 +94,6 @@ def fit(config: TrainConfig, prepared: Prepared, storage_path: str, filesystem, 
 
 def run(config: TrainConfig) -> TrainResult:
     """Train (or resume, or find finished) one model and write it with its card to the store."""
-    from services.ray_runtime import init_ray
 
     started = time.monotonic()
     prepared = prepare(config)

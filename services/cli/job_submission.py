@@ -14,11 +14,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pipelines.generate.cue_spec import expand_cues
-from pipelines.generate.job import batch_id_of
-from schemas.config import GenerateConfig
-from schemas.errors import RuntimeSetupError
-from services.brief_sources import read_sources
+from cues.pipelines.generate.brief_sources import read_sources
+from cues.pipelines.generate.cue_spec import expand_cues
+from cues.pipelines.generate.job import batch_id_of
+from cues.schemas.config import GenerateConfig
+from cues.schemas.errors import RuntimeSetupError
 
 
 def submission_id(config: GenerateConfig) -> str:

@@ -1,14 +1,43 @@
-"""How the CLI shows briefs and batches: plain lines that grep well, colour only on a terminal."""
+"""What the CLI shows and how it ends: the consoles, the exit codes, library errors as one line (never a
+traceback), and briefs and batches as plain lines that grep well, colour only on a terminal.
+
+Exit status: 0 success, 1 a failure of the system (storage, Ray), 2 invalid input (briefs, schedules, options).
+"""
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
+from contextlib import contextmanager
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from schemas.brief_file import BriefEntry
+from cues.schemas.brief_file import BriefEntry
+from cues.schemas.errors import BriefError, InvalidRequest, ScoringError
+
+EXIT_FAILURE = 1
+EXIT_INVALID = 2
+
+# Piped into a log (CI, cron, a Ray job), rich would assume 80 columns and cut cue ids short in the summary table.
+LOG_WIDTH = 160
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else LOG_WIDTH)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def reported_errors():
+    """Library errors become one line on stderr and an exit status, never a traceback."""
+    try:
+        yield
+    except (BriefError, InvalidRequest) as error:
+        err.print(f"Error: {error}", markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    except ScoringError as error:
+        err.print(f"Error: {error}", markup=False)
+        raise typer.Exit(EXIT_FAILURE) from None
 
 
 def print_entries(console: Console, entries: list[BriefEntry]) -> None:

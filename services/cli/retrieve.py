@@ -1,6 +1,6 @@
 """``cues ls``, ``show``, ``get``, ``url`` and ``report``: finding and fetching delivered cues in a store.
 
-They work the same on a local and an S3 store (``services.catalog`` does the work).
+They work the same on a local and an S3 store (``cues.services.catalog`` does the work).
 """
 
 from __future__ import annotations
@@ -13,14 +13,22 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from services.cli.app import DEFAULT_STORE, Store, app, out, reported_errors
+from cues.pipelines.generate.batch_outputs import cue_manifests, write_report
+from cues.pipelines.store import open_store
+from cues.schemas.errors import InvalidRequest
+from cues.services.catalog import FORMAT_SUFFIX, check_name, fetch, file_url, find_cue, select_files
+from cues.services.catalog import list_cues as find
+from cues.services.cli.options import DEFAULT_STORE, Store
+from cues.services.cli.output import out, reported_errors
+
+commands = typer.Typer()
 
 CueName = Annotated[
     str, typer.Argument(help="A cue id (its newest render) or <cue-id>/<render-key>, as `cues ls` shows.")
 ]
 
 
-@app.command("ls")
+@commands.command("ls")
 def list_cues(
     store: Store = DEFAULT_STORE,
     batch: Annotated[str | None, typer.Option(help="Only the cues of this batch id.", show_default=False)] = None,
@@ -32,8 +40,6 @@ def list_cues(
 
     Example: cues ls --store s3://acme-music/cues --medium ad --mood happy
     """
-    from services.catalog import list_cues as find
-    from services.store import open_store
 
     with reported_errors():
         cues = find(open_store(store), batch=batch, medium=medium, mood=mood)
@@ -60,14 +66,12 @@ def list_cues(
     out.print(f"{len(rows)} cue{'s' * (len(rows) != 1)}")
 
 
-@app.command()
+@commands.command()
 def show(name: CueName, store: Store = DEFAULT_STORE) -> None:
     """A delivered cue: its plan (tempo, key, sections, hits), files and metrics.
 
     Example: cues show night-chase --store ./cue-store
     """
-    from services.catalog import find_cue
-    from services.store import open_store
 
     with reported_errors():
         cue, others = find_cue(open_store(store), name)
@@ -111,7 +115,7 @@ def show(name: CueName, store: Store = DEFAULT_STORE) -> None:
         out.print(f"older renders: {', '.join(c.render_key for c in others)}")
 
 
-@app.command()
+@commands.command()
 def get(
     name: CueName,
     store: Store = DEFAULT_STORE,
@@ -126,9 +130,6 @@ def get(
 
     Example: cues get night-chase --stems --format wav -o deliveries/ --store s3://acme-music/cues
     """
-    from schemas.errors import InvalidRequest
-    from services.catalog import FORMAT_SUFFIX, fetch, find_cue, select_files
-    from services.store import open_store
 
     with reported_errors():
         if fmt is not None and fmt not in FORMAT_SUFFIX:
@@ -141,7 +142,7 @@ def get(
     out.print(f"{len(paths)} files, sha256 checked")
 
 
-@app.command()
+@commands.command()
 def url(
     name: CueName,
     store: Store = DEFAULT_STORE,
@@ -153,8 +154,6 @@ def url(
 
     Example: cues url night-chase --file stems/bass.wav --expires 86400 --store s3://acme-music/cues
     """
-    from services.catalog import file_url, find_cue
-    from services.store import open_store
 
     with reported_errors():
         source = open_store(store)
@@ -162,7 +161,7 @@ def url(
         typer.echo(file_url(source, cue, file, expires))
 
 
-@app.command()
+@commands.command()
 def report(
     batch: Annotated[str, typer.Argument(help="The batch id (batches/<batch-id>/).")],
     store: Store = DEFAULT_STORE,
@@ -171,9 +170,6 @@ def report(
 
     Example: cues report b-0478f2475bc6 --store s3://acme-music/cues && cues url … (or open the local file)
     """
-    from pipelines.generate.batch_outputs import cue_manifests, write_report
-    from services.catalog import check_name
-    from services.store import open_store
 
     with reported_errors():
         source = open_store(store)

@@ -9,23 +9,30 @@ from typing import Annotated
 
 import typer
 
-from services.cli.app import (
-    DEFAULT_STORE,
-    EXIT_FAILURE,
-    EXIT_INVALID,
-    GenerateConfig,
-    RayAddress,
-    Store,
-    WorkerCpus,
-    Workers,
-    err,
-    out,
-    reported_errors,
-    schedule_app,
+from cues.pipelines.store import open_store
+from cues.schemas.config import GenerateConfig, RayConfig
+from cues.schemas.errors import ScheduleError, ScoringError
+from cues.schemas.schedule import read_schedule_bytes
+from cues.services.cli.options import DEFAULT_STORE, RayAddress, Store, WorkerCpus, Workers
+from cues.services.cli.output import EXIT_FAILURE, EXIT_INVALID, err, out, reported_errors
+from cues.services.scheduler import (
+    ScheduleState,
+    due,
+    occurrence_at,
+    occurrences_after,
+    parse_time,
+    read_schedule,
+    run_occurrence,
+    schedule_files,
+    stamp,
+)
+
+commands = typer.Typer(
+    help="Scheduled bulk generation (schedule files, docs/contracts/schedule-v1.md).", no_args_is_help=True
 )
 
 
-@schedule_app.command("validate")
+@commands.command("validate")
 def schedule_validate(
     files: Annotated[list[Path], typer.Argument(help="Schedule files (YAML).", show_default=False)],
 ) -> None:
@@ -33,8 +40,6 @@ def schedule_validate(
 
     Example: cues schedule validate schedules/ad-library-weekly.yaml
     """
-    from schemas.errors import ScheduleError
-    from schemas.schedule import read_schedule_bytes
 
     invalid = 0
     for path in files:
@@ -60,8 +65,6 @@ def schedule_validate(
 
 
 def _base_config(store: str, ray_address: str | None, workers: int | None, worker_cpus: float) -> GenerateConfig:
-    from schemas.config import RayConfig
-
     return GenerateConfig(
         sources=("schedule",),
         store=store,
@@ -80,7 +83,7 @@ def _show(outcome) -> None:
     out.print(line, markup=False)
 
 
-@schedule_app.command("run")
+@commands.command("run")
 def schedule_run(
     file: Annotated[Path, typer.Argument(help="A schedule file (YAML).")],
     at: Annotated[
@@ -99,7 +102,6 @@ def schedule_run(
 
     Example: cues schedule run schedules/ad-library-weekly.yaml --at 2026-11-23T03:00Z
     """
-    from services.scheduler import occurrence_at, parse_time, read_schedule, run_occurrence
 
     with reported_errors():
         schedule = read_schedule(file)
@@ -110,7 +112,7 @@ def schedule_run(
         raise typer.Exit(EXIT_FAILURE)
 
 
-@schedule_app.command("serve")
+@commands.command("serve")
 def schedule_serve(
     folder: Annotated[Path, typer.Argument(help="A folder of schedule files (or one file).")],
     store: Store = DEFAULT_STORE,
@@ -126,9 +128,6 @@ def schedule_serve(
 
     Example: cues schedule serve schedules/ --store s3://acme-music/cues
     """
-    from schemas.errors import ScoringError
-    from services.scheduler import ScheduleState, due, read_schedule, run_occurrence, schedule_files
-    from services.store import open_store
 
     base = _base_config(store, ray_address, workers, worker_cpus)
     while True:
@@ -149,7 +148,7 @@ def schedule_serve(
         time.sleep(poll)
 
 
-@schedule_app.command("list")
+@commands.command("list")
 def schedule_list(
     folder: Annotated[Path, typer.Argument(help="A folder of schedule files (or one file).")],
     store: Store = DEFAULT_STORE,
@@ -159,8 +158,6 @@ def schedule_list(
 
     Example: cues schedule list schedules/ --store s3://acme-music/cues
     """
-    from services.scheduler import ScheduleState, occurrences_after, read_schedule, schedule_files, stamp
-    from services.store import open_store
 
     now = dt.datetime.now(dt.UTC)
     with reported_errors():

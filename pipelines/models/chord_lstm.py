@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pipelines.train.melody_lstm import masked_cross_entropy
-from schemas.training import ChordLSTMConfig
+from cues.pipelines.models.melody_lstm import masked_cross_entropy
+from cues.schemas.training import ChordLSTMConfig
 
 
 class ChordLSTM(nn.Module):

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from schemas.training import PhraseVAEConfig
+from cues.schemas.training import PhraseVAEConfig
 
 START = 0  # the decoder starts from a rest token
 

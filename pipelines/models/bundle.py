@@ -1,19 +1,34 @@
-"""Loading a trained model from the store (``model.pt`` written by ``cues train``), for generation and tests."""
+"""Model bundles: a trained model's folder (``model.pt``, cards, ``_COMPLETE``) as ``cues train`` writes it, loaded for
+generation and tests, and copied into a bundle; the default bundle ships in ``pipelines/models/default/``."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import torch
 
-from pipelines.train.loop import build_model
-from schemas.errors import ScoringError
-from schemas.training import TrainConfig
-from services.store import open_store
+from cues.pipelines.models.chord_lstm import ChordLSTM
+from cues.pipelines.models.melody_lstm import MelodyLSTM
+from cues.pipelines.models.phrase_vae import PhraseVAE
+from cues.pipelines.store import open_store
+from cues.schemas.errors import ScoringError
+from cues.schemas.training import TrainConfig
+
+DEFAULT_BUNDLE = Path(__file__).resolve().parent / "default"  # melody/, vae/ and chords/, shipped in the package
 
 
 class ModelNotFound(ScoringError):
     """No finished model at this URI: train one with `cues train`, or point --model at an existing one."""
+
+
+def build_model(config: TrainConfig) -> torch.nn.Module:
+    """A fresh, untrained module of the kind ``config.model`` names."""
+    if config.model == "melody":
+        return MelodyLSTM(config.melody)
+    if config.model == "chords":
+        return ChordLSTM(config.chords)
+    return PhraseVAE(config.vae)
 
 
 def load_model(uri: str) -> tuple[torch.nn.Module, dict]:
@@ -33,7 +48,7 @@ BUNDLE_FILES = ("model.pt", "card.json", "card.md")
 
 def install_model(model_uri: str, bundle_uri: str, kind: str) -> str:
     """Copy the finished model at ``model_uri`` into ``<bundle_uri>/<kind>/`` (``_COMPLETE`` last, so a reader
-    never takes a half-copied model); returns the copy's URI. The default bundle is ``pipelines/default_models``."""
+    never takes a half-copied model); returns the copy's URI. The default bundle is ``pipelines/models/default``."""
     source = open_store(model_uri)
     if not source.exists("_COMPLETE"):
         raise ModelNotFound(f"{model_uri} holds no finished model (no _COMPLETE); train one with `cues train`")

@@ -16,10 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from schemas.errors import StoreConflict, StoreError, StoreNotFound, StoreUnreachable
-from services.store.base import ObjectInfo, ObjectStore, PutResult, sha256_file
-from services.store.local import temp_name
-from services.store.uri import StoreLocation
+from cues.pipelines.store.base import ObjectInfo, ObjectStore, PutResult, sha256_file
+from cues.pipelines.store.local import temp_name
+from cues.pipelines.store.uri import StoreLocation
+from cues.schemas.errors import StoreConflict, StoreError, StoreNotFound, StoreUnreachable
 
 log = logging.getLogger(__name__)
 

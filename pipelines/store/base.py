@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemas.errors import StoreError, StoreURIError
-from services.store.uri import StoreLocation, check_key, check_prefix
+from cues.pipelines.store.uri import StoreLocation, check_key, check_prefix
+from cues.schemas.errors import StoreError, StoreURIError
 
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit for a presigned URL
 CHUNK = 1024 * 1024  # bytes read at a time when hashing or copying a file

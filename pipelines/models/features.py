@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from schemas.key import Mode
+from cues.schemas.key import Mode
 
 MODES = [m.value for m in Mode]  # index = mode id
 UNKNOWN_CHORD = 0

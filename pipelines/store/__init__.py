@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 
-from schemas.config import DEFAULT_STORE
-from services.store.base import ObjectInfo, ObjectStore, PutResult
-from services.store.local import LocalStore
-from services.store.s3 import S3Store
-from services.store.uri import StoreLocation, check_key, parse_store_uri
+from cues.pipelines.store.base import ObjectInfo, ObjectStore, PutResult
+from cues.pipelines.store.local import LocalStore
+from cues.pipelines.store.s3 import S3Store
+from cues.pipelines.store.uri import StoreLocation, check_key, parse_store_uri
+from cues.schemas.config import DEFAULT_STORE
 
 __all__ = [
     "LocalStore",

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from schemas.key import MODE_INTERVALS, Mode
+from cues.schemas.key import MODE_INTERVALS, Mode
 
 # Krumhansl & Kessler (1982) probe-tone profiles, C major / C minor.
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])

@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from schemas.errors import StoreConflict, StoreError, StoreNotFound, StoreURIError
-from services.store.base import CHUNK, ObjectInfo, ObjectStore, PutResult, sha256_file
-from services.store.uri import TMP_MARK, StoreLocation, file_uri
+from cues.pipelines.store.base import CHUNK, ObjectInfo, ObjectStore, PutResult, sha256_file
+from cues.pipelines.store.uri import TMP_MARK, StoreLocation, file_uri
+from cues.schemas.errors import StoreConflict, StoreError, StoreNotFound, StoreURIError
 
 # Writes the object's bytes to an open temp file; returns (sha256 hex, size in bytes) of what it wrote.
 Filler = Callable[[BinaryIO], tuple[str, int]]

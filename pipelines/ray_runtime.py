@@ -11,7 +11,7 @@ import logging
 import os
 import socket
 
-from schemas.errors import RuntimeSetupError
+from cues.schemas.errors import RuntimeSetupError
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
-from schemas.errors import StoreURIError
+from cues.schemas.errors import StoreURIError
 
 SCHEMES = ("file://", "s3://")
 MAX_KEY_LENGTH = 1024  # characters; S3's limit is 1024 bytes of UTF-8, so longer non-ASCII keys fail there

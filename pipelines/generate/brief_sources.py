@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import glob
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 
-from schemas.brief_file import BriefEntry, mark_duplicate_ids, read_brief_bytes
-from schemas.errors import BriefFileError, Problem, StoreError
-from schemas.yaml_safety import MAX_FILE_BYTES
+from cues.pipelines.store import open_store
+from cues.schemas.brief_file import BriefEntry, mark_duplicate_ids, read_brief_bytes
+from cues.schemas.errors import BriefFileError, Problem, StoreError
+from cues.schemas.yaml_safety import MAX_FILE_BYTES
 
 BRIEF_SUFFIXES = (".yaml", ".yml")
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "schemas" / "examples"
+EXAMPLES_DIR = Path(str(resources.files("cues.schemas") / "examples"))
 
 
 def read_sources(sources: Iterable[str]) -> list[BriefEntry]:
@@ -70,8 +72,6 @@ def _read_path(path: Path) -> list[BriefEntry]:
 
 
 def _read_s3(uri: str) -> list[BriefEntry]:
-    from services.store import open_store  # boto3 is only needed for s3:// sources
-
     single = uri.lower().endswith(BRIEF_SUFFIXES)
     root, _, name = uri.rstrip("/").rpartition("/") if single else (uri.rstrip("/"), "", "")
     try:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from schemas.training import MelodyLSTMConfig
+from cues.schemas.training import MelodyLSTMConfig
 
 
 class MelodyLSTM(nn.Module):

@@ -1,0 +1,164 @@
+"""``cues validate``, ``submit`` and ``run``: check briefs, and generate a batch of cues from them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cues.pipelines.generate.brief_sources import EXAMPLES_DIR, read_sources
+from cues.pipelines.generate.job import run as run_job
+from cues.schemas.config import GenerateConfig, RayConfig, RenderConfig
+from cues.services.cli.job_submission import submit_as_job
+from cues.services.cli.options import (
+    DEFAULT_STORE,
+    Models,
+    NumCpus,
+    RayAddress,
+    Soundfont,
+    Sources,
+    Store,
+    WorkerCpus,
+    Workers,
+)
+from cues.services.cli.output import EXIT_FAILURE, EXIT_INVALID, err, out, print_batch, print_entries, reported_errors
+
+commands = typer.Typer()
+
+
+@commands.command()
+def validate(
+    sources: Sources,
+    output: Annotated[str, typer.Option("--format", help="text (one line per brief) or json.")] = "text",
+) -> None:
+    """Check briefs against the brief contract: one line per brief, ok or exactly what is wrong.
+
+    Exits 2 if any brief is invalid.
+
+    Example: cues validate schemas/examples/ s3://acme-music/briefs/
+    """
+    if output not in {"text", "json"}:
+        raise typer.BadParameter("use text or json", param_hint="--format")
+    with reported_errors():
+        entries = read_sources(sources)
+    if output == "json":
+        rows = [
+            {
+                "source": e.source,
+                "position": e.position,
+                "brief": e.label,
+                "ok": e.ok,
+                "error": e.error and e.error.describe(),
+            }
+            for e in entries
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        print_entries(out, entries)
+    if not all(e.ok for e in entries):
+        raise typer.Exit(EXIT_INVALID)
+
+
+@commands.command()
+def submit(
+    sources: Sources,
+    store: Store = DEFAULT_STORE,
+    model: Models = None,
+    workers: Workers = None,
+    worker_cpus: WorkerCpus = GenerateConfig.model_fields["worker_cpus"].default,
+    soundfont: Soundfont = None,
+    ray_address: RayAddress = None,
+    num_cpus: NumCpus = None,
+    as_job: Annotated[
+        bool,
+        typer.Option(
+            "--as-job",
+            help="Submit the batch to the cluster as a Ray Job (id derived from the batch: submitting twice is "
+            "harmless) and return; follow it with `ray job logs`.",
+        ),
+    ] = False,
+) -> None:
+    """Generate a batch of cues on Ray: validate the briefs, expand variations and cutdowns, then compose, render,
+    master and store every cue; write the batch's record, cue sheet and report.
+
+    Each cue goes to cues/<cue-id>/<render-key>/ (cue.mid, plan.json, mix.wav, preview.mp3, stems/*.wav,
+    pianoroll.png, and manifest.json last); a cue already in the store is skipped, so a re-run does only what is
+    missing. The batch goes to batches/<batch-id>/ (batch.json, cuesheet.csv, report.html, then _SUCCESS).
+    Invalid briefs and failed cues are reported and the rest are delivered; exits 2 if any brief was invalid, 1 if
+    any cue failed.
+
+    Example: cues submit briefs/ s3://acme-music/briefs/ --store s3://acme-music/cues --workers 8
+    """
+    config = GenerateConfig(
+        sources=tuple(sources),
+        store=store,
+        models=model,
+        workers=workers,
+        worker_cpus=worker_cpus,
+        render=RenderConfig(soundfont=soundfont),
+        ray=RayConfig(address=ray_address, num_cpus=num_cpus),
+    )
+    if as_job:
+        with reported_errors():
+            out.print(submit_as_job(config))
+        return
+    _generate(config)
+
+
+@commands.command()
+def run(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="Brief sources (default: the bundled example briefs).", show_default=False),
+    ] = None,
+    store: Store = DEFAULT_STORE,
+    ray_address: RayAddress = None,
+    num_cpus: NumCpus = None,
+    models: Models = None,
+    soundfont: Soundfont = None,
+) -> None:
+    """The main job with the embedded defaults: `cues submit` on the bundled example briefs (or SOURCES), local
+    Ray unless RAY_ADDRESS is set, store ./cue-store. Same outputs and exit codes as `cues submit`.
+
+    Example: cues run --store ./cue-store
+    """
+    _generate(
+        GenerateConfig(
+            sources=tuple(sources or [_shown_path(EXAMPLES_DIR)]),
+            store=store,
+            models=models,
+            render=RenderConfig(soundfont=soundfont),
+            ray=RayConfig(address=ray_address, num_cpus=num_cpus),
+        )
+    )
+
+
+def _generate(config) -> None:
+    """Run the batch with a progress bar, print its summary, exit with its status."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with reported_errors(), Progress(*columns, console=err, transient=True) as progress:
+        tasks: dict[str, object] = {}
+
+        def show(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        record = run_job(config, on_progress=show)
+    print_batch(out, record)
+    if record.failures:
+        raise typer.Exit(EXIT_INVALID)
+    if record.failed_cues:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it (shorter in tables), else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,53 @@
+"""Options several commands share, declared once so that their names, help and defaults agree."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cues.schemas.config import DEFAULT_STORE
+
+__all__ = ["DEFAULT_STORE", "Models", "NumCpus", "RayAddress", "Soundfont", "Sources", "Store", "WorkerCpus", "Workers"]
+
+Sources = Annotated[
+    list[str],
+    typer.Argument(
+        help="Brief files, folders (every *.yaml/*.yml inside), globs, or s3://bucket/prefix/.",
+        show_default=False,
+    ),
+]
+
+Store = Annotated[str, typer.Option(help="Store URI: a path, file://… or s3://bucket/prefix.", envvar="CUES_STORE")]
+RayAddress = Annotated[
+    str | None, typer.Option(help="Ray cluster address; default: RAY_ADDRESS, else a local Ray.", show_default=False)
+]
+NumCpus = Annotated[int | None, typer.Option(min=1, help="CPUs for a local Ray (default: all).", show_default=False)]
+Models = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "--models",
+        help="Model bundle folder or URI (melody/, vae/, chords/); default: the shipped one.",
+        show_default=False,
+    ),
+]
+Soundfont = Annotated[
+    str | None,
+    typer.Option(help="A .sf2 soundfont; default: FluidR3_GM if installed, else TimGM6mb.", show_default=False),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        min=1, help="Cue workers (each loads the models and the synth once); default: one per CPU.", show_default=False
+    ),
+]
+WorkerCpus = Annotated[
+    float,
+    typer.Option(
+        min=0.01,
+        max=64,
+        help="CPUs each cue worker asks Ray for: 0.5 leaves room for Ray's tasks on a small machine; use 1 on an "
+        "autoscaling cluster, so each worker brings a core.",
+    ),
+]

@@ -1,0 +1,167 @@
+"""``cues preprocess`` and ``train``: the corpus into training shards, and shards into models."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cues.pipelines.models.bundle import install_model
+from cues.pipelines.preprocess.pipeline import run as run_preprocess
+from cues.pipelines.preprocess.sources import COLLECTIONS, collection_works
+from cues.pipelines.train.data import resolve_dataset
+from cues.pipelines.train.trainer import run as run_training
+from cues.schemas.config import DEFAULT_STORE, PreprocessConfig, RayConfig
+from cues.schemas.training import TrainConfig
+from cues.services.cli.output import err, out, reported_errors
+
+commands = typer.Typer()
+
+
+@commands.command()
+def preprocess(
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source",
+            "-s",
+            help="A bundled collection (see --list-sources), a folder or an s3:// prefix of .mid/.mxl/.abc; "
+            "repeat for several. Default: every bundled collection.",
+            show_default=False,
+        ),
+    ] = None,
+    list_sources: Annotated[
+        bool, typer.Option("--list-sources", help="List the bundled collections and exit.")
+    ] = False,
+    exclude_noncommercial: Annotated[
+        bool,
+        typer.Option("--exclude-noncommercial", help="Leave out collections licensed for non-commercial use only."),
+    ] = False,
+    name: Annotated[str, typer.Option(help="Dataset name (a slug).")] = "folk-chorales",
+    store: Annotated[str, typer.Option(help="Store URI.", envvar="CUES_STORE")] = DEFAULT_STORE,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Only the first N works of each source.", show_default=False)
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Parallel tasks (default: every CPU).", show_default=False)
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster address; default: RAY_ADDRESS, else a local Ray.", show_default=False),
+    ] = None,
+) -> None:
+    """Turn the corpus into tokenised, labelled, split training shards in the store (Ray Data, resumable).
+
+    A re-run with the same inputs finds the finished dataset and returns at once; an interrupted run resumes from the
+    chunks it already processed. The dataset card (card.md) says what went in, what was dropped and why.
+
+    Example: cues preprocess --source essen --source bach --limit 500 --store ./cue-store
+    """
+
+    if list_sources:
+        for collection in COLLECTIONS.values():
+            count = sum(1 for _ in collection_works(collection))
+            use = "no restriction stated" if collection.commercial_use else "NON-COMMERCIAL ONLY"
+            out.print(f"{collection.name:<9} {count:>6} works  {collection.format:<8} {use:<21} {collection.title}")
+            out.print(f"{'':<9} licence: {collection.licence}")
+        return
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+    with reported_errors():
+        config = PreprocessConfig(
+            **({"sources": tuple(source)} if source else {}),
+            include_noncommercial=not exclude_noncommercial,
+            name=name,
+            store=store,
+            limit=limit,
+            workers=workers,
+            ray=RayConfig(address=ray_address),
+        )
+        columns = (
+            TextColumn("preprocessing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("works"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task("works", total=None)
+            result = run_preprocess(config, lambda done, total: progress.update(task, completed=done, total=total))
+    card = result.card
+    counts = card["counts"]
+    state = "already complete" if result.cached else f"built in {result.seconds:.0f} s"
+    out.print(f"dataset {config.name} {result.version}: {state}")
+    out.print(
+        f"  {counts['works_in']} works in, {counts['kept']} kept, {counts['dropped']} dropped: "
+        + ", ".join(f"{r} {n}" for r, n in counts["dropped_by_reason"].items())
+    )
+    out.print("  splits: " + ", ".join(f"{k} {v['rows']}" for k, v in card["splits"].items() if v["rows"]))
+    out.print(f"  card: {result.uri.rstrip('/')}/{result.prefix}/card.md")
+
+
+@commands.command()
+def train(
+    model: Annotated[str, typer.Option(help="melody, vae or chords.", show_default=False)],
+    dataset: Annotated[
+        str, typer.Option(help="A dataset version URI (…/datasets/<name>/<version>) or a dataset's folder (latest).")
+    ],
+    out_store: Annotated[
+        str, typer.Option("--out", help="Store URI for models/<name>/<version>/.", envvar="CUES_STORE")
+    ] = DEFAULT_STORE,
+    workers: Annotated[int, typer.Option(min=1, help="Ray Train workers (DDP).")] = 1,
+    gpu: Annotated[str, typer.Option(help="auto (use GPUs when the cluster has them), on or off.")] = "auto",
+    epochs: Annotated[int, typer.Option(min=1, help="Most epochs (early stopping may end sooner).")] = 20,
+    batch_size: Annotated[int, typer.Option(min=1, help="Sequences per batch and worker.")] = 64,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed reproduces a CPU run.")] = 0,
+    max_train_sequences: Annotated[
+        int | None, typer.Option(min=1, help="Use only this many training works (quick runs).", show_default=False)
+    ] = None,
+    bundle: Annotated[
+        str | None,
+        typer.Option(
+            help="Also copy the finished model into this model bundle folder (<folder>/<model>/), e.g. "
+            "pipelines/models/default, the bundle the generation job uses by default.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Train a model on Ray Train, evaluate it against a 5-gram baseline, and write it with its card.
+
+    Checkpoints go into the store every epoch; starting the same training again after an interruption resumes it,
+    and a finished one returns at once.
+
+    Example: cues train --model melody --dataset ./cue-store/datasets/folk-chorales --workers 2
+    """
+
+    if model not in {"melody", "vae", "chords"}:
+        raise typer.BadParameter("use melody, vae or chords", param_hint="--model")
+    if gpu not in {"auto", "on", "off"}:
+        raise typer.BadParameter("use auto, on or off", param_hint="--gpu")
+    with reported_errors():
+        config = TrainConfig(
+            model=model,
+            dataset=resolve_dataset(dataset),
+            out=out_store,
+            workers=workers,
+            gpu=gpu,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            max_train_sequences=max_train_sequences,
+        )
+        result = run_training(config)
+        if bundle:
+            installed = install_model(f"{result.uri.rstrip('/')}/{result.prefix}", bundle, model)
+    card = result.card
+    state = "already trained" if result.cached else f"trained {card['training']['epochs_run']} epochs"
+    out.print(f"model {card['name']} {result.version}: {state}, {card['parameters']:,} parameters")
+    evaluation = card["evaluation"]
+    out.print(f"  test: {evaluation['test']}")
+    out.print(f"  5-gram: {evaluation['baseline_5gram']}")
+    if "targets" in evaluation:
+        out.print(f"  targets: {evaluation['targets']}")
+    out.print(f"  card: {result.uri.rstrip('/')}/{result.prefix}/card.md")
+    if bundle:
+        out.print(f"  installed in the bundle: {installed}")

@@ -1,0 +1,202 @@
+"""Imports point one way (ARCHITECTURE.md): a walk of every module's imports with ``ast``, no Ray, no install.
+
+The layer table below is the architecture in code: a component may import only what its row lists. A new edge
+that is not in the table, an import cycle between modules, a first-party import hidden inside a function, or an
+import of the bare folder names (``schemas``, ``services``, ``pipelines``) fails here.
+"""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDERS = ("schemas", "pipelines", "services")  # installed as cues.schemas, cues.pipelines, cues.services
+
+_FOUNDATION = {"schemas", "pipelines.store", "pipelines.ray_runtime", "pipelines.music"}
+_STAGES = {"pipelines.preprocess", "pipelines.train", "pipelines.generate"}
+_GENERATION = {"pipelines.compose", "pipelines.render", "pipelines.report"}
+
+# component → the components it may import (besides itself). Lower rows never import higher ones.
+LAYERS: dict[str, set[str]] = {
+    "schemas": set(),  # the contracts: briefs, schedules, configs, manifests, errors
+    "pipelines": set(),
+    "pipelines.store": {"schemas"},
+    "pipelines.ray_runtime": {"schemas"},
+    "pipelines.music": {"schemas"},
+    "pipelines.models": {"schemas", "pipelines.store", "pipelines.music"},
+    "pipelines.render": {"schemas"},
+    "pipelines.compose": {"schemas", "pipelines.music", "pipelines.models"},
+    "pipelines.report": {"schemas", "pipelines.store", "pipelines.render", "pipelines.compose"},
+    "pipelines.preprocess": {"schemas", "pipelines.store", "pipelines.ray_runtime", "pipelines.music"},
+    "pipelines.train": _FOUNDATION | {"pipelines.models"},
+    "pipelines.generate": _FOUNDATION | _GENERATION | {"pipelines.models"},
+    "services": _FOUNDATION | _STAGES | _GENERATION | {"pipelines.models"},  # catalog, scheduler
+    "services.cli": _FOUNDATION | _STAGES | _GENERATION | {"pipelines.models", "services"},  # nothing imports it
+}
+
+
+def component(module: str) -> str:
+    """``cues.pipelines.compose.plan`` → ``pipelines.compose``; ``cues.services.cli.app`` → ``services.cli``."""
+    parts = module.split(".")[1:]
+    if parts[0] == "schemas" or len(parts) == 1:
+        return parts[0]
+    if parts[0] == "services":
+        return "services.cli" if parts[1] == "cli" else "services"
+    return f"pipelines.{parts[1].removesuffix('.py')}"
+
+
+def module_files() -> dict[str, Path]:
+    modules = {}
+    for folder in FOLDERS:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(("cues", *parts)).removesuffix(".__init__")
+            modules[name] = path
+    return modules
+
+
+def first_party_imports(path: Path) -> list[tuple[str, int, bool]]:
+    """(imported module, line, inside a function) for every ``cues.*`` import of the file; a name imported from a
+    package (``from cues.pipelines.music import harmony``) counts as its submodule when that is a module."""
+    modules = module_files()
+    found = []
+    tree = ast.parse(path.read_text())
+    nested = {
+        id(node)
+        for fn in ast.walk(tree)
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(fn)
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+            if node.module.startswith("cues."):
+                names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                         for a in node.names]
+            found += [(name, node.lineno, id(node) in nested) for name in names]
+        elif isinstance(node, ast.Import):
+            found += [(a.name, node.lineno, id(node) in nested) for a in node.names]
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = module_files()
+    return {
+        name: {target for target, _, _ in first_party_imports(path) if target in modules and target != name}
+        for name, path in modules.items()
+    }
+
+
+def upward_edges() -> list[str]:
+    problems = []
+    for name, path in module_files().items():
+        for target, line, _ in first_party_imports(path):
+            if not target.startswith("cues."):
+                continue
+            source, dest = component(name), component(target)
+            if source not in LAYERS:
+                problems.append(f"{name}: component {source} is not in the layer table")
+            elif dest != source and dest not in LAYERS[source]:
+                problems.append(f"{name}:{line}: {source} may not import {target} ({dest})")
+    return problems
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan), each as a sorted list."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_imports_point_down_the_layers():
+    assert upward_edges() == []
+
+
+def test_no_import_cycles():
+    assert cycles(import_graph()) == []
+
+
+def test_first_party_imports_are_at_the_top_of_the_module():
+    """Function-level imports are for heavy third-party libraries only; ours at the top, where a reader sees them."""
+    hidden = [
+        f"{path.relative_to(ROOT)}:{line}: {target}"
+        for path in module_files().values()
+        for target, line, nested in first_party_imports(path)
+        if nested and target.startswith("cues.")
+    ]
+    assert hidden == []
+
+
+def test_nothing_imports_the_folders_by_their_bare_names():
+    """``import pipelines`` would load a second copy of a module next to ``cues.pipelines`` (two classes of one
+    name that do not compare equal); tests and benchmarks import through the namespace too."""
+    paths = [*module_files().values(), *(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").rglob("*.py")]
+    bare = [
+        f"{path.relative_to(ROOT)}:{line}: {target}"
+        for path in paths
+        for target, line, _ in first_party_imports(path)
+        if target.split(".")[0] in FOLDERS
+    ]
+    assert bare == []
+
+
+def test_the_installed_packages_are_the_folders_under_one_namespace():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert setuptools["package-dir"] == {f"cues.{folder}": folder for folder in FOLDERS}
+    packages = {
+        ".".join(("cues", *init.parent.relative_to(ROOT).parts))
+        for folder in FOLDERS
+        for init in (ROOT / folder).rglob("__init__.py")
+    }
+    assert set(setuptools["packages"]) == packages
+    assert all(p.startswith("cues.") for p in setuptools["packages"])
+
+
+def test_the_walk_sees_an_upward_import(tmp_path, monkeypatch):
+    """The checks above can fail: a store module that imports the CLI is an upward edge and a cycle."""
+    store_base = ROOT / "pipelines" / "store" / "base.py"
+    planted = tmp_path / "base.py"
+    planted.write_text(store_base.read_text() + "\nfrom cues.services.cli.app import app  # noqa\n")
+    real = module_files()
+    monkeypatch.setitem(globals(), "module_files", lambda: {**real, "cues.pipelines.store.base": planted})
+    assert any("pipelines.store may not import cues.services.cli.app" in p for p in upward_edges())
+    assert any("cues.pipelines.store.base" in group for group in cycles(import_graph()))
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_every_layer_exists(name):
+    """A row of the table names a real package or module, so the table cannot drift from the tree."""
+    folder = ROOT / name.replace(".", "/")
+    assert folder.is_dir() or folder.with_suffix(".py").is_file()

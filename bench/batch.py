@@ -131,11 +131,11 @@ def stage_seconds(record) -> dict[str, float]:
 def render_only(store_uri: str, record, workers: int) -> dict:
     import ray
 
-    from cues.pipelines.compose.plan import Plan
     from cues.pipelines.generate.cue_writer import audio_request
     from cues.pipelines.generate.workers import WORKER_CPUS
     from cues.pipelines.store import open_store
     from cues.schemas.brief import Brief
+    from cues.schemas.plan import Plan
 
     store = open_store(store_uri)
     requests = []

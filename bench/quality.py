@@ -24,6 +24,7 @@ from cues.pipelines.compose.composer import ComposerModels, compose_cue
 from cues.pipelines.compose.midi_file import midi_length_us
 from cues.pipelines.compose.plan import make_plan
 from cues.pipelines.compose.quality import measure
+from cues.pipelines.compose.tempo_map import TempoMap
 from cues.schemas.brief import Brief
 from cues.schemas.moods import MOODS
 
@@ -151,8 +152,8 @@ def main() -> None:
         compose_cpu += cpu
         music_s += cue.plan.length_s
         quality = measure(cue.score)
-        exact = midi_length_us(cue.midi) == cue.plan.tempo().duration_us == round(cue.plan.length_s * 1e6)
-        achievable = [h for h in cue.plan.hits if h["achievable"]]
+        exact = midi_length_us(cue.midi) == TempoMap.of(cue.plan).duration_us == round(cue.plan.length_s * 1e6)
+        achievable = [h for h in cue.plan.hits if h.achievable]
         errors = [abs(h["error_ms"]) for h in quality["hits"] if h["error_ms"] is not None]
         row = {
             "id": brief.id,

@@ -118,15 +118,15 @@ def test_hits_are_accented_on_chord_changes(models):
     quality = measure(cue.score)
     assert quality["hit_error_max_ms"] < 0.01
     crashes = {tick for tick, note in notes_by_channel(cue.midi)[9] if note == 49}
-    assert {h["step"] * 120 for h in cue.plan.hits} <= crashes
+    assert {h.step * 120 for h in cue.plan.hits} <= crashes
 
 
 def test_a_hit_in_the_last_bar_keeps_its_accent_through_the_ending(models):
     brief = brief_of(length=12, hits=[11.25], ending="ring_out", mood="sad", key="A minor")
     cue = compose_cue(brief, 4, None, models)
     quality = measure(cue.score)
-    assert cue.plan.hits[0]["achievable"] and quality["hits_all_within_10ms"]
-    assert cue.plan.hits[0]["step"] >= cue.plan.total_steps - cue.plan.steps_per_bar
+    assert cue.plan.hits[0].achievable and quality["hits_all_within_10ms"]
+    assert cue.plan.hits[0].step >= cue.plan.total_steps - cue.plan.steps_per_bar
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -154,4 +154,4 @@ def test_any_valid_brief_composes(models, mood, length, meter, ending, key, form
     assert midi_length_us(cue.midi) == round(length * 1e6)
     quality = measure(cue.score)
     assert quality["in_key_rate"] >= 0.85
-    assert all(h["error_ms"] <= 10 for h in cue.plan.hits if h["achievable"])
+    assert all(h.error_ms <= 10 for h in cue.plan.hits if h.achievable)

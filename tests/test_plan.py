@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from cues.pipelines.compose.plan import allocate_bars, make_plan
-from cues.pipelines.compose.tempo_map import Grid, PlanError, TempoBand, solve_tempo_map
+from cues.pipelines.compose.tempo_map import Grid, PlanError, TempoBand, TempoMap, solve_tempo_map
 from cues.pipelines.generate.brief_sources import read_sources
 from cues.schemas.brief import Brief
 from cues.schemas.form import parse_form
@@ -20,13 +20,13 @@ def plan_of(**fields):
 
 def check_plan(plan, length_s: float | None = None):
     assert sum(s.bars for s in plan.sections) == plan.bars >= 1
-    assert plan.tempo().total_steps == plan.bars * plan.steps_per_bar
+    assert TempoMap.of(plan).total_steps == plan.bars * plan.steps_per_bar
     if length_s is not None:  # exact in MIDI time: the tempo map's microseconds
-        assert plan.tempo().duration_us == round(length_s * 1e6)
+        assert TempoMap.of(plan).duration_us == round(length_s * 1e6)
     assert all(40 <= change.bpm <= 220 for change in plan.tempo_map)
     for hit in plan.hits:
-        if hit["achievable"]:
-            assert hit["error_ms"] <= 10.0
+        if hit.achievable:
+            assert hit.error_ms <= 10.0
         else:
             assert any(f"hit at {hit['requested_s']:g} s" in note for note in plan.notes)
     starts = [s.start_bar for s in plan.sections]
@@ -38,7 +38,7 @@ def test_example_briefs_plan_exactly():
         brief = entry.brief.resolve_defaults()
         full = make_plan(brief, brief.seed)
         check_plan(full, brief.length.seconds)
-        assert all(h["achievable"] and h["placement"] == "downbeat" for h in full.hits)
+        assert all(h.achievable and h.placement == "downbeat" for h in full.hits)
         for cutdown in brief.cutdowns:
             cut = make_plan(brief, brief.seed, cutdown, full)
             check_plan(cut, cutdown.seconds)
@@ -49,11 +49,11 @@ def test_example_briefs_plan_exactly():
 
 def test_night_chase_hits_land_on_downbeats():
     plan = plan_of(mood=["tense", "action"], length="1:05", key="D minor", form="intro-A-A'-B-outro", hits=[12, 41.5])
-    assert [(h["achieved_s"], h["placement"], h["beat"]) for h in plan.hits] == [
+    assert [(h.achieved_s, h.placement, h.beat) for h in plan.hits] == [
         (12.0, "downbeat", 1),
         (41.5, "downbeat", 1),
     ]
-    assert [c.step for c in plan.tempo_map][1:] == [h["step"] for h in plan.hits]
+    assert [c.step for c in plan.tempo_map][1:] == [h.step for h in plan.hits]
     assert plan.key == "D minor" and [s.label for s in plan.sections] == ["intro", "A", "A'", "B", "outro"]
 
 
@@ -71,7 +71,7 @@ def test_lengths_are_exact_and_spaced_hits_are_met(length, hit_shares, meter, mo
     plan = plan_of(length=length, hits=hits, meter=meter, mood=mood, ending=ending)
     check_plan(plan, length)
     if spaced:  # hits a second apart or more can always be met, on a downbeat, beat or step
-        assert all(h["achievable"] for h in plan.hits), plan.notes
+        assert all(h.achievable for h in plan.hits), plan.notes
 
 
 @settings(max_examples=30, deadline=None)
@@ -93,8 +93,8 @@ def test_explicit_tempo_is_kept_when_it_fits_and_moved_with_a_note_when_not():
 
 def test_hits_too_close_to_meet_are_reported_not_hidden():
     plan = plan_of(length=10, hits=[5.0, 5.05])  # one 16th at 220 bpm is 68 ms
-    assert [h["achievable"] for h in plan.hits] == [True, False]
-    assert plan.hits[1]["error_ms"] > 10
+    assert [h.achievable for h in plan.hits] == [True, False]
+    assert plan.hits[1].error_ms > 10
     assert plan.notes[-1].startswith("hit at 5.05 s cannot be met within 10 ms")
 
 

@@ -8,6 +8,7 @@ import pytest
 from cues.pipelines.compose.plan import make_plan
 from cues.pipelines.compose.quality import groove_consistency, measure
 from cues.pipelines.compose.score import Note, Score
+from cues.pipelines.compose.tempo_map import TempoMap
 from cues.schemas.brief import Brief
 
 C_MAJOR_SCALE = [60, 62, 64, 65, 67, 69, 71]
@@ -134,7 +135,7 @@ def test_section_similarity_without_tokens_or_repeats_is_none():
 
 def test_accents_on_the_hit_steps_are_exact_and_one_sixteenth_late_is_that_sixteenths_length():
     plan = plan_of(hits=[4, 6.5])
-    steps = [hit["step"] for hit in plan.hits]
+    steps = [hit.step for hit in plan.hits]
     assert steps == [32, 52]
     exact = measure(Score(plan, {}, accents=steps))
     assert [h["error_ms"] for h in exact["hits"]] == [0.0, 0.0]
@@ -142,7 +143,7 @@ def test_accents_on_the_hit_steps_are_exact_and_one_sixteenth_late_is_that_sixte
     assert [h["accent_s"] for h in exact["hits"]] == [4.0, 6.5]
 
     late = measure(Score(plan, {}, accents=[32, 53]))
-    tempo = plan.tempo()
+    tempo = TempoMap.of(plan)
     sixteenth_ms = (tempo.seconds(53) - tempo.seconds(52)) * 1000
     assert sixteenth_ms == pytest.approx(125.0)
     assert late["hits"][1] == {"requested_s": 6.5, "accent_s": 6.625, "error_ms": pytest.approx(sixteenth_ms)}

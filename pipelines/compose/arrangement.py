@@ -19,11 +19,11 @@ from __future__ import annotations
 from itertools import product
 
 from cues.pipelines.compose.grooves import groove_hits
-from cues.pipelines.compose.plan import Plan
 from cues.pipelines.compose.progression import Slot
 from cues.pipelines.compose.score import Control, Note
 from cues.schemas.brief import Ending
 from cues.schemas.mood_table import Groove
+from cues.schemas.plan import Plan
 
 VOICING_RANGE = (52, 76)
 BASS_RANGE = (33, 52)
@@ -153,7 +153,7 @@ def hit_accents(plan: Plan, slots: list[Slot]) -> tuple[dict[str, list[Note]], l
     parts: dict[str, list[Note]] = {"percussion": [], "harmony": []}
     steps = []
     for hit in plan.hits:
-        step = hit["step"]
+        step = hit.step
         if step >= plan.total_steps:
             continue
         steps.append(step)

@@ -15,11 +15,12 @@ import torch
 from cues.pipelines.compose import arrangement
 from cues.pipelines.compose.melody import MelodyModels, write_melody
 from cues.pipelines.compose.midi_file import midi_bytes
-from cues.pipelines.compose.plan import Plan, make_plan
+from cues.pipelines.compose.plan import make_plan
 from cues.pipelines.compose.progression import progression
 from cues.pipelines.compose.score import Score
 from cues.pipelines.models.bundle import DEFAULT_BUNDLE, load_model
 from cues.schemas.brief import Brief
+from cues.schemas.plan import Plan
 from cues.schemas.timing import parse_length
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from cues.pipelines.compose.plan import Plan, Section, choice
+from cues.pipelines.compose.plan import choice
 from cues.pipelines.compose.progression import MAJOR_LIKE, Slot
 from cues.pipelines.compose.score import Note
 from cues.pipelines.models.features import MODES
@@ -31,6 +31,7 @@ from cues.pipelines.music import melody_tokens
 from cues.pipelines.music.melody_tokens import FIRST_NOTE, HOLD, LOW, NUM_TOKENS, REST
 from cues.schemas.brief import Ending
 from cues.schemas.key import MODE_INTERVALS
+from cues.schemas.plan import Plan, Section
 
 MOTIF_CANDIDATES = 8
 PERTURB_SCALE = 0.6

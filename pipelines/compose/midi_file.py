@@ -16,7 +16,7 @@ from fractions import Fraction
 import mido
 
 from cues.pipelines.compose.score import Score
-from cues.pipelines.compose.tempo_map import STEPS_PER_QUARTER
+from cues.pipelines.compose.tempo_map import STEPS_PER_QUARTER, TempoMap
 from cues.schemas.key import Mode
 
 TICKS_PER_QUARTER = 480
@@ -28,7 +28,7 @@ _PARENT_MAJOR = {Mode.major: 0, Mode.dorian: 2, Mode.phrygian: 4, Mode.lydian: 5
 def tempo_events(score: Score) -> list[tuple[int, int]]:
     """(tick, microseconds per quarter note) of every tempo change."""
     events = []
-    for segment in score.plan.tempo().segments:
+    for segment in TempoMap.of(score.plan).segments:
         ticks = segment.steps * TICKS_PER_STEP
         target = segment.duration_us * TICKS_PER_QUARTER  # µs × ticks-per-quarter, to stay in integers
         base = target // ticks

@@ -22,22 +22,19 @@ from __future__ import annotations
 import hashlib
 import math
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from cues.pipelines.compose.tempo_map import (
     Grid,
     HitPlacement,
     PlanError,
     TempoBand,
-    TempoMap,
-    TempoSegment,
     solve_tempo_map,
 )
-from cues.schemas.brief import Brief, Ending, Medium
+from cues.schemas.brief import Brief, Medium
 from cues.schemas.form import FormSection, parse_form
 from cues.schemas.general_midi import FAMILIES, GM_PROGRAMS
-from cues.schemas.key import Key, Mode
+from cues.schemas.key import Key
 from cues.schemas.mood_table import STEMS, Groove, MoodProfile, blend
+from cues.schemas.plan import Hit, Plan, Section, Stem, TempoChange
 from cues.schemas.timing import MAX_TEMPO, Length
 
 EXPLICIT_TEMPO_SLACK = 1.08  # a brief's own tempo may move this much (×, ÷) to meet hits and whole bars
@@ -69,89 +66,6 @@ FAMILY_PROGRAM = {
     "synth": 81,
     "pad": 89,
 }
-
-
-class Section(BaseModel):
-    """One section of the cue: its label (``A'``), its material letter and variation, and where it lies."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    label: str
-    name: str = Field(description="letter A–Z or a named section (intro, outro, bridge, build, break, sting)")
-    primes: int = Field(ge=0, description="0 = the material itself, 1 = A', …")
-    start_bar: int = Field(ge=0, description="0-based")
-    bars: int = Field(ge=1)
-    start_s: float
-    end_s: float
-    intensity: float = Field(ge=0, le=1)
-
-
-class Stem(BaseModel):
-    """One stem: its role, General MIDI program, and MIDI channel (9 = drums)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    program: int = Field(ge=0, le=127)
-    channel: int = Field(ge=0, le=15)
-    instrument: str
-
-
-class TempoChange(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    step: int = Field(ge=0, description="16th-note grid step where this tempo starts")
-    bar: float = Field(description="1-based bar position (fractional when not on a bar line)")
-    start_s: float
-    bpm: float
-
-
-class Plan(BaseModel):
-    """Everything the composer decided before writing a note; saved with the cue."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    brief_id: str
-    seed: int
-    cutdown: float | str | None = None
-    medium: Medium
-    moods: tuple[str, ...]
-    key: str = Field(description='"D minor"')
-    tonic: int = Field(ge=0, le=11, description="pitch class of the tonic, 0 = C")
-    mode: Mode
-    meter: str
-    steps_per_bar: int
-    steps_per_beat: int
-    length_s: float = Field(description="the cue's musical length (the file's, except the ring-out tail)")
-    bars: int
-    tempo_bpm: float = Field(description="mean tempo over the cue")
-    tempo_map: tuple[TempoChange, ...]
-    tempo_map_us: tuple[tuple[int, int, int, int], ...] = Field(
-        description="exact segments: (start step, steps, start µs, duration µs)"
-    )
-    ending: Ending
-    sections: tuple[Section, ...]
-    hits: tuple[dict, ...] = Field(description="requested vs achieved times, bar and beat, achievable")
-    stems: tuple[Stem, ...]
-    groove: Groove
-    melody_centre: float
-    density: float
-    harmonic_rhythm: float
-    velocity: float
-    chromaticism: float
-    notes: tuple[str, ...] = Field(description="adaptations the plan made, in words")
-
-    @property
-    def grid(self) -> Grid:
-        return Grid(self.steps_per_bar, self.steps_per_beat)
-
-    @property
-    def total_steps(self) -> int:
-        return self.bars * self.steps_per_bar
-
-    def tempo(self) -> TempoMap:
-        """The exact tempo map (microseconds) the plan was solved with."""
-        return TempoMap(tuple(TempoSegment(*s, self.steps_per_beat) for s in self.tempo_map_us))
 
 
 def choice(options, seed: int, name: str):
@@ -232,7 +146,7 @@ def make_plan(brief: Brief, seed: int, cutdown: Length | None = None, full_plan:
         tempo_map_us=tuple((s.start_step, s.steps, s.start_us, s.duration_us) for s in tempo_map.segments),
         ending=brief.ending,
         sections=sections,
-        hits=tuple(p.as_dict(grid) for p in placements),
+        hits=tuple(Hit(**p.as_dict(grid)) for p in placements),
         stems=_stems(programs),
         groove=groove,
         melody_centre=profile.melody_centre,

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 
 import torch
 
-from cues.pipelines.compose.plan import Plan, choice
+from cues.pipelines.compose.plan import choice
 from cues.pipelines.models.features import MODES
 from cues.pipelines.music.harmony import QUALITIES, chord_token, diatonic_triads, roman
 from cues.schemas.brief import Ending
 from cues.schemas.key import Mode
+from cues.schemas.plan import Plan
 
 MAJOR_LIKE = {Mode.major, Mode.lydian, Mode.mixolydian}
 PHRASE_POSITIONS = 32  # the chord LSTM's clipped "beats since the cadence" embedding
@@ -85,7 +86,7 @@ def diatonic_chords(mode: Mode) -> list[Chord]:
 def slot_bounds(plan: Plan) -> list[tuple[int, int, int]]:
     """(start, end, section index) of every chord slot."""
     length = round(plan.steps_per_bar / plan.harmonic_rhythm)
-    hits = sorted({h["step"] for h in plan.hits})
+    hits = sorted({h.step for h in plan.hits})
     bounds = []
     for index, section in enumerate(plan.sections):
         start = section.start_bar * plan.steps_per_bar
@@ -101,7 +102,7 @@ def progression(plan: Plan, chord_model, seed: int) -> list[Slot]:
     bounds = slot_bounds(plan)
     diatonic = diatonic_chords(plan.mode)
     tonic_chord, dominant = diatonic[0], CADENCE_CHORD[plan.mode]
-    hit_steps = {h["step"] for h in plan.hits}
+    hit_steps = {h.step for h in plan.hits}
     mode_index = MODES.index("major" if plan.mode in MAJOR_LIKE else "minor")
     slots: list[Slot] = []
     for index, section in enumerate(plan.sections):

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from itertools import combinations
 
 from cues.pipelines.compose.score import Note, Score
-from cues.pipelines.compose.tempo_map import HIT_TOLERANCE_MS, STEPS_PER_QUARTER
+from cues.pipelines.compose.tempo_map import HIT_TOLERANCE_MS, STEPS_PER_QUARTER, TempoMap
 from cues.pipelines.music.melody_tokens import FIRST_NOTE
 from cues.schemas.key import MODE_INTERVALS, Mode
 
@@ -171,11 +171,11 @@ def token_agreement(a: Sequence[int], b: Sequence[int]) -> float:
 def hit_errors(score: Score) -> list[dict]:
     """Per plan hit: requested time (s), time of the nearest accent (s) and its error (ms, + = late), or ``None``s
     when the score has no accents."""
-    tempo = score.plan.tempo()
+    tempo = TempoMap.of(score.plan)
     accent_times = [tempo.seconds(step) for step in score.accents]
     result = []
     for hit in score.plan.hits:
-        requested = hit["requested_s"]
+        requested = hit.requested_s
         nearest = min(accent_times, key=lambda t: abs(t - requested), default=None)
         error = None if nearest is None else (nearest - requested) * 1000
         result.append({"requested_s": requested, "accent_s": _round(nearest), "error_ms": _round(error)})

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cues.pipelines.compose.plan import Plan
+from cues.pipelines.compose.tempo_map import TempoMap
+from cues.schemas.plan import Plan
 
 
 @dataclass(frozen=True, order=True)
@@ -49,4 +50,4 @@ class Score:
     chords: list[str] = field(default_factory=list)  # Roman numeral of every chord slot, in order
 
     def seconds(self, step: float) -> float:
-        return self.plan.tempo().seconds(step)
+        return TempoMap.of(self.plan).seconds(step)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from cues.schemas.errors import ScoringError
+from cues.schemas.plan import Plan
 from cues.schemas.timing import MAX_TEMPO, MIN_TEMPO, Meter
 
 STEPS_PER_QUARTER = 4
@@ -77,6 +78,11 @@ class TempoSegment:
 @dataclass(frozen=True)
 class TempoMap:
     segments: tuple[TempoSegment, ...]
+
+    @classmethod
+    def of(cls, plan: Plan) -> TempoMap:
+        """The exact tempo map (microseconds) ``plan`` was solved with."""
+        return cls(tuple(TempoSegment(*s, plan.steps_per_beat) for s in plan.tempo_map_us))
 
     @property
     def total_steps(self) -> int:

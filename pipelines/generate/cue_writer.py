@@ -17,7 +17,6 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from cues.pipelines.compose.composer import ComposerModels, compose_cue
-from cues.pipelines.compose.plan import Plan
 from cues.pipelines.compose.quality import measure
 from cues.pipelines.generate.cue_spec import CueSpec
 from cues.pipelines.render.cue_renderer import AudioRequest, CueRenderer
@@ -25,6 +24,7 @@ from cues.pipelines.render.midi_events import StemRoute
 from cues.pipelines.report.pianoroll import pianoroll_png
 from cues.pipelines.store import ObjectStore
 from cues.schemas.brief import Brief, canonical_hash
+from cues.schemas.plan import Plan
 
 COMPOSER_VERSION = "compose-1"  # bump when the same plan and models would give different notes
 

@@ -106,7 +106,7 @@ def pipeline(briefs: Path, workers: int, uri: str | None = None, server_pid: int
     started = time.perf_counter()
     record = run(GenerateConfig(sources=(str(briefs),), store=uri, workers=workers))
     wall = time.perf_counter() - started
-    failed = [r["error"] for r in record.results if not r["ok"]]
+    failed = [r.error for r in record.failed_cues]
     if failed:
         raise RuntimeError(f"{len(failed)} cues failed: {failed[:3]}")
     row = {"store": uri, "cues": len(record.results), "audio_s": record.audio_s, "wall_s": wall, "record": record}
@@ -117,13 +117,12 @@ def pipeline(briefs: Path, workers: int, uri: str | None = None, server_pid: int
 
 def stage_seconds(record) -> dict[str, float]:
     """Seconds the workers spent in each stage of making the batch's cues, summed over its cues (their manifests)."""
+    from cues.pipelines.generate.batch_outputs import cue_manifests
     from cues.pipelines.store import open_store
 
-    store = open_store(record.store)
     totals: dict[str, float] = {}
-    for result in record.results:
-        manifest = json.loads(store.get_bytes(f"{result['prefix']}/manifest.json"))
-        for stage, seconds in manifest.get("timings_s", {}).items():
+    for manifest in cue_manifests(open_store(record.store), record).values():
+        for stage, seconds in manifest.timings_s.items():
             totals[stage] = totals.get(stage, 0.0) + seconds
     return totals
 
@@ -131,20 +130,16 @@ def stage_seconds(record) -> dict[str, float]:
 def render_only(store_uri: str, record, workers: int) -> dict:
     import ray
 
+    from cues.pipelines.generate.batch_outputs import cue_manifests
     from cues.pipelines.generate.cue_writer import audio_request
     from cues.pipelines.generate.workers import WORKER_CPUS
     from cues.pipelines.store import open_store
-    from cues.schemas.brief import Brief
-    from cues.schemas.plan import Plan
 
     store = open_store(store_uri)
     requests = []
-    for result in record.results:
-        manifest = json.loads(store.get_bytes(f"{result['prefix']}/manifest.json"))
-        midi = store.get_bytes(f"{result['prefix']}/cue.mid")
-        requests.append(
-            audio_request(Plan.model_validate(manifest["plan"]), midi, Brief.model_validate(manifest["brief"]), "k")
-        )
+    for manifest in cue_manifests(store, record).values():
+        midi = store.get_bytes(f"{manifest.prefix}/cue.mid")
+        requests.append(audio_request(manifest.plan, midi, manifest.brief, "k"))
     requests.sort(key=lambda r: -r.length_s)  # longest first, as the pipeline hands cues out
     actor = ray.remote(num_cpus=WORKER_CPUS)(RenderOnly)
     pool = [actor.remote() for _ in range(workers)]

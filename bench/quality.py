@@ -78,7 +78,7 @@ def briefs(count: int) -> list[Brief]:
             data["form"] = form
         if i % 4 == 1 and length >= 15:
             data["hits"] = [round(length * 0.3, 2), round(length * 0.71, 2)]
-        result.append(Brief.model_validate(data).resolve_defaults())
+        result.append(Brief.model_validate(data).resolve())
     return result
 
 

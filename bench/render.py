@@ -73,7 +73,7 @@ def main() -> None:
             "ending": "button",
             "seed": 7,
         }
-    ).resolve_defaults()
+    ).resolve()
     cue = compose_cue(brief, 7, None, ComposerModels.load())
     notes = {name: len(part) for name, part in cue.score.parts.items()}
     print(f"cue: {args.length:g} s, {cue.plan.tempo_bpm:.0f} bpm, notes per stem {notes}")

@@ -2,7 +2,7 @@
 
 Values are parsed into music-domain objects (:class:`Key`, :class:`Length`, :class:`FormSection`) and dumped back in
 their canonical brief spelling, so ``Brief.model_validate(brief.model_dump(mode="json"))`` round-trips.
-Fields left out stay ``None`` here; :meth:`Brief.resolve_defaults` fills in what depends on the medium.
+Fields left out stay ``None`` here; :meth:`Brief.resolve` fills in what depends on the medium.
 """
 
 from __future__ import annotations
@@ -389,17 +389,18 @@ class Brief(BaseModel):
             raise inconsistent(problems)
         return self
 
-    def resolve_defaults(self) -> Brief:
-        """This brief with the medium's defaults filled in (ending, loudness) and a seed derived from its content."""
+    def resolve(self) -> ResolvedBrief:
+        """This brief with the medium's defaults decided (ending, loudness) and a seed derived from its content: what
+        the composer and the renderer take. Not validated again: every value is one this brief already passed."""
         seed = self.seed if self.seed is not None else int(self.content_hash()[:15], 16)
         loudness = self.delivery.loudness if self.delivery.loudness is not None else DEFAULT_LOUDNESS[self.medium]
-        return self.model_copy(
-            update={
-                "ending": self.ending or DEFAULT_ENDING[self.medium],
-                "seed": seed,
-                "delivery": self.delivery.model_copy(update={"loudness": loudness}),
-            }
+        fields = {name: getattr(self, name) for name in type(self).model_fields}
+        fields.update(
+            ending=self.ending or DEFAULT_ENDING[self.medium],
+            seed=seed,
+            delivery=ResolvedDelivery.model_construct(**{**dict(self.delivery), "loudness": loudness}),
         )
+        return ResolvedBrief.model_construct(**fields)
 
     def content_hash(self) -> str:
         """sha256 hex of the brief's canonical JSON: equal briefs, however spelled, hash equal."""
@@ -417,6 +418,28 @@ class Brief(BaseModel):
         if self.cutdowns:
             parts.append("cutdowns " + "/".join(str(c.to_brief()) for c in self.cutdowns))
         return ", ".join(parts)
+
+
+class ResolvedDelivery(Delivery):
+    """A delivery whose loudness target is decided (the medium's default when the brief gives none)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="Resolved delivery")
+
+    loudness: float = Field(ge=-40.0, le=-8.0, allow_inf_nan=False, description="Integrated loudness target, LUFS.")
+
+
+class ResolvedBrief(Brief):
+    """A valid brief with every default decided: its ending, seed and loudness are never None. Made by
+    :meth:`Brief.resolve`; the composer, the renderer, cue specs and manifests take only this type."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="Resolved brief v1")
+
+    ending: Ending = Field(description="How the cue ends (the medium's default when the brief gives none).")
+    seed: int = Field(ge=0, le=2**63 - 1, description="The brief's seed, or one derived from its content.")
+    delivery: ResolvedDelivery
+
+    def resolve(self) -> ResolvedBrief:
+        return self
 
 
 def canonical_hash(value: Any) -> str:

@@ -1,4 +1,7 @@
-"""Export the JSON Schemas editors use for completion: ``python -m cues.schemas.export [--check]``.
+"""Export the JSON Schemas of the contracts: ``python -m cues.schemas.export [--check]``.
+
+Briefs and schedules (what users write; editors use the schemas for completion), and the cue manifest and batch
+record (what the system writes; readers in other languages validate against them).
 
 The committed ``*.schema.json`` files are generated from the pydantic models; a test fails when they drift.
 """
@@ -12,7 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cues.schemas.batch import BatchRecord
 from cues.schemas.brief import Brief
+from cues.schemas.manifest import CueManifest
 from cues.schemas.schedule import Schedule
 
 SCHEMA_DIR = Path(__file__).parent
@@ -56,7 +61,22 @@ def schedule_schema() -> dict[str, Any]:
     return {"$schema": DIALECT, "$id": "https://cues.dev/schemas/schedule-v1.schema.json", **schema}
 
 
-SCHEMAS = {"brief.schema.json": brief_file_schema, "schedule.schema.json": schedule_schema}
+def manifest_schema() -> dict[str, Any]:
+    schema = CueManifest.model_json_schema()
+    return {"$schema": DIALECT, "$id": "https://cues.dev/schemas/manifest.schema.json", **schema}
+
+
+def batch_record_schema() -> dict[str, Any]:
+    schema = BatchRecord.model_json_schema()
+    return {"$schema": DIALECT, "$id": "https://cues.dev/schemas/batch.schema.json", **schema}
+
+
+SCHEMAS = {
+    "brief.schema.json": brief_file_schema,
+    "schedule.schema.json": schedule_schema,
+    "manifest.schema.json": manifest_schema,
+    "batch.schema.json": batch_record_schema,
+}
 
 
 def rendered() -> dict[str, str]:

@@ -79,7 +79,7 @@ class MoodProfile(BaseModel):
 @cache
 def mood_table() -> dict[str, MoodProfile]:
     """Every mood of the vocabulary → its profile (read once per process)."""
-    text = resources.files("schemas").joinpath("mood_table.yaml").read_text(encoding="utf-8")
+    text = resources.files("cues.schemas").joinpath("mood_table.yaml").read_text(encoding="utf-8")
     table = {name: MoodProfile.model_validate(entry) for name, entry in yaml.safe_load(text).items()}
     missing = sorted(set(MOODS) - set(table))
     if missing:

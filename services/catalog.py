@@ -10,14 +10,15 @@ Every fetched file is checked against the manifest's sha256.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from cues.pipelines.store import ObjectStore
+from cues.schemas.batch import read_batch_record
 from cues.schemas.errors import IntegrityError, InvalidRequest, StoreNotFound
+from cues.schemas.manifest import CueManifest, FileEntry, read_manifest
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")  # cue ids and render keys: slugs
 FORMAT_SUFFIX = {"wav": ".wav", "flac": ".flac", "mp3": ".mp3", "midi": ".mid"}
@@ -32,44 +33,52 @@ class DeliveredCue:
     """A cue found in the store: its folder (``prefix``) and manifest."""
 
     prefix: str
-    manifest: dict
+    manifest: CueManifest
 
     @property
     def cue_id(self) -> str:
-        return self.manifest["cue_id"]
+        return self.manifest.cue_id
 
     @property
     def render_key(self) -> str:
-        return self.prefix.rsplit("/", 1)[-1]
+        return self.manifest.cue_key
 
     @property
     def created(self) -> str:
-        return self.manifest.get("created", "")
+        return self.manifest.created
 
     @property
-    def files(self) -> dict[str, dict]:
-        return self.manifest.get("files", {})
+    def files(self) -> dict[str, FileEntry]:
+        return self.manifest.files
 
     def summary(self) -> dict:
         """The fields ``cues ls`` shows."""
-        brief, plan, audio = (
-            self.manifest.get("brief", {}),
-            self.manifest.get("plan", {}),
-            self.manifest.get("audio", {}),
-        )
-        mix = self.files.get("mix.wav") or self.files.get("mix.flac") or {}
+        manifest, mix = self.manifest, self.manifest.mix
         return {
             "cue_id": self.cue_id,
             "render_key": self.render_key,
-            "title": brief.get("title") or "",
-            "medium": brief.get("medium"),
-            "mood": "/".join(plan.get("moods") or brief.get("mood") or []),
-            "key": plan.get("key"),
-            "tempo_bpm": plan.get("tempo_bpm"),
-            "duration_s": audio.get("duration_s", self.manifest.get("length_s")),
-            "loudness_lufs": mix.get("loudness_lufs"),
+            "title": manifest.brief.title or "",
+            "medium": manifest.brief.medium.value,
+            "mood": "/".join(manifest.plan.moods),
+            "key": manifest.plan.key,
+            "tempo_bpm": manifest.plan.tempo_bpm,
+            "duration_s": manifest.audio.duration_s,
+            "loudness_lufs": mix.loudness_lufs if mix else None,
             "created": self.created,
         }
+
+
+def read_delivered(store: ObjectStore, prefix: str) -> DeliveredCue:
+    """The cue in the folder ``prefix`` (``cues/<cue-id>/<render-key>``); :class:`IntegrityError` when its manifest
+    is damaged or names another cue than its folder does."""
+    where = f"{store.uri.rstrip('/')}/{prefix}/manifest.json"
+    manifest = read_manifest(store.get_bytes(f"{prefix}/manifest.json"), where)
+    if manifest.prefix != prefix:
+        raise IntegrityError(
+            f"{where} names cue {manifest.cue_id}/{manifest.cue_key}, not its folder: the manifest was edited or "
+            "copied; re-run its batch to deliver the cue again"
+        )
+    return DeliveredCue(prefix, manifest)
 
 
 def check_name(name: str, what: str = "cue id") -> str:
@@ -86,7 +95,7 @@ def delivered(store: ObjectStore, cue_id: str | None = None) -> Iterator[Deliver
     for key in store.list(prefix):
         parts = key.split("/")
         if len(parts) == 4 and parts[3] == "manifest.json":
-            yield DeliveredCue(key.rsplit("/", 1)[0], json.loads(store.get_bytes(key)))
+            yield read_delivered(store, key.rsplit("/", 1)[0])
 
 
 def list_cues(
@@ -96,23 +105,18 @@ def list_cues(
     if batch:
         key = f"batches/{check_name(batch, 'batch id')}/batch.json"
         try:
-            record = json.loads(store.get_bytes(key))
+            record = read_batch_record(store.get_bytes(key), f"{store.uri.rstrip('/')}/{key}")
         except StoreNotFound:
             raise CueNotFound(f"no batch {batch!r} in {store.uri}") from None
-        cues = []
-        for result in record.get("results", []):
-            if result.get("ok") and store.exists(f"{result['prefix']}/manifest.json"):
-                cues.append(
-                    DeliveredCue(result["prefix"], json.loads(store.get_bytes(f"{result['prefix']}/manifest.json")))
-                )
+        cues = [
+            read_delivered(store, r.prefix) for r in record.delivered if store.exists(f"{r.prefix}/manifest.json")
+        ]
     else:
         cues = list(delivered(store))
     if medium:
-        cues = [c for c in cues if c.manifest.get("brief", {}).get("medium") == medium]
+        cues = [c for c in cues if c.manifest.brief.medium.value == medium]
     if mood:
-        cues = [
-            c for c in cues if mood in (c.manifest.get("plan", {}).get("moods") or c.manifest["brief"].get("mood", []))
-        ]
+        cues = [c for c in cues if mood in c.manifest.plan.moods]
     return cues
 
 
@@ -127,7 +131,7 @@ def find_cue(store: ObjectStore, name: str) -> tuple[DeliveredCue, list[Delivere
         check_name(render_key, "render key")
         prefix = f"cues/{cue_id}/{render_key}"
         try:
-            return DeliveredCue(prefix, json.loads(store.get_bytes(f"{prefix}/manifest.json"))), []
+            return read_delivered(store, prefix), []
         except StoreNotFound:
             raise CueNotFound(f"no delivered cue {name!r} in {store.uri}") from None
     renders = sorted(delivered(store, cue_id), key=lambda c: (c.created, c.prefix))
@@ -161,15 +165,15 @@ def fetch(store: ObjectStore, cue: DeliveredCue, names: list[str], dest: Path) -
         entry = _listed(cue, name)
         path = store.get_file(f"{cue.prefix}/{name}", folder / name)
         digest = _sha256(path)
-        if digest != entry["sha256"]:
+        if digest != entry.sha256:
             path.unlink()
             raise IntegrityError(
-                f"{cue.prefix}/{name}: sha256 {digest[:12]}… does not match the manifest's {entry['sha256'][:12]}…; "
+                f"{cue.prefix}/{name}: sha256 {digest[:12]}… does not match the manifest's {entry.sha256[:12]}…; "
                 "the stored file changed after delivery (re-run the batch to deliver it again)"
             )
         written.append(path)
     manifest = folder / "manifest.json"
-    manifest.write_text(json.dumps(cue.manifest, indent=2))
+    manifest.write_bytes(cue.manifest.to_json())
     return [*written, manifest]
 
 
@@ -179,7 +183,7 @@ def file_url(store: ObjectStore, cue: DeliveredCue, name: str = "mix.wav", expir
     return store.presigned_url(f"{cue.prefix}/{name}", expires)
 
 
-def _listed(cue: DeliveredCue, name: str) -> dict:
+def _listed(cue: DeliveredCue, name: str) -> FileEntry:
     if name not in cue.files:
         raise InvalidRequest(f"{name!r} is not a file of cue {cue.cue_id} (it has: {', '.join(sorted(cue.files))})")
     return cue.files[name]

@@ -30,6 +30,7 @@ from croniter import croniter
 from cues.pipelines.generate.brief_sources import read_sources
 from cues.pipelines.generate.job import run as run_job
 from cues.pipelines.store import ObjectStore, open_store
+from cues.schemas.batch import BatchRecord
 from cues.schemas.brief import Brief
 from cues.schemas.brief_file import BriefEntry
 from cues.schemas.config import GenerateConfig
@@ -172,7 +173,7 @@ class ScheduleState:
             except StoreConflict:  # another scheduler took it over first
                 return False
 
-    def finish(self, occurrence: str, record) -> dict:
+    def finish(self, occurrence: str, record: BatchRecord) -> dict:
         result = {
             "occurrence": occurrence,
             "batch_id": record.batch_id,

@@ -69,7 +69,8 @@ def test_submit_the_examples_to_s3_then_read_them_back(ray_session, s3_bucket, t
     for key in manifests:
         manifest = json.loads(s3.get_object(Bucket=s3_bucket, Key=key)["Body"].read())
         folder = key.rsplit("/", 1)[0]
-        for name in ("mix.wav", "pianoroll.png", "cue.mid"):
+        assert ("cue.mid" in manifest["files"]) == ("midi" in manifest["brief"]["delivery"]["formats"])
+        for name in manifest["files"]:
             body = s3.get_object(Bucket=s3_bucket, Key=f"{folder}/{name}")["Body"].read()
             assert sha256(body) == manifest["files"][name]["sha256"]
 
@@ -166,21 +167,11 @@ def test_a_worker_killed_mid_batch_and_the_batch_completes_with_every_cue_once(r
 
     record = run(GenerateConfig(sources=(str(briefs),), store=str(tmp_path / "store"), workers=2), kill_one)
     assert killed
-    assert [r["cue_id"] for r in record.results] == [f"short-{i}" for i in range(6)]
-    assert all(r["ok"] for r in record.results), [r["error"] for r in record.results]
+    assert [r.cue_id for r in record.results] == [f"short-{i}" for i in range(6)]
+    assert all(r.ok for r in record.results), [r.error for r in record.results]
     delivered = list_cues(open_store(str(tmp_path / "store")))
     assert sorted(c.cue_id for c in delivered) == [f"short-{i}" for i in range(6)]  # each once
     assert (tmp_path / "store" / record.folder / "_SUCCESS").exists()
-
-
-def test_workers_that_would_take_every_cpu_start_after_the_planning_and_the_batch_completes(ray_session, tmp_path):
-    import ray
-
-    cpus = ray.cluster_resources()["CPU"]
-    briefs = short_briefs(tmp_path, 4)
-    config = GenerateConfig(sources=(str(briefs),), store=str(tmp_path / "store"), workers=4, worker_cpus=cpus / 4)
-    record = run(config)  # started first, these workers would leave the planning tasks no CPU: a hang
-    assert [r["ok"] for r in record.results] == [True] * 4, [r["error"] for r in record.results]
 
 
 def test_the_s3_server_going_down_mid_batch_never_shows_a_half_made_cue(ray_session, s3_control, s3_bucket, tmp_path):
@@ -204,12 +195,12 @@ def test_the_s3_server_going_down_mid_batch_never_shows_a_half_made_cue(ray_sess
     assert 2 <= len(listed) < 6
     for cue in listed:  # whatever is listed is whole
         for name, entry in cue.files.items():
-            assert store.stat(f"{cue.prefix}/{name}").sha256 == entry["sha256"]
+            assert store.stat(f"{cue.prefix}/{name}").sha256 == entry.sha256
     assert not any(k.endswith("_SUCCESS") for k in store.list("batches/"))
 
     record = run(config)  # the re-run completes only what is missing
-    assert all(r["ok"] for r in record.results)
-    assert sum(r["skipped"] for r in record.results) == len(listed)
+    assert all(r.ok for r in record.results)
+    assert sum(r.skipped for r in record.results) == len(listed)
     assert len(list_cues(store)) == 6 and store.exists(f"{record.folder}/_SUCCESS")
 
 

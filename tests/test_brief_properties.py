@@ -93,7 +93,7 @@ def test_mutated_briefs_are_valid_or_cleanly_invalid(raw):
         assert str(error).startswith("mutant.yaml: brief #1: ")
         return
     assert Brief.model_validate(brief.model_dump(mode="json")) == brief
-    brief.resolve_defaults()
+    brief.resolve()
 
 
 @settings(max_examples=150, deadline=None)

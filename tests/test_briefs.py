@@ -53,13 +53,13 @@ def test_spec_example_parses_to_music_values():
 
 
 def test_medium_defaults_are_resolved():
-    ad = read_brief_bytes(b"medium: ad\nmood: happy\nlength: 30\n", "x")[0].brief.resolve_defaults()
-    game = read_brief_bytes(b"medium: game\nmood: calm\nlength: 8 bars\n", "x")[0].brief.resolve_defaults()
-    web = read_brief_bytes(b"medium: web\nmood: calm\nlength: 20\nseed: 3\n", "x")[0].brief.resolve_defaults()
+    ad = read_brief_bytes(b"medium: ad\nmood: happy\nlength: 30\n", "x")[0].brief.resolve()
+    game = read_brief_bytes(b"medium: game\nmood: calm\nlength: 8 bars\n", "x")[0].brief.resolve()
+    web = read_brief_bytes(b"medium: web\nmood: calm\nlength: 20\nseed: 3\n", "x")[0].brief.resolve()
     assert (ad.ending, ad.delivery.loudness) == (Ending.button, -23.0)
     assert (game.ending, game.delivery.loudness) == (Ending.loop, -18.0)
     assert (web.ending, web.delivery.loudness, web.seed) == (Ending.ring_out, -16.0, 3)
-    assert ad.seed == read_brief_bytes(b"medium: ad\nmood: happy\nlength: 30.0\n", "x")[0].brief.resolve_defaults().seed
+    assert ad.seed == read_brief_bytes(b"medium: ad\nmood: happy\nlength: 30.0\n", "x")[0].brief.resolve().seed
 
 
 def test_ids_default_to_the_title_slug_or_a_content_hash():

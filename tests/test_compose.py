@@ -23,7 +23,7 @@ def models():
 
 
 def brief_of(**fields) -> Brief:
-    return Brief.model_validate({"medium": "film", "mood": "calm", "length": 12, **fields}).resolve_defaults()
+    return Brief.model_validate({"medium": "film", "mood": "calm", "length": 12, **fields}).resolve()
 
 
 def notes_by_channel(data: bytes) -> dict[int, list[tuple[int, int]]]:
@@ -54,7 +54,7 @@ def test_same_brief_and_seed_give_identical_midi_and_another_seed_differs(models
 
 def test_examples_are_in_key_exact_and_hit_their_hits(models):
     for entry in read_sources(["schemas/examples/"]):
-        brief = entry.brief.resolve_defaults()
+        brief = entry.brief.resolve()
         cue = compose_cue(brief, brief.seed, None, models)
         quality = measure(cue.score)
         assert midi_length_us(cue.midi) == round(cue.plan.length_s * 1e6)

@@ -14,7 +14,7 @@ from cues.schemas.timing import Meter, parse_length
 
 
 def plan_of(**fields):
-    brief = Brief.model_validate({"medium": "film", "mood": "calm", "length": 30, **fields}).resolve_defaults()
+    brief = Brief.model_validate({"medium": "film", "mood": "calm", "length": 30, **fields}).resolve()
     return make_plan(brief, brief.seed)
 
 
@@ -35,7 +35,7 @@ def check_plan(plan, length_s: float | None = None):
 
 def test_example_briefs_plan_exactly():
     for entry in read_sources(["schemas/examples/"]):
-        brief = entry.brief.resolve_defaults()
+        brief = entry.brief.resolve()
         full = make_plan(brief, brief.seed)
         check_plan(full, brief.length.seconds)
         assert all(h.achievable and h.placement == "downbeat" for h in full.hits)
@@ -100,9 +100,9 @@ def test_hits_too_close_to_meet_are_reported_not_hidden():
 
 def test_same_seed_same_plan_and_the_key_follows_the_seed():
     brief = Brief.model_validate({"medium": "ad", "mood": ["happy", "playful"], "length": 20, "seed": 3})
-    first, again = make_plan(brief.resolve_defaults(), 3), make_plan(brief.resolve_defaults(), 3)
+    first, again = make_plan(brief.resolve(), 3), make_plan(brief.resolve(), 3)
     assert first.model_dump_json() == again.model_dump_json()
-    keys = {make_plan(brief.resolve_defaults(), seed).key for seed in range(12)}
+    keys = {make_plan(brief.resolve(), seed).key for seed in range(12)}
     assert len(keys) > 1
 
 
@@ -119,7 +119,7 @@ def test_every_mood_plans_a_cue_in_its_tempo_range(mood):
 
 def test_a_form_longer_than_the_cue_is_a_clear_error():
     # Brief validation refuses this brief (test_briefs); the plan keeps its own check for briefs built in code.
-    valid = Brief.model_validate({"medium": "film", "mood": "calm", "length": 30}).resolve_defaults()
+    valid = Brief.model_validate({"medium": "film", "mood": "calm", "length": 30}).resolve()
     crowded = valid.model_copy(update={"length": parse_length(3), "form": parse_form("AABA")})
     with pytest.raises(PlanError) as info:
         make_plan(crowded, crowded.seed)

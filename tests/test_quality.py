@@ -18,7 +18,7 @@ BAR = 16  # steps in a 4/4 bar
 def plan_of(**fields):
     brief = Brief.model_validate(
         {"medium": "film", "mood": "calm", "length": 12, "tempo": 120, "key": "C major", **fields}
-    ).resolve_defaults()
+    ).resolve()
     return make_plan(brief, brief.seed)
 
 

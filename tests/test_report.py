@@ -1,6 +1,6 @@
 """The batch report, the cue sheet and the piano roll, on a tiny real store built in code: a MIDI file made
-with mido, real WAV and MP3 files, and manifests carrying the fields the report reads. The page is opened in a
-real headless Chromium to check that every player and image actually loads."""
+with mido, real WAV and MP3 files, and typed manifests and a batch record built from the contract's models. The
+page is opened in a real headless Chromium to check that every player and image actually loads."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import csv
 import hashlib
 import html
 import io
-import json
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -21,18 +20,27 @@ import pytest
 import soundfile
 from PIL import Image
 
+from cues.pipelines.compose.plan import make_plan
 from cues.pipelines.report.cuesheet import COLUMNS, cuesheet_csv
 from cues.pipelines.report.pianoroll import pianoroll_png, read_stem_notes
 from cues.pipelines.report.report_html import relative_link, report_html
+from cues.schemas.batch import BatchRecord, BriefOutcome, CueResult
+from cues.schemas.brief import Brief
 from cues.schemas.errors import MidiReadError, StoreURIError
+from cues.schemas.manifest import CueManifest, FileEntry
+from cues.schemas.plan import Plan
 from tests.browser import media_load_report
 
 PPQ = 480
 SAMPLE_RATE = 48_000
-BATCH_ID = "b-test0001"
+BATCH_ID = "b-0123456789ab"
 REPORT_KEY = f"batches/{BATCH_ID}/report.html"
 EVIL_TITLE = '<script>alert("owned")</script> & "Chase"'
-PLAN = {
+BRIEF = Brief.model_validate(
+    {"id": "chase", "medium": "film", "mood": ["tense", "dark"], "length": 6, "key": "D minor", "ending": "button"}
+).resolve()
+# A real plan of the brief, with the stems, sections, hits and tempo map of the tiny MIDI file below.
+PLAN_OF_TINY_MIDI = {
     "key": "D minor",
     "meter": "4/4",
     "tempo_bpm": 120.0,
@@ -42,16 +50,50 @@ PLAN = {
         {"step": 0, "bar": 1.0, "start_s": 0.0, "bpm": 120.0},
         {"step": 16, "bar": 2.0, "start_s": 2.0, "bpm": 60.0},
     ],
+    "bars": 2,
     "sections": [
-        {"label": "A", "name": "A", "start_s": 0.0, "end_s": 2.0, "bars": 1, "intensity": 0.5},
-        {"label": "B", "name": "B", "start_s": 2.0, "end_s": 6.0, "bars": 1, "intensity": 0.8},
+        {"label": "A", "name": "A", "primes": 0, "start_bar": 0, "start_s": 0.0, "end_s": 2.0, "bars": 1,
+         "intensity": 0.5},
+        {"label": "B", "name": "B", "primes": 0, "start_bar": 1, "start_s": 2.0, "end_s": 6.0, "bars": 1,
+         "intensity": 0.8},
     ],
-    "hits": [{"requested_s": 2.0, "achieved_s": 2.0, "error_ms": 0.0, "bar": 2, "beat": 1, "placement": "downbeat"}],
+    "hits": [
+        {
+            "requested_s": 2.0,
+            "achieved_s": 2.0,
+            "error_ms": 0.0,
+            "bar": 2,
+            "beat": 1,
+            "step": 16,
+            "placement": "downbeat",
+            "achievable": True,
+        }
+    ],
     "stems": [
         {"name": "melody", "program": 0, "channel": 0, "instrument": "Acoustic Grand Piano"},
         {"name": "bass", "program": 33, "channel": 1, "instrument": "Electric Bass (finger)"},
         {"name": "drums", "program": 0, "channel": 9, "instrument": "Standard kit"},
     ],
+}
+PLAN = Plan.model_validate({**make_plan(BRIEF, 7).model_dump(mode="json"), **PLAN_OF_TINY_MIDI})
+AUDIO = {
+    "sample_rate": SAMPLE_RATE,
+    "bit_depth": 24,
+    "samples": SAMPLE_RATE,
+    "duration_s": 1.0,
+    "stems": {name: {"silent": False, "midi_channel": ch} for name, ch in (("melody", 1), ("bass", 2), ("drums", 10))},
+    "silent_stems": [],
+    "renderer": "render-1",
+    "soundfont": {"name": "TimGM6mb", "sha256": "0" * 64},
+    "synth": {},
+    "ending": "button",
+    "length_samples": SAMPLE_RATE,
+    "tail_samples": 0,
+    "gain_db": 3.2,
+    "stem_trim_db": 0.0,
+    "limiter": {"engaged": True, "ceiling_dbtp": -1.0, "max_gain_reduction_db": 1.25, "passes": 1},
+    "loudness_target_lufs": -23.0,
+    "true_peak_ceiling_dbtp": -1.0,
 }
 
 
@@ -111,14 +153,16 @@ def mp3_bytes(audio: np.ndarray) -> bytes:
     return bytes(encoder.encode(pcm) + encoder.flush())
 
 
-def write_cue(root: Path, cue_id: str, render_key: str, *, title: str | None, preview: bool, roll: bool, **extra):
-    """A cue folder as the renderer leaves it, and its manifest (with the fields the report reads)."""
+def write_cue(
+    root: Path, cue_id: str, render_key: str, *, title: str | None, preview: bool, roll: bool, master="mix.wav", **extra
+) -> CueManifest:
+    """A cue folder as the renderer leaves it, and its manifest; ``master`` is mix.wav or mix.flac."""
     prefix = f"cues/{cue_id}/{render_key}"
     midi = tiny_midi()
-    contents = {"cue.mid": midi, "plan.json": json.dumps(PLAN).encode()}
+    contents = {"cue.mid": midi, "plan.json": PLAN.model_dump_json().encode()}
     for index, stem in enumerate(("melody", "bass", "drums")):
         contents[f"stems/{stem}.wav"] = wav_bytes(tone(hz=220.0 * (index + 1)))
-    contents["mix.wav"] = wav_bytes(tone())
+    contents[master] = wav_bytes(tone())
     if preview:
         contents["preview.mp3"] = mp3_bytes(tone())
     if roll:
@@ -128,78 +172,69 @@ def write_cue(root: Path, cue_id: str, render_key: str, *, title: str | None, pr
         path = root / prefix / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-        files[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-    files["mix.wav"].update(loudness_lufs=-23.0, true_peak_dbtp=-1.5)
-    brief = {"id": "chase", "medium": "film", "mood": ["tense", "dark"], "key": "D minor", "ending": "button"}
-    if title is not None:
-        brief["title"] = title
-    manifest = {
-        "cue_id": cue_id,
-        "cue_key": render_key,
-        "brief_id": "chase",
-        "variation": 1,
-        "cutdown": None,
-        "seed": 7,
-        "created": "2026-01-02T03:04:05+00:00",
-        "length_s": 6.0,
-        "brief": brief,
-        "plan": PLAN,
-        "quality": {
+        numbers = {"loudness_lufs": -23.0, "true_peak_dbtp": -1.5} if name == master else {}
+        files[name] = FileEntry(bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), **numbers)
+    manifest = CueManifest(
+        version=2,
+        cue_id=cue_id,
+        cue_key=render_key,
+        brief_id="chase",
+        variation=extra.get("variation", 1),
+        cutdown=extra.get("cutdown"),
+        seed=7,
+        created="2026-01-02T03:04:05+00:00",
+        length_s=6.0,
+        brief=BRIEF.model_copy(update={"title": title}),
+        plan=PLAN,
+        chords=("i", "V"),
+        models={},
+        composer_version="compose-1",
+        quality={
             "in_key_rate": 0.987,
             "key_estimate": {"tonic": "D", "mode": "minor", "correlation": 0.81},
             "key_match": True,
             "hits": [{"requested_s": 2.0, "accent_s": 2.0, "error_ms": 0.0}],
             "hit_error_max_ms": 0.0,
         },
-        "audio": {
-            "duration_s": 1.0,
-            "samples": SAMPLE_RATE,
-            "sample_rate": SAMPLE_RATE,
-            "bit_depth": 24,
-            "gain_db": 3.2,
-            "limiter": {"engaged": True, "max_gain_reduction_db": 1.25},
-            "silent_stems": [],
-            "soundfont": {"name": "TimGM6mb"},
-        },
-        "files": files,
-        **extra,
-    }
-    (root / prefix / "manifest.json").write_text(json.dumps(manifest))
-    return manifest, prefix
+        audio=AUDIO,
+        timings_s={},
+        files=files,
+    )
+    (root / prefix / "manifest.json").write_bytes(manifest.to_json())
+    return manifest
+
+
+def delivered(manifest: CueManifest, skipped: bool = False) -> CueResult:
+    return CueResult.delivered(manifest, skipped=skipped)
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> tuple[Path, dict, dict[str, dict]]:
+def store(tmp_path_factory) -> tuple[Path, BatchRecord, dict[str, CueManifest]]:
     """A store with two rendered cues, one failed cue and one invalid brief; returns (root, batch, manifests)."""
     root = tmp_path_factory.mktemp("store")
-    chase, chase_prefix = write_cue(root, "night-chase", "k-aaa111", title=EVIL_TITLE, preview=True, roll=True)
-    short, short_prefix = write_cue(
-        root, "night-chase-15s", "k-bbb222", title=None, preview=False, roll=False, cutdown=15.0, variation=2
+    chase = write_cue(root, "night-chase", "k-aaa111aaa111", title=EVIL_TITLE, preview=True, roll=True)
+    short = write_cue(
+        root, "night-chase-15s", "k-bbb222bbb222", title=None, preview=False, roll=False, cutdown=15.0, variation=2
     )
-    results = [
-        {"cue_id": "night-chase", "key": "k-aaa111", "prefix": chase_prefix, "ok": True, "skipped": False},
-        {"cue_id": "night-chase-15s", "key": "k-bbb222", "prefix": short_prefix, "ok": True, "skipped": True},
-        {"cue_id": "night-chase-v2", "key": "", "prefix": "", "ok": False, "skipped": False, "error": "<b>boom</b>"},
-    ]
-    for result in results:
-        result.setdefault("error", None)
-        result.update(length_s=6.0, quality={}, audio={"duration_s": 1.0} if result["ok"] else {})
-    batch = {
-        "batch_id": BATCH_ID,
-        "status": "rendered with failures",
-        "created": "2026-01-02T03:04:05+00:00",
-        "briefs": [
-            {"source": "briefs/chase.yaml", "position": 1, "brief": "chase", "ok": True, "cues": 3, "error": None},
-            {"source": "briefs/bad.yaml", "position": 1, "brief": "#1", "ok": False, "error": "length: too short"},
-        ],
-        "cues": [],
-        "results": results,
-    }
+    batch = BatchRecord(
+        batch_id=BATCH_ID,
+        status="rendered with failures",
+        created="2026-01-02T03:04:05+00:00",
+        code_version="0.1.0",
+        store=root.as_uri(),
+        sources=("briefs/",),
+        briefs=(
+            BriefOutcome(source="briefs/chase.yaml", position=1, brief="chase", ok=True, cues=3),
+            BriefOutcome(source="briefs/bad.yaml", position=1, brief="#1", ok=False, error="length: too short"),
+        ),
+        cues=(),
+        results=(delivered(chase), delivered(short, skipped=True), CueResult.failed("night-chase-v2", "<b>boom</b>")),
+    )
     (root / "batches" / BATCH_ID).mkdir(parents=True)
     return root, batch, {"night-chase": chase, "night-chase-15s": short}
 
 
-def write_report(root: Path, batch: dict, manifests: dict[str, dict]) -> Path:
+def write_report(root: Path, batch: BatchRecord, manifests: dict[str, CueManifest]) -> Path:
     path = root / REPORT_KEY
     path.write_text(report_html(batch, manifests, relative_link(REPORT_KEY)), encoding="utf-8")
     return path
@@ -226,7 +261,7 @@ def test_pianoroll_is_a_png_of_the_requested_width_and_reproducible():
     image.load()
     assert image.format == "PNG" and image.size == (800, 300)
     assert pianoroll_png(midi, PLAN, width_px=800) == first
-    assert Image.open(io.BytesIO(pianoroll_png(midi, {}))).size == (1200, 450)  # a plan without anything
+    assert Image.open(io.BytesIO(pianoroll_png(midi, None))).size == (1200, 450)  # no plan: one stem per channel
 
 
 def test_pianoroll_rejects_bad_input():
@@ -241,7 +276,7 @@ def test_pianoroll_rejects_bad_input():
 
 def test_cuesheet_has_one_row_per_cue_with_its_values(store):
     root, batch, manifests = store
-    prefixes = {r["cue_id"]: r["prefix"] for r in batch["results"]}
+    prefixes = {r.cue_id: r.prefix for r in batch.delivered}
     text = cuesheet_csv(list(manifests.values()), prefixes)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     rows = list(reader)
@@ -253,18 +288,41 @@ def test_cuesheet_has_one_row_per_cue_with_its_values(store):
     assert (chase["key"], chase["tempo_bpm"], chase["meter"], chase["ending"]) == ("D minor", "120.0", "4/4", "button")
     assert (chase["duration_s"], chase["loudness_lufs"], chase["true_peak_dbtp"]) == ("1.0", "-23.0", "-1.5")
     assert (chase["variation"], chase["cutdown"], short["variation"], short["cutdown"]) == ("1", "", "2", "15.0")
-    assert (chase["render_key"], short["render_key"]) == ("k-aaa111", "k-bbb222")
+    assert (chase["render_key"], short["render_key"]) == ("k-aaa111aaa111", "k-bbb222bbb222")
     keys = chase["files"].split(";")
-    assert keys[0] == "cues/night-chase/k-aaa111/cue.mid" and keys[-1] == "cues/night-chase/k-aaa111/manifest.json"
-    assert "cues/night-chase/k-aaa111/preview.mp3" in keys
+    assert keys[0] == "cues/night-chase/k-aaa111aaa111/cue.mid"
+    assert keys[-1] == "cues/night-chase/k-aaa111aaa111/manifest.json"
+    assert "cues/night-chase/k-aaa111aaa111/preview.mp3" in keys
     for row in rows:
         for key in row["files"].split(";"):
             assert (root / key).is_file(), key
 
 
-def test_cuesheet_names_a_manifest_without_ids():
-    with pytest.raises(ValueError, match=r"^manifest of cue 'x' has no cue_id or cue_key; is it a cue manifest\?$"):
-        cuesheet_csv([{"cue_id": "x"}], {})
+def test_a_flac_master_gives_the_cue_sheet_and_the_report_its_loudness(tmp_path):
+    """A brief delivering FLAC without WAV: its loudness is the FLAC master's everywhere (it was blank before)."""
+    flac = write_cue(tmp_path, "flac-only", "k-ccc333ccc333", title=None, preview=True, roll=False, master="mix.flac")
+    assert "mix.wav" not in flac.files and flac.mix == flac.files["mix.flac"]
+    [row] = csv.DictReader(io.StringIO(cuesheet_csv([flac], {}), newline=""))
+    assert (row["loudness_lufs"], row["true_peak_dbtp"]) == ("-23.0", "-1.5")
+    record = BatchRecord(
+        batch_id=BATCH_ID, status="rendered", created="", code_version="", store="", sources=(), briefs=(), cues=(),
+        results=(delivered(flac),),
+    )
+    page = report_html(record, {"flac-only": flac}, relative_link(REPORT_KEY))
+    assert "-23.0 LUFS" in page and "-1.5 dBTP" in page
+    assert '<td class="n">-23.0</td>' in page  # the index row's loudness, from the batch record
+
+
+def test_a_cutdown_in_bars_is_named_in_bars(tmp_path):
+    bars = write_cue(tmp_path, "chase-4bars", "k-ddd444ddd444", title=None, preview=False, roll=False, cutdown="4 bars")
+    [row] = csv.DictReader(io.StringIO(cuesheet_csv([bars], {}), newline=""))
+    assert row["cutdown"] == "4 bars"
+    record = BatchRecord(
+        batch_id=BATCH_ID, status="rendered", created="", code_version="", store="", sources=(), briefs=(), cues=(),
+        results=(delivered(bars),),
+    )
+    page = report_html(record, {"chase-4bars": bars}, relative_link(REPORT_KEY))
+    assert '<span class="dim">cutdown</span> 4 bars</span>' in page and "— s" not in page
 
 
 # --- the page -------------------------------------------------------------------------------------------------
@@ -309,10 +367,10 @@ def test_every_link_of_the_report_reaches_a_file(store):
     files = [(tag, link) for tag, link in parser.links if not link.startswith("#")]
     for _, link in files:
         assert (report.parent / unquote(link)).resolve().is_file(), link
-    assert ("audio", "../../cues/night-chase/k-aaa111/preview.mp3") in files
-    assert ("audio", "../../cues/night-chase-15s/k-bbb222/mix.wav") in files  # no preview: the master plays
-    assert [link for tag, link in files if tag == "img"] == ["../../cues/night-chase/k-aaa111/pianoroll.png"]
-    assert ("a", "../../cues/night-chase/k-aaa111/stems/drums.wav") in files
+    assert ("audio", "../../cues/night-chase/k-aaa111aaa111/preview.mp3") in files
+    assert ("audio", "../../cues/night-chase-15s/k-bbb222bbb222/mix.wav") in files  # no preview: the master plays
+    assert [link for tag, link in files if tag == "img"] == ["../../cues/night-chase/k-aaa111aaa111/pianoroll.png"]
+    assert ("a", "../../cues/night-chase/k-aaa111aaa111/stems/drums.wav") in files
 
 
 def test_relative_link_and_its_errors():
@@ -331,7 +389,7 @@ def test_report_players_and_images_load_in_chromium(store, tmp_path):
     page = write_report(root, batch, manifests)
     report = media_load_report(page, tmp_path)
     assert report["bad"] == [] and not report["timed_out"], report
-    assert [src for src, _ in report["images"]] == ["../../cues/night-chase/k-aaa111/pianoroll.png"]
+    assert [src for src, _ in report["images"]] == ["../../cues/night-chase/k-aaa111aaa111/pianoroll.png"]
     assert report["images"][0][1] == 1200
     assert len(report["audio"]) == 2
     for src, duration in report["audio"]:

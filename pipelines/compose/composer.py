@@ -19,13 +19,14 @@ from cues.pipelines.compose.plan import make_plan
 from cues.pipelines.compose.progression import progression
 from cues.pipelines.compose.score import Score
 from cues.pipelines.models.bundle import DEFAULT_BUNDLE, load_model
-from cues.schemas.brief import Brief
+from cues.schemas.brief import ResolvedBrief
 from cues.schemas.plan import Plan
 from cues.schemas.timing import parse_length
 
 log = logging.getLogger(__name__)
 
 MODEL_KINDS = ("melody", "vae", "chords")
+COMPOSER_VERSION = "compose-1"  # bump when the same plan and models would give different notes
 
 
 @dataclass
@@ -77,7 +78,9 @@ class ComposedCue:
     midi: bytes
 
 
-def compose_cue(brief: Brief, seed: int, cutdown: float | str | None, models: ComposerModels) -> ComposedCue:
+def compose_cue(
+    brief: ResolvedBrief, seed: int, cutdown: float | str | None, models: ComposerModels
+) -> ComposedCue:
     """One cue of a resolved brief: its full-length plan, or a cutdown planned from the full cue's plan."""
     full = make_plan(brief, seed)
     plan = full if cutdown is None else make_plan(brief, seed, parse_length(cutdown), full)

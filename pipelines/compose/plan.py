@@ -29,7 +29,7 @@ from cues.pipelines.compose.tempo_map import (
     TempoBand,
     solve_tempo_map,
 )
-from cues.schemas.brief import Brief, Medium
+from cues.schemas.brief import Brief, Medium, ResolvedBrief
 from cues.schemas.form import FormSection, parse_form
 from cues.schemas.general_midi import FAMILIES, GM_PROGRAMS
 from cues.schemas.key import Key
@@ -74,8 +74,8 @@ def choice(options, seed: int, name: str):
     return options[int.from_bytes(digest[:8], "big") % len(options)]
 
 
-def make_plan(brief: Brief, seed: int, cutdown: Length | None = None, full_plan: Plan | None = None) -> Plan:
-    """The plan of one cue of a resolved brief (``brief.resolve_defaults()``).
+def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, full_plan: Plan | None = None) -> Plan:
+    """The plan of one cue of a resolved brief (``brief.resolve()``).
 
     For a cutdown, ``full_plan`` is the full-length cue's plan (made first), whose tempo and letters it keeps.
     Raises :class:`PlanError` when the brief cannot be planned as asked.

@@ -13,13 +13,18 @@ import json
 from cues.pipelines.report.cuesheet import cuesheet_csv
 from cues.pipelines.report.report_html import relative_link, report_html
 from cues.pipelines.store import ObjectStore
+from cues.schemas.batch import BatchRecord
+from cues.schemas.manifest import CueManifest, read_manifest
 
 REPORT_LINK_SECONDS = 7 * 24 * 3600  # SigV4's longest validity
 
 
-def cue_manifests(store: ObjectStore, results) -> dict[str, dict]:
-    """The manifest of every delivered cue of a batch's ``results``, by cue id."""
-    return {r["cue_id"]: json.loads(store.get_bytes(f"{r['prefix']}/manifest.json")) for r in results if r["ok"]}
+def cue_manifests(store: ObjectStore, record: BatchRecord) -> dict[str, CueManifest]:
+    """The manifest of every delivered cue of ``record``, by cue id."""
+    return {
+        r.cue_id: read_manifest(store.get_bytes(f"{r.prefix}/manifest.json"), f"{r.prefix}/manifest.json")
+        for r in record.delivered
+    }
 
 
 def store_link(store: ObjectStore, report_key: str):
@@ -29,25 +34,24 @@ def store_link(store: ObjectStore, report_key: str):
     return lambda key: store.presigned_url(key, REPORT_LINK_SECONDS)
 
 
-def write_report(store: ObjectStore, batch: dict, manifests: dict[str, dict]) -> str:
-    """Write ``report.html`` of ``batch`` (a batch record as JSON); returns its key."""
-    key = f"batches/{batch['batch_id']}/report.html"
-    html = report_html(batch, manifests, store_link(store, key))
+def write_report(store: ObjectStore, record: BatchRecord, manifests: dict[str, CueManifest]) -> str:
+    """Write ``report.html`` of ``record``; returns its key."""
+    key = f"{record.folder}/report.html"
+    html = report_html(record, manifests, store_link(store, key))
     store.put_bytes(key, html.encode(), content_type="text/html; charset=utf-8")
     return key
 
 
-def write_batch(store: ObjectStore, record) -> None:
-    """Write the batch folder of ``record`` (a ``BatchRecord``), ``_SUCCESS`` last."""
+def write_batch(store: ObjectStore, record: BatchRecord) -> None:
+    """Write the batch folder of ``record``, ``_SUCCESS`` last."""
     folder = record.folder
     store.delete(f"{folder}/_SUCCESS")  # a re-run: the folder is incomplete until this run's outputs are in
-    batch = record.model_dump(mode="json")
-    manifests = cue_manifests(store, record.results)
-    prefixes = {r["cue_id"]: r["prefix"] for r in record.results if r["ok"]}
-    store.put_bytes(record.key, json.dumps(batch, indent=2).encode(), content_type="application/json")
+    manifests = cue_manifests(store, record)
+    store.put_bytes(record.key, record.model_dump_json(indent=2).encode(), content_type="application/json")
+    prefixes = {r.cue_id: r.prefix for r in record.delivered}
     cuesheet = cuesheet_csv([manifests[c] for c in prefixes], prefixes)
     store.put_bytes(f"{folder}/cuesheet.csv", cuesheet.encode(), content_type="text/csv; charset=utf-8")
-    write_report(store, batch, manifests)
+    write_report(store, record, manifests)
     summary = {
         "batch_id": record.batch_id,
         "status": record.status,

@@ -92,7 +92,7 @@ class CueRenderer:
 
     def render(self, request: AudioRequest) -> RenderedAudio:
         if request.delivery.loudness is None:
-            raise RenderError("the delivery loudness is not resolved (call Brief.resolve_defaults first)")
+            raise RenderError("the delivery loudness is not resolved (call Brief.resolve first)")
         config, delivery = self.config, request.delivery
         rate = delivery.sample_rate
         timings: dict[str, float] = {}

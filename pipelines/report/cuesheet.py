@@ -13,10 +13,12 @@ Columns, always in this order (``COLUMNS``):
 ``meter``                 e.g. ``4/4``
 ``duration_s``            the rendered audio's duration, seconds (with its tail, if the ending rings out)
 ``ending``                how the cue ends: ``ring_out``, ``button``, ``cut``, ``fade`` or ``loop``
-``loudness_lufs``         integrated loudness of ``mix.wav``, LUFS (ITU-R BS.1770)
-``true_peak_dbtp``        true peak of ``mix.wav``, dBTP
+``loudness_lufs``         integrated loudness of the delivery master (``mix.wav``, else ``mix.flac``), LUFS
+                          (ITU-R BS.1770); empty when the cue has neither
+``true_peak_dbtp``        true peak of the delivery master, dBTP
 ``variation``             1-based variation number
-``cutdown``               the cutdown's length in seconds; empty for the full-length cue
+``cutdown``               the cutdown's length as the brief gave it (``30`` seconds, ``8 bars``); empty for the
+                          full-length cue
 ``render_key``            the render's content key (``k-…``), the folder under ``cues/<cue_id>/``
 ``files``                 the store keys of the cue's files (``cues/<id>/<key>/<name>``), ``;``-joined,
                           in the manifest's order, then the manifest itself
@@ -30,6 +32,8 @@ from __future__ import annotations
 
 import csv
 import io
+
+from cues.schemas.manifest import CueManifest
 
 COLUMNS = (
     "cue_id",
@@ -49,61 +53,45 @@ COLUMNS = (
     "render_key",
     "files",
 )
-MIX_FILE = "mix.wav"  # the delivery master: its loudness and peak are the cue's
 MANIFEST_FILE = "manifest.json"  # in every cue folder, but not listed in its own ``files``
 
 
-def cuesheet_csv(manifests: list[dict], prefixes: dict[str, str]) -> str:
+def cuesheet_csv(manifests: list[CueManifest], prefixes: dict[str, str]) -> str:
     """The cue sheet of ``manifests`` (one row each, in the given order) as CSV text with a header row.
 
     ``prefixes`` maps a cue id to the store prefix of its render (``cues/<cue_id>/<render_key>``, as in the batch
-    record's results); a cue missing from it gets that default from its manifest. Raises ``ValueError`` naming
-    the manifest if one has no ``cue_id`` or ``cue_key``.
+    record's results); a cue missing from it gets its manifest's own folder.
     """
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
     writer.writeheader()
     for manifest in manifests:
-        writer.writerow(cue_row(manifest, prefixes))
+        writer.writerow(cue_row(manifest, prefixes.get(manifest.cue_id) or manifest.prefix))
     return buffer.getvalue()
 
 
-def cue_row(manifest: dict, prefixes: dict[str, str]) -> dict[str, str]:
+def cue_row(manifest: CueManifest, prefix: str) -> dict[str, str]:
     """One cue's cue-sheet row, every value already a string (see the module docstring for the columns)."""
-    cue_id, render_key = manifest.get("cue_id"), manifest.get("cue_key")
-    if not cue_id or not render_key:
-        raise ValueError(f"manifest of cue {cue_id!r} has no cue_id or cue_key; is it a cue manifest?")
-    prefix = store_prefix(manifest, prefixes)
-    brief = manifest.get("brief") or {}
-    plan = manifest.get("plan") or {}
-    audio = manifest.get("audio") or {}
-    files = manifest.get("files") or {}
-    mix = files.get(MIX_FILE) or {}
-    names = [*files, MANIFEST_FILE]
+    brief, plan, mix = manifest.brief, manifest.plan, manifest.mix
+    prefix = prefix.rstrip("/")
     return {
-        "cue_id": cue_id,
-        "title": _cell(brief.get("title")),
-        "brief_id": _cell(manifest.get("brief_id") or brief.get("id")),
-        "medium": _cell(brief.get("medium") or plan.get("medium")),
-        "mood": "/".join(str(m) for m in brief.get("mood") or plan.get("moods") or []),
-        "key": _cell(plan.get("key") or brief.get("key")),
-        "tempo_bpm": _cell(plan.get("tempo_bpm")),
-        "meter": _cell(plan.get("meter") or brief.get("meter")),
-        "duration_s": _cell(audio.get("duration_s")),
-        "ending": _cell(plan.get("ending") or brief.get("ending")),
-        "loudness_lufs": _cell(mix.get("loudness_lufs")),
-        "true_peak_dbtp": _cell(mix.get("true_peak_dbtp")),
-        "variation": _cell(manifest.get("variation")),
-        "cutdown": _cell(manifest.get("cutdown")),
-        "render_key": render_key,
-        "files": ";".join(f"{prefix}/{name}" for name in names),
+        "cue_id": manifest.cue_id,
+        "title": _cell(brief.title),
+        "brief_id": manifest.brief_id,
+        "medium": brief.medium.value,
+        "mood": "/".join(brief.mood),
+        "key": plan.key,
+        "tempo_bpm": _cell(plan.tempo_bpm),
+        "meter": plan.meter,
+        "duration_s": _cell(manifest.audio.duration_s),
+        "ending": plan.ending.value,
+        "loudness_lufs": _cell(mix and mix.loudness_lufs),
+        "true_peak_dbtp": _cell(mix and mix.true_peak_dbtp),
+        "variation": _cell(manifest.variation),
+        "cutdown": _cell(manifest.cutdown),
+        "render_key": manifest.cue_key,
+        "files": ";".join(f"{prefix}/{name}" for name in [*manifest.files, MANIFEST_FILE]),
     }
-
-
-def store_prefix(manifest: dict, prefixes: dict[str, str]) -> str:
-    """The store prefix of a cue's render: ``prefixes[cue_id]`` if given, else ``cues/<cue_id>/<cue_key>``."""
-    given = prefixes.get(manifest["cue_id"])
-    return (given or f"cues/{manifest['cue_id']}/{manifest['cue_key']}").rstrip("/")
 
 
 def _cell(value: object) -> str:

@@ -11,6 +11,7 @@ global registry, which would leak memory in a long-lived worker and is not threa
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from cues.pipelines.render.midi_events import StemRoute, read_performance
+from cues.schemas.plan import Hit, Plan, Section
 
 TICKS_PER_SECOND = 1000  # note times are read at 1 ms resolution: finer than a pixel at any width we allow
 DPI = 100  # fixed, so the figure size in inches is simply pixels / 100
@@ -57,19 +59,19 @@ class StemNotes:
     pitches: np.ndarray
 
 
-def pianoroll_png(midi: bytes, plan: dict, width_px: int = 1200) -> bytes:
+def pianoroll_png(midi: bytes, plan: Plan | None, width_px: int = 1200) -> bytes:
     """The piano roll of ``midi`` (a Standard MIDI File) as PNG bytes, ``width_px`` wide and 0.375 × that high.
 
-    ``plan`` is the cue's plan (``plan.json``); it is read for ``stems`` (name, channel, instrument: one colour
-    and legend entry each), ``sections`` (``label``, ``start_s``), ``hits`` (``achieved_s``, else
-    ``requested_s``), ``length_s`` and the key, meter and tempo printed in the corner. Any of them may be missing.
+    ``plan`` is the cue's plan; it gives the stems (name, channel, instrument: one colour and legend entry each),
+    the sections and hits drawn over the notes, the length and the key, meter and tempo printed in the corner.
+    Without a plan, every MIDI channel with notes is a stem and nothing is drawn over them.
     The same input always gives the same bytes. ``width_px`` must be in [600, 8000]; raises ``ValueError``
     otherwise, and :class:`~cues.schemas.errors.MidiReadError` if ``midi`` cannot be read.
     """
     if not isinstance(width_px, int) or not MIN_WIDTH_PX <= width_px <= MAX_WIDTH_PX:
         raise ValueError(f"width_px must be an integer in [{MIN_WIDTH_PX}, {MAX_WIDTH_PX}], got {width_px!r}")
     stems, midi_end_s = read_stem_notes(midi, plan)
-    end_s = max(float(plan.get("length_s") or 0.0), midi_end_s, 1.0)
+    end_s = max(plan.length_s if plan else 0.0, midi_end_s, 1.0)
     height_px = round(width_px * HEIGHT_RATIO)
 
     figure = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI, facecolor="white")
@@ -106,8 +108,8 @@ def pianoroll_png(midi: bytes, plan: dict, width_px: int = 1200) -> bytes:
         drums_ax.set_yticks([])
         drums_ax.set_ylabel("drums", fontsize=8)
 
-    _draw_sections(axes, plan.get("sections") or [])
-    any_hits = _draw_hits(axes, plan.get("hits") or [])
+    _draw_sections(axes, plan.sections if plan else ())
+    any_hits = _draw_hits(axes, plan.hits if plan else ())
 
     bottom = axes[-1]
     bottom.set_xlim(0.0, end_s)
@@ -122,15 +124,15 @@ def pianoroll_png(midi: bytes, plan: dict, width_px: int = 1200) -> bytes:
     return buffer.getvalue()
 
 
-def read_stem_notes(midi: bytes, plan: dict) -> tuple[list[StemNotes], float]:
+def read_stem_notes(midi: bytes, plan: Plan | None) -> tuple[list[StemNotes], float]:
     """Every stem's notes in seconds, in the plan's stem order, and the MIDI file's length in seconds.
 
     Uses the plan's stems (``name`` and ``channel`` 0–15) when it has them, else one stem per channel with notes,
     named after its track. A note still sounding at the end of the file ends there.
     Raises :class:`~cues.schemas.errors.MidiReadError` for an unreadable file or notes on a channel no stem takes.
     """
-    planned = plan.get("stems") or []
-    routes = tuple(StemRoute(str(s["name"]), int(s["channel"])) for s in planned) or None
+    planned = plan.stems if plan else ()
+    routes = tuple(StemRoute(s.name, s.channel) for s in planned) or None
     # the renderer's own reader: the same tempo-map arithmetic, so the picture lines up with the audio
     performance = read_performance(midi, TICKS_PER_SECOND, routes)
     sounding: dict[tuple[int, int], list[int]] = {}
@@ -145,7 +147,7 @@ def read_stem_notes(midi: bytes, plan: dict) -> tuple[list[StemNotes], float]:
     for (channel, pitch), starts in sorted(sounding.items()):
         notes[channel].extend((start, performance.length_samples, pitch) for start in starts)
 
-    instruments = {str(s["name"]): s.get("instrument") for s in planned}
+    instruments = {s.name: s.instrument for s in planned}
     result = []
     for route, stem_notes in zip(performance.stems, notes, strict=True):
         table = np.array(sorted(stem_notes), dtype=np.int64).reshape(-1, 3)
@@ -193,24 +195,19 @@ def _pitch_axis(ax, pitches: np.ndarray) -> None:
     ax.set_ylabel("pitch", fontsize=8)
 
 
-def _draw_sections(axes, sections: list[dict]) -> None:
+def _draw_sections(axes, sections: Sequence[Section]) -> None:
     top = axes[0]
     for section in sections:
-        start = float(section.get("start_s") or 0.0)
         for ax in axes:
-            ax.axvline(start, color="#555555", linewidth=0.8, linestyle="--", zorder=0)
-        label = str(section.get("label") or section.get("name") or "")
+            ax.axvline(section.start_s, color="#555555", linewidth=0.8, linestyle="--", zorder=0)
         # x in data (seconds), y in axes fraction: the label sits just above the plot whatever the pitch range
-        top.text(start, 1.01, f" {label}", transform=top.get_xaxis_transform(), fontsize=8, va="bottom", ha="left")
+        label = f" {section.label}"
+        top.text(section.start_s, 1.01, label, transform=top.get_xaxis_transform(), fontsize=8, va="bottom", ha="left")
 
 
-def _draw_hits(axes, hits: list[dict]) -> bool:
-    """Red markers at each hit's achieved time (its requested time if it has none); ``True`` if any were drawn."""
-    times = []
-    for hit in hits:
-        time = hit.get("achieved_s", hit.get("requested_s"))
-        if time is not None:
-            times.append(float(time))
+def _draw_hits(axes, hits: Sequence[Hit]) -> bool:
+    """Red markers at each hit's achieved time; ``True`` if any were drawn."""
+    times = [hit.achieved_s for hit in hits]
     if not times:
         return False
     top = axes[0]
@@ -229,11 +226,9 @@ def _draw_hits(axes, hits: list[dict]) -> bool:
     return True
 
 
-def _caption(figure: Figure, plan: dict):
+def _caption(figure: Figure, plan: Plan | None):
     """Key, meter and tempo in the top-left corner."""
-    parts = [str(plan[k]) for k in ("key", "meter") if plan.get(k)]
-    if plan.get("tempo_bpm"):
-        parts.append(f"{round(float(plan['tempo_bpm']), 1):g} bpm")
+    parts = [plan.key, plan.meter, f"{round(plan.tempo_bpm, 1):g} bpm"] if plan else []
     return figure.text(4 / figure.bbox.width, 1 - 4 / figure.bbox.height, "  ·  ".join(parts), va="top", fontsize=9)
 
 

@@ -17,10 +17,12 @@ from collections.abc import Callable
 from html import escape
 from urllib.parse import quote
 
-from cues.pipelines.report.cuesheet import MIX_FILE, store_prefix
 from cues.pipelines.store.uri import check_key
+from cues.schemas.batch import BatchRecord, BriefOutcome, CueResult
+from cues.schemas.manifest import CueManifest, FileEntry
+from cues.schemas.plan import Plan
 
-PREVIEW_FILE = "preview.mp3"  # small and plays everywhere; the WAV master is the fallback
+PLAYERS = ("preview.mp3", "mix.wav", "mix.flac")  # the first the cue has plays: the MP3 is small and plays anywhere
 PIANOROLL_FILE = "pianoroll.png"
 DOWNLOADS = ("mix.wav", "mix.flac", "preview.mp3", "cue.mid")  # in this order, before the stems
 MISSING = "—"  # shown for a value the record does not have
@@ -47,30 +49,26 @@ SCRIPT = (
 )
 
 
-def report_html(batch: dict, manifests: dict[str, dict], link: Callable[[str], str]) -> str:
-    """The audition page of ``batch`` (the batch record, ``batch.json``) as one HTML document.
+def report_html(batch: BatchRecord, manifests: dict[str, CueManifest], link: Callable[[str], str]) -> str:
+    """The audition page of ``batch`` as one HTML document.
 
-    ``manifests`` maps a cue id to that cue's manifest (``manifest.json``); a rendered cue without one still gets
-    a card, saying so. ``link`` maps a store key to the URL the page uses for it; it is called once per file the
-    page refers to. Every string from the record is HTML-escaped.
+    ``manifests`` maps a cue id to that cue's manifest; a delivered cue without one still gets a card, saying so.
+    ``link`` maps a store key to the URL the page uses for it; it is called once per file the page refers to.
+    Every string from the record is HTML-escaped.
     """
-    results = list(batch.get("results") or [])
-    failed_briefs = [b for b in batch.get("briefs") or [] if not b.get("ok")]
-    failed_cues = [r for r in results if not r.get("ok")]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width,initial-scale=1">',
-        f"<title>Batch {escape(str(batch.get('batch_id', '')))}</title>",
+        f"<title>Batch {escape(batch.batch_id)}</title>",
         f"<style>{STYLE}</style></head><body>",
-        _header(batch, results, manifests, len(failed_briefs)),
+        _header(batch, manifests),
     ]
-    if failed_briefs or failed_cues:
-        parts.append(_failures(failed_briefs, failed_cues))
-    rendered = [r for r in results if r.get("ok")]
-    if rendered:
-        parts.append(_index(rendered, manifests))
-    parts.extend(_card(result, manifests.get(result.get("cue_id", "")), link) for result in rendered)
+    if batch.failures or batch.failed_cues:
+        parts.append(_failures(batch.failures, batch.failed_cues))
+    if batch.delivered:
+        parts.append(_index(batch.delivered, manifests))
+    parts.extend(_card(result, manifests.get(result.cue_id), link) for result in batch.delivered)
     parts.append(f"<script>{SCRIPT}</script></body></html>\n")
     return "\n".join(parts)
 
@@ -92,12 +90,12 @@ def relative_link(report_key: str) -> Callable[[str], str]:
 # --- the parts of the page ------------------------------------------------------------------------------------
 
 
-def _header(batch: dict, results: list[dict], manifests: dict[str, dict], invalid_briefs: int) -> str:
-    rendered = sum(1 for r in results if r.get("ok") and not r.get("skipped"))
-    skipped = sum(1 for r in results if r.get("ok") and r.get("skipped"))
-    failed = sum(1 for r in results if not r.get("ok"))
-    seconds = sum(_duration_s(r, manifests.get(r.get("cue_id", ""))) or 0.0 for r in results if r.get("ok"))
-    briefs = len(batch.get("briefs") or [])
+def _header(batch: BatchRecord, manifests: dict[str, CueManifest]) -> str:
+    rendered = sum(1 for r in batch.delivered if not r.skipped)
+    skipped = sum(1 for r in batch.delivered if r.skipped)
+    failed = len(batch.failed_cues)
+    seconds = sum(_duration_s(r, manifests.get(r.cue_id)) or 0.0 for r in batch.delivered)
+    briefs, invalid_briefs = len(batch.briefs), len(batch.failures)
     counts = [
         f"<span><b>{rendered}</b> rendered</span>",
         f"<span><b>{skipped}</b> already in the store</span>",
@@ -108,77 +106,73 @@ def _header(batch: dict, results: list[dict], manifests: dict[str, dict], invali
         + "</span>",
     ]
     return (
-        f"<header><h1>Batch <code>{escape(str(batch.get('batch_id', '')))}</code></h1>"
-        f'<p class="dim">{escape(str(batch.get("status", "")))} · created {escape(str(batch.get("created", "")))}</p>'
+        f"<header><h1>Batch <code>{escape(batch.batch_id)}</code></h1>"
+        f'<p class="dim">{escape(batch.status)} · created {escape(batch.created)}</p>'
         f'<p class="counts">{"".join(counts)}</p></header>'
     )
 
 
-def _failures(briefs: list[dict], cues: list[dict]) -> str:
-    rows = [_row("brief", f"{b.get('brief', '')} ({b.get('source', '')})", b.get("error") or "invalid") for b in briefs]
-    rows += [_row("cue", r.get("cue_id", ""), r.get("error") or "failed") for r in cues]
+def _failures(briefs: tuple[BriefOutcome, ...], cues: tuple[CueResult, ...]) -> str:
+    rows = [_row("brief", f"{b.brief} ({b.source})", b.error or "invalid") for b in briefs]
+    rows += [_row("cue", r.cue_id, r.error or "failed") for r in cues]
     return (
         '<section id="failures"><h2 class="bad">Failures</h2><table>'
         "<tr><th>what</th><th>which</th><th>message</th></tr>" + "".join(rows) + "</table></section>"
     )
 
 
-def _index(results: list[dict], manifests: dict[str, dict]) -> str:
-    """One line per rendered cue, as the CLI prints it, each linking to its card."""
+def _index(results: tuple[CueResult, ...], manifests: dict[str, CueManifest]) -> str:
+    """One line per delivered cue, as the CLI prints it, each linking to its card."""
     rows = []
     for result in results:
-        cue_id = str(result.get("cue_id", ""))
-        quality = result.get("quality") or {}
-        audio = result.get("audio") or {}
+        cue_id = result.cue_id
+        quality = result.quality or {}
         estimate = quality.get("key_estimate") or {}
-        status = "already in the store" if result.get("skipped") else "rendered"
+        status = "already in the store" if result.skipped else "rendered"
         rows.append(
             f'<tr><td><a href="#{escape(_anchor(cue_id))}">{escape(cue_id)}</a></td>'
             f'<td class="n">{_clock(_duration_s(result, manifests.get(cue_id)))}</td>'
             f'<td class="n">{_fmt(quality.get("in_key_rate"), ".3f")}</td>'
             f"<td>{escape(_key_heard(estimate))}</td>"
             f'<td class="n">{_fmt(quality.get("hit_error_max_ms"), ".1f")}</td>'
-            f'<td class="n">{_fmt(audio.get("loudness_lufs"), ".1f")}</td>'
-            f'<td class="n">{_fmt(audio.get("true_peak_dbtp"), ".1f")}</td>'
+            f'<td class="n">{_fmt(result.audio and result.audio.loudness_lufs, ".1f")}</td>'
+            f'<td class="n">{_fmt(result.audio and result.audio.true_peak_dbtp, ".1f")}</td>'
             f"<td>{escape(status)}</td></tr>"
         )
     head = "".join(f"<th>{h}</th>" for h in ("cue", "length", "in key", "key heard", "hit ms", "LUFS", "dBTP", ""))
     return f'<section id="index"><h2>Cues</h2><table><tr>{head}</tr>{"".join(rows)}</table></section>'
 
 
-def _card(result: dict, manifest: dict | None, link: Callable[[str], str]) -> str:
-    cue_id = str(result.get("cue_id", ""))
+def _card(result: CueResult, manifest: CueManifest | None, link: Callable[[str], str]) -> str:
+    cue_id = result.cue_id
     if manifest is None:
         return (
             f'<article class="cue" id="{escape(_anchor(cue_id))}"><h2>{escape(cue_id)}</h2>'
             f'<p class="warn">No manifest for this cue, so nothing to show; look under '
-            f"<code>{escape(str(result.get('prefix', '')))}</code>.</p></article>"
+            f"<code>{escape(result.prefix)}</code>.</p></article>"
         )
-    brief = manifest.get("brief") or {}
-    plan = manifest.get("plan") or {}
-    files = manifest.get("files") or {}
-    prefix = store_prefix(manifest, {cue_id: result.get("prefix") or ""})
-    title = brief.get("title") or cue_id
+    brief, plan, files = manifest.brief, manifest.plan, manifest.files
+    prefix = (result.prefix or manifest.prefix).rstrip("/")
     facts = [
-        ("medium", brief.get("medium") or plan.get("medium")),
-        ("mood", ", ".join(str(m) for m in brief.get("mood") or plan.get("moods") or [])),
-        ("key", plan.get("key") or brief.get("key")),
-        ("tempo", f"{_fmt(plan['tempo_bpm'], '.1f')} bpm" if plan.get("tempo_bpm") else None),
-        ("meter", plan.get("meter") or brief.get("meter")),
+        ("medium", brief.medium.value),
+        ("mood", ", ".join(plan.moods)),
+        ("key", plan.key),
+        ("tempo", f"{_fmt(plan.tempo_bpm, '.1f')} bpm"),
+        ("meter", plan.meter),
         ("length", _clock(_duration_s(result, manifest))),
-        ("ending", plan.get("ending") or brief.get("ending")),
-        ("variation", manifest.get("variation")),
+        ("ending", plan.ending.value),
+        ("variation", manifest.variation),
     ]
-    if manifest.get("cutdown") is not None:
-        facts.append(("cutdown", f"{_fmt(manifest['cutdown'], 'g')} s"))
+    if manifest.cutdown is not None:
+        facts.append(("cutdown", manifest.cutdown_label))
     parts = [
         f'<article class="cue" id="{escape(_anchor(cue_id))}">',
-        f'<h2>{escape(str(title))} <code class="dim">{escape(cue_id)}</code></h2>',
+        f'<h2>{escape(brief.title or cue_id)} <code class="dim">{escape(cue_id)}</code></h2>',
         '<p class="facts">'
         + "".join(f'<span><span class="dim">{k}</span> {escape(str(v or MISSING))}</span>' for k, v in facts)
         + "</p>",
     ]
-    player = PREVIEW_FILE if PREVIEW_FILE in files else MIX_FILE if MIX_FILE in files else None
+    player = next((name for name in PLAYERS if name in files), None)
     if player:
         parts.append(f'<audio controls preload="none" src="{escape(link(f"{prefix}/{player}"))}"></audio>')
     if PIANOROLL_FILE in files:
@@ -190,75 +184,60 @@ def _card(result: dict, manifest: dict | None, link: Callable[[str], str]) -> st
     return "\n".join(parts)
 
 
-def _plan(plan: dict) -> str:
+def _plan(plan: Plan) -> str:
     sections = [
-        _row(
-            s.get("label", ""),
-            f"{_clock(s.get('start_s'))}–{_clock(s.get('end_s'))}",
-            _fmt(s.get("bars"), "d"),
-            _fmt(s.get("intensity"), ".2f"),
-        )
-        for s in plan.get("sections") or []
+        _row(s.label, f"{_clock(s.start_s)}–{_clock(s.end_s)}", _fmt(s.bars, "d"), _fmt(s.intensity, ".2f"))
+        for s in plan.sections
     ]
-    tempos = [
-        _row(_fmt(t.get("bar"), "g"), _clock(t.get("start_s")), _fmt(t.get("bpm"), ".2f"))
-        for t in plan.get("tempo_map") or []
-    ]
+    tempos = [_row(_fmt(t.bar, "g"), _clock(t.start_s), _fmt(t.bpm, ".2f")) for t in plan.tempo_map]
     html = ["<h3>Sections</h3>", _table(("section", "time", "bars", "intensity"), sections)]
     html += ["<h3>Tempo map</h3>", _table(("bar", "from", "bpm"), tempos)]
-    hits = plan.get("hits") or []
-    if hits:
+    if plan.hits:
         rows = [
             _row(
-                f"{_fmt(h.get('requested_s'), '.3f')} s",
-                f"{_fmt(h.get('achieved_s'), '.3f')} s",
-                _fmt(h.get("error_ms"), ".1f"),
-                f"{h.get('bar', '')}.{h.get('beat', '')}" if h.get("bar") is not None else MISSING,
-                h.get("placement") or MISSING,
+                f"{_fmt(h.requested_s, '.3f')} s",
+                f"{_fmt(h.achieved_s, '.3f')} s",
+                _fmt(h.error_ms, ".1f"),
+                f"{h.bar}.{h.beat}",
+                h.placement,
             )
-            for h in hits
+            for h in plan.hits
         ]
         html += ["<h3>Hits</h3>", _table(("requested", "achieved", "error ms", "bar.beat", "placement"), rows)]
     return "".join(html)
 
 
-def _quality(manifest: dict) -> str:
-    quality = manifest.get("quality") or {}
-    audio = manifest.get("audio") or {}
-    mix = (manifest.get("files") or {}).get(MIX_FILE) or {}
+def _quality(manifest: CueManifest) -> str:
+    quality, audio, mix = manifest.quality, manifest.audio, manifest.mix
     estimate = quality.get("key_estimate") or {}
-    limiter = audio.get("limiter") or {}
     match = quality.get("key_match")
     heard = _key_heard(estimate)
     if estimate.get("correlation") is not None:
         heard += f" (r = {estimate['correlation']:.2f})"
     if match is not None:
         heard += ", as planned" if match else ", NOT as planned"
-    if limiter.get("engaged"):
-        limited = f"engaged, up to {_fmt(limiter.get('max_gain_reduction_db'), '.1f')} dB"
-    else:
-        limited = "not engaged" if limiter else MISSING
-    silent = audio.get("silent_stems")
+    limiter = audio.limiter
+    limited = f"engaged, up to {_fmt(limiter.max_gain_reduction_db, '.1f')} dB" if limiter.engaged else "not engaged"
     rows = [
         ("in-key rate", _fmt(quality.get("in_key_rate"), ".3f")),
         ("key heard", heard or MISSING),
         ("hit error, max", f"{_fmt(quality.get('hit_error_max_ms'), '.1f')} ms" if quality.get("hits") else "no hits"),
-        ("loudness", f"{_fmt(mix.get('loudness_lufs'), '.1f')} LUFS"),
-        ("true peak", f"{_fmt(mix.get('true_peak_dbtp'), '.1f')} dBTP"),
+        ("loudness", f"{_fmt(mix and mix.loudness_lufs, '.1f')} LUFS"),
+        ("true peak", f"{_fmt(mix and mix.true_peak_dbtp, '.1f')} dBTP"),
         ("limiter", limited),
-        ("silent stems", ", ".join(silent) if silent else "none" if silent is not None else MISSING),
-        ("soundfont", (audio.get("soundfont") or {}).get("name") or MISSING),
+        ("silent stems", ", ".join(audio.silent_stems) or "none"),
+        ("soundfont", audio.soundfont.name),
     ]
     body = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in rows)
     return f"<h3>Quality</h3><dl>{body}</dl>"
 
 
-def _downloads(prefix: str, files: dict[str, dict], link: Callable[[str], str]) -> str:
+def _downloads(prefix: str, files: dict[str, FileEntry], link: Callable[[str], str]) -> str:
     # stems in the manifest's order, which is the plan's: melody first, percussion last
     names = [n for n in DOWNLOADS if n in files] + [n for n in files if n.startswith("stems/")]
     anchors = [
         f'<span class="file"><a href="{escape(link(f"{prefix}/{name}"))}" download>{escape(name)}</a>'
-        f'<span class="dim"> {escape(_size(files[name].get("bytes")))}</span></span>'
+        f'<span class="dim"> {escape(_size(files[name].bytes))}</span></span>'
         for name in names
     ]
     return f'<p class="files"><span class="dim">download</span> {" ".join(anchors)}</p>'
@@ -301,17 +280,11 @@ def _size(size: object) -> str:
     return f"{size} B"
 
 
-def _duration_s(result: dict, manifest: dict | None) -> float | None:
+def _duration_s(result: CueResult, manifest: CueManifest | None) -> float | None:
     """The rendered audio's duration in seconds: the manifest's, else the batch record's, else the planned."""
-    candidates = (
-        ((manifest or {}).get("audio") or {}).get("duration_s"),
-        (result.get("audio") or {}).get("duration_s"),
-        result.get("length_s"),
-    )
-    for value in candidates:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    return None
+    if manifest is not None:
+        return manifest.audio.duration_s
+    return result.audio.duration_s if result.audio else result.length_s
 
 
 def _key_heard(estimate: dict) -> str:

@@ -9,9 +9,7 @@ from typing import Annotated
 import typer
 
 from cues.pipelines.generate.brief_sources import EXAMPLES_DIR, read_sources
-from cues.pipelines.generate.job import run as run_job
 from cues.schemas.config import GenerateConfig, RayConfig, RenderConfig
-from cues.services.cli.job_submission import submit_as_job
 from cues.services.cli.options import (
     DEFAULT_STORE,
     Models,
@@ -101,6 +99,8 @@ def submit(
         ray=RayConfig(address=ray_address, num_cpus=num_cpus),
     )
     if as_job:
+        from cues.services.cli.job_submission import submit_as_job  # the job module brings torch: only when used
+
         with reported_errors():
             out.print(submit_as_job(config))
         return
@@ -138,6 +138,8 @@ def run(
 def _generate(config) -> None:
     """Run the batch with a progress bar, print its summary, exit with its status."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cues.pipelines.generate.job import run as run_job  # brings torch, Ray and FluidSynth: only when run
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with reported_errors(), Progress(*columns, console=err, transient=True) as progress:

@@ -15,15 +15,14 @@ import tempfile
 from pathlib import Path
 
 from cues.pipelines.generate.brief_sources import read_sources
-from cues.pipelines.generate.cue_spec import expand_cues
-from cues.pipelines.generate.job import batch_id_of
+from cues.pipelines.generate.job import batch_id_of, expand_briefs
 from cues.schemas.config import GenerateConfig
 from cues.schemas.errors import RuntimeSetupError
 
 
 def submission_id(config: GenerateConfig) -> str:
     """``cues-<batch-id>`` of the batch ``config`` would run (invalid briefs are left out, as the job does)."""
-    cues = [cue for entry in read_sources(config.sources) if entry.ok for cue in expand_cues(entry.brief)]
+    _, cues = expand_briefs(read_sources(config.sources))
     return f"cues-{batch_id_of(cues, config.occurrence)}"
 
 

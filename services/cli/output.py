@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cues.schemas.batch import BatchRecord
 from cues.schemas.brief_file import BriefEntry
 from cues.schemas.errors import BriefError, InvalidRequest, ScoringError
 
@@ -56,41 +57,41 @@ def print_entries(console: Console, entries: list[BriefEntry]) -> None:
     console.print(line)
 
 
-def print_batch(console: Console, record) -> None:
+def print_batch(console: Console, record: BatchRecord) -> None:
     """The cues table (key, length, in-key rate, key estimate, hit error, where), a one-line total, the record."""
     table = Table(title=f"batch {record.batch_id} ({record.status})", show_lines=False)
     for column in ("cue", "length", "in key", "key heard", "hits ms", "LUFS", "dBTP", "status"):
         table.add_column(column)
     for result in record.results:
-        quality = result.get("quality") or {}
+        quality = result.quality or {}
         estimate = quality.get("key_estimate") or {}
-        if result["ok"]:
-            status = "[dim]already in the store[/dim]" if result["skipped"] else "[green]rendered[/green]"
-            if (result.get("audio") or {}).get("silent_stems"):
-                status += f" [yellow](silent: {', '.join(result['audio']['silent_stems'])})[/yellow]"
+        audio = result.audio
+        if result.ok:
+            status = "[dim]already in the store[/dim]" if result.skipped else "[green]rendered[/green]"
+            if audio and audio.silent_stems:
+                status += f" [yellow](silent: {', '.join(audio.silent_stems)})[/yellow]"
         else:
-            status = f"[red]{escape(result['error'] or 'failed')}[/red]"
+            status = f"[red]{escape(result.error or 'failed')}[/red]"
         hits = quality.get("hit_error_max_ms")
-        audio = result.get("audio") or {}
-        limited = "*" if audio.get("limited") else ""
+        limited = "*" if audio and audio.limited else ""
         table.add_row(
-            escape(result["cue_id"]),
-            f"{result['length_s']:.2f} s" if result.get("length_s") else "",
+            escape(result.cue_id),
+            f"{result.length_s:.2f} s" if result.length_s else "",
             f"{quality['in_key_rate']:.3f}" if quality.get("in_key_rate") is not None else "",
             f"{estimate.get('tonic', '')} {estimate.get('mode', '')}".strip(),
             f"{hits:.3f}" if hits is not None else "",
-            f"{audio['loudness_lufs']:.1f}" if audio.get("loudness_lufs") is not None else "",
-            f"{audio['true_peak_dbtp']:.1f}{limited}" if audio.get("true_peak_dbtp") is not None else "",
+            f"{audio.loudness_lufs:.1f}" if audio and audio.loudness_lufs is not None else "",
+            f"{audio.true_peak_dbtp:.1f}{limited}" if audio and audio.true_peak_dbtp is not None else "",
             status,
         )
     console.print(table)
-    if any((r.get("audio") or {}).get("limited") for r in record.results):
+    if any(r.audio and r.audio.limited for r in record.results):
         console.print("[dim]* the true-peak limiter acted on the mix (stems are never limited)[/dim]")
     for brief in record.failures:
         console.print(f"[red]invalid[/red]  {escape(brief.error or brief.brief)}")
     ok = sum(b.ok for b in record.briefs)
-    rendered = sum(r["ok"] and not r["skipped"] for r in record.results)
-    skipped = sum(r["skipped"] for r in record.results)
+    rendered = sum(r.ok and not r.skipped for r in record.results)
+    skipped = sum(r.skipped for r in record.results)
     summary = Table(show_header=True, box=None, pad_edge=False)
     for column in ("briefs ok", "invalid", "cues done", "skipped", "failed", "audio", "wall time"):
         summary.add_column(column, justify="right")

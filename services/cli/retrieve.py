@@ -15,6 +15,7 @@ from rich.table import Table
 
 from cues.pipelines.generate.batch_outputs import cue_manifests, write_report
 from cues.pipelines.store import open_store
+from cues.schemas.batch import read_batch_record
 from cues.schemas.errors import InvalidRequest
 from cues.services.catalog import FORMAT_SUFFIX, check_name, fetch, file_url, find_cue, select_files
 from cues.services.catalog import list_cues as find
@@ -76,39 +77,46 @@ def show(name: CueName, store: Store = DEFAULT_STORE) -> None:
     with reported_errors():
         cue, others = find_cue(open_store(store), name)
     m = cue.manifest
-    plan, quality, audio = m["plan"], m.get("quality", {}), m.get("audio", {})
+    plan, quality, audio = m.plan, m.quality, m.audio
     out.print(f"[bold]{escape(cue.cue_id)}[/bold]  {cue.prefix}  created {cue.created}")
-    out.print(f"brief {escape(m['brief_id'])}: {escape(m['brief'].get('title') or '')}")
+    out.print(f"brief {escape(m.brief_id)}: {escape(m.brief.title or '')}")
+    length = f"{plan.length_s:g} s" + (f" (cutdown {m.cutdown_label})" if m.cutdown is not None else "")
     out.print(
-        f"{plan['medium']}, {'/'.join(plan['moods'])}, {plan['key']}, {plan['meter']}, {plan['tempo_bpm']:.1f} bpm, "
-        f"{plan['length_s']:g} s, ending {plan['ending']}"
+        f"{plan.medium.value}, {'/'.join(plan.moods)}, {plan.key}, {plan.meter}, {plan.tempo_bpm:.1f} bpm, "
+        f"{length}, ending {plan.ending.value}"
     )
-    sections = ", ".join(f"{s['label']} {s['start_s']:.1f}–{s['end_s']:.1f} s" for s in plan["sections"])
+    sections = ", ".join(f"{s.label} {s.start_s:.1f}–{s.end_s:.1f} s" for s in plan.sections)
     out.print(f"sections: {sections}")
-    for hit in plan.get("hits", []):
-        out.print(f"hit: {escape(json.dumps(hit))}")
-    out.print(
-        f"in key {quality.get('in_key_rate')}, key heard {quality.get('key_estimate', {}).get('tonic', '')} "
-        f"{quality.get('key_estimate', {}).get('mode', '')}, hit error {quality.get('hit_error_max_ms')} ms"
-    )
-    if audio:
-        limiter = audio.get("limiter", {})
-        limited = f"on, {limiter.get('max_gain_reduction_db')} dB" if limiter.get("engaged") else "off"
+    for hit in plan.hits:
+        met = "met" if hit.achievable else "[red]NOT met[/red]"
         out.print(
-            f"audio {audio['duration_s']:.3f} s, {audio['sample_rate']} Hz/{audio['bit_depth']}-bit, gain "
-            f"{audio['gain_db']:+.2f} dB, limiter {limited}, soundfont {audio['soundfont']['name']}"
+            f"hit {hit.requested_s:g} s: at {hit.achieved_s:.3f} s ({hit.error_ms:+.1f} ms), bar {hit.bar} beat "
+            f"{hit.beat}, {hit.placement}, {met}"
         )
+    for note in plan.notes:
+        out.print(f"note: {escape(note)}")
+    estimate = quality.get("key_estimate") or {}
+    out.print(
+        f"in key {quality.get('in_key_rate')}, key heard {estimate.get('tonic', '')} "
+        f"{estimate.get('mode', '')}, hit error {quality.get('hit_error_max_ms')} ms"
+    )
+    limiter = audio.limiter
+    limited = f"on, {limiter.max_gain_reduction_db} dB" if limiter.engaged else "off"
+    out.print(
+        f"audio {audio.duration_s:.3f} s, {audio.sample_rate} Hz/{audio.bit_depth}-bit, gain "
+        f"{audio.gain_db:+.2f} dB, limiter {limited}, soundfont {audio.soundfont.name}"
+    )
     table = Table(box=None, pad_edge=False)
     for column in ("file", "bytes", "samples", "LUFS", "dBTP", "sha256"):
         table.add_column(column)
-    for file, entry in m["files"].items():
+    for file, entry in m.files.items():
         table.add_row(
             file,
-            str(entry["bytes"]),
-            str(entry.get("samples", "")),
-            str(entry.get("loudness_lufs", "")),
-            str(entry.get("true_peak_dbtp", "")),
-            entry["sha256"][:16],
+            str(entry.bytes),
+            _cell(entry.samples),
+            _cell(entry.loudness_lufs),
+            _cell(entry.true_peak_dbtp),
+            entry.sha256[:16],
         )
     out.print(table)
     if others:
@@ -173,6 +181,11 @@ def report(
 
     with reported_errors():
         source = open_store(store)
-        record = json.loads(source.get_bytes(f"batches/{check_name(batch, 'batch id')}/batch.json"))
-        key = write_report(source, record, cue_manifests(source, record["results"]))
+        where = f"batches/{check_name(batch, 'batch id')}/batch.json"
+        record = read_batch_record(source.get_bytes(where), f"{source.uri.rstrip('/')}/{where}")
+        key = write_report(source, record, cue_manifests(source, record))
         typer.echo(source.presigned_url(key, 7 * 24 * 3600))
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)

@@ -15,17 +15,6 @@ from cues.schemas.errors import ScheduleError, ScoringError
 from cues.schemas.schedule import read_schedule_bytes
 from cues.services.cli.options import DEFAULT_STORE, RayAddress, Store, WorkerCpus, Workers
 from cues.services.cli.output import EXIT_FAILURE, EXIT_INVALID, err, out, reported_errors
-from cues.services.scheduler import (
-    ScheduleState,
-    due,
-    occurrence_at,
-    occurrences_after,
-    parse_time,
-    read_schedule,
-    run_occurrence,
-    schedule_files,
-    stamp,
-)
 
 commands = typer.Typer(
     help="Scheduled bulk generation (schedule files, docs/contracts/schedule-v1.md).", no_args_is_help=True
@@ -102,6 +91,7 @@ def schedule_run(
 
     Example: cues schedule run schedules/ad-library-weekly.yaml --at 2026-11-23T03:00Z
     """
+    from cues.services.scheduler import occurrence_at, parse_time, read_schedule, run_occurrence  # the job: torch, Ray
 
     with reported_errors():
         schedule = read_schedule(file)
@@ -128,6 +118,7 @@ def schedule_serve(
 
     Example: cues schedule serve schedules/ --store s3://acme-music/cues
     """
+    from cues.services.scheduler import ScheduleState, due, read_schedule, run_occurrence, schedule_files
 
     base = _base_config(store, ray_address, workers, worker_cpus)
     while True:
@@ -158,6 +149,7 @@ def schedule_list(
 
     Example: cues schedule list schedules/ --store s3://acme-music/cues
     """
+    from cues.services.scheduler import ScheduleState, occurrences_after, read_schedule, schedule_files, stamp
 
     now = dt.datetime.now(dt.UTC)
     with reported_errors():

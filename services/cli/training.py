@@ -6,11 +6,8 @@ from typing import Annotated
 
 import typer
 
-from cues.pipelines.models.bundle import install_model
-from cues.pipelines.preprocess.pipeline import run as run_preprocess
 from cues.pipelines.preprocess.sources import COLLECTIONS, collection_works
 from cues.pipelines.train.data import resolve_dataset
-from cues.pipelines.train.trainer import run as run_training
 from cues.schemas.config import DEFAULT_STORE, PreprocessConfig, RayConfig
 from cues.schemas.training import TrainConfig
 from cues.services.cli.output import err, out, reported_errors
@@ -68,6 +65,7 @@ def preprocess(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from cues.pipelines.preprocess.pipeline import run as run_preprocess  # brings Ray: only when run
 
     with reported_errors():
         config = PreprocessConfig(
@@ -134,6 +132,8 @@ def train(
 
     Example: cues train --model melody --dataset ./cue-store/datasets/folk-chorales --workers 2
     """
+    from cues.pipelines.models.bundle import install_model  # these bring torch and Ray: only when run
+    from cues.pipelines.train.trainer import run as run_training
 
     if model not in {"melody", "vae", "chords"}:
         raise typer.BadParameter("use melody, vae or chords", param_hint="--model")

@@ -1,0 +1,167 @@
+"""A batch: the cues a run was asked for (:class:`CueSpec`), what became of each brief and cue, and the record of the
+whole run (``batches/<batch-id>/batch.json``, ``docs/contracts/batch-record.md``).
+
+Written by ``cues.pipelines.generate``; read by the batch outputs (cue sheet, report), the CLI's summary, the
+catalog (``cues ls --batch``) and the scheduler.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cues.schemas.brief import ResolvedBrief, canonical_hash
+from cues.schemas.errors import IntegrityError
+from cues.schemas.manifest import CueManifest
+from cues.schemas.timing import parse_length
+
+
+class CueSpec(BaseModel):
+    """One cue to compose and render: a resolved brief, the variation's seed, and the cutdown length if any."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cue_id: str = Field(description="Brief id, plus -v<N> for variations after the first, plus -<length> for cutdowns.")
+    brief_id: str
+    variation: int = Field(ge=1, description="1-based variation number.")
+    cutdown: float | str | None = Field(None, description="The cutdown length as in the brief; None = full length.")
+    seed: int = Field(ge=0)
+    brief: ResolvedBrief
+
+    def content_hash(self) -> str:
+        """Hash of everything that decides this cue's music (models and renderer are added by the render key)."""
+        return canonical_hash({"brief": self.brief.model_dump(mode="json"), "seed": self.seed, "cutdown": self.cutdown})
+
+    def length_estimate_s(self) -> float:
+        """The cue's length in seconds before it is planned: exact for seconds, and for bars at the brief's tempo;
+        bars without a tempo count at the middle of the tempo range. For ordering work, not for timing."""
+        length = self.brief.length if self.cutdown is None else parse_length(self.cutdown)
+        exact = length.duration(self.brief.meter, self.brief.tempo)
+        return exact if exact is not None else sum(length.duration_range(self.brief.meter)) / 2
+
+
+class BriefOutcome(BaseModel):
+    """What happened to one brief of the batch."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str
+    position: int = Field(description="1-based position in its file; 0 = the file as a whole.")
+    brief: str = Field(description="The brief's id, or its position (#N) when it has none.")
+    ok: bool
+    cues: int = 0
+    error: str | None = None
+
+
+class AudioDigest(BaseModel):
+    """The few audio numbers a batch summary shows, from a cue's manifest."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    duration_s: float
+    loudness_lufs: float | None = Field(description="Of the delivery master (mix.wav, else mix.flac); None if none.")
+    true_peak_dbtp: float | None
+    limited: bool
+    silent_stems: tuple[str, ...]
+
+    @classmethod
+    def of(cls, manifest: CueManifest) -> AudioDigest:
+        mix = manifest.mix
+        return cls(
+            duration_s=manifest.audio.duration_s,
+            loudness_lufs=mix.loudness_lufs if mix else None,
+            true_peak_dbtp=mix.true_peak_dbtp if mix else None,
+            limited=manifest.audio.limiter.engaged,
+            silent_stems=manifest.audio.silent_stems,
+        )
+
+
+class CueResult(BaseModel):
+    """What became of one cue: delivered now, found delivered already (``skipped``), or failed with a message."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cue_id: str
+    key: str = Field("", description="The render key; empty when the cue failed before it was known.")
+    prefix: str = Field("", description="The cue's folder in the store (cues/<cue-id>/<render-key>).")
+    ok: bool
+    skipped: bool = False
+    error: str | None = None
+    length_s: float | None = None
+    quality: dict[str, Any] | None = None
+    audio: AudioDigest | None = None
+
+    @classmethod
+    def delivered(cls, manifest: CueManifest, skipped: bool = False) -> CueResult:
+        return cls(
+            cue_id=manifest.cue_id,
+            key=manifest.cue_key,
+            prefix=manifest.prefix,
+            ok=True,
+            skipped=skipped,
+            length_s=manifest.length_s,
+            quality=manifest.quality,
+            audio=AudioDigest.of(manifest),
+        )
+
+    @classmethod
+    def failed(cls, cue_id: str, error: str) -> CueResult:
+        return cls(cue_id=cue_id, ok=False, error=error)
+
+
+class BatchRecord(BaseModel):
+    """Contents of ``batches/<batch-id>/batch.json``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="cues batch record")
+
+    batch_id: str
+    status: str = Field(
+        description="'rendered' (every cue's MIDI, audio and manifest are in the store) or 'rendered with failures'."
+    )
+    created: str = Field(description="UTC time, ISO 8601.")
+    code_version: str
+    store: str
+    sources: tuple[str, ...]
+    briefs: tuple[BriefOutcome, ...] = Field(description="The briefs that could not be expanded into cues.")
+    cues: tuple[CueSpec, ...]
+    models: dict[str, str] = Field(default_factory=dict, description="Version of each model the cues used.")
+    results: tuple[CueResult, ...] = Field((), description="One per cue, in the order of ``cues``.")
+    occurrence: str | None = Field(None, description="The schedule occurrence this batch is, if any (ISO 8601 UTC).")
+    schedule: str | None = Field(None, description="The schedule's name, if the batch is a scheduled run.")
+    wall_s: float | None = Field(None, description="Wall time of the run, seconds.")
+
+    @property
+    def failures(self) -> tuple[BriefOutcome, ...]:
+        return tuple(b for b in self.briefs if not b.ok)
+
+    @property
+    def failed_cues(self) -> tuple[CueResult, ...]:
+        return tuple(r for r in self.results if not r.ok)
+
+    @property
+    def delivered(self) -> tuple[CueResult, ...]:
+        return tuple(r for r in self.results if r.ok)
+
+    @property
+    def key(self) -> str:
+        return f"batches/{self.batch_id}/batch.json"
+
+    @property
+    def folder(self) -> str:
+        return f"batches/{self.batch_id}"
+
+    @property
+    def audio_s(self) -> float:
+        """Seconds of audio delivered (rendered now or found in the store)."""
+        return sum(r.audio.duration_s for r in self.results if r.ok and r.audio)
+
+
+def read_batch_record(data: bytes | str, where: str = "batch.json") -> BatchRecord:
+    """The batch record in ``data``; :class:`IntegrityError` naming ``where`` when it is not one."""
+    try:
+        return BatchRecord.model_validate(json.loads(data))
+    except (ValueError, ValidationError) as err:
+        detail = err.errors()[0]["msg"] if isinstance(err, ValidationError) else str(err)
+        raise IntegrityError(f"{where} is not a valid batch record: {detail}") from None

@@ -1,0 +1,169 @@
+"""The cue manifest (``cues/<cue-id>/<render-key>/manifest.json``, ``docs/contracts/manifest.md``): what one
+delivered cue is, written last into its folder, so that a folder with a manifest is a whole cue.
+
+The writer (``cues.pipelines.generate.cue_writer``) builds a :class:`CueManifest`; every reader (the catalog, the
+cue sheet, the report, ``cues show``) parses one with :func:`read_manifest` and asks it, never the raw JSON: the
+delivery master is :attr:`CueManifest.mix`, whichever of WAV or FLAC the brief asked for.
+
+Versions: 2 is written now. A manifest without ``version`` is version 1 (written before 2026-12), which has the
+same fields without ``version`` and ``content_type``; it reads as it is. A newer version is refused with a message.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cues.schemas.brief import AudioFormat, Ending, ResolvedBrief
+from cues.schemas.errors import IntegrityError
+from cues.schemas.plan import Plan
+from cues.schemas.problems import SLUG_PATTERN
+
+MANIFEST_VERSION = 2
+RENDER_KEY_PATTERN = r"^k-[0-9a-f]{12}$"
+MIX_FILES = ("mix.wav", "mix.flac")  # the delivery master, in order of preference
+FILE_OF_FORMAT = {AudioFormat.wav: "mix.wav", AudioFormat.flac: "mix.flac", AudioFormat.mp3: "preview.mp3",
+                  AudioFormat.midi: "cue.mid"}  # fmt: skip
+
+
+class FileEntry(BaseModel):
+    """One file of the cue folder: its size and sha256 (checked by ``cues get``), and for audio its numbers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bytes: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    content_type: str | None = Field(None, description="MIME type it was stored with (version 2 on).")
+    samples: int | None = Field(None, ge=0, description="Audio: sample frames (per channel).")
+    sample_rate: int | None = Field(None, description="Audio: Hz.")
+    bit_depth: int | None = Field(None, description="WAV/FLAC: bits per sample.")
+    loudness_lufs: float | None = Field(None, description="WAV/FLAC: integrated loudness (BS.1770), LUFS.")
+    true_peak_dbtp: float | None = Field(None, description="WAV/FLAC: true peak (4× oversampled), dBTP.")
+    clipped_samples: int | None = Field(None, ge=0, description="WAV/FLAC: samples clipped when quantised.")
+    silent: bool | None = Field(None, description="Stems: peak below -120 dBFS.")
+    limited: bool | None = Field(None, description="Mix: the true-peak limiter reduced gain somewhere.")
+    stems_sum_residual_dbfs: float | None = Field(
+        None, description="Mix: peak of (sum of stems - mix before limiting), dBFS; None when they null exactly."
+    )
+    bitrate_kbps: int | None = Field(None, description="MP3: bitrate.")
+    preview: bool | None = Field(None, description="MP3: a preview, not a delivery master.")
+
+
+class SoundfontIdentity(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    sha256: str
+
+
+class Limiter(BaseModel):
+    """What the true-peak limiter on the mix did."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    engaged: bool
+    ceiling_dbtp: float | None = Field(description="The limiter's final ceiling setting, dBTP; None when it never ran.")
+    max_gain_reduction_db: float
+    passes: int
+
+
+class StemAudio(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    silent: bool
+    midi_channel: int = Field(ge=1, le=16, description="1-based, as DAWs show it.")
+
+
+class AudioSummary(BaseModel):
+    """The render of the cue: format, length, mastering gain and limiter, and the renderer's identity."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sample_rate: int
+    bit_depth: int
+    samples: int = Field(description="Sample frames of the mix (and of every stem).")
+    duration_s: float = Field(description="The files' duration, seconds (with the tail of a ring-out).")
+    stems: dict[str, StemAudio]
+    silent_stems: tuple[str, ...]
+    renderer: str
+    soundfont: SoundfontIdentity
+    synth: dict[str, Any] = Field(description="FluidSynth settings (RenderConfig.synth).")
+    ending: Ending
+    length_samples: int = Field(description="The cue's musical length in samples.")
+    tail_samples: int = Field(description="Samples after the musical length (ring-out).")
+    gain_db: float = Field(description="The one loudness gain applied to the mix and every stem.")
+    stem_trim_db: float = Field(description="Extra trim on every stem so that no stem file clips (0 = none).")
+    limiter: Limiter
+    loudness_target_lufs: float
+    true_peak_ceiling_dbtp: float
+
+
+class CueManifest(BaseModel):
+    """Contents of a cue's ``manifest.json``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="cues cue manifest")
+
+    version: Literal[1, 2] = Field(1, description="Manifest format version; absent = 1.")
+    cue_id: str = Field(pattern=SLUG_PATTERN, description="The cue's id; also the name of its folder.")
+    cue_key: str = Field(pattern=RENDER_KEY_PATTERN, description="The render key; also the name of its sub-folder.")
+    brief_id: str
+    variation: int = Field(ge=1)
+    cutdown: float | str | None = Field(None, description="The cutdown's length as in the brief; None = full length.")
+    seed: int = Field(ge=0)
+    stage: Literal["rendered"] = "rendered"
+    created: str = Field(description="UTC time, ISO 8601.")
+    length_s: float = Field(description="The cue's musical length, seconds.")
+    brief: ResolvedBrief
+    plan: Plan
+    chords: tuple[str, ...] = Field(description="Roman numeral of every chord slot, in order.")
+    models: dict[str, str] = Field(description="Version of each model that composed the cue.")
+    composer_version: str
+    quality: dict[str, Any] = Field(description="Music metrics of the score (cues.pipelines.compose.quality).")
+    audio: AudioSummary
+    timings_s: dict[str, float] = Field(description="Seconds per stage of making the cue.")
+    files: dict[str, FileEntry] = Field(description="Every file of the folder but the manifest, by relative name.")
+
+    @property
+    def prefix(self) -> str:
+        """The cue's folder in the store."""
+        return f"cues/{self.cue_id}/{self.cue_key}"
+
+    @property
+    def mix(self) -> FileEntry | None:
+        """The delivery master's entry: ``mix.wav``, else ``mix.flac``; None for a MIDI- or MP3-only delivery."""
+        return next((self.files[name] for name in MIX_FILES if name in self.files), None)
+
+    @property
+    def cutdown_label(self) -> str:
+        """How people name the cue's length: ``full`` or the cutdown as the brief gave it (``30 s``, ``8 bars``)."""
+        if self.cutdown is None:
+            return "full"
+        return f"{self.cutdown:g} s" if isinstance(self.cutdown, float | int) else str(self.cutdown)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(indent=2, exclude_none=False).encode()
+
+
+def read_manifest(data: bytes | str | dict, where: str = "manifest.json") -> CueManifest:
+    """The manifest in ``data`` (JSON text or parsed); :class:`IntegrityError` naming ``where`` when it is not one."""
+    try:
+        raw = json.loads(data) if isinstance(data, bytes | str) else data
+    except ValueError as err:
+        raise IntegrityError(f"{where} is not JSON ({err}); the cue folder is damaged: re-run its batch") from None
+    if not isinstance(raw, dict):
+        raise IntegrityError(f"{where} is not a cue manifest (a JSON object is expected)")
+    version = raw.get("version", 1)
+    if isinstance(version, int) and version > MANIFEST_VERSION:
+        raise IntegrityError(
+            f"{where} is manifest version {version}, newer than this cues reads ({MANIFEST_VERSION}): upgrade cues"
+        )
+    try:
+        return CueManifest.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise IntegrityError(
+            f"{where} is not a valid cue manifest: {field}: {first['msg']} ({err.error_count()} problem(s))"
+        ) from None

@@ -28,7 +28,7 @@ def check_plan(plan, length_s: float | None = None):
         if hit.achievable:
             assert hit.error_ms <= 10.0
         else:
-            assert any(f"hit at {hit['requested_s']:g} s" in note for note in plan.notes)
+            assert any(f"hit at {hit.requested_s:g} s" in note for note in plan.notes)
     starts = [s.start_bar for s in plan.sections]
     assert starts == sorted(starts) and starts[0] == 0
 

@@ -22,7 +22,7 @@ def load_documents(data: bytes) -> Iterator[object]:
 
     Raises :class:`YamlInputError` for files over 1 MiB, invalid UTF-8, malformed YAML, duplicate mapping keys,
     aliases that expand past :data:`MAX_EXPANDED_NODES` values, integers over :data:`MAX_INT_DIGITS` digits and
-    values Python cannot hold (the date 2026-13-45).
+    values Python cannot hold (the date 2026-13-45, the escape "\\U99999999").
     """
     if len(data) > MAX_FILE_BYTES:
         raise YamlInputError(f"file is {len(data):,} bytes; at most {MAX_FILE_BYTES:,} bytes (1 MiB) are accepted")
@@ -36,11 +36,7 @@ def load_documents(data: bytes) -> Iterator[object]:
         while loader.check_node():
             node = loader.get_node()
             _check_node(node)
-            try:
-                document = loader.construct_document(node)
-            except ValueError as err:  # a value Python cannot hold, such as the date 2026-13-45
-                raise YamlInputError(f"a value cannot be read: {err}") from None
-            yield document
+            yield loader.construct_document(node)
     except yaml.MarkedYAMLError as err:
         raise YamlInputError(f"malformed YAML{_where(err)}: {err.problem or err.context}") from None
     except yaml.reader.ReaderError as err:
@@ -49,6 +45,10 @@ def load_documents(data: bytes) -> Iterator[object]:
         raise YamlInputError(f"malformed YAML: {err}") from None
     except RecursionError:
         raise YamlInputError("nesting too deep") from None
+    except YamlInputError:
+        raise
+    except (ValueError, OverflowError) as err:  # a value Python cannot hold: the date 2026-13-45, "\U99999999"
+        raise YamlInputError(f"a value cannot be read: {err}") from None
     finally:
         if loader is not None:
             loader.dispose()

@@ -336,3 +336,29 @@ def test_keys_that_are_not_text_and_huge_numbers_are_refused(body, message):
     with pytest.raises(ScheduleError) as caught:
         read(f"name: k\ncron: '0 3 * * *'\n{body}\n")
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name: "\\U00110000"\n', "s.yaml: a value cannot be read: chr() arg not in range(0x110000)"),
+        ('name: "\\U99999999"\n', "s.yaml: a value cannot be read: Python int too large to convert to C int"),
+        (
+            "name: k\ncron: '0 3 * * *'\ntemplate: {x: 2026-13-45}\n",
+            "s.yaml: a value cannot be read: month must be in 1..12",
+        ),
+    ],
+)
+def test_yaml_values_python_cannot_hold_are_refused(text, message):
+    with pytest.raises(ScheduleError) as caught:
+        read(text)
+    assert str(caught.value) == message
+
+
+def test_a_schedule_of_briefs_sources_has_no_matrix_briefs(tmp_path):
+    schedule = read("name: nightly\ncron: '30 1 * * *'\nbriefs: [schemas/examples/]\n")
+    assert schedule.matrix_briefs() == []
+    path = tmp_path / "nightly.yaml"
+    path.write_text("name: nightly\ncron: '30 1 * * *'\nbriefs: [schemas/examples/]\n")
+    result = cues("schedule", "validate", str(path))
+    assert result.output == f"ok       {path}  nightly  cron '30 1 * * *' UTC, 0 matrix briefs, 1 sources\n"

@@ -20,7 +20,7 @@ from cues.schemas.yaml_safety import YamlInputError, load_documents
 
 MAX_MATRIX_BRIEFS = 1000
 MAX_REPORTED_MATRIX_PROBLEMS = 20
-_CRON_PROBE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # any start will do: a 5-field cron repeats within 28 years
+_CRON_PROBE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # any start: croniter searches 50 years, more than any gap
 _BRIEF_FIELDS = tuple(name for name in Brief.model_fields if name != "id")
 
 
@@ -53,7 +53,7 @@ class Schedule(BaseModel):
                 "not a 5-field cron expression; allowed: minute hour day-of-month month day-of-week, "
                 'e.g. "0 3 * * MON" (every Monday 03:00)',
             )
-        try:  # croniter gives up after searching 50 years for a date that does not exist
+        try:  # an expression that matches no date (30 February) makes croniter give up after searching
             croniter(value, _CRON_PROBE).get_next(dt.datetime)
             croniter(value, _CRON_PROBE).get_prev(dt.datetime)
         except CroniterError:

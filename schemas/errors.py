@@ -38,8 +38,9 @@ class BriefError(ScoringError):
 
     noun = "brief"
 
-    def __init__(self, problems: list[Problem], source: str = "", brief: str = ""):
-        self.problems = list(problems)
+    def __init__(self, problems: list[Problem] | str, source: str = "", brief: str = ""):
+        # A plain message is one problem of the whole file (list() of a str would make one problem per character).
+        self.problems = [Problem("", problems)] if isinstance(problems, str) else list(problems)
         self.source = source
         self.brief = brief
         super().__init__(self.describe())

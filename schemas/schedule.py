@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+import sys
 import zoneinfo
 from typing import Any, Literal
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -18,6 +20,7 @@ from cues.schemas.yaml_safety import YamlInputError, load_documents
 
 MAX_MATRIX_BRIEFS = 1000
 MAX_REPORTED_MATRIX_PROBLEMS = 20
+_CRON_PROBE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # any start: croniter searches 50 years, more than any gap
 _BRIEF_FIELDS = tuple(name for name in Brief.model_fields if name != "id")
 
 
@@ -50,6 +53,15 @@ class Schedule(BaseModel):
                 "not a 5-field cron expression; allowed: minute hour day-of-month month day-of-week, "
                 'e.g. "0 3 * * MON" (every Monday 03:00)',
             )
+        try:  # an expression that matches no date (30 February) makes croniter give up after searching
+            croniter(value, _CRON_PROBE).get_next(dt.datetime)
+            croniter(value, _CRON_PROBE).get_prev(dt.datetime)
+        except CroniterError:
+            raise PydanticCustomError(
+                "cron",
+                "matches no date (like 30 February), so it would never run; "
+                "check the day of month, the month and the day of week",
+            ) from None
         return " ".join(fields)
 
     @field_validator("timezone")
@@ -77,6 +89,15 @@ class Schedule(BaseModel):
             if info.field_name == "matrix" and not (isinstance(value[name], list) and value[name]):
                 raise PydanticCustomError("matrix_values", f"matrix.{name} must be a non-empty list of values")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_values(cls, data: Any) -> Any:
+        """Keys that are not text and numbers beyond a float's range are refused before anything reads them (ids
+        are made from matrix values: ``canonical_hash`` sorts keys and brief fields convert numbers to float)."""
+        if isinstance(data, dict) and (problems := _odd_values(data, "")):
+            raise inconsistent(problems)
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Schedule:
@@ -107,6 +128,8 @@ def expand_matrix(name: str, template: dict[str, Any], matrix: dict[str, list[An
     Ids are ``<name>-<value>-<value>…`` (slugs); when that exceeds 64 characters, it is cut and ends in 8 hex
     characters of the combination's hash, so ids stay unique and the same on every run.
     """
+    if not matrix:
+        return []  # a schedule of briefs: sources only (the product of no lists would be one empty brief)
     names = list(matrix)
     briefs = []
     for combination in itertools.product(*(matrix[n] for n in names)):
@@ -125,6 +148,25 @@ def _value_text(value: Any) -> str:
     if isinstance(value, dict):
         return canonical_hash(value)[:6]
     return str(value)
+
+
+def _odd_values(value: Any, path: str) -> list[Problem]:
+    """Problems of keys that are not text and of integers beyond a float's range, anywhere inside ``value``."""
+    problems: list[Problem] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                word = "null" if key is None else str(key).lower() if isinstance(key, bool) else repr(key)
+                problems.append(Problem(path, f"key {word} is not text; keys are field names (quote it if it is text)"))
+            else:
+                problems.extend(_odd_values(item, f"{path}.{key}" if path else key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            problems.extend(_odd_values(item, f"{path}[{index}]"))
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
+        digits = len(str(abs(value))) if value.bit_length() < 14_000 else "over 4,000"
+        problems.append(Problem(path, f"number too large ({digits} digits); numbers must be below 1e308"))
+    return problems
 
 
 def _matrix_problems(schedule: Schedule) -> list[Problem]:

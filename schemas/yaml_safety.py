@@ -9,6 +9,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_FILE_BYTES = 1024 * 1024  # a brief or schedule file above 1 MiB is refused unread
 MAX_EXPANDED_NODES = 100_000  # values after expanding aliases; a "billion laughs" file has 10^9
+MAX_INT_DIGITS = 4300  # Python's own limit for reading a decimal integer (sys.int_info.default_max_str_digits)
+_INT_TAG = "tag:yaml.org,2002:int"
 
 
 class YamlInputError(ValueError):
@@ -18,8 +20,9 @@ class YamlInputError(ValueError):
 def load_documents(data: bytes) -> Iterator[object]:
     """Yield each YAML document of ``data`` as plain Python values (dict, list, str, int, float, bool, None, date).
 
-    Raises :class:`YamlInputError` for files over 1 MiB, invalid UTF-8, malformed YAML, duplicate mapping keys and
-    aliases that expand past :data:`MAX_EXPANDED_NODES` values.
+    Raises :class:`YamlInputError` for files over 1 MiB, invalid UTF-8, malformed YAML, duplicate mapping keys,
+    aliases that expand past :data:`MAX_EXPANDED_NODES` values, integers over :data:`MAX_INT_DIGITS` digits and
+    values Python cannot hold (the date 2026-13-45, the escape "\\U99999999").
     """
     if len(data) > MAX_FILE_BYTES:
         raise YamlInputError(f"file is {len(data):,} bytes; at most {MAX_FILE_BYTES:,} bytes (1 MiB) are accepted")
@@ -42,6 +45,10 @@ def load_documents(data: bytes) -> Iterator[object]:
         raise YamlInputError(f"malformed YAML: {err}") from None
     except RecursionError:
         raise YamlInputError("nesting too deep") from None
+    except YamlInputError:
+        raise
+    except (ValueError, OverflowError) as err:  # a value Python cannot hold: the date 2026-13-45, "\U99999999"
+        raise YamlInputError(f"a value cannot be read: {err}") from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -65,6 +72,11 @@ def _check_node(root: Node) -> None:
             raise YamlInputError(f"recursive alias at line {node.start_mark.line + 1}")
         in_progress.add(key)
         total = 1
+        if node.tag == _INT_TAG and len(digits := node.value.lstrip("+-").replace("_", "")) > MAX_INT_DIGITS:
+            raise YamlInputError(
+                f"a number of {len(digits):,} digits at line {node.start_mark.line + 1}; "
+                f"at most {MAX_INT_DIGITS:,} digits are accepted"
+            )
         if isinstance(node, SequenceNode):
             total += sum(size(child) for child in node.value)
         elif isinstance(node, MappingNode):

@@ -11,7 +11,7 @@ import typer
 
 from cues.pipelines.store import open_store
 from cues.schemas.config import GenerateConfig, RayConfig
-from cues.schemas.errors import ScheduleError, ScoringError
+from cues.schemas.errors import BriefError, InvalidRequest, ScheduleError, ScoringError
 from cues.schemas.schedule import read_schedule_bytes
 from cues.services.cli.options import DEFAULT_STORE, RayAddress, Store, WorkerCpus, Workers
 from cues.services.cli.output import EXIT_FAILURE, EXIT_INVALID, err, out, reported_errors
@@ -86,19 +86,22 @@ def schedule_run(
     workers: Workers = None,
     worker_cpus: WorkerCpus = GenerateConfig.model_fields["worker_cpus"].default,
 ) -> None:
-    """Run one occurrence of a schedule now: the most recent cron time at or before --at. An occurrence makes one
-    batch: running it again reports it done (or completes what a crashed run left missing).
+    """Run one occurrence of a schedule now: the most recent cron time at or before --at (not in the future). An
+    occurrence makes one batch: running it again reports it done (or completes what a failed run left missing).
+    Exits 1 when another scheduler holds its claim (busy) or its batch has failed cues.
 
     Example: cues schedule run schedules/ad-library-weekly.yaml --at 2026-11-23T03:00Z
     """
-    from cues.services.scheduler import occurrence_at, parse_time, read_schedule, run_occurrence  # the job: torch, Ray
+    from cues.services.scheduler import read_schedule, requested_occurrence, run_occurrence  # the job: torch, Ray
 
     with reported_errors():
         schedule = read_schedule(file)
-        when = occurrence_at(schedule, parse_time(at) if at else dt.datetime.now(dt.UTC))
+        when, resolved = requested_occurrence(schedule, at, dt.datetime.now(dt.UTC))
+        if resolved:
+            out.print(resolved, markup=False)
         outcome = run_occurrence(schedule, str(file), when, _base_config(store, ray_address, workers, worker_cpus))
     _show(outcome)
-    if outcome.status and outcome.status != "rendered":
+    if outcome.state == "busy" or (outcome.status and outcome.status != "rendered"):
         raise typer.Exit(EXIT_FAILURE)
 
 
@@ -114,7 +117,8 @@ def schedule_serve(
 ) -> None:
     """Run schedules as their occurrences come due, until stopped. Safe to run twice or to restart: each
     occurrence runs at most once (its claim and result are kept in the store). Occurrences missed while nothing
-    ran are reported, and only the most recent one is run. A schedule's first sighting starts its clock.
+    ran are reported, and only the most recent one is run. A schedule's first sighting starts its clock. With
+    --once, exits 2 if a schedule file is invalid, else 1 if a run failed.
 
     Example: cues schedule serve schedules/ --store s3://acme-music/cues
     """
@@ -122,6 +126,7 @@ def schedule_serve(
 
     base = _base_config(store, ray_address, workers, worker_cpus)
     while True:
+        exit_code = 0
         for path in schedule_files(folder):
             try:
                 schedule = read_schedule(path)
@@ -133,10 +138,17 @@ def schedule_serve(
                     out.print(f"{schedule.name}: {missed} occurrence(s) missed; running the most recent")
                 _show(run_occurrence(schedule, str(path), when, base))
             except ScoringError as error:  # one bad schedule or failed run never stops the others
-                err.print(f"Error: {path}: {error}", markup=False)
+                exit_code = max(exit_code, _report(path, error))
         if once:
-            return
+            raise typer.Exit(exit_code)
         time.sleep(poll)
+
+
+def _report(path: Path, error: ScoringError) -> int:
+    """One line on stderr for a schedule that could not be read or run; its exit status (2 invalid, 1 failed)."""
+    text = str(error)
+    err.print(f"Error: {text if text.startswith(str(path)) else f'{path}: {text}'}", markup=False)
+    return EXIT_INVALID if isinstance(error, BriefError | InvalidRequest) else EXIT_FAILURE
 
 
 @commands.command("list")
@@ -145,27 +157,49 @@ def schedule_list(
     store: Store = DEFAULT_STORE,
     upcoming: Annotated[int, typer.Option(min=1, help="How many next times to show.")] = 3,
 ) -> None:
-    """Each schedule's next times, and its last runs with their outcome (keep_last of them, default 5).
+    """Each schedule's next times, and its last runs with their outcome (keep_last of them, default 5). A bad
+    schedule file is reported and the others are still listed; then it exits 2.
 
     Example: cues schedule list schedules/ --store s3://acme-music/cues
     """
     from cues.services.scheduler import ScheduleState, occurrences_after, read_schedule, schedule_files, stamp
 
     now = dt.datetime.now(dt.UTC)
-    with reported_errors():
-        for path in schedule_files(folder):
+    exit_code = 0
+    for path in schedule_files(folder):
+        try:
             schedule = read_schedule(path)
             state = ScheduleState(open_store(schedule.store or store), schedule.name)
             nexts = ", ".join(stamp(t) for t in occurrences_after(schedule, now, upcoming))
-            out.print(f"[bold]{schedule.name}[/bold]  cron '{schedule.cron}' {schedule.timezone}  next: {nexts}")
             runs = state.runs()[-(schedule.keep_last or 5) :]
-            if not runs:
-                out.print("  no runs yet")
-            for occurrence, result in runs:
-                if result is None:
-                    out.print(f"  {occurrence}  running (or interrupted; `cues schedule run` completes it)")
-                else:
-                    out.print(
-                        f"  {occurrence}  {result['status']}  batch {result['batch_id']}  {result['cues']} cues, "
-                        f"{result['failed_cues']} failed, finished {result['finished']}"
-                    )
+            lines = [_run_line(state, path, occurrence, result, now) for occurrence, result in runs]
+        except ScoringError as error:  # one bad schedule never hides the others
+            exit_code = max(exit_code, _report(path, error))
+            continue
+        out.print(f"[bold]{schedule.name}[/bold]  cron '{schedule.cron}' {schedule.timezone}  next: {nexts}")
+        for line in lines or ["no runs yet"]:
+            out.print(f"  {line}", markup=False)
+    raise typer.Exit(exit_code)
+
+
+def _run_line(state, path: Path, occurrence: str, result: dict | None, now: dt.datetime) -> str:
+    """A finished run's outcome, or what holds an unfinished one and the command that completes it."""
+    from cues.services.scheduler import stamp
+
+    if result is not None:
+        return (
+            f"{occurrence}  {result['status']}  batch {result['batch_id']}  {result['cues']} cues, "
+            f"{result['failed_cues']} failed, finished {result['finished']}"
+        )
+    command = f"`cues schedule run {path} --at {occurrence}`"
+    held = state.holder(occurrence)
+    if held is None:
+        return f"{occurrence}  interrupted (no result, no claim): {command} completes it"
+    why = held.stale(now)
+    if why:
+        return f"{occurrence}  interrupted ({why}): {command} completes it"
+    return (
+        f"{occurrence}  running since {stamp(held.claimed)} ({held.owner}, its claim lasts until "
+        f"{stamp(held.expires)}); if that scheduler is gone, {command} completes it once the claim has expired, "
+        f"or at once on {held.host}"
+    )

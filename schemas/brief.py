@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -26,12 +27,12 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from cues.schemas.errors import Problem
+from cues.schemas.errors import Problem, echo
 from cues.schemas.form import ALLOWED_FORMS, FormParseError, FormSection, format_form, parse_form
 from cues.schemas.general_midi import FAMILIES, GM_PROGRAMS
 from cues.schemas.key import ALLOWED_KEYS, Key, KeyParseError, parse_key
 from cues.schemas.moods import MAX_MOODS, MOOD_ALIASES, MOODS, canonical_mood, did_you_mean
-from cues.schemas.problems import SLUG_PATTERN, inconsistent
+from cues.schemas.problems import SLUG_PATTERN, data_problems, inconsistent
 from cues.schemas.timing import (
     ALLOWED_LENGTHS,
     ALLOWED_TIMES,
@@ -48,6 +49,9 @@ from cues.schemas.timing import (
 )
 
 _SLUG_RE = re.compile(SLUG_PATTERN)
+# Control characters (C0 with tab and newline, DEL, C1), line and paragraph separators, and the bidirectional
+# embeddings, overrides and isolates that make text display differently from what it is ("Trojan Source").
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 class Medium(StrEnum):
@@ -128,9 +132,9 @@ def _parse_moods(value: Any) -> tuple[str, ...]:
         mood = canonical_mood(word)
         if mood is None:
             hint = did_you_mean(word, (*MOODS, *MOOD_ALIASES))
-            raise PydanticCustomError("unknown_mood", f"unknown mood {word!r}{hint}; allowed: {', '.join(MOODS)}")
+            raise PydanticCustomError("unknown_mood", f"unknown mood {echo(word)}{hint}; allowed: {', '.join(MOODS)}")
         if mood in moods:
-            raise PydanticCustomError("mood_repeated", f"mood {word!r} is given twice")
+            raise PydanticCustomError("mood_repeated", f"mood {echo(word)} is given twice")
         moods.append(mood)
     return tuple(moods)
 
@@ -143,7 +147,7 @@ def _parse_instrument(value: Any) -> str:
         hint = did_you_mean(value, _INSTRUMENT_NAMES)
         raise PydanticCustomError(
             "unknown_instrument",
-            f"unknown instrument {value!r}{hint}; allowed: a General MIDI instrument name "
+            f"unknown instrument {echo(value)}{hint}; allowed: a General MIDI instrument name "
             f"(e.g. 'Acoustic Grand Piano', 'String Ensemble 1') or a family: {', '.join(FAMILIES)}",
         )
     return name
@@ -260,6 +264,25 @@ InstrumentValue = Annotated[
 HitValue = Annotated[float, BeforeValidator(_parse_hit), WithJsonSchema(_TIME_SCHEMA)]
 
 
+def _version(value: Any) -> Any:
+    if type(value) is not int or value != 1:  # not True or 1.0, which equal 1
+        raise PydanticCustomError("version", "only version 1 exists")
+    return value
+
+
+def _one_line(text: str) -> str:
+    if match := _CONTROL_RE.search(text):
+        raise PydanticCustomError(
+            "control_character",
+            f"must be one line of text without control characters; found U+{ord(match.group()):04X} at character "
+            f"{match.start() + 1}",
+        )
+    return text
+
+
+TitleValue = Annotated[str, Field(max_length=200), AfterValidator(_one_line)]
+
+
 def _parse_intensity(value: Any) -> float | tuple[float, ...]:
     def unit(v: Any) -> float:
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0.0 <= v <= 1.0:
@@ -336,13 +359,17 @@ class Brief(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", title="Scoring brief v1")
 
-    version: Literal[1] = Field(1, description="Brief format version; only 1 exists.")
+    version: Annotated[Literal[1], BeforeValidator(_version)] = Field(
+        1, description="Brief format version; only 1 exists."
+    )
     id: str = Field(
         None,
         pattern=SLUG_PATTERN,
         description="Stable name of the cue. Default: slug of the title, else cue- + 8 hex chars of the brief's hash.",
     )
-    title: str | None = Field(None, max_length=200, description="Title, at most 200 characters.")
+    title: TitleValue | None = Field(
+        None, description="Title, at most 200 characters, one line without control characters."
+    )
     medium: Medium = Field(description="Sets defaults for ending, loudness and form.")
     mood: MoodValue
     length: LengthValue
@@ -378,6 +405,8 @@ class Brief(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _default_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and (problems := data_problems(data)):
+            raise inconsistent(problems)  # before the fields: they would call a 5,000-digit number "not a number"
         if isinstance(data, dict) and data.get("id") is None:
             data = {**data, "id": default_brief_id(data)}
         return data

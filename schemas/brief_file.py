@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from cues.schemas.brief import Brief
-from cues.schemas.errors import BriefError, BriefFileError, Problem
+from cues.schemas.errors import BriefError, BriefFileError, Problem, echo
 from cues.schemas.moods import did_you_mean
-from cues.schemas.problems import problems_from
+from cues.schemas.problems import SLUG_RE, problems_from
 from cues.schemas.yaml_safety import YamlInputError, load_documents
 
 BATCH_FIELDS = ("version", "defaults", "briefs")
@@ -68,7 +68,10 @@ def parse_brief(raw: object, source: str = "", label: str = "") -> Brief:
 
 
 def _entry(source: str, position: int, raw: object) -> BriefEntry:
-    label = raw["id"] if isinstance(raw, dict) and isinstance(raw.get("id"), str) else f"#{position}"
+    # Messages and the batch record name a brief by its id only when that id is valid: an invalid one may be 900 KB
+    # long or hold control characters, and its own problem line shows it (shortened, escaped) anyway.
+    given = raw.get("id") if isinstance(raw, dict) else None
+    label = given if isinstance(given, str) and SLUG_RE.match(given) else f"#{position}"
     try:
         return BriefEntry(source, position, brief=parse_brief(raw, source, label))
     except BriefError as err:
@@ -99,12 +102,13 @@ def _expand_batch(document: dict) -> list[object]:
             [
                 Problem(
                     name,
-                    f"unknown field {name!r} in a batch file{did_you_mean(name, BATCH_FIELDS)}; a batch holds "
+                    f"unknown field {echo(name)} in a batch file{did_you_mean(name, BATCH_FIELDS)}; a batch holds "
                     f"{', '.join(BATCH_FIELDS)} (brief fields go under defaults: or into each brief)",
                 )
             ]
         )
-    if document.get("version", 1) != 1:
+    version = document.get("version", 1)
+    if type(version) is not int or version != 1:  # not True or 1.0, which equal 1
         raise BriefFileError([Problem("version", "only version 1 exists", document["version"], True)])
     briefs, defaults = document["briefs"], document.get("defaults") or {}
     if not isinstance(briefs, list) or not briefs:

@@ -6,6 +6,7 @@ failed, where, and what to do about it, because a user reads it instead of a tra
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
 
 
@@ -14,6 +15,45 @@ class ScoringError(Exception):
 
 
 # --- briefs and schedules -------------------------------------------------------------------------------------
+
+MAX_ECHO = 60  # characters of a value repeated in a message; a 900 KB title must not make a 900 KB error line
+
+
+class _ShortRepr(reprlib.Repr):
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxstring = self.maxlong = self.maxother = MAX_ECHO
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = self.maxfrozenset = 6
+        self.maxlevel = 3
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 10_000:  # str() refuses ints of more than 4,300 digits
+            return f"<a number of about {_digits(x):,} digits>"
+        return super().repr_int(x, level)
+
+
+_SHORT_REPR = _ShortRepr()
+
+
+def echo(value: object) -> str:
+    """``repr(value)`` for a message, cut to about :data:`MAX_ECHO` characters: a longer text, number or list keeps
+    its start and end around ``...`` and says its full size, ``'xxxx...xxxx' (900,000 characters)``."""
+    text = _SHORT_REPR.repr(value)
+    if len(text) > 2 * MAX_ECHO:  # nested lists and mappings: up to 6 items at each of 3 levels
+        text = text[: 2 * MAX_ECHO - 3] + "..."
+    if isinstance(value, str) and len(value) > MAX_ECHO:
+        return f"{text} ({len(value):,} characters)"
+    if isinstance(value, int) and not isinstance(value, bool) and _digits(value) > MAX_ECHO:
+        return text if text.startswith("<") else f"{text} ({_digits(value):,} digits)"
+    if isinstance(value, list | tuple | dict | set) and len(value) > 6:
+        return f"{text} ({len(value):,} items)"
+    return text
+
+
+def _digits(number: int) -> int:
+    if number.bit_length() > 10_000:
+        return int(abs(number).bit_length() * 0.30103) + 1  # log10(2): exact to within one digit
+    return len(str(abs(number)))
 
 
 @dataclass(frozen=True)
@@ -29,7 +69,7 @@ class Problem:
     has_value: bool = False
 
     def __str__(self) -> str:
-        text = f"{self.message} (got {self.value!r})" if self.has_value else self.message
+        text = f"{self.message} (got {echo(self.value)})" if self.has_value else self.message
         return f"{self.path}: {text}" if self.path else text
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from cues.schemas.errors import MAX_ECHO, echo
+
 NAMED_SECTIONS = ("intro", "outro", "bridge", "build", "break", "sting")
 MAX_SECTIONS = 64
 MAX_SECTION_BARS = 256
@@ -48,13 +50,13 @@ def parse_section_name(text: str) -> FormSection:
     """One section label (``"A'"``, ``"Intro"``) → :class:`FormSection` without bars."""
     match = _SECTION_RE.match(text.strip().translate(_PRIMES))
     if not match:
-        raise FormParseError(f"{text!r} is not a section; allowed: {ALLOWED_FORMS}")
+        raise FormParseError(f"{echo(text)} is not a section; allowed: {ALLOWED_FORMS}")
     name, primes = match.groups()
     if len(name) == 1:
         return FormSection(name=name.upper(), primes=len(primes))
     if name.lower() in NAMED_SECTIONS:
         return FormSection(name=name.lower(), primes=len(primes))
-    raise FormParseError(f"unknown section {text.strip()!r}; allowed: {ALLOWED_FORMS}")
+    raise FormParseError(f"unknown section {echo(text.strip())}; allowed: {ALLOWED_FORMS}")
 
 
 def parse_form(value: object) -> tuple[FormSection, ...]:
@@ -81,11 +83,10 @@ def _parse_form_text(text: str) -> tuple[FormSection, ...]:
 
 def _parse_form_item(index: int, item: object) -> FormSection:
     if isinstance(item, dict):
-        unknown = sorted(set(item) - {"section", "bars"})
+        unknown = sorted(map(str, set(item) - {"section", "bars"}))  # keys may be numbers
         if unknown:
-            raise FormParseError(
-                f"form[{index}]: unknown field(s) {', '.join(map(str, unknown))}; allowed: section, bars"
-            )
+            names = ", ".join(name if len(name) <= MAX_ECHO else echo(name) for name in unknown)
+            raise FormParseError(f"form[{index}]: unknown field(s) {names}; allowed: section, bars")
         if "section" not in item:
             raise FormParseError(f"form[{index}]: missing 'section'; allowed: {ALLOWED_FORMS}")
         name = item["section"]

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cues.schemas.errors import echo
+
 
 class Mode(StrEnum):
     """The modes a brief may ask for. ``ionian`` and ``aeolian`` are accepted as aliases of major and minor."""
@@ -93,5 +95,5 @@ def parse_key(text: str) -> Key:
     elif mode_word in MODE_ALIASES:
         mode = MODE_ALIASES[mode_word]
     else:
-        raise KeyParseError(f"unknown mode {rest!r}; allowed: {ALLOWED_KEYS}")
+        raise KeyParseError(f"unknown mode {echo(rest)}; allowed: {ALLOWED_KEYS}")
     return Key(tonic=letter.upper() + accidental, mode=mode)

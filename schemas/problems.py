@@ -1,10 +1,12 @@
 """Turning pydantic's validation errors into :class:`Problem` lines a brief's author can act on.
 
-Each problem names the field path, the bad value and what is allowed; unknown fields get a did-you-mean.
+Each problem names the field path, the bad value and what is allowed; unknown fields get a did-you-mean. Values
+are echoed shortened (:func:`~cues.schemas.errors.echo`), so a huge value never makes a huge message.
 """
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from typing import Any
@@ -13,10 +15,12 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from cues.schemas.errors import Problem
+from cues.schemas.errors import MAX_ECHO, Problem, echo
 from cues.schemas.moods import did_you_mean
+from cues.schemas.yaml_safety import LongNumber
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+SLUG_RE = re.compile(SLUG_PATTERN)
 SLUG_RULE = "lowercase letters, digits, - and _, starting with a letter or digit, at most 64 characters"
 
 _TYPE_WORDS = {
@@ -38,6 +42,54 @@ _TYPE_WORDS = {
 
 
 INCONSISTENT = "inconsistent"
+MAX_DATA_PROBLEMS = 10  # of data_problems: a file of 10,000 numeric keys gets ten lines, not 10,000
+
+
+def data_problems(data: object) -> list[Problem]:
+    """What YAML can give but no field takes, anywhere in ``data``: field names that are not text (``1:``,
+    ``null:``), binary data (``!!binary``) and numbers too long to convert (:class:`LongNumber`). Checked before
+    the fields are, whose own messages would mislead ("must be a whole number" for a number of 5,000 digits)."""
+    problems: list[Problem] = []
+    stack: list[tuple[tuple, object]] = [((), data)]
+    while stack and len(problems) < MAX_DATA_PROBLEMS:
+        loc, value = stack.pop()
+        if isinstance(value, dict):
+            for key in value:
+                if not isinstance(key, str):
+                    where = format_path((*loc, _written(key)))
+                    problems.append(Problem(where, f"field names are text; this one is {_spelled(key)}"))
+            children = [((*loc, k), v) for k, v in value.items() if isinstance(k, str)]
+        elif isinstance(value, list | tuple):
+            children = [((*loc, i), v) for i, v in enumerate(value)]
+        else:
+            children = []
+            if isinstance(value, bytes | bytearray):
+                problems.append(Problem(format_path(loc), "must be text, not binary data (!!binary)"))
+            elif isinstance(value, LongNumber):
+                problems.append(
+                    Problem(format_path(loc), f"a number of {value.digits:,} digits is too large for any field")
+                )
+        stack.extend(reversed(children))  # depth first, in the order the file gives them
+    return problems[:MAX_DATA_PROBLEMS]
+
+
+def _written(key: object) -> str:
+    """A non-text mapping key as YAML spells it: ``1``, ``null``, ``true``, ``2024-01-01``."""
+    if key is None or isinstance(key, bool):
+        return {None: "null", True: "true", False: "false"}[key]
+    return str(key)
+
+
+def _spelled(key: object) -> str:
+    """A non-text mapping key described: ``the number 1``, ``null``, ``true``, ``the date 2024-01-01``."""
+    if key is None or isinstance(key, bool):
+        return _written(key)
+    if isinstance(key, LongNumber):
+        return repr(key).strip("<>")
+    if isinstance(key, int | float):
+        return f"the number {echo(key)}"
+    text = str(key)  # a date (2024-01-01:) or binary data
+    return f"the {type(key).__name__} {text if len(text) <= MAX_ECHO else echo(key)}"
 
 
 def inconsistent(problems: list[Problem]) -> PydanticCustomError:
@@ -69,7 +121,7 @@ def _problem(detail: dict[str, Any], model: type[BaseModel]) -> Problem:
         name = str(loc[-1])
         names = list(parent.model_fields) if parent else []
         hint = did_you_mean(name, names)
-        return Problem(path, f"unknown field {name!r}{hint}; allowed fields: {', '.join(names)}")
+        return Problem(path, f"unknown field {echo(name)}{hint}; allowed fields: {', '.join(names)}")
     if kind == "missing":
         return Problem(path, "required field is missing" + (f"; {allowed}" if allowed else ""))
     if kind in {"literal_error", "enum"}:
@@ -105,7 +157,10 @@ def format_path(loc: tuple) -> str:
         if isinstance(part, int):
             path += f"[{part}]"
         elif not _is_internal(part):
-            path += ("." if path else "") + str(part)
+            name = str(part)
+            if len(name) > MAX_ECHO:
+                name = f"{name[: MAX_ECHO // 2 - 2]}...{name[-(MAX_ECHO // 2 - 1) :]}"
+            path += ("." if path else "") + name
     return path
 
 

@@ -98,7 +98,7 @@ def parse_time(value: object) -> float:
     if isinstance(value, bool):
         raise TimingParseError(f"not a time; allowed: {ALLOWED_TIMES}")
     if isinstance(value, int | float):
-        seconds = float(value)
+        seconds = _float(value)
     elif isinstance(value, str):
         seconds = _parse_time_text(value)
     else:
@@ -108,21 +108,30 @@ def parse_time(value: object) -> float:
     return seconds
 
 
+def _float(number: int | float) -> float:
+    try:
+        return float(number)
+    except OverflowError:  # an int of more than ~308 digits: no float holds it
+        return math.inf
+
+
 def _parse_time_text(text: str) -> float:
     if match := _SECONDS_RE.match(text):
         return float(match.group(1))
     if match := _CLOCK_RE.match(text):
-        hours, minutes, seconds = match.groups()
-        if float(seconds) >= 60 or (hours is not None and int(minutes) >= 60):
+        # float(), not int(): it reads any number of digits (to inf), where int() refuses more than 4,300
+        hours, minutes, seconds = (float(part or 0) for part in match.groups())
+        if seconds >= 60 or (match.group(1) is not None and minutes >= 60):
             raise TimingParseError(f"minutes and seconds must be below 60; allowed: {ALLOWED_TIMES}")
-        return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+        return hours * 3600 + minutes * 60 + seconds
     raise TimingParseError(f"not a time; allowed: {ALLOWED_TIMES}")
 
 
 def parse_length(value: object) -> Length:
     """A :class:`Length` from a brief value. Seconds are range-checked here; bars against tempo later."""
     if isinstance(value, str) and (match := _BARS_RE.match(value)):
-        bars = int(match.group(1))
+        digits = match.group(1).lstrip("0") or "0"
+        bars = int(digits) if len(digits) <= len(str(MAX_BARS)) else MAX_BARS + 1  # int() refuses 4,301+ digits
         if not 1 <= bars <= MAX_BARS:
             raise TimingParseError(f"bars must be 1 to {MAX_BARS}; allowed: {ALLOWED_LENGTHS}")
         return Length(bars=bars)

@@ -1,4 +1,8 @@
-"""Reading untrusted YAML: size limit, UTF-8, no alias bombs, no duplicate keys, safe types only."""
+"""Reading untrusted YAML: size limit, UTF-8, no alias bombs, no duplicate keys, safe types only.
+
+An integer too long for Python to convert (more than 4,300 digits) becomes a :class:`LongNumber`, not an error: the
+file is still read and only the brief (or schedule) holding it is refused, by whoever validates that value.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,35 @@ from collections.abc import Iterator
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from cues.schemas.errors import echo
+
 MAX_FILE_BYTES = 1024 * 1024  # a brief or schedule file above 1 MiB is refused unread
 MAX_EXPANDED_NODES = 100_000  # values after expanding aliases; a "billion laughs" file has 10^9
-MAX_INT_DIGITS = 4300  # Python's own limit for reading a decimal integer (sys.int_info.default_max_str_digits)
-_INT_TAG = "tag:yaml.org,2002:int"
+MAX_INT_BITS = 14_000  # about 4,200 decimal digits: Python's int() and str() refuse more than 4,300
+
+
+class LongNumber:
+    """A YAML integer of ``digits`` digits, too long to be any value a brief or schedule takes (Python will not even
+    convert it). Validation refuses it with a message that says so, instead of the whole file failing."""
+
+    def __init__(self, digits: int):
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"<a number of {self.digits:,} digits>"
+
+
+class _Loader(yaml.SafeLoader):
+    def construct_yaml_int(self, node: ScalarNode) -> int | LongNumber:
+        digits = sum(ch.isalnum() for ch in node.value)
+        try:
+            value = super().construct_yaml_int(node)
+        except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+            return LongNumber(digits)
+        return LongNumber(digits) if value.bit_length() > MAX_INT_BITS else value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 
 
 class YamlInputError(ValueError):
@@ -18,11 +47,13 @@ class YamlInputError(ValueError):
 
 
 def load_documents(data: bytes) -> Iterator[object]:
-    """Yield each YAML document of ``data`` as plain Python values (dict, list, str, int, float, bool, None, date).
+    """Yield each YAML document of ``data`` as plain Python values (dict, list, str, int, float, bool, None, date,
+    bytes for ``!!binary``, and :class:`LongNumber` for an integer too long to convert).
 
     Raises :class:`YamlInputError` for files over 1 MiB, invalid UTF-8, malformed YAML, duplicate mapping keys,
-    aliases that expand past :data:`MAX_EXPANDED_NODES` values, integers over :data:`MAX_INT_DIGITS` digits and
-    values Python cannot hold (the date 2026-13-45, the escape "\\U99999999").
+    aliases that expand past :data:`MAX_EXPANDED_NODES` values and values Python cannot hold (the date 2026-13-45,
+    the escape "\\U99999999"). An integer too long to convert is a :class:`LongNumber`, which validation refuses
+    for its brief alone.
     """
     if len(data) > MAX_FILE_BYTES:
         raise YamlInputError(f"file is {len(data):,} bytes; at most {MAX_FILE_BYTES:,} bytes (1 MiB) are accepted")
@@ -32,7 +63,7 @@ def load_documents(data: bytes) -> Iterator[object]:
         raise YamlInputError(f"not UTF-8 text (byte {err.start}: {data[err.start : err.start + 1]!r})") from None
     loader = None
     try:
-        loader = yaml.SafeLoader(text)  # the reader already rejects unprintable characters here
+        loader = _Loader(text)  # the reader already rejects unprintable characters here
         while loader.check_node():
             node = loader.get_node()
             _check_node(node)
@@ -72,11 +103,6 @@ def _check_node(root: Node) -> None:
             raise YamlInputError(f"recursive alias at line {node.start_mark.line + 1}")
         in_progress.add(key)
         total = 1
-        if node.tag == _INT_TAG and len(digits := node.value.lstrip("+-").replace("_", "")) > MAX_INT_DIGITS:
-            raise YamlInputError(
-                f"a number of {len(digits):,} digits at line {node.start_mark.line + 1}; "
-                f"at most {MAX_INT_DIGITS:,} digits are accepted"
-            )
         if isinstance(node, SequenceNode):
             total += sum(size(child) for child in node.value)
         elif isinstance(node, MappingNode):
@@ -102,6 +128,6 @@ def _check_duplicate_keys(node: MappingNode) -> None:
         line = key_node.start_mark.line + 1
         if key_node.value in seen:
             raise YamlInputError(
-                f"key {key_node.value!r} appears twice in one mapping (lines {seen[key_node.value]} and {line})"
+                f"key {echo(key_node.value)} appears twice in one mapping (lines {seen[key_node.value]} and {line})"
             )
         seen[key_node.value] = line

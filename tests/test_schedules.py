@@ -328,7 +328,8 @@ def read(text: str) -> Schedule:
         ),
         (
             f"matrix: {{length: [{'9' * 5000}]}}\ntemplate: {{medium: ad, mood: happy}}",
-            "s.yaml: a number of 5,000 digits at line 3; at most 4,300 digits are accepted",
+            "s.yaml: schedule 'k': matrix brief k-a-number-of-5-000-digits: "
+            "length: a number of 5,000 digits is too large for any field",
         ),
     ],
 )

@@ -1,7 +1,8 @@
 """Where briefs come from: files, folders, globs and ``s3://`` prefixes, read into :class:`BriefEntry` lists.
 
 A source that cannot be read (missing file, unreachable bucket, over 1 MiB) becomes an error entry naming it, so one
-bad source never hides the briefs of the others.
+bad source never hides the briefs of the others. Under an ``s3://`` prefix the same holds for each object: one whose
+key no store may use (``briefs/../evil.yaml``, ``briefs/sub//x.yaml``) is reported and skipped, the rest are read.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
-from cues.pipelines.store import open_store
+from cues.pipelines.store import check_key, open_store
 from cues.schemas.brief_file import BriefEntry, mark_duplicate_ids, read_brief_bytes
-from cues.schemas.errors import BriefFileError, Problem, StoreError
+from cues.schemas.errors import BriefFileError, Problem, StoreError, StoreURIError
 from cues.schemas.yaml_safety import MAX_FILE_BYTES
 
 BRIEF_SUFFIXES = (".yaml", ".yml")
@@ -81,6 +82,11 @@ def _read_s3(uri: str) -> list[BriefEntry]:
             return [_source_error(uri, "no *.yaml or *.yml objects under this prefix")]
         entries = []
         for key in keys:
+            try:
+                check_key(key)
+            except StoreURIError as err:  # S3 takes any key; we refuse those that could name another path
+                entries.append(_source_error(store.uri, f"object skipped: {err}; rename it to have it read"))
+                continue
             info = store.stat(key)
             if info.size > MAX_FILE_BYTES:
                 entries.append(_source_error(store.uri_for(key), f"object is {info.size:,} bytes; at most 1 MiB"))

@@ -4,7 +4,8 @@ Columns, always in this order (``COLUMNS``):
 
 ========================  ===========================================================================
 ``cue_id``                the cue's id (brief id, plus ``-v2``/``-30s`` for variations and cutdowns)
-``title``                 the brief's title; empty if the brief has none
+``title``                 the brief's title; empty if the brief has none; with a ``'`` in front when it starts
+                          with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (see below)
 ``brief_id``              the brief the cue came from
 ``medium``                ``film``, ``tv``, ``trailer``, ``game``, ``ad`` or ``web``
 ``mood``                  the brief's moods, joined with ``/``
@@ -26,6 +27,10 @@ Columns, always in this order (``COLUMNS``):
 
 Empty cells mean "not known" (never ``None`` or ``nan``). Numbers are written as Python prints them. Rows use
 the csv module's default ``excel`` dialect: comma-separated, quoted where needed, ``\\r\\n`` line ends.
+
+A text cell that a spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return: a title such as ``=HYPERLINK(...)``) gets a single quote ``'`` in front, as OWASP's CSV-injection guidance
+advises; spreadsheets then show it as text. Number cells (``-23.0``) are never changed.
 """
 
 from __future__ import annotations
@@ -75,24 +80,31 @@ def cue_row(manifest: CueManifest, prefix: str) -> dict[str, str]:
     brief, plan, mix = manifest.brief, manifest.plan, manifest.mix
     prefix = prefix.rstrip("/")
     return {
-        "cue_id": manifest.cue_id,
+        "cue_id": _cell(manifest.cue_id),
         "title": _cell(brief.title),
-        "brief_id": manifest.brief_id,
+        "brief_id": _cell(manifest.brief_id),
         "medium": brief.medium.value,
-        "mood": "/".join(brief.mood),
-        "key": plan.key,
+        "mood": _cell("/".join(brief.mood)),
+        "key": _cell(plan.key),
         "tempo_bpm": _cell(plan.tempo_bpm),
-        "meter": plan.meter,
+        "meter": _cell(plan.meter),
         "duration_s": _cell(manifest.audio.duration_s),
         "ending": plan.ending.value,
         "loudness_lufs": _cell(mix and mix.loudness_lufs),
         "true_peak_dbtp": _cell(mix and mix.true_peak_dbtp),
         "variation": _cell(manifest.variation),
         "cutdown": _cell(manifest.cutdown),
-        "render_key": manifest.cue_key,
-        "files": ";".join(f"{prefix}/{name}" for name in [*manifest.files, MANIFEST_FILE]),
+        "render_key": _cell(manifest.cue_key),
+        "files": _cell(";".join(f"{prefix}/{name}" for name in [*manifest.files, MANIFEST_FILE])),
     }
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula (OWASP)
+
+
 def _cell(value: object) -> str:
-    return "" if value is None else str(value)
+    if value is None:
+        return ""
+    if isinstance(value, str):  # text only: a number such as -23.0 stays a number
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
+    return str(value)

@@ -165,3 +165,5 @@ def read_batch_record(data: bytes | str, where: str = "batch.json") -> BatchReco
     except (ValueError, ValidationError) as err:
         detail = err.errors()[0]["msg"] if isinstance(err, ValidationError) else str(err)
         raise IntegrityError(f"{where} is not a valid batch record: {detail}") from None
+    except RecursionError:  # "[[[[…" 100,000 deep: json gives up, and must not become a traceback
+        raise IntegrityError(f"{where} is not a valid batch record: nested too deeply") from None

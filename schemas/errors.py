@@ -117,7 +117,9 @@ class StoreError(ScoringError):
 
 
 class StoreURIError(StoreError):
-    """A store URI or key is malformed or would escape the configured prefix."""
+    """A store URI or key is malformed or would escape the configured prefix, or a store to read is not there.
+
+    Invalid input (the CLI exits 2): the user named it."""
 
 
 class StoreNotFound(StoreError):

@@ -12,9 +12,11 @@ same fields without ``version`` and ``content_type``; it reads as it is. A newer
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from cues.schemas.brief import AudioFormat, Ending, ResolvedBrief
 from cues.schemas.errors import IntegrityError
@@ -26,6 +28,13 @@ RENDER_KEY_PATTERN = r"^k-[0-9a-f]{12}$"
 MIX_FILES = ("mix.wav", "mix.flac")  # the delivery master, in order of preference
 FILE_OF_FORMAT = {AudioFormat.wav: "mix.wav", AudioFormat.flac: "mix.flac", AudioFormat.mp3: "preview.mp3",
                   AudioFormat.midi: "cue.mid"}  # fmt: skip
+# A file's name inside the cue folder: what the store's key check allows (cues.pipelines.store.uri.check_key), and
+# stricter, because `cues get` writes the same name below -o: no '.' or '..' part, nothing absolute, no hidden file.
+FILE_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
+FILE_NAME_RULE = (
+    "'/'-separated parts of letters, digits, '.', '-' and '_', each starting with a letter, digit or '_', and not "
+    "the manifest itself"
+)
 
 
 class FileEntry(BaseModel):
@@ -125,6 +134,15 @@ class CueManifest(BaseModel):
     timings_s: dict[str, float] = Field(description="Seconds per stage of making the cue.")
     files: dict[str, FileEntry] = Field(description="Every file of the folder but the manifest, by relative name.")
 
+    @field_validator("files")
+    @classmethod
+    def _safe_names(cls, files: dict[str, FileEntry]) -> dict[str, FileEntry]:
+        for name in files:
+            if not FILE_NAME_RE.fullmatch(name) or len(name) > 255 or name == "manifest.json":
+                message = "file name {name} is not a safe relative name: {rule}"
+                raise PydanticCustomError("file_name", message, {"name": repr(name), "rule": FILE_NAME_RULE})
+        return files
+
     @property
     def prefix(self) -> str:
         """The cue's folder in the store."""
@@ -152,6 +170,10 @@ def read_manifest(data: bytes | str | dict, where: str = "manifest.json") -> Cue
         raw = json.loads(data) if isinstance(data, bytes | str) else data
     except ValueError as err:
         raise IntegrityError(f"{where} is not JSON ({err}); the cue folder is damaged: re-run its batch") from None
+    except RecursionError:  # "[[[[…" 100,000 deep: json gives up, and must not become a traceback
+        raise IntegrityError(
+            f"{where} is not JSON (nested too deeply); the cue folder is damaged: re-run its batch"
+        ) from None
     if not isinstance(raw, dict):
         raise IntegrityError(f"{where} is not a cue manifest (a JSON object is expected)")
     version = raw.get("version", 1)

@@ -5,27 +5,45 @@ folders without one are never listed or returned. A cue is named by its id (the 
 and the others are reported) or by ``<cue-id>/<render-key>``. Names and file names are checked before they reach
 the store, so ``../``, absolute paths and the like are refused, and only files the manifest lists can be fetched.
 Every fetched file is checked against the manifest's sha256.
+
+Decisions where the contract is silent:
+
+- A damaged manifest (not JSON, not a manifest, naming another folder) or a folder that is not a cue's hides only
+  its own cue: listings pass it to ``on_unreadable`` and go on (the CLI prints a warning naming it); named on its
+  own (``cues show <cue-id>/<render-key>``, or a cue id with no readable render) it raises :class:`IntegrityError`.
+  A cue id whose newest render is damaged gives its newest readable one, after the warning.
+- ``cues get`` is all or nothing: files go to a temporary folder inside ``-o`` first and are moved into place only
+  when every sha256 checks out; the folder is named after the cue's folder in the store, and a destination that
+  resolves outside ``-o`` (through a symlink) is refused.
+- A batch record must name its own folder and have one result per cue, each in its own cue folder; else
+  :class:`IntegrityError` (``cues report`` writes only into the folder named on the command line).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-from collections.abc import Iterator
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from cues.pipelines.store import ObjectStore
-from cues.schemas.batch import read_batch_record
-from cues.schemas.errors import IntegrityError, InvalidRequest, StoreNotFound
+from cues.schemas.batch import BatchRecord, read_batch_record
+from cues.schemas.errors import IntegrityError, InvalidRequest, StoreError, StoreNotFound
 from cues.schemas.manifest import CueManifest, FileEntry, read_manifest
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")  # cue ids and render keys: slugs
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")  # cue ids, render keys, batch ids: slugs (use fullmatch)
 FORMAT_SUFFIX = {"wav": ".wav", "flac": ".flac", "mp3": ".mp3", "midi": ".mid"}
 
 
 class CueNotFound(StoreNotFound):
     """No delivered cue has that name in this store."""
+
+
+Unreadable = Callable[[StoreError], None]  # told about each record a listing skips (damaged or missing)
 
 
 @dataclass(frozen=True)
@@ -37,11 +55,12 @@ class DeliveredCue:
 
     @property
     def cue_id(self) -> str:
-        return self.manifest.cue_id
+        """The cue's folder name in the store (its manifest says the same, or it is not read)."""
+        return self.prefix.split("/")[1]
 
     @property
     def render_key(self) -> str:
-        return self.manifest.cue_key
+        return self.prefix.split("/")[2]
 
     @property
     def created(self) -> str:
@@ -82,37 +101,90 @@ def read_delivered(store: ObjectStore, prefix: str) -> DeliveredCue:
 
 
 def check_name(name: str, what: str = "cue id") -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise InvalidRequest(
             f"bad {what} {name!r}: use lowercase letters, digits, '-' and '_' (as `cues ls` shows them)"
         )
     return name
 
 
-def delivered(store: ObjectStore, cue_id: str | None = None) -> Iterator[DeliveredCue]:
-    """Every delivered cue in the store (or every render of ``cue_id``), in key order."""
+def delivered(
+    store: ObjectStore, cue_id: str | None = None, on_unreadable: Unreadable | None = None
+) -> Iterator[DeliveredCue]:
+    """Every delivered cue in the store (or every render of ``cue_id``), in key order. A cue whose manifest cannot
+    be read goes to ``on_unreadable`` and is left out; without it, its :class:`IntegrityError` is raised."""
     prefix = f"cues/{check_name(cue_id)}/" if cue_id else "cues/"
     for key in store.list(prefix):
         parts = key.split("/")
-        if len(parts) == 4 and parts[3] == "manifest.json":
-            yield read_delivered(store, key.rsplit("/", 1)[0])
+        if len(parts) != 4 or parts[3] != "manifest.json":
+            continue
+        try:
+            if not (NAME_RE.fullmatch(parts[1]) and NAME_RE.fullmatch(parts[2])):
+                raise IntegrityError(
+                    f"{store.uri.rstrip('/')}/{key!r} is not in a cue folder (cues/<cue-id>/<render-key>/, "
+                    "lowercase letters, digits, '-' and '_'): move or remove it"
+                )
+            cue = read_delivered(store, key.rsplit("/", 1)[0])
+        except IntegrityError as error:
+            if on_unreadable is None:
+                raise
+            on_unreadable(error)
+            continue
+        yield cue
+
+
+def read_batch(store: ObjectStore, batch_id: str) -> BatchRecord:
+    """The record of batch ``batch_id`` (``batches/<batch-id>/batch.json``); :class:`IntegrityError` when it is
+    damaged, names another batch, or its results do not match its cues or point outside their cue folders."""
+    key = f"batches/{check_name(batch_id, 'batch id')}/batch.json"
+    where = f"{store.uri.rstrip('/')}/{key}"
+    try:
+        record = read_batch_record(store.get_bytes(key), where)
+    except StoreNotFound:
+        raise CueNotFound(f"no batch {batch_id!r} in {store.uri}") from None
+    if record.batch_id != batch_id:
+        raise IntegrityError(
+            f"{where} names batch {record.batch_id!r}, not its folder: the record was edited or copied; "
+            "re-run the batch"
+        )
+    if len(record.results) != len(record.cues):
+        raise IntegrityError(
+            f"{where} has {len(record.results)} result(s) for {len(record.cues)} cue(s): the record is incomplete or "
+            "was edited; re-run the batch"
+        )
+    for number, result in enumerate(record.results, 1):
+        folder = f"cues/{result.cue_id}/{result.key}"
+        named = NAME_RE.fullmatch(result.cue_id) and NAME_RE.fullmatch(result.key)
+        if result.ok and not (named and result.prefix == folder):
+            raise IntegrityError(
+                f"{where} result {number} ({result.cue_id!r}) names the folder {result.prefix!r}, not {folder!r}: "
+                "the record was edited; re-run the batch"
+            )
+    return record
 
 
 def list_cues(
-    store: ObjectStore, batch: str | None = None, medium: str | None = None, mood: str | None = None
+    store: ObjectStore,
+    batch: str | None = None,
+    medium: str | None = None,
+    mood: str | None = None,
+    on_unreadable: Unreadable | None = None,
 ) -> list[DeliveredCue]:
-    """Delivered cues, optionally only those of ``batch`` (its delivered cues), of ``medium``, with ``mood``."""
+    """Delivered cues, optionally only those of ``batch`` (its delivered cues), of ``medium``, with ``mood``. A cue
+    whose manifest cannot be read goes to ``on_unreadable`` (see :func:`delivered`); a damaged batch record raises."""
     if batch:
-        key = f"batches/{check_name(batch, 'batch id')}/batch.json"
-        try:
-            record = read_batch_record(store.get_bytes(key), f"{store.uri.rstrip('/')}/{key}")
-        except StoreNotFound:
-            raise CueNotFound(f"no batch {batch!r} in {store.uri}") from None
-        cues = [
-            read_delivered(store, r.prefix) for r in record.delivered if store.exists(f"{r.prefix}/manifest.json")
-        ]
+        cues = []
+        for result in read_batch(store, batch).delivered:
+            if not store.exists(f"{result.prefix}/manifest.json"):
+                continue
+            try:
+                cues.append(read_delivered(store, result.prefix))
+            except IntegrityError as error:
+                if on_unreadable is None:
+                    raise
+                on_unreadable(error)
     else:
-        cues = list(delivered(store))
+        cues = list(delivered(store, on_unreadable=on_unreadable))
     if medium:
         cues = [c for c in cues if c.manifest.brief.medium.value == medium]
     if mood:
@@ -120,8 +192,13 @@ def list_cues(
     return cues
 
 
-def find_cue(store: ObjectStore, name: str) -> tuple[DeliveredCue, list[DeliveredCue]]:
-    """The cue called ``name`` (``<cue-id>`` or ``<cue-id>/<render-key>``) and its other delivered renders."""
+def find_cue(
+    store: ObjectStore, name: str, on_unreadable: Unreadable | None = None
+) -> tuple[DeliveredCue, list[DeliveredCue]]:
+    """The cue called ``name`` (``<cue-id>`` or ``<cue-id>/<render-key>``) and its other delivered renders.
+
+    A damaged render of a cue id goes to ``on_unreadable`` and the newest readable one is taken; with no readable
+    render left (or without ``on_unreadable``), the damage raises :class:`IntegrityError`."""
     parts = name.split("/") if isinstance(name, str) else []
     if not 1 <= len(parts) <= 2 or not all(parts):
         raise InvalidRequest(f"bad cue id {name!r}: use <cue-id> or <cue-id>/<render-key>, as `cues ls` shows them")
@@ -134,7 +211,12 @@ def find_cue(store: ObjectStore, name: str) -> tuple[DeliveredCue, list[Delivere
             return read_delivered(store, prefix), []
         except StoreNotFound:
             raise CueNotFound(f"no delivered cue {name!r} in {store.uri}") from None
-    renders = sorted(delivered(store, cue_id), key=lambda c: (c.created, c.prefix))
+    damaged: list[StoreError] = []
+    renders = sorted(delivered(store, cue_id, damaged.append), key=lambda c: (c.created, c.prefix))
+    if damaged and (not renders or on_unreadable is None):
+        raise damaged[0]
+    for error in damaged:
+        on_unreadable(error)
     if not renders:
         raise CueNotFound(f"no delivered cue {cue_id!r} in {store.uri}; `cues ls` lists the cues there")
     return renders[-1], renders[:-1]
@@ -157,24 +239,45 @@ def select_files(cue: DeliveredCue, stems: bool = False, fmt: str | None = None)
 
 
 def fetch(store: ObjectStore, cue: DeliveredCue, names: list[str], dest: Path) -> list[Path]:
-    """Download ``names`` of ``cue`` into ``dest/<cue-id>/``, each checked against the manifest's sha256, plus the
-    manifest itself. A file that does not match is removed and raises :class:`IntegrityError`."""
-    folder = Path(dest) / cue.cue_id
-    written = []
-    for name in names:
-        entry = _listed(cue, name)
-        path = store.get_file(f"{cue.prefix}/{name}", folder / name)
-        digest = _sha256(path)
-        if digest != entry.sha256:
-            path.unlink()
-            raise IntegrityError(
-                f"{cue.prefix}/{name}: sha256 {digest[:12]}… does not match the manifest's {entry.sha256[:12]}…; "
-                "the stored file changed after delivery (re-run the batch to deliver it again)"
+    """Download ``names`` of ``cue`` into ``dest/<cue-id>/`` (the cue's folder name in the store), plus the manifest,
+    all or nothing: into a temporary folder inside ``dest`` first, each file checked against the manifest's sha256,
+    then moved into place (replacing files of an earlier fetch; other files there stay). A file that does not match
+    raises :class:`IntegrityError` and nothing is left behind; a destination that resolves outside ``dest`` (through
+    a symlink), or a ``dest`` that cannot be a folder, raises :class:`InvalidRequest`."""
+    entries = {name: _listed(cue, name) for name in names}
+    root = Path(dest).resolve()
+    targets = {name: Path(dest) / cue.cue_id / name for name in [*names, "manifest.json"]}
+    for name, target in targets.items():
+        if not target.resolve().is_relative_to(root):
+            raise InvalidRequest(
+                f"cues get writes only inside -o {dest}: {cue.cue_id}/{name} would go to {target.resolve()} (through "
+                "a symlink); remove the link or choose another -o"
             )
-        written.append(path)
-    manifest = folder / "manifest.json"
-    manifest.write_bytes(cue.manifest.to_json())
-    return [*written, manifest]
+    if root.exists() and not root.is_dir():
+        raise InvalidRequest(f"-o {dest} is not a folder; name a folder to write {cue.cue_id}/ into")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".cues-get-", dir=root))
+    except OSError as err:
+        raise InvalidRequest(f"cannot write into -o {dest}: {err.strerror or err}; choose another folder") from None
+    try:
+        for name, entry in entries.items():
+            digest = _sha256(store.get_file(f"{cue.prefix}/{name}", staging / name))
+            if digest != entry.sha256:
+                raise IntegrityError(
+                    f"{cue.prefix}/{name}: sha256 {digest[:12]}… does not match the manifest's {entry.sha256[:12]}…; "
+                    "the stored file changed after delivery (re-run the batch to deliver it again); nothing was "
+                    "written"
+                )
+        (staging / "manifest.json").write_bytes(cue.manifest.to_json())
+        for name, target in targets.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / name, target)
+    except OSError as err:
+        raise InvalidRequest(f"cannot write {cue.cue_id}/ into -o {dest}: {err.strerror or err}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return list(targets.values())
 
 
 def file_url(store: ObjectStore, cue: DeliveredCue, name: str = "mix.wav", expires: int = 3600) -> str:

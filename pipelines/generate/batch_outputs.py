@@ -9,22 +9,33 @@ store (valid for :data:`REPORT_LINK_SECONDS`; ``cues report`` makes fresh ones).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from cues.pipelines.report.cuesheet import cuesheet_csv
 from cues.pipelines.report.report_html import relative_link, report_html
 from cues.pipelines.store import ObjectStore
 from cues.schemas.batch import BatchRecord
+from cues.schemas.errors import IntegrityError, StoreError, StoreNotFound
 from cues.schemas.manifest import CueManifest, read_manifest
 
 REPORT_LINK_SECONDS = 7 * 24 * 3600  # SigV4's longest validity
 
 
-def cue_manifests(store: ObjectStore, record: BatchRecord) -> dict[str, CueManifest]:
-    """The manifest of every delivered cue of ``record``, by cue id."""
-    return {
-        r.cue_id: read_manifest(store.get_bytes(f"{r.prefix}/manifest.json"), f"{r.prefix}/manifest.json")
-        for r in record.delivered
-    }
+def cue_manifests(
+    store: ObjectStore, record: BatchRecord, on_unreadable: Callable[[StoreError], None] | None = None
+) -> dict[str, CueManifest]:
+    """The manifest of every delivered cue of ``record``, by cue id. A manifest that is missing or damaged goes to
+    ``on_unreadable`` and is left out (the report gives that cue a card saying so); without it, it raises."""
+    manifests = {}
+    for result in record.delivered:
+        key = f"{result.prefix}/manifest.json"
+        try:
+            manifests[result.cue_id] = read_manifest(store.get_bytes(key), f"{store.uri.rstrip('/')}/{key}")
+        except (IntegrityError, StoreNotFound) as error:
+            if on_unreadable is None:
+                raise
+            on_unreadable(error)
+    return manifests
 
 
 def store_link(store: ObjectStore, report_key: str):

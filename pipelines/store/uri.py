@@ -20,8 +20,8 @@ KEY_RULE = (
     "relative '/'-separated names, without empty, '.' or '..' parts, backslashes, control characters "
     "or temporary-file names ('.name.tmp-…')"
 )
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IP_RE = re.compile(r"\d+\.\d+\.\d+\.\d+")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -76,6 +76,12 @@ def parse_store_uri(uri: str) -> StoreLocation:
         if not path.startswith("/"):
             raise StoreURIError(f"a file:// store URI needs an absolute path, file:///abs/path (got {uri!r})")
         return StoreLocation("file", root=_absolute(path, uri))
+    for scheme in ("s3:", "file:"):
+        if uri.startswith(scheme):  # "s3:/bucket" would otherwise be a new local folder called "s3:"
+            rest = uri[len(scheme) :]
+            slashes = "one '/'" if rest.startswith("/") else "no '//'"
+            meant = f"{scheme}//{rest.lstrip('/')}" if scheme == "s3:" else f"file:///{rest.lstrip('/')}"
+            raise StoreURIError(f"store URI {uri!r} has {slashes} after {scheme!r}; did you mean {meant!r}?")
     if "://" in uri:
         scheme = uri.split("://", 1)[0]
         raise StoreURIError(f"unsupported store scheme {scheme + '://'!r} in {uri!r}; supported: {', '.join(SCHEMES)}")
@@ -92,11 +98,11 @@ def _absolute(path: str, uri: str) -> str:
 def check_bucket(bucket: str, uri: str) -> str:
     """Return ``bucket`` if it follows S3's naming rules, else raise :class:`StoreURIError`."""
     if (
-        not _BUCKET_RE.match(bucket)
+        not _BUCKET_RE.fullmatch(bucket)  # fullmatch: "^…$" with match() let "bucket\n" through
         or ".." in bucket
         or ".-" in bucket
         or "-." in bucket
-        or _IP_RE.match(bucket)
+        or _IP_RE.fullmatch(bucket)
         or bucket.startswith("xn--")
     ):
         raise StoreURIError(

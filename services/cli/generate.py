@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from cues.pipelines.generate.brief_sources import EXAMPLES_DIR, read_sources
+from cues.pipelines.store import open_store
 from cues.schemas.config import GenerateConfig, RayConfig, RenderConfig
 from cues.services.cli.options import (
     DEFAULT_STORE,
@@ -141,6 +143,13 @@ def _generate(config) -> None:
 
     from cues.pipelines.generate.job import run as run_job  # brings torch, Ray and FluidSynth: only when run
 
+    with reported_errors():
+        location = open_store(config.store).location
+    if location.scheme == "file":  # "s3:/bucket" or a typo would otherwise make a new folder unnoticed
+        new = "" if os.path.isdir(location.root) else " (new)"
+        err.print(f"store: {location.root}{new}", markup=False)
+    else:
+        err.print(f"store: {location.uri}", markup=False)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with reported_errors(), Progress(*columns, console=err, transient=True) as progress:
         tasks: dict[str, object] = {}

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from cues.schemas.batch import BatchRecord
 from cues.schemas.brief_file import BriefEntry
-from cues.schemas.errors import BriefError, InvalidRequest, ScoringError
+from cues.schemas.errors import BriefError, InvalidRequest, ScoringError, StoreURIError
 
 EXIT_FAILURE = 1
 EXIT_INVALID = 2
@@ -33,7 +33,7 @@ def reported_errors():
     """Library errors become one line on stderr and an exit status, never a traceback."""
     try:
         yield
-    except (BriefError, InvalidRequest) as error:
+    except (BriefError, InvalidRequest, StoreURIError) as error:  # what the user typed: briefs, names, store URIs
         err.print(f"Error: {error}", markup=False)
         raise typer.Exit(EXIT_INVALID) from None
     except ScoringError as error:

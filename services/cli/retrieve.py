@@ -1,11 +1,15 @@
 """``cues ls``, ``show``, ``get``, ``url`` and ``report``: finding and fetching delivered cues in a store.
 
-They work the same on a local and an S3 store (``cues.services.catalog`` does the work).
+They work the same on a local and an S3 store (``cues.services.catalog`` does the work). They only read: a local
+store that is not there is an error, not an empty store. A cue whose manifest is damaged is named in a warning on
+stderr and left out of listings. Text from the store is printed without its control characters (ESC, BEL, NUL, C1):
+a manifest must not be able to drive the terminal.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -15,14 +19,15 @@ from rich.table import Table
 
 from cues.pipelines.generate.batch_outputs import cue_manifests, write_report
 from cues.pipelines.store import open_store
-from cues.schemas.batch import read_batch_record
-from cues.schemas.errors import InvalidRequest
-from cues.services.catalog import FORMAT_SUFFIX, check_name, fetch, file_url, find_cue, select_files
+from cues.schemas.errors import InvalidRequest, StoreError
+from cues.services.catalog import FORMAT_SUFFIX, fetch, file_url, find_cue, read_batch, select_files
 from cues.services.catalog import list_cues as find
 from cues.services.cli.options import DEFAULT_STORE, Store
-from cues.services.cli.output import out, reported_errors
+from cues.services.cli.output import err, out, reported_errors
 
 commands = typer.Typer()
+
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: ESC, CSI and BEL can drive a terminal
 
 CueName = Annotated[
     str, typer.Argument(help="A cue id (its newest render) or <cue-id>/<render-key>, as `cues ls` shows.")
@@ -43,7 +48,7 @@ def list_cues(
     """
 
     with reported_errors():
-        cues = find(open_store(store), batch=batch, medium=medium, mood=mood)
+        cues = find(open_store(store, existing=True), batch=batch, medium=medium, mood=mood, on_unreadable=_skipped)
     rows = [c.summary() for c in cues]
     if output == "json":
         typer.echo(json.dumps(rows, indent=2))
@@ -53,15 +58,15 @@ def list_cues(
         table.add_column(column)
     for r in rows:
         table.add_row(
-            escape(r["cue_id"]),
-            r["render_key"],
-            r["medium"] or "",
-            escape(r["mood"]),
-            r["key"] or "",
+            _text(r["cue_id"]),
+            _text(r["render_key"]),
+            _text(r["medium"] or ""),
+            _text(r["mood"]),
+            _text(r["key"] or ""),
             f"{r['tempo_bpm']:.0f}" if r["tempo_bpm"] else "",
             f"{r['duration_s']:.1f} s" if r["duration_s"] else "",
             f"{r['loudness_lufs']:.1f}" if r["loudness_lufs"] is not None else "",
-            r["created"],
+            _text(r["created"]),
         )
     out.print(table)
     out.print(f"{len(rows)} cue{'s' * (len(rows) != 1)}")
@@ -75,43 +80,44 @@ def show(name: CueName, store: Store = DEFAULT_STORE) -> None:
     """
 
     with reported_errors():
-        cue, others = find_cue(open_store(store), name)
+        cue, others = find_cue(open_store(store, existing=True), name, on_unreadable=_skipped)
     m = cue.manifest
     plan, quality, audio = m.plan, m.quality, m.audio
-    out.print(f"[bold]{escape(cue.cue_id)}[/bold]  {cue.prefix}  created {cue.created}")
-    out.print(f"brief {escape(m.brief_id)}: {escape(m.brief.title or '')}")
-    length = f"{plan.length_s:g} s" + (f" (cutdown {m.cutdown_label})" if m.cutdown is not None else "")
+    out.print(f"[bold]{_text(cue.cue_id)}[/bold]  {_text(cue.prefix)}  created {_text(cue.created)}")
+    out.print(f"brief {_text(m.brief_id)}: {_text(m.brief.title or '')}")
+    length = f"{plan.length_s:g} s" + (f" (cutdown {_text(m.cutdown_label)})" if m.cutdown is not None else "")
     out.print(
-        f"{plan.medium.value}, {'/'.join(plan.moods)}, {plan.key}, {plan.meter}, {plan.tempo_bpm:.1f} bpm, "
-        f"{length}, ending {plan.ending.value}"
+        f"{plan.medium.value}, {_text('/'.join(plan.moods))}, {_text(plan.key)}, {_text(plan.meter)}, "
+        f"{plan.tempo_bpm:.1f} bpm, {length}, ending {plan.ending.value}"
     )
     sections = ", ".join(f"{s.label} {s.start_s:.1f}–{s.end_s:.1f} s" for s in plan.sections)
-    out.print(f"sections: {sections}")
+    out.print(f"sections: {_text(sections)}")
     for hit in plan.hits:
         met = "met" if hit.achievable else "[red]NOT met[/red]"
         out.print(
             f"hit {hit.requested_s:g} s: at {hit.achieved_s:.3f} s ({hit.error_ms:+.1f} ms), bar {hit.bar} beat "
-            f"{hit.beat}, {hit.placement}, {met}"
+            f"{hit.beat}, {_text(hit.placement)}, {met}"
         )
     for note in plan.notes:
-        out.print(f"note: {escape(note)}")
+        out.print(f"note: {_text(note)}")
     estimate = quality.get("key_estimate") or {}
+    heard = _text(f"{estimate.get('tonic', '')} {estimate.get('mode', '')}")
     out.print(
-        f"in key {quality.get('in_key_rate')}, key heard {estimate.get('tonic', '')} "
-        f"{estimate.get('mode', '')}, hit error {quality.get('hit_error_max_ms')} ms"
+        f"in key {_text(quality.get('in_key_rate'))}, key heard {heard}, "
+        f"hit error {_text(quality.get('hit_error_max_ms'))} ms"
     )
     limiter = audio.limiter
     limited = f"on, {limiter.max_gain_reduction_db} dB" if limiter.engaged else "off"
     out.print(
         f"audio {audio.duration_s:.3f} s, {audio.sample_rate} Hz/{audio.bit_depth}-bit, gain "
-        f"{audio.gain_db:+.2f} dB, limiter {limited}, soundfont {audio.soundfont.name}"
+        f"{audio.gain_db:+.2f} dB, limiter {limited}, soundfont {_text(audio.soundfont.name)}"
     )
     table = Table(box=None, pad_edge=False)
     for column in ("file", "bytes", "samples", "LUFS", "dBTP", "sha256"):
         table.add_column(column)
     for file, entry in m.files.items():
         table.add_row(
-            file,
+            _text(file),
             str(entry.bytes),
             _cell(entry.samples),
             _cell(entry.loudness_lufs),
@@ -120,7 +126,7 @@ def show(name: CueName, store: Store = DEFAULT_STORE) -> None:
         )
     out.print(table)
     if others:
-        out.print(f"older renders: {', '.join(c.render_key for c in others)}")
+        out.print(f"older renders: {_text(', '.join(c.render_key for c in others))}")
 
 
 @commands.command()
@@ -142,8 +148,8 @@ def get(
     with reported_errors():
         if fmt is not None and fmt not in FORMAT_SUFFIX:
             raise InvalidRequest(f"--format {fmt!r}: use one of {', '.join(FORMAT_SUFFIX)}")
-        source = open_store(store)
-        cue, _ = find_cue(source, name)
+        source = open_store(store, existing=True)
+        cue, _ = find_cue(source, name, on_unreadable=_skipped)
         paths = fetch(source, cue, select_files(cue, stems=stems, fmt=fmt), output)
     for path in paths:
         out.print(str(path))
@@ -164,8 +170,8 @@ def url(
     """
 
     with reported_errors():
-        source = open_store(store)
-        cue, _ = find_cue(source, name)
+        source = open_store(store, existing=True)
+        cue, _ = find_cue(source, name, on_unreadable=_skipped)
         typer.echo(file_url(source, cue, file, expires))
 
 
@@ -180,12 +186,22 @@ def report(
     """
 
     with reported_errors():
-        source = open_store(store)
-        where = f"batches/{check_name(batch, 'batch id')}/batch.json"
-        record = read_batch_record(source.get_bytes(where), f"{source.uri.rstrip('/')}/{where}")
-        key = write_report(source, record, cue_manifests(source, record))
+        source = open_store(store, existing=True)
+        record = read_batch(source, batch)  # refuses a record naming another batch: the report goes to BATCH's
+        key = write_report(source, record, cue_manifests(source, record, on_unreadable=_skipped))
         typer.echo(source.presigned_url(key, 7 * 24 * 3600))
 
 
 def _cell(value: object) -> str:
-    return "" if value is None else str(value)
+    return "" if value is None else _text(value)
+
+
+def _text(value: object) -> str:
+    """Store text for the terminal, on one line: control characters dropped (tabs and line breaks become spaces),
+    markup escaped."""
+    return escape(CONTROL_RE.sub(lambda m: " " if m.group() in "\t\n\r" else "", str(value)))
+
+
+def _skipped(error: StoreError) -> None:
+    """A cue a listing left out because its manifest cannot be read: one line on stderr, naming it."""
+    err.print(f"Warning: skipped a damaged cue: {CONTROL_RE.sub('', str(error))}", markup=False)

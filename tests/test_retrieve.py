@@ -298,7 +298,8 @@ def test_a_writing_command_says_where_its_store_is(tmp_path):
 def test_control_characters_in_store_data_are_not_printed(root):
     manifest = manifest_of(root, GOOD)
     evil = "\x1b[2J\x1b]0;owned\x07\x9b31m\x00"
-    manifest["brief"]["title"] = f"Good {evil}title"
+    # (a title with control characters is refused by the brief contract, so a manifest carrying one is damaged:
+    # the other free text of a manifest is what reaches the terminal)
     manifest["brief_id"] = f"chase{evil}"
     manifest["created"] = f"2026-01-02T03:04:05+00:00{evil}"
     manifest["plan"]["notes"] = [f"a note{evil}\nwith a line break"]
@@ -310,5 +311,5 @@ def test_control_characters_in_store_data_are_not_printed(root):
     assert (listed.exit_code, shown.exit_code) == (0, 0)
     for result in (listed, shown):
         assert not CONTROL.search(result.output), repr(result.output)
-    assert "brief chase[2J]0;owned31m: Good [2J]0;owned31mtitle\n" in shown.output
+    assert "brief chase[2J]0;owned31m: " in shown.output
     assert "note: a note[2J]0;owned31m with a line break\n" in shown.output

@@ -91,6 +91,11 @@ class StoreUnreachable(StoreError):
     """The store's service cannot be reached or refused our credentials."""
 
 
+class StoreUnavailable(StoreUnreachable):
+    """The store's service did not answer or said to try again (connection refused, timeout, 5xx, throttling):
+    unlike a refusal (access denied, no such bucket), worth retrying after a pause."""
+
+
 # --- runtime --------------------------------------------------------------------------------------------------
 
 

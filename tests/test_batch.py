@@ -293,10 +293,11 @@ def test_a_job_submission_is_named_after_its_batch_and_carries_local_briefs(tmp_
     assert (job_dir / "briefs-0" / "briefs.yaml").read_text() == briefs.read_text()
     line = entrypoint(config.model_copy(update={"render": RenderConfig(soundfont="/sf/my font.sf2")}), sources)
     assert line == (
-        "cues submit briefs-0 s3://bucket/briefs/ --store s3://bucket/cues --workers 4 --soundfont '/sf/my font.sf2'"
+        "python -m cues.services.cli submit briefs-0 s3://bucket/briefs/ --store s3://bucket/cues --workers 4 "
+        "--soundfont '/sf/my font.sf2'"
     )
     line = entrypoint(config.model_copy(update={"worker_cpus": 1.0}), ["briefs-0"])
-    assert line == "cues submit briefs-0 --store s3://bucket/cues --workers 4 --worker-cpus 1"
+    assert line == "python -m cues.services.cli submit briefs-0 --store s3://bucket/cues --workers 4 --worker-cpus 1"
 
 
 def test_as_job_needs_a_cluster_address(tmp_path, monkeypatch):

@@ -78,6 +78,7 @@ def run(
     ``on_progress(stage, done, total)`` reports the cues delivered."""
     started = time.perf_counter()
     store = open_store(config.store)  # a bad store URI fails before any work starts
+    store.check_writable()  # and so does a missing bucket or folder, or refused credentials
     if not (config.ray.address or os.environ.get("RAY_ADDRESS")):
         find_soundfont(config.render.soundfont)  # local run: a missing soundfont fails before any work starts
     entries = read_sources(config.sources) if entries is None else entries

@@ -34,9 +34,10 @@ SUBMIT_RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
 
 
 def submission_id(config: GenerateConfig) -> str:
-    """``cues-<batch-id>`` of the batch ``config`` would run (invalid briefs are left out, as the job does)."""
-    _, cues = expand_briefs(read_sources(config.sources))
-    return f"cues-{batch_id_of(cues, config.occurrence)}"
+    """``cues-<batch-id>`` of the batch ``config`` would run (named as the job names it: by its cues, or by its
+    briefs' outcomes when none is valid, which name the briefs by their local paths)."""
+    outcomes, cues = expand_briefs(read_sources(config.sources))
+    return f"cues-{batch_id_of(cues, config.occurrence, outcomes)}"
 
 
 def entrypoint(config: GenerateConfig, sources: list[str]) -> str:

@@ -147,7 +147,8 @@ def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRende
 
 
 def store_cue(store: ObjectStore, cue: MadeCue) -> CueManifest:
-    """Write every file of ``cue``, then its manifest (with each file's size and sha256) last."""
+    """Write every file of ``cue``, then its manifest (with each file's size and sha256) last, if it is absent:
+    :class:`StoreConflict` if another writer stored it first."""
     clock = time.perf_counter()
     entries = {}
     for name, (data, content_type, numbers) in cue.files.items():

@@ -142,7 +142,7 @@ def test_a_missing_bucket_fails_the_batch_before_any_cue_is_rendered(s3_server, 
     assert result.exit_code == 1
     assert result.output.strip() == (
         "Error: cannot write to the store s3://no-such-bucket-here/cues: bucket 'no-such-bucket-here' does not "
-        "exist (for s3://no-such-bucket-here/cues/.cues-write-check); create it or fix the store URI\n"
+        "exist (for s3://no-such-bucket-here/cues/.cues-write-check); create it or fix the store URI"
     )
 
 

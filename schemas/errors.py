@@ -134,6 +134,20 @@ class StoreUnreachable(StoreError):
     """The store's service cannot be reached or refused our credentials."""
 
 
+class BatchNotRecorded(StoreError):
+    """A batch ran, but its folder could not be written to the store. ``record`` is its batch record, to show anyway;
+    ``kept`` the local file it was written to instead (None if that failed too)."""
+
+    def __init__(self, message: str, record: object = None, kept: object = None):
+        super().__init__(message)
+        self.record, self.kept = record, kept
+
+
+class StoreUnavailable(StoreUnreachable):
+    """The store's service did not answer or said to try again (connection refused, timeout, 5xx, throttling):
+    unlike a refusal (access denied, no such bucket), worth retrying after a pause."""
+
+
 # --- runtime --------------------------------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from cues.pipelines.generate.brief_sources import EXAMPLES_DIR
 from cues.pipelines.generate.job import run
 from cues.pipelines.store import open_store
 from cues.schemas.config import GenerateConfig
-from cues.schemas.errors import StoreUnreachable
+from cues.schemas.errors import BatchNotRecorded, StoreUnreachable
 from cues.services.catalog import list_cues
 from cues.services.cli.app import app
 from tests.browser import media_load_report
@@ -174,7 +174,10 @@ def test_a_worker_killed_mid_batch_and_the_batch_completes_with_every_cue_once(r
     assert (tmp_path / "store" / record.folder / "_SUCCESS").exists()
 
 
-def test_the_s3_server_going_down_mid_batch_never_shows_a_half_made_cue(ray_session, s3_control, s3_bucket, tmp_path):
+def test_the_s3_server_going_down_mid_batch_never_shows_a_half_made_cue(
+    ray_session, s3_control, s3_bucket, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # where the batch record is kept when the store cannot take it
     uri = f"s3://{s3_bucket}/outage"
     config = GenerateConfig(sources=(str(short_briefs(tmp_path, 6)),), store=uri, workers=2)
     down = []
@@ -185,11 +188,14 @@ def test_the_s3_server_going_down_mid_batch_never_shows_a_half_made_cue(ray_sess
             down.append(done)
 
     try:
-        with pytest.raises(StoreUnreachable):
-            run(config, outage)  # the cues after the outage fail, and so does writing the batch record
+        with pytest.raises(BatchNotRecorded) as raised:
+            run(config, outage)  # the cues after the outage fail (after ~15 s of retries), and so does the record
     finally:
         if down:
             s3_control.start()
+    assert isinstance(raised.value.__cause__, StoreUnreachable)
+    record = raised.value.record  # every cue's result survives the store: kept here, and shown by the CLI
+    assert len(record.results) == 6 and raised.value.kept == tmp_path / f"cues-batch-{record.batch_id}.json"
     store = open_store(uri)
     listed = list_cues(store)
     assert 2 <= len(listed) < 6
@@ -293,10 +299,11 @@ def test_a_job_submission_is_named_after_its_batch_and_carries_local_briefs(tmp_
     assert (job_dir / "briefs-0" / "briefs.yaml").read_text() == briefs.read_text()
     line = entrypoint(config.model_copy(update={"render": RenderConfig(soundfont="/sf/my font.sf2")}), sources)
     assert line == (
-        "cues submit briefs-0 s3://bucket/briefs/ --store s3://bucket/cues --workers 4 --soundfont '/sf/my font.sf2'"
+        "python -m cues.services.cli submit briefs-0 s3://bucket/briefs/ --store s3://bucket/cues --workers 4 "
+        "--soundfont '/sf/my font.sf2'"
     )
     line = entrypoint(config.model_copy(update={"worker_cpus": 1.0}), ["briefs-0"])
-    assert line == "cues submit briefs-0 --store s3://bucket/cues --workers 4 --worker-cpus 1"
+    assert line == "python -m cues.services.cli submit briefs-0 --store s3://bucket/cues --workers 4 --worker-cpus 1"
 
 
 def test_as_job_needs_a_cluster_address(tmp_path, monkeypatch):

@@ -7,16 +7,33 @@ the audio the brief's ``delivery`` asks for (``mix.wav``/``mix.flac``, ``stems/<
 without ``manifest.json`` is never a result, and a cue whose manifest exists is skipped. The render key hashes
 everything that decides the cue's content: the resolved brief, seed, cutdown, the models' versions, the composer's
 version, and the renderer's identity (its version, the soundfont's sha256 and the synth settings).
+
+Decisions where the contract is silent:
+
+- Two deliveries of one cue at once (two submits of the same briefs, a retried worker): the same render key gives
+  byte-identical files (no clock in any file; the manifest's ``created`` is the only wall-clock time, and no manifest
+  hashes it), so two writers of the same keys write the same bytes. ``manifest.json`` is written if absent: the
+  second writer gets :class:`StoreConflict`, reads the winner's manifest, checks that its own files have the same
+  hashes and reports the cue ``skipped`` (delivered by the other). Before uploading, a delivery looks for the
+  manifest again, so one that finished making a cue after the other delivered it uploads nothing. There is no claim
+  that would stop the second from rendering: that costs CPU in a rare case, while a claim needs a lease, and a cue
+  whose worker died would wait for it to expire.
+- A store that does not answer for a moment (an endpoint restart, 5xx, throttling: :class:`StoreUnavailable`)
+  fails a cue only after ``STORE_RETRY_DELAYS_S`` (about 15 s of retries); every step of storing a cue is safe to
+  repeat. Other store errors (access denied, a missing bucket) fail it at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import logging
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from cues.pipelines.compose.composer import COMPOSER_VERSION, ComposerModels, compose_cue
 from cues.pipelines.compose.quality import measure
@@ -26,10 +43,17 @@ from cues.pipelines.report.pianoroll import pianoroll_png
 from cues.pipelines.store import ObjectStore
 from cues.schemas.batch import CueResult, CueSpec
 from cues.schemas.brief import AudioFormat, ResolvedBrief, canonical_hash
+from cues.schemas.errors import StoreConflict, StoreUnavailable
 from cues.schemas.manifest import MANIFEST_VERSION, CueManifest, FileEntry, read_manifest
 from cues.schemas.plan import Plan
 
+log = logging.getLogger(__name__)
+
 CONTENT_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".mid": "audio/midi"}
+# Seconds to wait before each retry when the store does not answer: 15 s in all, beyond an endpoint's restart.
+STORE_RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
+
+T = TypeVar("T")
 
 
 def render_key(spec: CueSpec, model_versions: dict[str, str], renderer: dict) -> str:
@@ -123,7 +147,8 @@ def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRende
 
 
 def store_cue(store: ObjectStore, cue: MadeCue) -> CueManifest:
-    """Write every file of ``cue``, then its manifest (with each file's size and sha256) last."""
+    """Write every file of ``cue``, then its manifest (with each file's size and sha256) last, if it is absent:
+    :class:`StoreConflict` if another writer stored it first."""
     clock = time.perf_counter()
     entries = {}
     for name, (data, content_type, numbers) in cue.files.items():
@@ -131,8 +156,40 @@ def store_cue(store: ObjectStore, cue: MadeCue) -> CueManifest:
         entries[name] = FileEntry(bytes=put.size, sha256=put.sha256, content_type=content_type, **numbers)
     timings = {**cue.manifest["timings_s"], "upload_s": round(time.perf_counter() - clock, 3)}
     manifest = CueManifest.model_validate({**cue.manifest, "timings_s": timings, "files": entries})
-    store.put_bytes(f"{cue.prefix}/manifest.json", manifest.to_json(), content_type="application/json")
+    store.put_bytes(f"{cue.prefix}/manifest.json", manifest.to_json(), content_type="application/json", if_absent=True)
     return manifest
+
+
+def delivered_by_another(store: ObjectStore, cue: MadeCue) -> CueManifest:
+    """The manifest another writer stored first for ``cue``'s render key, once its files are known to be ours too.
+
+    Raises :class:`StoreConflict` if that writer's files differ from ours: then both wrote the same keys with
+    different bytes, the render key misses something that decides the audio, and the stored files may not match."""
+    where = f"{cue.prefix}/manifest.json"
+    theirs = read_manifest(store.get_bytes(where), store.uri_for(where))
+    differ = sorted(
+        name
+        for name, (data, _, _) in cue.files.items()
+        if name not in theirs.files or theirs.files[name].sha256 != hashlib.sha256(data).hexdigest()
+    )
+    if differ:
+        raise StoreConflict(
+            f"{store.uri_for(cue.prefix)} was delivered at the same time by another run with different bytes in "
+            f"{', '.join(differ)}: the same render key must give the same files, so a worker differs (FluidSynth or "
+            "library versions); its files may not match its manifest (`cues get` checks them)"
+        )
+    return theirs
+
+
+def retrying(step: Callable[[], T], what: str) -> T:
+    """``step()``, tried again after each of ``STORE_RETRY_DELAYS_S`` while the store is unavailable."""
+    for delay in STORE_RETRY_DELAYS_S:
+        try:
+            return step()
+        except StoreUnavailable as err:
+            log.warning("%s: %s; trying again in %g s", what, err, delay)
+            time.sleep(delay)
+    return step()
 
 
 def deliver_cue(
@@ -142,15 +199,27 @@ def deliver_cue(
     renderer: CueRenderer,
     making: AbstractContextManager = nullcontext(),
 ) -> CueResult:
-    """Compose and render ``spec`` into ``store`` unless its manifest exists. Raises on failure (the caller
-    reports it); files already written by a failed attempt are overwritten by the next one.
+    """Compose and render ``spec`` into ``store`` unless its manifest exists (``skipped``, also when another run
+    delivers it meanwhile). Raises on failure (the caller reports it), after retries while the store is
+    unavailable; files already written by a failed attempt are overwritten by the next one.
 
     ``making`` is held while the cue is made, not while it is stored: a worker with several cues in flight passes a
     lock, so its models and synth serve one cue at a time while another uploads."""
     key = render_key(spec, models.versions, renderer.identity)
-    done = stored_manifest(store, spec, key)
+    what = f"storing cue {spec.cue_id}"
+    done = retrying(lambda: stored_manifest(store, spec, key), what)
     if done:
         return CueResult.delivered(done, skipped=True)
     with making:
         cue = make_cue(spec, key, models, renderer)
-    return CueResult.delivered(store_cue(store, cue))
+
+    def store_once() -> CueResult:
+        done = stored_manifest(store, spec, key)  # delivered by another run while this one made it: upload nothing
+        if done:
+            return CueResult.delivered(done, skipped=True)
+        try:
+            return CueResult.delivered(store_cue(store, cue))
+        except StoreConflict:
+            return CueResult.delivered(delivered_by_another(store, cue), skipped=True)
+
+    return retrying(store_once, what)

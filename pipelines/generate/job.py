@@ -6,6 +6,11 @@ once delivers every cue (``cue_writer``). Invalid briefs and failed cues are rep
 stop the others; a cue whose manifest is already in the store is skipped, so a re-run does only what is missing.
 The batch folder gets ``batch.json``, ``cuesheet.csv`` and ``report.html``, then ``_SUCCESS`` last
 (``batch_outputs``).
+
+Decisions where the contract is silent: the store is written and deleted once before any work (a missing bucket
+fails at once, not after every cue is rendered). When the batch folder cannot be written at the end, the record is
+kept in ``./cues-batch-<batch-id>.json`` (else in the temp folder) and :class:`BatchNotRecorded` carries it, so the
+caller still shows every cue's result. A batch without cues (no valid brief) is named after its briefs' outcomes.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import metadata
+from pathlib import Path
 
 from cues.pipelines.generate.batch_outputs import write_batch
 from cues.pipelines.generate.brief_sources import read_sources
@@ -28,6 +35,7 @@ from cues.schemas.batch import BatchRecord, BriefOutcome, CueResult, CueSpec
 from cues.schemas.brief import canonical_hash
 from cues.schemas.brief_file import BriefEntry
 from cues.schemas.config import GenerateConfig
+from cues.schemas.errors import BatchNotRecorded, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +49,16 @@ def code_version() -> str:
         return "0+unknown"
 
 
-def batch_id_of(cues: tuple[CueSpec, ...] | list[CueSpec], occurrence: str | None = None) -> str:
-    """``b-`` + 12 hex of the hash of the batch's cues (and of the schedule occurrence, when it is one)."""
+def batch_id_of(
+    cues: tuple[CueSpec, ...] | list[CueSpec], occurrence: str | None = None, briefs: Sequence[BriefOutcome] = ()
+) -> str:
+    """``b-`` + 12 hex of the hash of the batch's cues (and of the schedule occurrence, when it is one).
+
+    A batch without cues (no valid brief) is named by its ``briefs`` instead (each one's source, position, id and
+    error), so that different invalid submissions keep their own records and the same one finds its own."""
     identity: object = sorted(c.content_hash() for c in cues)
+    if not cues and briefs:
+        identity = {"briefs": [[b.source, b.position, b.brief, b.error] for b in briefs]}
     if occurrence:
         identity = {"cues": identity, "occurrence": occurrence}
     return "b-" + canonical_hash(identity)[:12]
@@ -78,6 +93,7 @@ def run(
     ``on_progress(stage, done, total)`` reports the cues delivered."""
     started = time.perf_counter()
     store = open_store(config.store)  # a bad store URI fails before any work starts
+    store.check_writable()  # and so does a missing bucket or folder, or refused credentials
     if not (config.ray.address or os.environ.get("RAY_ADDRESS")):
         find_soundfont(config.render.soundfont)  # local run: a missing soundfont fails before any work starts
     entries = read_sources(config.sources) if entries is None else entries
@@ -91,7 +107,7 @@ def run(
             versions = pool.versions()
             results = pool.deliver(cues, lambda done, total: on_progress and on_progress(DELIVERING, done, total))
     record = BatchRecord(
-        batch_id=batch_id_of(cues, config.occurrence),
+        batch_id=batch_id_of(cues, config.occurrence, outcomes),
         status="rendered" if all(r.ok for r in results) else "rendered with failures",
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         code_version=code_version(),
@@ -105,8 +121,29 @@ def run(
         schedule=config.schedule,
         wall_s=round(time.perf_counter() - started, 3),
     )
-    write_batch(store, record)
+    try:
+        write_batch(store, record)
+    except StoreError as err:  # the cues are delivered or failed already: their results must not be lost with it
+        kept = keep_record_locally(record)
+        where = f"the record is in {kept}" if kept else "it could not be kept in a local file either"
+        message = f"batch {record.batch_id} ran, but its record could not be written to the store: {err}; {where}"
+        raise BatchNotRecorded(message, record, kept) from err
     return record
+
+
+def keep_record_locally(record: BatchRecord) -> Path | None:
+    """Write ``record`` to ``cues-batch-<batch-id>.json`` in the working directory, else in the temp folder; the
+    file's path, or None if neither could be written."""
+    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+        path = folder / f"cues-batch-{record.batch_id}.json"
+        try:
+            path.write_text(record.model_dump_json(indent=2))
+        except OSError as err:
+            log.warning("cannot keep the batch record in %s: %s", path, err)
+            continue
+        log.warning("the batch record is kept in %s", path)
+        return path
+    return None
 
 
 def _outcome(entry: BriefEntry, cues: int = 0, error: str | None = None) -> BriefOutcome:

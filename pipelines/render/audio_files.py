@@ -2,7 +2,9 @@
 
 Full scale follows libsndfile's convention (1.0 ↔ 2^(bits−1)), so a file read back with ``soundfile`` gives the
 samples written here, and the WAV and FLAC of one signal decode to identical samples. Dither is seeded from the
-cue, so rendering the same cue twice writes the same bytes.
+cue, and no file carries a clock (the ``bext`` origination date and time are left empty, as ffmpeg leaves them
+without metadata; libsndfile writes no date into PCM WAV or FLAC, LAME none into MP3), so rendering the same cue
+twice writes the same bytes: two workers delivering one cue at once write identical objects.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ class BextInfo:
     description: str
     originator: str
     originator_reference: str
-    date: str  # yyyy-mm-dd
-    time: str  # hh:mm:ss
+    date: str = ""  # yyyy-mm-dd; empty (NUL-filled): a wall-clock date would make re-renders differ
+    time: str = ""  # hh:mm:ss; empty likewise
     loudness_lufs: float | None = None
     true_peak_dbtp: float | None = None
     coding_history: str = ""

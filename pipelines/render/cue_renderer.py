@@ -7,7 +7,6 @@ as bytes with the numbers the manifest records; writing them is the caller's bus
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ class AudioRequest:
     delivery: Delivery  # with ``loudness`` resolved (not None)
     fade_s: float = 2.0  # ``fade``: length of the audio fade (the last bar)
     title: str = ""
-    reference: str = ""  # the cue key, written into the WAVs' bext chunk
+    reference: str = ""  # the cue key, written into the WAVs' bext chunk (which carries no date: same key, same bytes)
     seed: int = 0  # dither
 
 
@@ -166,15 +165,12 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
     loop = request.ending == Ending.loop
     files: dict[str, bytes] = {}
     info: dict[str, dict] = {}
-    now = dt.datetime.now(dt.UTC)
 
     def bext(description: str, loudness: float, peak: float) -> BextInfo:
         return BextInfo(
             description=description,
             originator="cues",
             originator_reference=request.reference,
-            date=now.strftime("%Y-%m-%d"),
-            time=now.strftime("%H:%M:%S"),
             loudness_lufs=loudness,
             true_peak_dbtp=peak,
             coding_history=f"A=PCM,F={rate},W={bits},M=stereo,T=cues {RENDERER_VERSION} FluidSynth\r\n",

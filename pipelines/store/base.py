@@ -12,6 +12,7 @@ from cues.pipelines.store.uri import StoreLocation, check_key, check_prefix
 from cues.schemas.errors import StoreError, StoreURIError
 
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit for a presigned URL
+WRITE_CHECK_KEY = ".cues-write-check"  # written and deleted by check_writable; harmless if two runs share it
 CHUNK = 1024 * 1024  # bytes read at a time when hashing or copying a file
 
 
@@ -81,6 +82,17 @@ class ObjectStore(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove ``key``; a missing key is not an error."""
+
+    def check_writable(self) -> None:
+        """Write and delete a small object (``WRITE_CHECK_KEY``), so that a missing bucket, refused credentials or a
+        folder that cannot be written fail before any work starts, not after it (a local store's folder is created).
+
+        Raises the write's :class:`StoreError` kind, saying which store could not be written."""
+        try:
+            self.put_bytes(WRITE_CHECK_KEY, b"", content_type="text/plain")
+            self.delete(WRITE_CHECK_KEY)
+        except StoreError as err:
+            raise type(err)(f"cannot write to the store {self.uri}: {err}") from None
 
     # --- reading ---------------------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from cues.pipelines.store.base import ObjectInfo, ObjectStore, PutResult, sha256_file
 from cues.pipelines.store.local import temp_name
 from cues.pipelines.store.uri import StoreLocation
-from cues.schemas.errors import StoreConflict, StoreError, StoreNotFound, StoreUnreachable
+from cues.schemas.errors import StoreConflict, StoreError, StoreNotFound, StoreUnavailable, StoreUnreachable
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ MIN_PART_SIZE = 5 * 1024**2  # bytes; S3 refuses smaller parts (except the last)
 # if_absent writes need a conditional PUT (IfNoneMatch), which boto3's managed upload_file cannot send, so they are
 # one put_object each: at most S3's 5 GiB limit for a single PUT, and a failed one starts again from the beginning.
 MAX_IF_ABSENT_SIZE = 5 * 1024**3  # bytes
+# Error codes that mean "try again later" whatever their status (S3 and compatible services).
+_TRY_AGAIN = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable", "InternalError"}
 _CREDENTIALS_HINT = (
     "check the AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or an instance role) "
     "and that they may read and write this bucket"
@@ -113,7 +115,7 @@ class S3Store(ObjectStore):
         try:
             yield
         except (bx.ConnectionError, bx.HTTPClientError) as err:  # refused, DNS, TLS, proxy, timeouts, dropped
-            raise StoreUnreachable(
+            raise StoreUnavailable(
                 f"cannot reach S3 endpoint {self._endpoint()} for {where}: {err}; check AWS_ENDPOINT_URL / the network"
             ) from None
         except (bx.NoCredentialsError, bx.PartialCredentialsError):
@@ -124,6 +126,8 @@ class S3Store(ObjectStore):
             cause = err.__context__  # upload_file wraps the ClientError it caught
             if isinstance(cause, bx.ClientError):
                 raise self._client_error(cause, where) from None
+            if isinstance(cause, (bx.ConnectionError, bx.HTTPClientError)):
+                raise StoreUnavailable(f"cannot reach S3 endpoint {self._endpoint()} for {where}: {cause}") from None
             raise StoreError(f"upload to {where} failed: {err}") from None
 
     def _client_error(self, err, where: str) -> StoreError:
@@ -139,6 +143,8 @@ class S3Store(ObjectStore):
         if status == 403 or code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"}:
             # Without s3:ListBucket, S3 also answers 403 for keys that do not exist.
             return StoreUnreachable(f"access denied to {where} ({code or status}); {_CREDENTIALS_HINT}")
+        if code in _TRY_AGAIN or (isinstance(status, int) and status >= 500):
+            return StoreUnavailable(f"S3 is unavailable for {where}: {code or status}: {error.get('Message', '')}")
         return StoreError(f"S3 error on {where}: {code or status}: {error.get('Message', '')}")
 
     # --- writing ---------------------------------------------------------------------------------------------

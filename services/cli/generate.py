@@ -12,6 +12,7 @@ import typer
 from cues.pipelines.generate.brief_sources import EXAMPLES_DIR, read_sources
 from cues.pipelines.store import open_store
 from cues.schemas.config import GenerateConfig, RayConfig, RenderConfig
+from cues.schemas.errors import BatchNotRecorded
 from cues.services.cli.options import (
     DEFAULT_STORE,
     Models,
@@ -159,8 +160,16 @@ def _generate(config) -> None:
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        record = run_job(config, on_progress=show)
+        try:
+            record = run_job(config, on_progress=show)
+        except BatchNotRecorded as error:  # every cue ran: show them, then the store's error
+            record, unrecorded = error.record, error
+        else:
+            unrecorded = None
     print_batch(out, record)
+    if unrecorded:
+        err.print(f"Error: {unrecorded}", markup=False)
+        raise typer.Exit(EXIT_FAILURE)
     if record.failures:
         raise typer.Exit(EXIT_INVALID)
     if record.failed_cues:

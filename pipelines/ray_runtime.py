@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import threading
 
 from cues.schemas.errors import RuntimeSetupError
 
@@ -57,6 +59,7 @@ def init_ray(
     if ray.is_initialized():
         return describe()
     address = address or os.environ.get("RAY_ADDRESS") or None
+    sigterm = signal.getsignal(signal.SIGTERM)  # the process's own, which ray.init replaces
     try:
         if address:
             if num_cpus or object_store_memory:
@@ -74,16 +77,29 @@ def init_ray(
                 logging_level=logging.WARNING,
             )
     except (ConnectionError, TimeoutError, ValueError, RuntimeError) as err:
+        _restore_sigterm(sigterm)
         if address:
             raise RuntimeSetupError(f"cannot join the Ray cluster at {address}: {err}; {_CLUSTER_HINT}") from None
         raise RuntimeSetupError(
             f"cannot start a local Ray instance: {err}; see /tmp/ray/session_latest/logs, and check free memory "
             "and /dev/shm"
         ) from None
+    _restore_sigterm(sigterm)
     _started_local = not address or address.startswith("local")
     info = describe()
     log.info("Ray ready: %s", info)
     return info
+
+
+def _restore_sigterm(before) -> None:
+    """Undo ``ray.init``'s SIGTERM handling: it installs a Python handler (``sys.exit(15)``), then its C++ failure
+    handler over it, which dumps a native stack trace and aborts (exit 134). Put back the process's own handler if
+    it had one (the CLI's: one line, exit 143), else Ray's Python one, so that ``finally`` blocks and atexit run."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # Python sets signal handlers from the main thread only
+    handler = before if callable(before) else signal.getsignal(signal.SIGTERM)
+    if handler is not None:
+        signal.signal(signal.SIGTERM, handler)
 
 
 def _check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:

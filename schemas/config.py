@@ -65,6 +65,13 @@ class GenerateConfig(BaseModel):
         description="CPUs each cue worker asks Ray for. 0.5 (default) leaves room for Ray's own tasks on a small "
         "machine; 1 on an autoscaling cluster, so that each worker brings a core of its own.",
     )
+    worker_start_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds a cue worker may take to start (Ray placing it, then loading the models); one that has "
+        "not is given up and its cues go to the workers that started. A cluster without the CPUs asked for never "
+        "starts it.",
+    )
     schedule: str | None = Field(None, description="Name of the schedule this batch is a run of, if any.")
     occurrence: str | None = Field(
         None, description="The schedule occurrence (ISO 8601 UTC); part of the batch id, so one occurrence = one batch."

@@ -27,8 +27,8 @@ from pathlib import Path
 from cues.pipelines.generate.batch_outputs import write_batch
 from cues.pipelines.generate.brief_sources import read_sources
 from cues.pipelines.generate.expansion import expand_cues
-from cues.pipelines.generate.workers import WorkerPool, pool_size
-from cues.pipelines.ray_runtime import init_ray
+from cues.pipelines.generate.workers import WorkerPool, fit_local, pool_size
+from cues.pipelines.ray_runtime import init_ray, shutdown_ray
 from cues.pipelines.render.soundfont import find_soundfont
 from cues.pipelines.store import open_store
 from cues.schemas.batch import BatchRecord, BriefOutcome, CueResult, CueSpec
@@ -40,6 +40,15 @@ from cues.schemas.errors import BatchNotRecorded, StoreError
 log = logging.getLogger(__name__)
 
 DELIVERING = "composing and rendering cues"  # the stage ``on_progress`` reports
+
+
+class BatchStopped(KeyboardInterrupt):
+    """The batch was stopped (Ctrl-C, SIGTERM) while its cues were delivered: the workers are closed and no batch
+    record is written. ``finished`` are the cues done before the stop, of ``total``; a re-run skips the delivered."""
+
+    def __init__(self, finished: list[CueResult], total: int):
+        super().__init__(f"stopped after {len(finished)} of {total} cues")
+        self.finished, self.total = list(finished), total
 
 
 def code_version() -> str:
@@ -101,11 +110,18 @@ def run(
     results: list[CueResult] = []
     versions: dict[str, str] = {}
     if cues:
-        init_ray(config.ray.address, num_cpus=config.ray.num_cpus, dashboard=config.ray.dashboard)
+        ray_info = init_ray(config.ray.address, num_cpus=config.ray.num_cpus, dashboard=config.ray.dashboard)
         size = pool_size(config.workers, len(cues))
-        with WorkerPool(size, store.uri, config.models, config.render, config.worker_cpus) as pool:
-            versions = pool.versions()
-            results = pool.deliver(cues, lambda done, total: on_progress and on_progress(DELIVERING, done, total))
+        if ray_info["local"]:  # a local Ray never grows: a worker that does not fit would never start
+            size = fit_local(size, config.worker_cpus, ray_info["cpus"])
+        cpus, timeout = config.worker_cpus, config.worker_start_timeout_s
+        with WorkerPool(size, store.uri, config.models, config.render, cpus, timeout) as pool:
+            try:
+                versions = pool.versions()
+                results = pool.deliver(cues, lambda done, total: on_progress and on_progress(DELIVERING, done, total))
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM (the CLI's handler): say what was done, end the workers
+                shutdown_ray()  # with the driver: killed one by one, Ray prints each cue in flight "will be retried"
+                raise BatchStopped(pool.finished, len(cues)) from None
     record = BatchRecord(
         batch_id=batch_id_of(cues, config.occurrence, outcomes),
         status="rendered" if all(r.ok for r in results) else "rendered with failures",

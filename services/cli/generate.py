@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +25,16 @@ from cues.services.cli.options import (
     WorkerCpus,
     Workers,
 )
-from cues.services.cli.output import EXIT_FAILURE, EXIT_INVALID, err, out, print_batch, print_entries, reported_errors
+from cues.services.cli.output import (
+    EXIT_FAILURE,
+    EXIT_INVALID,
+    err,
+    out,
+    print_batch,
+    print_entries,
+    print_stopped,
+    reported_errors,
+)
 
 commands = typer.Typer()
 
@@ -72,6 +82,14 @@ def submit(
     soundfont: Soundfont = None,
     ray_address: RayAddress = None,
     num_cpus: NumCpus = None,
+    worker_start_timeout: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            help="Seconds a cue worker may take to start; one Ray cannot place in time (too few CPUs) is given up "
+            "and its cues go to the workers that started.",
+        ),
+    ] = GenerateConfig.model_fields["worker_start_timeout_s"].default,
     as_job: Annotated[
         bool,
         typer.Option(
@@ -98,6 +116,7 @@ def submit(
         models=model,
         workers=workers,
         worker_cpus=worker_cpus,
+        worker_start_timeout_s=worker_start_timeout,
         render=RenderConfig(soundfont=soundfont),
         ray=RayConfig(address=ray_address, num_cpus=num_cpus),
     )
@@ -138,10 +157,15 @@ def run(
     )
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def _generate(config) -> None:
-    """Run the batch with a progress bar, print its summary, exit with its status."""
+    """Run the batch with a progress bar, print its summary, exit with its status. Ctrl-C or SIGTERM stops it with
+    one line (what was delivered; a re-run finishes the rest) and exit 128 + the signal's number (130, 143)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from cues.pipelines.generate.job import BatchStopped
     from cues.pipelines.generate.job import run as run_job  # brings torch, Ray and FluidSynth: only when run
 
     with reported_errors():
@@ -151,21 +175,40 @@ def _generate(config) -> None:
         err.print(f"store: {location.root}{new}", markup=False)
     else:
         err.print(f"store: {location.uri}", markup=False)
+
+    received: list[int] = []
+
+    def stop(signum: int, _frame) -> None:
+        received.append(signum)
+        for number in STOP_SIGNALS:  # a second signal while the workers close ends the process at once
+            signal.signal(number, signal.SIG_DFL)
+        raise KeyboardInterrupt
+
+    previous = {number: signal.signal(number, stop) for number in STOP_SIGNALS}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with reported_errors(), Progress(*columns, console=err, transient=True) as progress:
-        tasks: dict[str, object] = {}
+    try:
+        with reported_errors(), Progress(*columns, console=err, transient=True) as progress:
+            tasks: dict[str, object] = {}
 
-        def show(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total)
-            progress.update(tasks[stage], completed=done, total=total)
+            def show(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = progress.add_task(stage, total=total)
+                progress.update(tasks[stage], completed=done, total=total)
 
-        try:
-            record = run_job(config, on_progress=show)
-        except BatchNotRecorded as error:  # every cue ran: show them, then the store's error
-            record, unrecorded = error.record, error
-        else:
-            unrecorded = None
+            try:
+                record = run_job(config, on_progress=show)
+            except BatchNotRecorded as error:  # every cue ran: show them, then the store's error
+                record, unrecorded = error.record, error
+            else:
+                unrecorded = None
+    except KeyboardInterrupt as stopped:
+        number = received[0] if received else signal.SIGINT
+        finished = stopped.finished if isinstance(stopped, BatchStopped) else None
+        print_stopped(err, signal.Signals(number).name, finished, getattr(stopped, "total", None))
+        raise typer.Exit(128 + number) from None
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     print_batch(out, record)
     if unrecorded:
         err.print(f"Error: {unrecorded}", markup=False)

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cues.schemas.batch import BatchRecord
+from cues.schemas.batch import BatchRecord, CueResult
 from cues.schemas.brief_file import BriefEntry
 from cues.schemas.errors import BriefError, InvalidRequest, ScoringError, StoreURIError
 
@@ -107,3 +107,18 @@ def print_batch(console: Console, record: BatchRecord) -> None:
     console.print(summary)
     folder = f"{record.store.rstrip('/')}/{record.folder}"
     console.print(f"Batch: {folder}/ (batch.json, cuesheet.csv, report.html)")
+
+
+def print_stopped(console: Console, signal_name: str, finished: list[CueResult] | None, total: int | None) -> None:
+    """One line when a batch is stopped by a signal: what was delivered, and that a re-run finishes the rest."""
+    rerun = "run the same command again to finish the rest (cues already delivered are skipped)"
+    if finished is None:
+        console.print(f"Stopped by {signal_name}: no batch record was written; {rerun}.", markup=False)
+        return
+    delivered = sum(r.ok for r in finished)
+    failed = f", {len(finished) - delivered} failed" if len(finished) > delivered else ""
+    console.print(
+        f"Stopped by {signal_name}: {delivered} of {total} cues delivered{failed}, the workers closed, no batch "
+        f"record written; {rerun}.",
+        markup=False,
+    )

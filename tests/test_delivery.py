@@ -140,10 +140,11 @@ def test_a_missing_bucket_fails_the_batch_before_any_cue_is_rendered(s3_server, 
     assert time.monotonic() - clock < 10  # rendering one cue takes longer: Ray alone starts in ~5 s
     assert ray.is_initialized() == ray_was_up  # no Ray started for this batch
     assert result.exit_code == 1
-    assert result.output.strip() == (
+    assert result.output.split("\n\n") == [  # the store it writes to, then (after the progress bar) the error
+        "store: s3://no-such-bucket-here/cues",
         "Error: cannot write to the store s3://no-such-bucket-here/cues: bucket 'no-such-bucket-here' does not "
-        "exist (for s3://no-such-bucket-here/cues/.cues-write-check); create it or fix the store URI"
-    )
+        "exist (for s3://no-such-bucket-here/cues/.cues-write-check); create it or fix the store URI\n",
+    ]
 
 
 # --- 22: a Ray job server that answers errors -----------------------------------------------------------------

@@ -96,10 +96,11 @@ def test_a_worker_larger_than_the_local_ray_is_refused(ray_session, tmp_path):
     store = tmp_path / "store"
     result = CliRunner().invoke(app, ["submit", str(briefs), "--store", str(store), "--worker-cpus", "4"])
     assert result.exit_code == 2, result.output
-    assert result.output.strip() == (  # after the progress bar's blank line
+    assert result.output.split("\n\n") == [  # the store it writes to, then (after the progress bar) the error
+        f"store: {store} (new)",
         "Error: --worker-cpus 4 does not fit: each cue worker asks Ray for 4 CPUs and the local Ray has 2; pass "
-        "--worker-cpus 2 or less"
-    )
+        "--worker-cpus 2 or less\n",
+    ]
     assert not (store / "cues").exists()
 
 

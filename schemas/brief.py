@@ -36,7 +36,7 @@ from cues.schemas.brief_fields import (
 )
 from cues.schemas.errors import Problem
 from cues.schemas.key import ALLOWED_KEYS
-from cues.schemas.problems import SLUG_PATTERN, data_problems, inconsistent
+from cues.schemas.problems import SLUG_PATTERN, SLUG_RE, data_problems, inconsistent
 from cues.schemas.timing import (
     MAX_LENGTH_S,
     MAX_TEMPO,
@@ -46,8 +46,6 @@ from cues.schemas.timing import (
     Meter,
     format_clock,
 )
-
-_SLUG_RE = re.compile(SLUG_PATTERN)
 
 
 class Medium(StrEnum):
@@ -265,7 +263,7 @@ def slugify(text: str) -> str:
 def default_brief_id(data: dict) -> str:
     """The id a brief gets when it names none: the slug of its title, else ``cue-`` + 8 hex of its content."""
     title = data.get("title")
-    if isinstance(title, str) and (slug := slugify(title)) and _SLUG_RE.match(slug):
+    if isinstance(title, str) and (slug := slugify(title)) and SLUG_RE.match(slug):
         return slug
     try:  # hash the canonical form, so `length: 30` and `length: "0:30"` get the same id
         canonical = Brief.model_validate({**data, "id": "x"}).model_dump(mode="json", exclude={"id"})

@@ -90,8 +90,9 @@ class DeliveredCue:
 def read_delivered(store: ObjectStore, prefix: str) -> DeliveredCue:
     """The cue in the folder ``prefix`` (``cues/<cue-id>/<render-key>``); :class:`IntegrityError` when its manifest
     is damaged or names another cue than its folder does."""
-    where = f"{store.uri.rstrip('/')}/{prefix}/manifest.json"
-    manifest = read_manifest(store.get_bytes(f"{prefix}/manifest.json"), where)
+    key = f"{prefix}/manifest.json"
+    where = store.uri_for(key)
+    manifest = read_manifest(store.get_bytes(key), where)
     if manifest.prefix != prefix:
         raise IntegrityError(
             f"{where} names cue {manifest.cue_id}/{manifest.cue_key}, not its folder: the manifest was edited or "
@@ -137,7 +138,7 @@ def read_batch(store: ObjectStore, batch_id: str) -> BatchRecord:
     """The record of batch ``batch_id`` (``batches/<batch-id>/batch.json``); :class:`IntegrityError` when it is
     damaged, names another batch, or its results do not match its cues or point outside their cue folders."""
     key = f"batches/{check_name(batch_id, 'batch id')}/batch.json"
-    where = f"{store.uri.rstrip('/')}/{key}"
+    where = store.uri_for(key)
     try:
         record = read_batch_record(store.get_bytes(key), where)
     except StoreNotFound:

@@ -30,7 +30,7 @@ def cue_manifests(
     for result in record.delivered:
         key = f"{result.prefix}/manifest.json"
         try:
-            manifests[result.cue_id] = read_manifest(store.get_bytes(key), f"{store.uri.rstrip('/')}/{key}")
+            manifests[result.cue_id] = read_manifest(store.get_bytes(key), store.uri_for(key))
         except (IntegrityError, StoreNotFound) as error:
             if on_unreadable is None:
                 raise

@@ -99,7 +99,7 @@ def stored_manifest(store: ObjectStore, spec: CueSpec, key: str) -> CueManifest 
     where = f"cues/{spec.cue_id}/{key}/manifest.json"
     if not store.exists(where):
         return None
-    return read_manifest(store.get_bytes(where), f"{store.uri.rstrip('/')}/{where}")
+    return read_manifest(store.get_bytes(where), store.uri_for(where))
 
 
 def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRenderer) -> MadeCue:

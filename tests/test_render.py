@@ -4,10 +4,12 @@ meter, sox, soundfile, pyloudnorm, and a plain one-bus synth for the null test."
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import struct
 import subprocess
+import sys
 
 import mido
 import numpy as np
@@ -350,3 +352,12 @@ def test_the_one_bus_render_matches_the_fluidsynth_command_in_loudness(soundfont
     with BusSynth(soundfont, 48000, 1, SynthConfig()) as one:
         [ours] = one.render(performance, performance.length_samples + 48000)
     assert integrated_loudness(ours, 48000) == pytest.approx(integrated_loudness(cli.T, 48000), abs=1.0)
+
+
+def test_loading_fluidsynth_prints_nothing_even_where_ci_is_set():
+    # pyfluidsynth prints "'fluidsynth' was found at ..." on import when CI is set; it landed in `cues` JSON output
+    code = "from cues.pipelines.render.synth import _library; _library()"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "CI": "1"}, check=True
+    )
+    assert done.stdout == ""

@@ -56,7 +56,8 @@ def _parent(pid: int) -> int:
 
 def subprocess_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    return {**env, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", **extra}
+    # CI=1 as on the CI runner, where pyfluidsynth prints to stdout when imported unless we stop it
+    return {**env, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "CI": "1", **extra}
 
 
 # --- sizing -------------------------------------------------------------------------------------------------

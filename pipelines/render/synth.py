@@ -14,8 +14,10 @@ event functions (cheaper per call than pyfluidsynth's wrappers, which matters at
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
+import io
 import logging
 from dataclasses import dataclass
 
@@ -37,7 +39,10 @@ _CHANNEL_TYPE = {False: 0, True: 1}  # CHANNEL_TYPE_MELODIC, CHANNEL_TYPE_DRUM
 def _library():
     """FluidSynth's C library with the signatures we call (checked once, with a clear error)."""
     try:
-        import fluidsynth
+        # pyfluidsynth prints where it found the library when CI is set in the environment; our stdout carries
+        # tables and JSON, so that line is swallowed.
+        with contextlib.redirect_stdout(io.StringIO()):
+            import fluidsynth
     except (ImportError, OSError) as err:  # pyfluidsynth raises ImportError when libfluidsynth is missing
         raise RenderError(
             f"FluidSynth is not available ({err}); install it with `sudo apt-get install fluidsynth libfluidsynth3`"

@@ -1,8 +1,8 @@
 """The composer's mood table (``schemas/mood_table.yaml``) as typed data, and the blend of a brief's 1–3 moods.
 
 The first mood of a brief dominates: numbers (tempo, melody centre, density, harmonic rhythm, velocity, chromaticism,
-intensity) are weighted averages with weights 1, ½, ⅓ normalised; modes, tonics, ensemble and groove come from the
-first mood, since an average of two ensembles or two grooves is neither.
+intensity, chord colours) are weighted averages with weights 1, ½, ⅓ normalised; modes, tonics, ensemble and groove
+come from the first mood, since an average of two ensembles or two grooves is neither.
 """
 
 from __future__ import annotations
@@ -58,6 +58,21 @@ class Ensemble(BaseModel):
     percussion: int = Field(ge=0, le=127, description="drum kit program: 0 standard, 16 power, 48 orchestra")
 
 
+class ChordColours(BaseModel):
+    """How often the accompaniment colours a chord, each a share of chords (0–1). The models see the plain triad;
+    the colour is a voicing (``pipelines/compose/chord_colour.py``), and a colour tone that would clash with the
+    melody is left out."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sevenths: float = Field(0.0, ge=0, le=1, description="chords voiced with their diatonic seventh (V7, ii7, Imaj7)")
+    suspensions: float = Field(0.0, ge=0, le=1, description="chords voiced sus4 or sus2 (the third replaced)")
+    added_ninths: float = Field(0.0, ge=0, le=1, description="chords voiced with an added ninth (add9)")
+    borrowed_iv: float = Field(
+        0.0, ge=0, le=1, description="share of a major key's IV chords voiced as minor iv (its ♭6 is out of the scale)"
+    )
+
+
 class MoodProfile(BaseModel):
     """How a cue in one mood (or a blend) is planned and arranged. Units in ``schemas/mood_table.yaml``."""
 
@@ -74,6 +89,7 @@ class MoodProfile(BaseModel):
     velocity: float = Field(ge=1, le=127)
     chromaticism: float = Field(ge=0, le=0.1)
     intensity: float = Field(ge=0, le=1)
+    colours: ChordColours = ChordColours()
 
 
 @cache
@@ -105,6 +121,9 @@ def blend(moods: tuple[str, ...] | list[str]) -> MoodProfile:
         name: mix(lambda p, name=name: getattr(p, name))
         for name in ("melody_centre", "density", "harmonic_rhythm", "velocity", "chromaticism", "intensity")
     }
+    colours = ChordColours(
+        **{name: mix(lambda p, name=name: getattr(p.colours, name)) for name in ChordColours.model_fields}
+    )
     # A blend's harmonic rhythm snaps to what the arranger plays: one chord per two bars, per bar, or two per bar.
     numbers["harmonic_rhythm"] = min((0.5, 1.0, 2.0), key=lambda r: abs(r - numbers["harmonic_rhythm"]))
-    return first.model_copy(update={"tempo": tempo, **numbers})
+    return first.model_copy(update={"tempo": tempo, "colours": colours, **numbers})

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cues.schemas.brief import Ending, Medium
 from cues.schemas.key import Mode
-from cues.schemas.mood_table import Groove
+from cues.schemas.mood_table import ChordColours, Groove
 
 
 class Hit(BaseModel):
@@ -95,6 +95,7 @@ class Plan(BaseModel):
     harmonic_rhythm: float
     velocity: float
     chromaticism: float
+    colours: ChordColours = Field(ChordColours(), description="how often chords are voiced with a colour, per kind")
     notes: tuple[str, ...] = Field(description="adaptations the plan made, in words")
 
     @property

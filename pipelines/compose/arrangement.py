@@ -2,13 +2,16 @@
 
 Pure functions of the plan, the chord slots and the melody; every number below is a musical rule, not a model.
 
-- **Harmony**: three- or four-note voicings between ``VOICING_RANGE``, each chosen (among all inversions and
-  octave placements) to move the voices least from the previous one. Low intensity sustains each chord; middle
-  intensity re-strikes it every bar; high intensity plays the beats.
-- **Bass**: the chord's root in ``BASS_RANGE``, nearest the previous root, in a pattern per groove.
+- **Harmony**: three- or four-note voicings (the chord with its colour, ``chord_colour.py``) between
+  ``VOICING_RANGE``, each chosen (among all inversions and octave placements) to move the voices least from the
+  previous one. Low intensity sustains each chord; middle intensity re-strikes it every bar; high intensity plays
+  the beats. No chord tone sounds a semitone from a held melody note (``voicing.py``).
+- **Bass**: the chord's root in ``BASS_RANGE``, nearest the previous root, in a pattern per groove; a note that would
+  sit a semitone from the melody moves to another chord tone (``voicing.py``).
 - **Percussion**: the groove (see ``pipelines/compose/grooves.py``) thinned by intensity, a crash at the downbeat
   of a section that rises, a fill into the next section.
-- **Hits**: a crash and a kick (timpani on the orchestra kit) plus an accented re-strike of the chord at each hit.
+- **Hits**: a crash and a kick (timpani on the orchestra kit) plus an accented re-strike of the chord at each hit,
+  voiced against the melody like every strike.
 - **Endings** (brief contract): ``ring_out`` a tonic chord on the last bar's downbeat held to the end;
   ``button`` a short accented tonic chord on the last beat; ``fade`` an expression ramp to silence over the last
   bars; ``cut`` plays through; ``loop`` keeps playing into the turnaround, with no note crossing the end.
@@ -16,17 +19,15 @@ Pure functions of the plan, the chord slots and the melody; every number below i
 
 from __future__ import annotations
 
-from itertools import product
-
+from cues.pipelines.compose.chord_colour import Colour
 from cues.pipelines.compose.grooves import groove_hits
 from cues.pipelines.compose.progression import Slot
 from cues.pipelines.compose.score import Control, Note
+from cues.pipelines.compose.voicing import BASS_RANGE, MelodyLine, bass_pitch, bass_spans, lead_voices, voice_strike
 from cues.schemas.brief import Ending
 from cues.schemas.mood_table import Groove
 from cues.schemas.plan import Plan
 
-VOICING_RANGE = (52, 76)
-BASS_RANGE = (33, 52)
 CRASH, KICK, TIMPANI_LOW = 49, 36, 41
 ORCHESTRA_KIT = 48
 FADE_BARS = 2
@@ -37,40 +38,24 @@ def velocity(plan: Plan, intensity: float, scale: float = 1.0) -> int:
     return round(min(127, max(20, plan.velocity * scale * (0.7 + 0.6 * intensity))))
 
 
-def voicings(pitch_classes: list[int]) -> list[tuple[int, ...]]:
-    """Every voicing of the chord's pitch classes, one note each, inside ``VOICING_RANGE``, lowest note first."""
-    low, high = VOICING_RANGE
-    options = [[p for p in range(low, high + 1) if p % 12 == pc] for pc in pitch_classes]
-    result = []
-    for combo in product(*options):
-        notes = tuple(sorted(combo))
-        if len(set(notes)) == len(notes) and notes[-1] - notes[0] <= 14:
-            result.append(notes)
-    return result
-
-
-def lead_voices(previous: tuple[int, ...] | None, pitch_classes: list[int]) -> tuple[int, ...]:
-    """The voicing of ``pitch_classes`` that moves least from ``previous`` (the close middle one to start)."""
-    options = voicings(pitch_classes)
-    if previous is None:
-        centre = sum(VOICING_RANGE) / 2
-        return min(options, key=lambda v: (abs(sum(v) / len(v) - centre), v))
-    if len(previous) != len(options[0]):
-        return min(options, key=lambda v: (abs(sum(v) / len(v) - sum(previous) / len(previous)), v))
-    return min(options, key=lambda v: (sum(abs(a - b) for a, b in zip(v, previous, strict=True)), v))
-
-
-def harmony_part(plan: Plan, slots: list[Slot]) -> list[Note]:
+def harmony_part(plan: Plan, slots: list[Slot], melody: list[Note]) -> list[Note]:
+    """The chords, voiced to lead smoothly and struck by intensity, each tone silent while it would clash with
+    ``melody`` (``voicing.voice_strike``)."""
+    line = MelodyLine(melody, plan.total_steps)
     notes, previous = [], None
     for slot in slots:
         section = plan.sections[slot.section]
-        voicing = lead_voices(previous, slot.chord.pitch_classes(plan.tonic))
+        voicing = lead_voices(previous, slot.voiced_pitch_classes(plan))
         previous = voicing
-        strikes = _strikes(plan, slot, section.intensity)
         level = velocity(plan, section.intensity, 0.8)
-        for start, end in strikes:
-            notes += [Note(start, end, p, level) for p in voicing]
+        for start, end in _strikes(plan, slot, section.intensity):
+            notes += _struck(plan, slot, voicing, start, end, line, level)
     return notes
+
+
+def _struck(plan: Plan, slot: Slot, voicing, start: int, end: int, line: MelodyLine, level: int) -> list[Note]:
+    colour = slot.voiced_pitch_classes(plan)[-1] if slot.colour != Colour.plain else None
+    return [Note(a, b, p, level) for a, b, p in voice_strike(voicing, colour, start, end, line, plan.steps_per_beat)]
 
 
 def _strikes(plan: Plan, slot: Slot, intensity: float) -> list[tuple[int, int]]:
@@ -85,20 +70,33 @@ def _strikes(plan: Plan, slot: Slot, intensity: float) -> list[tuple[int, int]]:
     return [(s, min(s + every, slot.end)) for s in starts]
 
 
-def bass_part(plan: Plan, slots: list[Slot]) -> list[Note]:
+def bass_part(plan: Plan, slots: list[Slot], melody: list[Note]) -> list[Note]:
+    """The roots (and fifths, by groove) nearest the last root, each moved to another chord tone, or shortened,
+    where it would sit a semitone from ``melody`` (``voicing.bass_pitch``)."""
+    line = MelodyLine(melody, plan.total_steps)
     notes, previous = [], None
     for slot in slots:
         section = plan.sections[slot.section]
-        root_pc, _, fifth_pc, *_ = slot.chord.pitch_classes(plan.tonic)
+        tones = _bass_tones(plan, slot)
+        root_pc, _, fifth_pc = tones
         candidates = [p for p in range(*BASS_RANGE) if p % 12 == root_pc]
         root = min(candidates, key=lambda p: (abs(p - (previous or 40)), p))
         previous = root
         fifth = root + (fifth_pc - root_pc) % 12  # the chord's own fifth: diminished in a diminished triad
         level = velocity(plan, section.intensity, 0.9)
         for start, end, which in _bass_rhythm(plan, slot, section.intensity):
-            pitch = {"root": root, "fifth": fifth, "octave": root + 12}[which]
-            notes.append(Note(start, end, pitch, level))
+            planned = {"root": root, "fifth": fifth, "octave": root + 12}[which]
+            pitch = bass_pitch(planned, tones, start, end, line)
+            notes += [Note(a, b, pitch, level) for a, b in bass_spans(pitch, start, end, line, plan.steps_per_beat)]
     return notes
+
+
+def _bass_tones(plan: Plan, slot: Slot) -> list[int]:
+    """Root, third and fifth pitch classes the bass may play (a borrowed iv's minor third included)."""
+    root, third, fifth, *_ = slot.chord.pitch_classes(plan.tonic)
+    if slot.colour == Colour.borrowed:
+        third = (root + 3) % 12
+    return [root, third, fifth]
 
 
 def _bass_rhythm(plan: Plan, slot: Slot, intensity: float) -> list[tuple[int, int, str]]:
@@ -146,8 +144,10 @@ def percussion_part(plan: Plan) -> list[Note]:
     return notes
 
 
-def hit_accents(plan: Plan, slots: list[Slot]) -> tuple[dict[str, list[Note]], list[int]]:
-    """Accents at the hits the plan could place: crash + kick (or timpani), and the chord struck hard."""
+def hit_accents(plan: Plan, slots: list[Slot], melody: list[Note]) -> tuple[dict[str, list[Note]], list[int]]:
+    """Accents at the hits the plan could place: crash + kick (or timpani), and the chord struck hard (voiced
+    against ``melody`` like every strike)."""
+    line = MelodyLine(melody, plan.total_steps)
     kit = next(s.program for s in plan.stems if s.name == "percussion")
     low = TIMPANI_LOW if kit == ORCHESTRA_KIT else KICK
     parts: dict[str, list[Note]] = {"percussion": [], "harmony": []}
@@ -160,7 +160,9 @@ def hit_accents(plan: Plan, slots: list[Slot]) -> tuple[dict[str, list[Note]], l
         parts["percussion"] += [Note(step, step + 1, CRASH, 120), Note(step, step + 1, low, 118)]
         slot = next(s for s in slots if s.start <= step < s.end)
         end = min(step + plan.steps_per_beat, plan.total_steps)
-        parts["harmony"] += [Note(step, end, p, 118) for p in lead_voices(None, slot.chord.pitch_classes(plan.tonic))]
+        parts["harmony"] += _struck(
+            plan, slot, lead_voices(None, slot.voiced_pitch_classes(plan)), step, end, line, 118
+        )
     return parts, steps
 
 
@@ -170,13 +172,15 @@ def apply_ending(plan: Plan, parts: dict[str, list[Note]], slots: list[Slot]) ->
     total, bar = plan.total_steps, plan.steps_per_bar
     last_bar = total - bar
     controls: dict[str, list[Control]] = {}
-    tonic_voicing = lead_voices(None, slots[-1].chord.pitch_classes(plan.tonic))
+    tonic_voicing = lead_voices(None, slots[-1].voiced_pitch_classes(plan))
+    line = MelodyLine(parts["melody"], total)
     final_level = velocity(plan, plan.sections[-1].intensity)
     if plan.ending == Ending.ring_out:
         for name in ("harmony", "bass", "percussion"):
             parts[name] = [n for n in parts[name] if n.start < last_bar]
-        parts["harmony"] += [Note(last_bar, total, p, final_level) for p in tonic_voicing]
-        parts["bass"].append(Note(last_bar, total, _low_root(plan, slots[-1]), final_level))
+        parts["harmony"] += _struck(plan, slots[-1], tonic_voicing, last_bar, total, line, final_level)
+        low = bass_pitch(_low_root(plan, slots[-1]), _bass_tones(plan, slots[-1]), last_bar, total, line)
+        parts["bass"].append(Note(last_bar, total, low, final_level))
         if plan.groove != Groove.none:  # a quiet cue without drums ends on its chord alone
             parts["percussion"] += [
                 Note(last_bar, last_bar + 1, CRASH, final_level),
@@ -188,9 +192,11 @@ def apply_ending(plan: Plan, parts: dict[str, list[Note]], slots: list[Slot]) ->
         for name in parts:
             parts[name] = [_clip(n, button) for n in parts[name] if n.start < button]
         accent = min(127, final_level + 15)
-        parts["harmony"] += [Note(button, button + length, p, accent) for p in tonic_voicing]
-        parts["bass"].append(Note(button, button + length, _low_root(plan, slots[-1]), accent))
         parts["melody"].append(Note(button, button + length, _melody_tonic(plan, parts["melody"]), accent))
+        line = MelodyLine(parts["melody"], total)
+        parts["harmony"] += _struck(plan, slots[-1], tonic_voicing, button, button + length, line, accent)
+        low = bass_pitch(_low_root(plan, slots[-1]), _bass_tones(plan, slots[-1]), button, button + length, line)
+        parts["bass"].append(Note(button, button + length, low, accent))
         if plan.groove != Groove.none:
             parts["percussion"] += [Note(button, button + 1, CRASH, accent), Note(button, button + 1, KICK, accent)]
     elif plan.ending == Ending.fade:

@@ -26,7 +26,7 @@ from cues.schemas.timing import parse_length
 log = logging.getLogger(__name__)
 
 MODEL_KINDS = ("melody", "vae", "chords")
-COMPOSER_VERSION = "compose-1"  # bump when the same plan and models would give different notes
+COMPOSER_VERSION = "compose-2"  # bump when the same plan and models would give different notes
 
 
 @dataclass
@@ -60,15 +60,15 @@ def compose(plan: Plan, models: ComposerModels) -> Score:
     melody, section_tokens = write_melody(plan, slots, MelodyModels(models.melody, models.chord_vocabulary, models.vae))
     parts = {
         "melody": melody,
-        "harmony": arrangement.harmony_part(plan, slots),
-        "bass": arrangement.bass_part(plan, slots),
+        "harmony": arrangement.harmony_part(plan, slots, melody),
+        "bass": arrangement.bass_part(plan, slots, melody),
         "percussion": arrangement.percussion_part(plan),
     }
     controls = arrangement.apply_ending(plan, parts, slots)
-    accents, accent_steps = arrangement.hit_accents(plan, slots)
+    accents, accent_steps = arrangement.hit_accents(plan, slots, parts["melody"])
     for name, notes in accents.items():
         parts[name] = sorted(parts[name] + notes)
-    return Score(plan, parts, controls, accent_steps, section_tokens, [s.chord.numeral(plan.mode) for s in slots])
+    return Score(plan, parts, controls, accent_steps, section_tokens, [s.numeral(plan.mode) for s in slots])
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,7 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
         harmonic_rhythm=profile.harmonic_rhythm,
         velocity=profile.velocity,
         chromaticism=profile.chromaticism,
+        colours=profile.colours,
         notes=tuple(notes),
     )
 

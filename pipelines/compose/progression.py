@@ -1,17 +1,31 @@
-"""Harmony of a cue: chord slots on the plan's grid, filled by the chord LSTM under the key's and the form's rules.
+"""Harmony of a cue: chord slots on the plan's grid, filled by the chord LSTM under the key's and the phrases' rules.
 
-A *slot* is a stretch of grid steps with one chord: ``1 / harmonic_rhythm`` bars long, never crossing a section
-boundary, and split at every hit so that each hit is a chord change. The chord LSTM (trained on the Bach chorales,
-one chord per beat) proposes each next chord; its distribution is masked to
+A *slot* is a stretch of grid steps with one chord, never crossing a phrase (``phrases.py``) and split at every hit,
+so that each hit is a chord change. How long a slot is, is the *harmonic rhythm*: the mood table's chords per bar
+(``Plan.harmonic_rhythm``), halved in a section of intensity below ``CALM_BELOW`` and doubled at ``CLIMAX_FROM`` or
+above, within ½–2 (a 2/4 bar counts half, as its phrases are eight bars; 3/4 has no half bar, so at most one chord a
+bar). Each phrase's last bar is a slot of its own, the *cadence bar*, so the cadence chord before it and the arrival
+on it both get their time; a one-bar phrase splits its bar between the two, and a consequent whose bars before the
+cadence bar would be one slot splits them in two (a start, then the cadence chord).
 
-- chords diatonic to the mode (triads on the seven degrees; in minor also the major V at cadences, the chorales'
-  raised leading tone),
-- a cadence at each section end: the last section ends V → I, or each mode's own cadence chord → I (a loop ends
-  on it, the turnaround into its first I; a ``cut`` ends wherever the music is), inner sections end on it or I,
-- the tonic at the start of the cue and of every ``A`` section, and a chord different from the last one at a hit.
+The chord LSTM (trained on the Bach chorales, one chord per beat) proposes each next chord; its distribution is
+masked, in this order of precedence:
+
+1. **Phrase ends.** An antecedent ends on a half cadence: the mode's cadence chord (``CADENCE_CHORD``: V, the
+   minor's major V, or each mode's own). A consequent ends on a full cadence: the cadence chord, then the tonic in
+   the cadence bar; now and then (a seeded ``DECEPTIVE_RATE``) an inner consequent of a major or minor cue that is
+   not the cue's last phrase ends deceptively instead, V → vi (VI in minor). The cue's last phrase always closes on
+   the tonic, a ``cut`` included: the harmony still cadences, the music just stops there. A ``loop`` ends on the
+   cadence chord instead, the turnaround into its first chord, the tonic.
+2. **Starts.** The tonic at the start of the cue and of every ``A`` section (an ``A`` after a closed section restarts
+   on the tonic it closed on: the one repeated chord the rules allow).
+3. **Movement.** Elsewhere any diatonic triad of the mode except the chord before (so no chord is repeated into the
+   next slot, and a hit is always a change) and the chord the next slot must be; the tonic is down-weighted
+   (``TONIC_WEIGHT``), so that it is the arrival rather than the resting place: at most about 45 % of bars on it.
 
 Same letter ⇒ same chords: a section's chords are sampled from a generator seeded by the cue's seed and the
-section's letter, so ``A`` and ``A'`` share a progression up to their own cadences.
+section's letter, so ``A`` and ``A'`` share a progression up to their own cadences. The chords' colours (sevenths,
+suspensions, …) are chosen per slot by ``chord_colour.pick_colour``; the models see the plain triads.
 """
 
 from __future__ import annotations
@@ -20,15 +34,21 @@ from dataclasses import dataclass
 
 import torch
 
+from cues.pipelines.compose.chord_colour import Colour, colour_suffix, pick_colour, voiced_pitch_classes
+from cues.pipelines.compose.phrases import Phrase, PhraseRole, phrase_bars, phrase_spans
 from cues.pipelines.compose.plan import choice
 from cues.pipelines.models.features import MODES
 from cues.pipelines.music.harmony import QUALITIES, chord_token, diatonic_triads, roman
 from cues.schemas.brief import Ending
 from cues.schemas.key import Mode
-from cues.schemas.plan import Plan
+from cues.schemas.plan import Plan, Section
 
 MAJOR_LIKE = {Mode.major, Mode.lydian, Mode.mixolydian}
 PHRASE_POSITIONS = 32  # the chord LSTM's clipped "beats since the cadence" embedding
+CALM_BELOW = 0.4  # a section quieter than this changes chord half as often as its mood
+CLIMAX_FROM = 0.7  # a section at least this intense changes chord twice as often
+TONIC_WEIGHT = 0.3  # the tonic's probability in a free slot, relative to the chord LSTM's (which loves it)
+DECEPTIVE_RATE = 0.25  # share of inner consequents (full-length phrases) that end V → vi
 
 
 @dataclass(frozen=True)
@@ -60,16 +80,45 @@ CADENCE_CHORD = {
     Mode.lydian: Chord(2, 0),  # II, the lydian's major supertonic
     Mode.mixolydian: Chord(10, 0),  # bVII
 }
+#: Where a deceptive cadence lands instead of the tonic (major and minor only).
+SUBMEDIANT = {Mode.major: Chord(9, 1), Mode.minor: Chord(8, 0)}
 
 
 @dataclass(frozen=True)
 class Slot:
-    """Steps ``start``..``end`` (exclusive) under one chord; ``section`` indexes ``Plan.sections``."""
+    """Steps ``start``..``end`` (exclusive) under one chord; ``section`` indexes ``Plan.sections``, ``colour`` is
+    how the accompaniment voices it (the models see ``chord`` plain)."""
 
     start: int
     end: int
     section: int
     chord: Chord
+    colour: Colour = Colour.plain
+
+    def voiced_pitch_classes(self, plan: Plan) -> list[int]:
+        """What the accompaniment plays: the chord's pitch classes with its colour, the colour tone last."""
+        return voiced_pitch_classes(plan.tonic, plan.mode, self.chord.root, self.chord.quality, self.colour)
+
+    def numeral(self, mode: Mode) -> str:
+        """The chord's Roman numeral with its colour: ``V7``, ``Imaj7``, ``IVsus4``, ``iv`` (borrowed)."""
+        if self.colour == Colour.borrowed:
+            return roman(self.chord.root, 1, mode)
+        base = self.chord.numeral(mode)
+        suffix = colour_suffix(self.colour, mode, self.chord.root, self.chord.quality)
+        if suffix == "7" and base.endswith("°"):
+            return base[:-1] + "ø7"
+        return base + suffix
+
+
+@dataclass(frozen=True)
+class SlotBounds:
+    """Where a slot lies: steps ``start``..``end``, its phrase, and its place in the phrase (0-based, of ``count``)."""
+
+    start: int
+    end: int
+    phrase: Phrase
+    place: int
+    count: int
 
 
 def diatonic_chords(mode: Mode) -> list[Chord]:
@@ -83,56 +132,109 @@ def diatonic_chords(mode: Mode) -> list[Chord]:
     return chords
 
 
-def slot_bounds(plan: Plan) -> list[tuple[int, int, int]]:
-    """(start, end, section index) of every chord slot."""
-    length = round(plan.steps_per_bar / plan.harmonic_rhythm)
+def harmonic_rhythm(plan: Plan, section: Section) -> float:
+    """Chords per bar (per two bars of 2/4) in ``section``: the mood's, scaled by the section's intensity."""
+    scale = 0.5 if section.intensity < CALM_BELOW else 2.0 if section.intensity >= CLIMAX_FROM else 1.0
+    rate = min(2.0, max(0.5, plan.harmonic_rhythm * scale))
+    return min(rate, 1.0) if plan.meter == "3/4" else rate
+
+
+def slot_bounds(plan: Plan) -> list[SlotBounds]:
+    """Every chord slot of the cue, in order (see the module docstring)."""
+    unit = plan.steps_per_bar * phrase_bars(plan) // 4  # a 4/4 bar's worth: one bar, two of 2/4
     hits = sorted({h.step for h in plan.hits})
-    bounds = []
-    for index, section in enumerate(plan.sections):
-        start = section.start_bar * plan.steps_per_bar
-        end = start + section.bars * plan.steps_per_bar
-        cuts = set(range(start, end, length)) | {h for h in hits if start < h < end}
-        edges = sorted(cuts) + [end]
-        bounds += [(a, b, index) for a, b in zip(edges, edges[1:], strict=False)]
-    return bounds
+    result = []
+    for phrase in phrase_spans(plan):
+        start, end = phrase.start_bar * plan.steps_per_bar, phrase.end_bar * plan.steps_per_bar
+        if end - start <= unit:  # a one-bar phrase: the cadence chord, then the arrival on the bar's later beats
+            edges = _halves(plan, start, end)
+        else:
+            body_end = end - unit
+            edges = set(range(start, body_end, round(unit / harmonic_rhythm(plan, plan.sections[phrase.section]))))
+            if phrase.role == PhraseRole.consequent and len(edges) < 2:  # room for a start before the cadence chord
+                edges = _halves(plan, start, body_end)
+            edges |= {body_end}
+        edges |= {h for h in hits if start < h < end}
+        ordered = sorted(edges) + [end]
+        count = len(ordered) - 1
+        result += [
+            SlotBounds(a, b, phrase, k, count) for k, (a, b) in enumerate(zip(ordered, ordered[1:], strict=False))
+        ]
+    return result
+
+
+def _halves(plan: Plan, start: int, end: int) -> set[int]:
+    """``start`` and the beat nearest the middle of ``start``..``end`` (rounded down), if there is one."""
+    beats = (end - start) // plan.steps_per_beat
+    return {start, start + beats // 2 * plan.steps_per_beat} if beats > 1 else {start}
 
 
 def progression(plan: Plan, chord_model, seed: int) -> list[Slot]:
     """The chord of every slot of the cue (see the module docstring)."""
     bounds = slot_bounds(plan)
     diatonic = diatonic_chords(plan.mode)
-    tonic_chord, dominant = diatonic[0], CADENCE_CHORD[plan.mode]
-    hit_steps = {h.step for h in plan.hits}
+    tonic = diatonic[0]
+    required = [_required(plan, b, bounds, tonic, seed) for b in bounds]
     mode_index = MODES.index("major" if plan.mode in MAJOR_LIKE else "minor")
     slots: list[Slot] = []
     for index, section in enumerate(plan.sections):
-        section_bounds = [b for b in bounds if b[2] == index]
         generator = torch.Generator().manual_seed(_seed(seed, section.name))
-        last_section = index == len(plan.sections) - 1
-        previous = slots[-1].chord if slots else None
         state, since = None, 0
         token = (
             0  # every section starts its phrase afresh (no chord before it), so the same letter gets the same chords
         )
-        for position, (start, end, _) in enumerate(section_bounds):
-            allowed = list(diatonic)
-            final = position == len(section_bounds) - 1
-            if start == 0 or (position == 0 and section.name == "A"):
-                allowed = [tonic_chord]
-            elif final and last_section:
-                allowed = {Ending.loop: [dominant], Ending.cut: allowed}.get(plan.ending, [tonic_chord])
-            elif final:
-                allowed = [dominant, tonic_chord]
-            elif position == len(section_bounds) - 2 and last_section and plan.ending not in (Ending.loop, Ending.cut):
-                allowed = [dominant]  # the penultimate chord of the cue prepares the final cadence
-            if start in hit_steps and previous is not None and len(allowed) > 1:
-                allowed = [c for c in allowed if c != previous] or allowed
-            chord, state = _next_chord(chord_model, token, position, mode_index, since, allowed, state, generator)
-            slots.append(Slot(start, end, index, chord))
+        positions = [i for i, b in enumerate(bounds) if b.phrase.section == index]
+        for position, i in enumerate(positions):
+            bound = bounds[i]
+            previous = slots[-1].chord if slots else None
+            allowed = required[i]
+            if allowed is None:
+                following = required[i + 1] if i + 1 < len(bounds) else None
+                avoid = {previous} | (set(following) if following and len(following) == 1 else set())
+                allowed = [c for c in diatonic if c not in avoid]
+            chord, state = _next_chord(
+                chord_model, token, position, mode_index, since, allowed, tonic, state, generator
+            )
+            arrival = bound.place == bound.count - 1
+            colour = pick_colour(
+                plan.colours,
+                plan.mode,
+                chord.root,
+                chord.quality,
+                seed,
+                f"{section.name}:{position}",
+                arrival,
+                last=i == len(bounds) - 1,
+            )
+            slots.append(Slot(bound.start, bound.end, index, chord, colour))
             token = chord.token
-            previous = chord
-            since = 0 if final else since + 1
+            since = 0 if arrival else since + 1
     return slots
+
+
+def _required(plan: Plan, bound: SlotBounds, bounds: list[SlotBounds], tonic: Chord, seed: int) -> list[Chord] | None:
+    """The chord a slot must have (a one-element list), or None where the chord LSTM chooses."""
+    phrase, cadence = bound.phrase, CADENCE_CHORD[plan.mode]
+    last_phrase = phrase == bounds[-1].phrase
+    turnaround = last_phrase and plan.ending == Ending.loop
+    if bound.place == bound.count - 1:
+        if phrase.role == PhraseRole.antecedent or turnaround:
+            return [cadence]
+        return [SUBMEDIANT[plan.mode]] if not last_phrase and _deceptive(plan, phrase, seed) else [tonic]
+    if bound.place == bound.count - 2 and phrase.role == PhraseRole.consequent and not turnaround:
+        return [cadence]
+    section = plan.sections[phrase.section]
+    if bound.start == 0 or (bound.place == 0 and phrase.index == 0 and section.name == "A"):
+        return [tonic]
+    return None
+
+
+def _deceptive(plan: Plan, phrase: Phrase, seed: int) -> bool:
+    """Whether an inner consequent ends V → vi (seeded per section letter and phrase, so A and A' agree)."""
+    if plan.mode not in SUBMEDIANT or phrase.bars < phrase_bars(plan):
+        return False
+    name = plan.sections[phrase.section].name
+    return choice(range(100), seed, f"deceptive:{name}:{phrase.index}") < DECEPTIVE_RATE * 100
 
 
 def _seed(seed: int, name: str) -> int:
@@ -140,8 +242,8 @@ def _seed(seed: int, name: str) -> int:
 
 
 @torch.no_grad()
-def _next_chord(model, previous: int, position: int, mode: int, since: int, allowed, state, generator):
-    """One step of the chord LSTM, sampled among ``allowed`` chords (weights renormalised)."""
+def _next_chord(model, previous: int, position: int, mode: int, since: int, allowed, tonic, state, generator):
+    """One step of the chord LSTM, sampled among ``allowed`` chords (weights renormalised, the tonic's lowered)."""
     batch = {
         "inputs": torch.tensor([[previous]]),
         "position": torch.tensor([[position % 4]]),
@@ -152,5 +254,6 @@ def _next_chord(model, previous: int, position: int, mode: int, since: int, allo
     if len(allowed) == 1:
         return allowed[0], state
     weights = torch.softmax(logits[0, -1], dim=-1)[[c.token for c in allowed]] + 1e-6
+    weights = weights * torch.tensor([TONIC_WEIGHT if c == tonic else 1.0 for c in allowed])
     pick = int(torch.multinomial(weights / weights.sum(), 1, generator=generator))
     return allowed[pick], state

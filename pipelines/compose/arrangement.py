@@ -86,7 +86,8 @@ def bass_part(plan: Plan, slots: list[Slot], melody: list[Note]) -> list[Note]:
         level = velocity(plan, section.intensity, 0.9)
         for start, end, which in _bass_rhythm(plan, slot, section.intensity):
             planned = {"root": root, "fifth": fifth, "octave": root + 12}[which]
-            pitch = bass_pitch(planned, tones, start, end, line)
+            keep_root = slot.cadence or start % plan.steps_per_bar == 0
+            pitch = bass_pitch(planned, tones, start, end, line, keep_root)
             notes += [Note(a, b, pitch, level) for a, b in bass_spans(pitch, start, end, line, plan.steps_per_beat)]
     return notes
 
@@ -179,7 +180,7 @@ def apply_ending(plan: Plan, parts: dict[str, list[Note]], slots: list[Slot]) ->
         for name in ("harmony", "bass", "percussion"):
             parts[name] = [n for n in parts[name] if n.start < last_bar]
         parts["harmony"] += _struck(plan, slots[-1], tonic_voicing, last_bar, total, line, final_level)
-        low = bass_pitch(_low_root(plan, slots[-1]), _bass_tones(plan, slots[-1]), last_bar, total, line)
+        low = bass_pitch(_low_root(plan, slots[-1]), _bass_tones(plan, slots[-1]), last_bar, total, line, True)
         parts["bass"].append(Note(last_bar, total, low, final_level))
         if plan.groove != Groove.none:  # a quiet cue without drums ends on its chord alone
             parts["percussion"] += [
@@ -195,7 +196,7 @@ def apply_ending(plan: Plan, parts: dict[str, list[Note]], slots: list[Slot]) ->
         parts["melody"].append(Note(button, button + length, _melody_tonic(plan, parts["melody"]), accent))
         line = MelodyLine(parts["melody"], total)
         parts["harmony"] += _struck(plan, slots[-1], tonic_voicing, button, button + length, line, accent)
-        low = bass_pitch(_low_root(plan, slots[-1]), _bass_tones(plan, slots[-1]), button, button + length, line)
+        low = bass_pitch(_low_root(plan, slots[-1]), _bass_tones(plan, slots[-1]), button, button + length, line, True)
         parts["bass"].append(Note(button, button + length, low, accent))
         if plan.groove != Groove.none:
             parts["percussion"] += [Note(button, button + 1, CRASH, accent), Note(button, button + 1, KICK, accent)]

@@ -10,8 +10,8 @@ Decisions:
 - Every colour tone is a scale tone (a seventh, ninth or fourth not in the scale leaves the chord plain), except the
   borrowed iv's ♭6; that is the one out-of-scale colour, kept to the tender moods' rates and to a major key's IV, so
   the in-key rate stays ≥ 0.97.
-- A phrase's arrival chord is never suspended (a sus that does not resolve is no arrival), and the cue's last chord
-  is plain.
+- A phrase's cadence (its last two chords: the cadence chord and the arrival) is never suspended (a sus that does
+  not resolve is no cadence; a suspended V has no leading tone), and the cue's last chord is plain.
 - The colour tone is listed last in :func:`voiced_pitch_classes`, so the voicing drops it first when it would clash
   with the melody.
 """
@@ -38,11 +38,11 @@ class Colour(StrEnum):
 
 
 def pick_colour(
-    colours: ChordColours, mode: Mode, root: int, quality: int, seed: int, name: str, arrival: bool, last: bool
+    colours: ChordColours, mode: Mode, root: int, quality: int, seed: int, name: str, cadence: bool, last: bool
 ) -> Colour:
     """The colour of one chord slot (``root`` in semitones above the tonic, ``quality`` an index into QUALITIES).
 
-    ``name`` names the decision (section letter and slot position); ``arrival`` marks a phrase's last chord,
+    ``name`` names the decision (section letter and slot position); ``cadence`` marks a phrase's last two chords,
     ``last`` the cue's last chord.
     """
     if last:
@@ -50,7 +50,7 @@ def pick_colour(
     if mode == Mode.major and (root, quality) == (5, 0) and _draw(seed, f"borrowed:{name}") < colours.borrowed_iv:
         return Colour.borrowed
     draw = _draw(seed, f"colour:{name}")
-    suspensions = 0.0 if arrival else colours.suspensions
+    suspensions = 0.0 if cadence else colours.suspensions
     if draw < colours.sevenths:
         colour = Colour.seventh
     elif draw < colours.sevenths + suspensions:

@@ -3,10 +3,11 @@
 A *slot* is a stretch of grid steps with one chord, never crossing a phrase (``phrases.py``) and split at every hit,
 so that each hit is a chord change. How long a slot is, is the *harmonic rhythm*: the mood table's chords per bar
 (``Plan.harmonic_rhythm``), halved in a section of intensity below ``CALM_BELOW`` and doubled at ``CLIMAX_FROM`` or
-above, within ½–2 (a 2/4 bar counts half, as its phrases are eight bars; 3/4 has no half bar, so at most one chord a
-bar). Each phrase's last bar is a slot of its own, the *cadence bar*, so the cadence chord before it and the arrival
-on it both get their time; a one-bar phrase splits its bar between the two, and a consequent whose bars before the
-cadence bar would be one slot splits them in two (a start, then the cadence chord).
+above, within ½–2 (a 2/4 bar counts half, as its phrases are eight bars, and 2/4 plays at least a chord every two
+bars; 3/4 has no half bar, so at most one chord a bar). Each phrase's last bar is a slot of its own, the *cadence
+bar*, so the cadence chord before it and the arrival on it both get their time; a one-bar phrase splits its bar
+between the two, and a consequent whose bars before the cadence bar would be one slot splits them in two (a start,
+then the cadence chord).
 
 The chord LSTM (trained on the Bach chorales, one chord per beat) proposes each next chord; its distribution is
 masked, in this order of precedence:
@@ -17,8 +18,9 @@ masked, in this order of precedence:
    not the cue's last phrase ends deceptively instead, V → vi (VI in minor). The cue's last phrase always closes on
    the tonic, a ``cut`` included: the harmony still cadences, the music just stops there. A ``loop`` ends on the
    cadence chord instead, the turnaround into its first chord, the tonic.
-2. **Starts.** The tonic at the start of the cue and of every ``A`` section (an ``A`` after a closed section restarts
-   on the tonic it closed on: the one repeated chord the rules allow).
+2. **Starts.** The tonic at the start of the cue and of every ``A`` section, held a bar at most (an ``A`` after a
+   closed section restarts on the tonic it closed on: the one repeated chord the rules allow); a phrase shorter than
+   four bars (eight of 2/4) opens elsewhere, as a cadential formula does (IV–V–I), unless it opens a loop.
 3. **Movement.** Elsewhere any diatonic triad of the mode except the chord before (so no chord is repeated into the
    next slot, and a hit is always a change) and the chord the next slot must be; the tonic is down-weighted
    (``TONIC_WEIGHT``), so that it is the arrival rather than the resting place: at most about 45 % of bars on it.
@@ -47,7 +49,7 @@ MAJOR_LIKE = {Mode.major, Mode.lydian, Mode.mixolydian}
 PHRASE_POSITIONS = 32  # the chord LSTM's clipped "beats since the cadence" embedding
 CALM_BELOW = 0.4  # a section quieter than this changes chord half as often as its mood
 CLIMAX_FROM = 0.7  # a section at least this intense changes chord twice as often
-TONIC_WEIGHT = 0.3  # the tonic's probability in a free slot, relative to the chord LSTM's (which loves it)
+TONIC_WEIGHT = 0.15  # the tonic's probability in a free slot, relative to the chord LSTM's (which loves it)
 DECEPTIVE_RATE = 0.25  # share of inner consequents (full-length phrases) that end V → vi
 
 
@@ -87,13 +89,14 @@ SUBMEDIANT = {Mode.major: Chord(9, 1), Mode.minor: Chord(8, 0)}
 @dataclass(frozen=True)
 class Slot:
     """Steps ``start``..``end`` (exclusive) under one chord; ``section`` indexes ``Plan.sections``, ``colour`` is
-    how the accompaniment voices it (the models see ``chord`` plain)."""
+    how the accompaniment voices it (the models see ``chord`` plain); ``cadence`` marks a phrase's last two chords."""
 
     start: int
     end: int
     section: int
     chord: Chord
     colour: Colour = Colour.plain
+    cadence: bool = False
 
     def voiced_pitch_classes(self, plan: Plan) -> list[int]:
         """What the accompaniment plays: the chord's pitch classes with its colour, the colour tone last."""
@@ -136,6 +139,8 @@ def harmonic_rhythm(plan: Plan, section: Section) -> float:
     """Chords per bar (per two bars of 2/4) in ``section``: the mood's, scaled by the section's intensity."""
     scale = 0.5 if section.intensity < CALM_BELOW else 2.0 if section.intensity >= CLIMAX_FROM else 1.0
     rate = min(2.0, max(0.5, plan.harmonic_rhythm * scale))
+    if plan.meter == "2/4":  # at least a chord every two of its short bars, so none outlasts four with its cadence
+        return max(rate, 1.0)
     return min(rate, 1.0) if plan.meter == "3/4" else rate
 
 
@@ -150,7 +155,10 @@ def slot_bounds(plan: Plan) -> list[SlotBounds]:
             edges = _halves(plan, start, end)
         else:
             body_end = end - unit
-            edges = set(range(start, body_end, round(unit / harmonic_rhythm(plan, plan.sections[phrase.section]))))
+            length = round(unit / harmonic_rhythm(plan, plan.sections[phrase.section]))
+            edges = set(range(start, body_end, length))
+            if opens_on_tonic(plan, phrase) and start + unit < min(body_end, start + length):
+                edges.add(start + unit)  # the opening tonic lasts a bar at most: the phrase departs from it
             if phrase.role == PhraseRole.consequent and len(edges) < 2:  # room for a start before the cadence chord
                 edges = _halves(plan, start, body_end)
             edges |= {body_end}
@@ -195,7 +203,7 @@ def progression(plan: Plan, chord_model, seed: int) -> list[Slot]:
             chord, state = _next_chord(
                 chord_model, token, position, mode_index, since, allowed, tonic, state, generator
             )
-            arrival = bound.place == bound.count - 1
+            arrival, cadence = bound.place == bound.count - 1, bound.place >= bound.count - 2
             colour = pick_colour(
                 plan.colours,
                 plan.mode,
@@ -203,10 +211,10 @@ def progression(plan: Plan, chord_model, seed: int) -> list[Slot]:
                 chord.quality,
                 seed,
                 f"{section.name}:{position}",
-                arrival,
+                cadence=cadence,
                 last=i == len(bounds) - 1,
             )
-            slots.append(Slot(bound.start, bound.end, index, chord, colour))
+            slots.append(Slot(bound.start, bound.end, index, chord, colour, cadence))
             token = chord.token
             since = 0 if arrival else since + 1
     return slots
@@ -223,10 +231,18 @@ def _required(plan: Plan, bound: SlotBounds, bounds: list[SlotBounds], tonic: Ch
         return [SUBMEDIANT[plan.mode]] if not last_phrase and _deceptive(plan, phrase, seed) else [tonic]
     if bound.place == bound.count - 2 and phrase.role == PhraseRole.consequent and not turnaround:
         return [cadence]
-    section = plan.sections[phrase.section]
-    if bound.start == 0 or (bound.place == 0 and phrase.index == 0 and section.name == "A"):
+    if bound.place == 0 and opens_on_tonic(plan, phrase):
         return [tonic]
     return None
+
+
+def opens_on_tonic(plan: Plan, phrase: Phrase) -> bool:
+    """Whether a phrase starts on the tonic: the cue's first and each ``A`` section's first, when the phrase is
+    long enough to travel from it and back (a shorter one, a sting, is a cadential formula: IV–V–I, ii–V–I); a
+    loop's first always, the chord its turnaround leads into."""
+    if phrase.index != 0 or not (phrase.start_bar == 0 or plan.sections[phrase.section].name == "A"):
+        return False
+    return phrase.bars >= phrase_bars(plan) or (phrase.start_bar == 0 and plan.ending == Ending.loop)
 
 
 def _deceptive(plan: Plan, phrase: Phrase, seed: int) -> bool:

@@ -10,9 +10,10 @@ semitone from a sounding melody note's (pitch-class difference 1 or 11: a semito
   other tone is split where the melody changes: held from the strike up to the clash, re-entering after it when at
   least a beat remains (no shorter re-entries, which would sound as stray notes). Because a clash depends only on
   pitch classes, no octave placement avoids one: leaving a tone out, or out for a while, is the only cure.
-- **Bass notes** (:func:`bass_pitch`): the planned note (the root on downbeats and at cadences) unless it would
-  clash; then the chord tone (root, fifth, third, in that order of preference) that clashes least, nearest the
-  planned note; a note that still clashes somewhere is shortened to where it does not.
+- **Bass notes** (:func:`bass_pitch`): the planned note unless it would clash; then the chord tone (root, fifth,
+  third, in that order of preference) that clashes least, nearest the planned note. A root on a downbeat or in a
+  cadence stays if the melody is clear of it where it starts. A note that still clashes somewhere is shortened to
+  where it does not.
 
 Pure functions on grid steps; ``MelodyLine`` holds the melody's pitch class at every step.
 """
@@ -41,7 +42,8 @@ class MelodyLine:
     def clashes(self, pitch_class: int, start: int, end: int) -> np.ndarray:
         """For each step of ``start``..``end``: does the melody sound a semitone from ``pitch_class``?"""
         window = self.classes[start:end]
-        return (window != REST) & np.isin((window - pitch_class) % 12, (1, 11))
+        interval = (window - pitch_class) % 12
+        return (window != REST) & ((interval == 1) | (interval == 11))
 
 
 def voicings(pitch_classes: list[int]) -> list[tuple[int, ...]]:
@@ -83,10 +85,14 @@ def voice_strike(
     return notes
 
 
-def bass_pitch(planned: int, chord_tones: list[int], start: int, end: int, line: MelodyLine) -> int:
+def bass_pitch(
+    planned: int, chord_tones: list[int], start: int, end: int, line: MelodyLine, keep_root: bool = False
+) -> int:
     """The bass note for steps ``start``..``end``: ``planned`` unless it clashes with the melody, else the chord
-    tone (``chord_tones``: root, third, fifth pitch classes) clashing least, nearest ``planned``."""
-    if not line.clashes(planned % 12, start, end).any():
+    tone (``chord_tones``: root, third, fifth pitch classes) clashing least, nearest ``planned``. With ``keep_root``
+    (a downbeat, a cadence) a root whose onset is clear of the melody stays, to be shortened by :func:`bass_spans`."""
+    clash = line.clashes(planned % 12, start, end)
+    if not clash.any() or (keep_root and planned % 12 == chord_tones[0] and not clash[0]):
         return planned
     root, third, fifth = chord_tones[:3]
     candidates = []

@@ -53,9 +53,14 @@ def harmony_part(plan: Plan, slots: list[Slot], melody: list[Note]) -> list[Note
     return notes
 
 
-def _struck(plan: Plan, slot: Slot, voicing, start: int, end: int, line: MelodyLine, level: int) -> list[Note]:
+def _struck(
+    plan: Plan, slot: Slot, voicing, start: int, end: int, line: MelodyLine, level: int, final: bool = False
+) -> list[Note]:
+    """One strike of ``voicing`` voiced against the melody; the ``final`` chord keeps its root whole."""
     colour = slot.voiced_pitch_classes(plan)[-1] if slot.colour != Colour.plain else None
-    return [Note(a, b, p, level) for a, b, p in voice_strike(voicing, colour, start, end, line, plan.steps_per_beat)]
+    held = slot.voiced_pitch_classes(plan)[0] if final else None
+    strike = voice_strike(voicing, colour, start, end, line, plan.steps_per_beat, held)
+    return [Note(a, b, p, level) for a, b, p in strike]
 
 
 def _strikes(plan: Plan, slot: Slot, intensity: float) -> list[tuple[int, int]]:
@@ -179,9 +184,8 @@ def apply_ending(plan: Plan, parts: dict[str, list[Note]], slots: list[Slot]) ->
     if plan.ending == Ending.ring_out:
         for name in ("harmony", "bass", "percussion"):
             parts[name] = [n for n in parts[name] if n.start < last_bar]
-        parts["harmony"] += _struck(plan, slots[-1], tonic_voicing, last_bar, total, line, final_level)
-        low = bass_pitch(_low_root(plan, slots[-1]), _bass_tones(plan, slots[-1]), last_bar, total, line, True)
-        parts["bass"].append(Note(last_bar, total, low, final_level))
+        parts["harmony"] += _struck(plan, slots[-1], tonic_voicing, last_bar, total, line, final_level, final=True)
+        parts["bass"].append(Note(last_bar, total, _low_root(plan, slots[-1]), final_level))
         if plan.groove != Groove.none:  # a quiet cue without drums ends on its chord alone
             parts["percussion"] += [
                 Note(last_bar, last_bar + 1, CRASH, final_level),
@@ -195,9 +199,8 @@ def apply_ending(plan: Plan, parts: dict[str, list[Note]], slots: list[Slot]) ->
         accent = min(127, final_level + 15)
         parts["melody"].append(Note(button, button + length, _melody_tonic(plan, parts["melody"]), accent))
         line = MelodyLine(parts["melody"], total)
-        parts["harmony"] += _struck(plan, slots[-1], tonic_voicing, button, button + length, line, accent)
-        low = bass_pitch(_low_root(plan, slots[-1]), _bass_tones(plan, slots[-1]), button, button + length, line, True)
-        parts["bass"].append(Note(button, button + length, low, accent))
+        parts["harmony"] += _struck(plan, slots[-1], tonic_voicing, button, button + length, line, accent, final=True)
+        parts["bass"].append(Note(button, button + length, _low_root(plan, slots[-1]), accent))
         if plan.groove != Groove.none:
             parts["percussion"] += [Note(button, button + 1, CRASH, accent), Note(button, button + 1, KICK, accent)]
     elif plan.ending == Ending.fade:

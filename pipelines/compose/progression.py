@@ -14,12 +14,12 @@ masked, in this order of precedence:
 
 1. **Phrase ends.** An antecedent ends on a half cadence: the mode's cadence chord (``CADENCE_CHORD``: V, the
    minor's major V, or each mode's own). A consequent ends on a full cadence: the cadence chord, then the tonic in
-   the cadence bar; now and then (a seeded ``DECEPTIVE_RATE``) an inner consequent of a major or minor cue that is
+   the cadence bar (a loop's first chord is the tonic even so); now and then (a seeded ``DECEPTIVE_RATE``) an inner consequent of a major or minor cue that is
    not the cue's last phrase ends deceptively instead, V → vi (VI in minor). The cue's last phrase always closes on
    the tonic, a ``cut`` included: the harmony still cadences, the music just stops there. A ``loop`` ends on the
    cadence chord instead, the turnaround into its first chord, the tonic.
 2. **Starts.** The tonic at the start of the cue and of every ``A`` section, held a bar at most (an ``A`` after a
-   closed section restarts on the tonic it closed on: the one repeated chord the rules allow); a phrase shorter than
+   closed section restarts on the tonic it closed on: the one repeated chord the rules allow, except at a hit); a phrase shorter than
    four bars (eight of 2/4) opens elsewhere, as a cadential formula does (IV–V–I), unless it opens a loop.
 3. **Movement.** Elsewhere any diatonic triad of the mode except the chord before (so no chord is repeated into the
    next slot, and a hit is always a change) and the chord the next slot must be; the tonic is down-weighted
@@ -183,6 +183,7 @@ def progression(plan: Plan, chord_model, seed: int) -> list[Slot]:
     diatonic = diatonic_chords(plan.mode)
     tonic = diatonic[0]
     required = [_required(plan, b, bounds, tonic, seed) for b in bounds]
+    hit_steps = {h.step for h in plan.hits}
     mode_index = MODES.index("major" if plan.mode in MAJOR_LIKE else "minor")
     slots: list[Slot] = []
     for index, section in enumerate(plan.sections):
@@ -196,6 +197,8 @@ def progression(plan: Plan, chord_model, seed: int) -> list[Slot]:
             bound = bounds[i]
             previous = slots[-1].chord if slots else None
             allowed = required[i]
+            if allowed == [previous] and bound.start in hit_steps and bound.place == 0 and bound.start > 0:
+                allowed = None  # a hit is a change: an A's opening tonic right after the tonic's arrival gives way
             if allowed is None:
                 following = required[i + 1] if i + 1 < len(bounds) else None
                 avoid = {previous} | (set(following) if following and len(following) == 1 else set())
@@ -223,6 +226,8 @@ def progression(plan: Plan, chord_model, seed: int) -> list[Slot]:
 def _required(plan: Plan, bound: SlotBounds, bounds: list[SlotBounds], tonic: Chord, seed: int) -> list[Chord] | None:
     """The chord a slot must have (a one-element list), or None where the chord LSTM chooses."""
     phrase, cadence = bound.phrase, CADENCE_CHORD[plan.mode]
+    if bound.start == 0 and plan.ending == Ending.loop:
+        return [tonic]  # the turnaround's target comes first, even where a one-bar phrase then cannot cadence
     last_phrase = phrase == bounds[-1].phrase
     turnaround = last_phrase and plan.ending == Ending.loop
     if bound.place == bound.count - 1:

@@ -10,6 +10,8 @@ semitone from a sounding melody note's (pitch-class difference 1 or 11: a semito
   other tone is split where the melody changes: held from the strike up to the clash, re-entering after it when at
   least a beat remains (no shorter re-entries, which would sound as stray notes). Because a clash depends only on
   pitch classes, no octave placement avoids one: leaving a tone out, or out for a while, is the only cure.
+- **The final chord** (a ring-out's or a button's tonic) keeps its root whole, in the harmony and the bass: it is
+  where the melody arrives, and a last melody note leaning on it (a leading tone) resolves into it.
 - **Bass notes** (:func:`bass_pitch`): the planned note unless it would clash; then the chord tone (root, fifth,
   third, in that order of preference) that clashes least, nearest the planned note. A root on a downbeat or in a
   cadence stays if the melody is clear of it where it starts. A note that still clashes somewhere is shortened to
@@ -70,15 +72,22 @@ def lead_voices(previous: tuple[int, ...] | None, pitch_classes: list[int]) -> t
 
 
 def voice_strike(
-    voicing: tuple[int, ...], colour_tone: int | None, start: int, end: int, line: MelodyLine, beat: int
+    voicing: tuple[int, ...],
+    colour_tone: int | None,
+    start: int,
+    end: int,
+    line: MelodyLine,
+    beat: int,
+    held: int | None = None,
 ) -> list[tuple[int, int, int]]:
     """(start, end, pitch) of the notes of one strike of ``voicing`` over steps ``start``..``end``, each tone
     sounding only where it does not clash with the melody (see the module docstring). ``colour_tone`` is the
-    colour's pitch class, if the chord has one."""
+    colour's pitch class, if the chord has one; a tone of pitch class ``held`` (the final chord's root, which the
+    melody is to arrive on) sounds whole whatever the melody does."""
     notes = []
     for pitch in voicing:
         clash = line.clashes(pitch % 12, start, end)
-        if not clash.any():
+        if not clash.any() or pitch % 12 == held:
             notes.append((start, end, pitch))
         elif pitch % 12 != colour_tone:
             notes += [(a, b, pitch) for a, b in _free_spans(clash, start, beat)]

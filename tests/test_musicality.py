@@ -1,7 +1,9 @@
 """Musicality numbers on hand-built notes and scores: each test breaks if its definition is wrong."""
 
+import numpy as np
 import pytest
 
+from bench.melody_mood import FEATURES, SoftmaxRegression, leave_one_out, melody_features
 from cues.pipelines.compose.musicality import (
     Period,
     allowed_notes,
@@ -172,3 +174,35 @@ def test_in_key_rate_accepts_the_minor_leading_tone_and_measure_carries_musicali
     assert block == summary(score)
     assert block["clash_share"] == 0.5  # C and D clash with C#; E (a minor third) and C# (unison) do not
     assert block["final_cadence"] is True and block["chromatic_share"] == 0.25
+
+
+def test_classifier_separates_separable_families_and_not_shuffled_noise():
+    rng = np.random.default_rng(0)
+    centres = np.eye(5, 8) * 4  # five well-apart clusters in 8 features
+    y = np.repeat(np.arange(5), 8)
+    x = centres[y] + rng.normal(0, 0.5, (len(y), 8))
+    separable = leave_one_out(x, y, 5)
+    assert separable.accuracy == 1.0 and separable.chance == 0.2
+    assert separable.confusion.trace() == 40 and separable.confusion.sum() == 40
+    noise = leave_one_out(rng.normal(0, 1, (40, 8)), y, 5)
+    assert noise.accuracy < 0.5
+
+
+def test_classifier_is_deterministic_and_predicts_its_training_classes():
+    x = np.array([[0.0, 1.0], [0.1, 0.9], [1.0, 0.0], [0.9, 0.1]])
+    y = np.array([0, 0, 1, 1])
+    first = SoftmaxRegression().fit(x, y, 2)
+    assert list(first.predict(x)) == [0, 0, 1, 1]
+    assert np.array_equal(first.weights, SoftmaxRegression().fit(x, y, 2).weights)
+
+
+def test_melody_features_read_register_density_syncopation_and_the_third():
+    # C major triad line, quarter notes at 120 bpm: 4 notes a bar, 2 a second; then an off-beat E held over beat 3
+    melody = line([60, 64, 67, 72]) + [Note(BAR + 2, BAR + 6, 64, 80)]
+    values = dict(zip(FEATURES, melody_features(melody, 4, BAR, 120.0, tonic=0), strict=True))
+    assert values["register_mean"] == pytest.approx((60 + 64 + 67 + 72 + 64) / 5)
+    assert values["notes_per_second"] == pytest.approx(5 / (22 / 4 * 0.5))
+    assert values["syncopation"] == pytest.approx(1 / 5) and values["off_beat_share"] == pytest.approx(1 / 5)
+    assert values["third_quality"] == pytest.approx(2 / 3)  # two major thirds (E), no minor third
+    minor = dict(zip(FEATURES, melody_features(line([60, 63, 67]), 4, BAR, 120.0, tonic=0), strict=True))
+    assert minor["third_quality"] == pytest.approx(-1 / 2) and minor["chromatic_share"] == pytest.approx(1 / 3)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from bench.melody_mood import FEATURES, SoftmaxRegression, leave_one_out, melody_features
+from bench.reference import GRID, bar_grid, grid_notes
 from cues.pipelines.compose.musicality import (
     Period,
     allowed_notes,
@@ -206,3 +207,22 @@ def test_melody_features_read_register_density_syncopation_and_the_third():
     assert values["third_quality"] == pytest.approx(2 / 3)  # two major thirds (E), no minor third
     minor = dict(zip(FEATURES, melody_features(line([60, 63, 67]), 4, BAR, 120.0, tonic=0), strict=True))
     assert minor["third_quality"] == pytest.approx(-1 / 2) and minor["chromatic_share"] == pytest.approx(1 / 3)
+
+
+def test_reference_puts_a_pickup_before_the_first_bar_line_and_joins_ties():
+    from music21 import meter, stream
+    from music21 import note as m21note
+    from music21.tie import Tie
+
+    part = stream.Part()
+    pickup = stream.Measure(number=0)
+    pickup.append(meter.TimeSignature("4/4"))
+    pickup.append(m21note.Note("G4", quarterLength=1))
+    full = stream.Measure(number=1)
+    tied = [m21note.Note("C5", quarterLength=2), m21note.Note("C5", quarterLength=2)]
+    tied[0].tie, tied[1].tie = Tie("start"), Tie("stop")
+    full.append(tied)
+    part.append([pickup, full])
+    steps_per_beat, steps_per_bar, shift = bar_grid(part)
+    assert (steps_per_beat, steps_per_bar, shift) == (GRID, 4 * GRID, 3.0)
+    assert grid_notes(part, shift) == [Note(3 * GRID, 4 * GRID, 67, 64), Note(4 * GRID, 8 * GRID, 72, 64)]

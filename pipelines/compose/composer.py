@@ -68,7 +68,15 @@ def compose(plan: Plan, models: ComposerModels) -> Score:
     accents, accent_steps = arrangement.hit_accents(plan, slots)
     for name, notes in accents.items():
         parts[name] = sorted(parts[name] + notes)
-    return Score(plan, parts, controls, accent_steps, section_tokens, [s.chord.numeral(plan.mode) for s in slots])
+    return Score(
+        plan,
+        parts,
+        controls,
+        accent_steps,
+        section_tokens,
+        [s.chord.numeral(plan.mode) for s in slots],
+        [(s.start, s.end, s.chord.numeral(plan.mode)) for s in slots],
+    )
 
 
 @dataclass(frozen=True)

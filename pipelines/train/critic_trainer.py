@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 
 import torch
 
-from cues.pipelines.compose.rerank import critic_logits
-from cues.pipelines.store import open_store
+from cues.pipelines.music.melody_tokens import NUM_TOKENS
+from cues.pipelines.store import ObjectStore, open_store
 from cues.pipelines.train.critic import Pool, real_phrases, train_rounds
 from cues.pipelines.train.data import dataset_version
 from cues.pipelines.train.trainer import TrainResult
@@ -62,9 +62,6 @@ def run(config: CriticTrainConfig, generator: dict[str, str], make_pool: Callabl
         "version": version,
         "torch": torch.__version__,
     }
-    buffer = io.BytesIO()
-    torch.save(bundle, buffer)
-    weights = store.put_bytes(f"{prefix}/model.pt", buffer.getvalue())
     card = {
         "name": name,
         "version": version,
@@ -81,24 +78,37 @@ def run(config: CriticTrainConfig, generator: dict[str, str], make_pool: Callabl
             "wall_seconds": round(time.monotonic() - started, 1),
             "hardware": {"cpus": os.cpu_count(), "machine": platform.machine(), "gpu": torch.cuda.is_available()},
         },
-        "files": {"model.pt": {"bytes": weights.size, "sha256": weights.sha256}},
     }
-    store.put_bytes(f"{prefix}/card.json", json.dumps(card, indent=2).encode(), content_type="application/json")
-    store.put_bytes(f"{prefix}/card.md", render_card(card).encode(), content_type="text/markdown")
-    store.put_bytes(f"{prefix}/_COMPLETE", json.dumps({"version": version}).encode())
+    card = write_model(store, prefix, bundle, card, render_card(card))
     return TrainResult(store.uri, prefix, version, card, False)
 
 
+def write_model(store: ObjectStore, prefix: str, bundle: dict, card: dict, card_md: str) -> dict:
+    """``model.pt`` (``bundle``: model kind, config, weights, version), ``card.json`` (``card`` and the weights'
+    size and hash), ``card.md``, then ``_COMPLETE``: a model directory ``load_model`` reads. Returns the card."""
+    buffer = io.BytesIO()
+    torch.save(bundle, buffer)
+    weights = store.put_bytes(f"{prefix}/model.pt", buffer.getvalue())
+    card = card | {"files": {"model.pt": {"bytes": weights.size, "sha256": weights.sha256}}}
+    store.put_bytes(f"{prefix}/card.json", json.dumps(card, indent=2).encode(), content_type="application/json")
+    store.put_bytes(f"{prefix}/card.md", card_md.encode(), content_type="text/markdown")
+    store.put_bytes(f"{prefix}/_COMPLETE", json.dumps({"version": bundle["version"]}).encode())
+    return card
+
+
 def reranking_cost(critic, candidates: int = 8, repeats: int = 200) -> dict:
-    """CPU milliseconds of one reranking call (``rerank.critic_logits``) on one thread, as in the composer."""
+    """CPU milliseconds of one reranking call on one thread, as in the composer: the batched forward pass that
+    ``pipelines/compose/rerank.critic_logits`` makes, from token lists."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    phrases = torch.randint(0, critic.config.steps, (candidates, critic.config.steps)).tolist()
+    generator = torch.Generator().manual_seed(0)
+    phrases = torch.randint(0, NUM_TOKENS, (candidates, critic.config.steps), generator=generator).tolist()
     try:
-        critic_logits(critic, phrases)  # warm-up
-        started = time.process_time()
-        for _ in range(repeats):
-            critic_logits(critic, phrases)
+        with torch.no_grad():
+            critic(torch.tensor(phrases))  # warm-up
+            started = time.process_time()
+            for _ in range(repeats):
+                critic(torch.tensor(phrases, dtype=torch.long))
         milliseconds = (time.process_time() - started) / repeats * 1000
     finally:
         torch.set_num_threads(threads)

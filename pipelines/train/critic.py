@@ -24,20 +24,20 @@ Deterministic: every fit seeds torch and numpy from ``config.seed`` and its role
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from cues.pipelines.models.phrase_critic import PhraseCritic
+from cues.pipelines.models.phrase_critic import PhraseCritic, phrase_inputs
 from cues.pipelines.music.melody_tokens import FIRST_NOTE
 from cues.pipelines.train.critic_baseline import LogisticBaseline
 from cues.pipelines.train.data import load_rows
+from cues.pipelines.train.loop import progress_log
 from cues.schemas.training import CriticTrainConfig, PhraseCriticConfig
 
-log = logging.getLogger(__name__)
+log = progress_log()  # the rounds' progress reaches the console, as the other models' epochs do
 
 PHRASE_BARS = {16: "4/4, 2/2", 8: "2/4"}  # steps per bar whose bar lines 32-step phrases fit
 
@@ -118,6 +118,7 @@ def fit_critic(
     if start is not None:
         model.load_state_dict(start.state_dict())
     tokens = torch.as_tensor(np.concatenate([real, fake]))
+    inputs = phrase_inputs(tokens, config.max_interval)
     targets = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))])
     weights = torch.cat(
         [
@@ -131,7 +132,7 @@ def fit_critic(
     for _ in range(epochs):
         order = torch.as_tensor(rng.permutation(len(tokens)))
         for batch in order.split(settings.batch_size):
-            _, loss = model(tokens[batch], targets[batch], weights[batch])
+            _, loss = model.judge({k: v[batch] for k, v in inputs.items()}, targets[batch], weights[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -192,6 +193,7 @@ def train_rounds(settings: CriticTrainConfig, real: RealPhrases, pool: Pool) -> 
     raw_train, _ = all_candidates(train_pool)
     raw_held, raw_held_sources = all_candidates(held_pool)
     started = time.monotonic()
+    log.info("critic: %d real and %d raw generated training phrases", len(real.train), len(raw_train))
     critic = fit_critic(config, settings, real.train, raw_train, epochs, settings.seed)
     real_held = logits_of(critic, real.held_out)
     rounds = [
@@ -228,6 +230,7 @@ def train_rounds(settings: CriticTrainConfig, real: RealPhrases, pool: Pool) -> 
         logits_of(fresh_raw, real.held_out), logits_of(fresh_raw, first_candidates(held_pool)), held_pool.sources
     )
     after = judged(logits_of(fresh_after, real.held_out), logits_of(fresh_after, reranked_held), held_pool.sources)
+    log.info("critic: fresh critics and the logistic baseline, before and after reranking")
     baseline_before = LogisticBaseline().fit(real.train, raw_train)
     baseline_after = LogisticBaseline().fit(real.train, reranked_train)
     evaluation = {

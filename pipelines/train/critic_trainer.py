@@ -21,11 +21,13 @@ from cues.pipelines.music.melody_tokens import NUM_TOKENS
 from cues.pipelines.store import ObjectStore, open_store
 from cues.pipelines.train.critic import Pool, real_phrases, train_rounds
 from cues.pipelines.train.data import dataset_version
+from cues.pipelines.train.loop import progress_log
 from cues.pipelines.train.trainer import TrainResult
 from cues.schemas.brief import canonical_hash
 from cues.schemas.training import CriticTrainConfig
 
 CRITIC_CODE_VERSION = "critic-1"
+log = progress_log()
 
 
 def critic_version(config: CriticTrainConfig, data_version: str, generator: dict[str, str]) -> str:
@@ -49,9 +51,15 @@ def run(config: CriticTrainConfig, generator: dict[str, str], make_pool: Callabl
     torch.manual_seed(config.seed)
     real = real_phrases(config.dataset, config.critic.steps, config.max_real_phrases, config.seed)
     pool_started = time.monotonic()
-    pool = make_pool()
-    pool_seconds = time.monotonic() - pool_started
-    critic, result = train_rounds(config, real, pool)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small models and batch-1 composing: on a shared 2-core machine threads only wait
+    try:
+        pool = make_pool()
+        pool_seconds = time.monotonic() - pool_started
+        log.info("critic: %d slots of candidates composed in %.0f s", len(pool.groups), pool_seconds)
+        critic, result = train_rounds(config, real, pool)
+    finally:
+        torch.set_num_threads(threads)
     result["seconds"]["pool"] = round(pool_seconds, 1)
     bundle = {
         "model": "critic",

@@ -125,7 +125,7 @@ def train(
     ] = None,
     batch_size: Annotated[
         int | None,
-        typer.Option(min=1, help="Sequences per batch and worker; default 64 (critic: 128).", show_default=False),
+        typer.Option(min=1, help="Sequences per batch and worker; default 64 (critic: 256).", show_default=False),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed reproduces a CPU run.")] = 0,
     max_train_sequences: Annotated[

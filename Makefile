@@ -14,7 +14,7 @@ DEB_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont
 TEST_DEB_PACKAGES := ffmpeg sox libsox-fmt-mp3 chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint schemas model image image-cuda system-deps test-system-deps apt venv clean help
+.PHONY: run test lint schemas model critic image image-cuda system-deps test-system-deps apt venv clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -22,7 +22,9 @@ help:
 	@echo "make test    install everything plus test tools, then lint and run the test suite"
 	@echo "make schemas regenerate schemas/*.schema.json from the pydantic models"
 	@echo "make model   preprocess the corpus, train the three default models into $(STORE) and install them in"
-	@echo "             pipelines/models/default (about 1.5 hours on 2 cores)"
+	@echo "             pipelines/models/default (about 1.5 hours on 2 cores), then the critic"
+	@echo "make critic  train the phrase critic against the default bundle's composer and install it there (about 5"
+	@echo "             minutes once the corpus is preprocessed); its card says how well it tells real from generated"
 	@echo "make image   build the container image $(IMAGE) (CPU; needs a Docker engine), infra/docker/Dockerfile"
 	@echo "make image-cuda  the same with PyTorch for CUDA: $(IMAGE)-cuda (IMAGE=registry/cues:tag to name it)"
 
@@ -48,6 +50,12 @@ model: system-deps $(BIN)/.installed
 	$(TRAIN) --model melody --workers 2 --epochs 5
 	$(TRAIN) --model vae --workers 2 --epochs 12 --batch-size 256 --max-train-sequences 8000
 	$(TRAIN) --model chords --workers 1 --epochs 120 --batch-size 8
+	$(TRAIN) --model critic
+
+# The phrase critic alone, after the generator changed (a re-run with the same generator and data returns at once).
+critic: $(BIN)/.installed
+	RAY_USAGE_STATS_ENABLED=0 $(BIN)/cues preprocess --store $(STORE)
+	$(TRAIN) --model critic
 
 # Container images for a cluster (infra/README.md): no virtualenv needed, only a Docker engine.
 image:

@@ -1,13 +1,18 @@
-"""Benchmark of the composer's music quality and speed on a varied set of briefs (issue 5's targets).
+"""Benchmark of the composer's music quality and speed on a varied set of briefs (issue 5's and issue 15's targets).
 
-Builds ``--briefs`` (default 60) briefs that cycle through every mood, major/minor/modal and flat/sharp keys, every
-medium, ending and meter, lengths from 6 to 120 s, explicit and default forms, and hits; composes each with the
-default model bundle; prints one row per cue and a table of the targets; writes ``bench/results/quality.json``.
+Builds ``--briefs`` (default 60) briefs, four per mood (so each of issue 15's five mood families is well
+represented), that vary within each mood over major/minor/modal and flat/sharp keys, media, endings and meters,
+lengths from 6 to 120 s, explicit and default forms, and hits; composes each with the default model bundle; prints
+one row per cue, the musicality numbers (``pipelines/compose/musicality.py``) per cue and per mood/mode beside the
+real-music reference (``bench/reference.py``, cached), the melody-only mood classifier (``bench/melody_mood.py``) and
+a table of the targets; writes ``bench/results/quality.json``.
 
 Speed is CPU seconds of composition (plan → MIDI bytes, models already loaded) per 60 s of music, beside a
 baseline measured in the same run: the plan alone (no models), so the ratio says what the models cost.
 
     python bench/quality.py [--briefs 60] [--models DIR] [--dataset ./cue-store/datasets/folk-chorales]
+
+Musicality numbers over cues are means of the per-cue values (cues where the number applies); ♭7 counts are pooled.
 """
 
 from __future__ import annotations
@@ -19,6 +24,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from melody_mood import (
+    FAMILIES,
+    FAMILY_NAMES,
+    FEATURES,
+    confusion_table,
+    leave_one_out,
+    melody_features,
+)  # bench/ on sys.path
+from musicality_report import musicality_targets, print_breakdowns, print_musicality
+from reference import load_reference
 
 from cues.pipelines.compose.composer import ComposerModels, compose_cue
 from cues.pipelines.compose.midi_file import midi_length_us
@@ -59,18 +74,22 @@ REFERENCE_ENTROPY = (2.45 - 2 * 0.27, 2.64 + 2 * 0.16)
 
 
 def briefs(count: int) -> list[Brief]:
+    """Brief ``i`` has mood ``i mod 15`` (the first mood, which dominates); its round ``j = i // 15`` shifts every
+    other choice by a different stride, so that the four cues of one mood differ in ending, medium, meter, length,
+    key and form (with one stride for all, mood and ending would be tied: 15 is a multiple of 5)."""
     result = []
     for i in range(count):
-        moods = [MOODS[i % len(MOODS)]] + ([MOODS[(i * 7 + 3) % len(MOODS)]] if i % 3 == 0 else [])
-        length = LENGTHS[i % len(LENGTHS)]
+        j = i // len(MOODS)
+        moods = [MOODS[i % len(MOODS)]] + ([MOODS[(i * 7 + 3) % len(MOODS)]] if (i + j) % 3 == 0 else [])
+        length = LENGTHS[(i + j) % len(LENGTHS)]
         data = {
             "id": f"bench-{i:02d}",
-            "medium": MEDIA[i % len(MEDIA)],
+            "medium": MEDIA[(i + 4 * j) % len(MEDIA)],
             "mood": list(dict.fromkeys(moods)),
             "length": length,
             "key": KEYS[i % len(KEYS)],
-            "meter": METERS[i % len(METERS)],
-            "ending": ENDINGS[i % len(ENDINGS)],
+            "meter": METERS[(i + 2 * j) % len(METERS)],
+            "ending": ENDINGS[(i + j) % len(ENDINGS)],
             "seed": i,
         }
         form = FORMS[i % len(FORMS)]
@@ -142,6 +161,7 @@ def main() -> None:
         f"{'match':>7}{'pc ent':>8}{'same>diff':>10}{'hit ms':>8}{'CPU s':>7}"
     )
     plan_cpu = compose_cpu = music_s = 0.0
+    features = []
     for brief in briefs(args.briefs):
         started = time.process_time()
         make_plan(brief, brief.seed)
@@ -173,8 +193,22 @@ def main() -> None:
             "hit_error_max_ms": quality["hit_error_max_ms"],
             "length_exact": exact,
             "cpu_s": cpu,
+            "mood": cue.plan.moods[0],
+            "family": FAMILIES[cue.plan.moods[0]],
+            "mode": cue.plan.mode.value,
+            "chromaticism": cue.plan.chromaticism,
+            **quality["musicality"],
         }
         rows.append(row)
+        features.append(
+            melody_features(
+                cue.score.parts["melody"],
+                cue.plan.steps_per_beat,
+                cue.plan.steps_per_bar,
+                cue.plan.tempo_bpm,
+                cue.plan.tonic,
+            )
+        )
         estimate = quality["key_estimate"] or {}
         print(
             f"{brief.id:<10}{cue.plan.key:<14}{cue.plan.meter:<6}{cue.plan.ending.value:<9}{cue.plan.length_s:>6.1f}"
@@ -223,17 +257,37 @@ def main() -> None:
         f"plan alone {plan_per_minute:.4f} CPU s per minute of music; models and arrangement "
         f"{per_minute / max(plan_per_minute, 1e-9):.0f}× that"
     )
-    print(f"\n{'target':<48}{'measured':>26}{'goal':>8}  met")
-    for name, value, goal, met in targets:
-        print(f"{name:<48}{value:>26}{goal:>8}  {'yes' if met else 'NO'}")
+    reference = load_reference()
+    print_musicality(rows)
+    print_breakdowns(rows, reference)
+    evaluation = leave_one_out(np.array(features), np.array([FAMILY_NAMES.index(r["family"]) for r in rows]), 5)
+    print(
+        f"\nmelody-only mood family, leave-one-out: accuracy {evaluation.accuracy:.3f}, chance (majority) "
+        f"{evaluation.chance:.3f}\n{confusion_table(evaluation)}"
+    )
+    targets += musicality_targets(rows, reference, evaluation.accuracy)
+    print(f"\n{'target':<48}{'measured':>26}{'goal':>8}{'real music':>12}  met")
+    for name, value, goal, met, *real in targets:
+        print(f"{name:<48}{value:>26}{goal:>8}{(real or [''])[0]:>12}  {'yes' if met else 'NO'}")
     RESULTS.mkdir(exist_ok=True)
     result = {
+        "mood_classifier": {
+            "accuracy": evaluation.accuracy,
+            "chance": evaluation.chance,
+            "families": FAMILY_NAMES,
+            "confusion": evaluation.confusion.tolist(),
+        },
+        "reference": reference,
+        "melody_features": {"names": FEATURES, "cues": [f.tolist() for f in features]},
         "cues": rows,
         "models": models.versions,
         "entropy_reference": corpus.source,
         "cpu_s_per_minute_of_music": per_minute,
         "plan_cpu_s_per_minute_of_music": plan_per_minute,
-        "targets": {name: {"measured": value, "goal": goal, "met": bool(met)} for name, value, goal, met in targets},
+        "targets": {
+            name: {"measured": value, "goal": goal, "met": bool(met), "real_music": (real or [None])[0]}
+            for name, value, goal, met, *real in targets
+        },
     }
     (RESULTS / "quality.json").write_text(json.dumps(result, indent=2, default=str))
 

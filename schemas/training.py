@@ -81,3 +81,42 @@ class TrainConfig(BaseModel):
     melody: MelodyLSTMConfig = Field(default_factory=MelodyLSTMConfig)
     vae: PhraseVAEConfig = Field(default_factory=PhraseVAEConfig)
     chords: ChordLSTMConfig = Field(default_factory=ChordLSTMConfig)
+
+
+class PhraseCriticConfig(BaseModel):
+    """The phrase critic: a 1-D CNN over per-step embeddings of a phrase's shape, giving one logit "real"."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    steps: int = Field(32, description="phrase length in grid steps it is trained on (2 bars of 4/4 at 16ths)")
+    embed: int = Field(12, description="width of each per-step input embedding (five inputs, concatenated)")
+    channels: int = Field(48, description="convolution width")
+    kernel: int = Field(5, description="convolution kernel, in grid steps")
+    dilations: tuple[int, ...] = Field((1, 2, 4), description="one convolution per entry: receptive field 29 steps")
+    dropout: float = Field(0.2, description="on the pooled features")
+    max_interval: int = Field(12, description="melodic intervals and distances from the phrase's median, clipped")
+
+
+class CriticTrainConfig(BaseModel):
+    """Adversarial training of the phrase critic against the composer of a model bundle (``cues train --model
+    critic``). The run's identity is a hash of these settings (but ``out`` and ``generator``), the dataset version
+    and the versions of the generator's models."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dataset: str = Field(description="store URI of a finished dataset version: the real phrases")
+    out: str = Field(description="store URI under which models/<name>/<version>/ is written")
+    generator: str | None = Field(None, description="model bundle whose composer it judges; default: the shipped one")
+    name: str | None = Field(None, description="model name; default: critic")
+    rounds: int = Field(3, ge=1, description="round 0 against raw output, then rounds against reranked output")
+    candidates: int = Field(8, ge=2, description="candidates per slot the reranker chooses from (the motif has 8)")
+    briefs: int = Field(32, ge=2, description="varied 4/4 and 2/4 briefs the composer writes (each once per candidate)")
+    raw_slots: int = Field(300, ge=0, description="slots of raw VAE decodes and, as many, of raw LSTM phrases")
+    held_out: float = Field(0.25, gt=0, lt=1, description="share of cues (and raw slots) held out from training")
+    max_real_phrases: int = Field(20000, ge=100, description="training real phrases at most (every bar line)")
+    epochs: int = Field(8, ge=1, description="epochs of round 0 and of the fresh critic; later rounds half")
+    batch_size: int = Field(256, ge=1)
+    learning_rate: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    seed: int = 0
+    critic: PhraseCriticConfig = Field(default_factory=PhraseCriticConfig)

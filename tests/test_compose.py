@@ -39,9 +39,10 @@ def notes_by_channel(data: bytes) -> dict[int, list[tuple[int, int]]]:
 
 
 def test_the_default_bundle_is_shipped_with_its_cards(models):
-    for kind in ("melody", "vae", "chords"):
+    for kind in ("melody", "vae", "chords", "critic"):
         assert {"model.pt", "card.json", "card.md", "_COMPLETE"} <= {p.name for p in (DEFAULT_BUNDLE / kind).iterdir()}
-    assert set(models.versions) == {"melody", "vae", "chords"}
+    assert set(models.versions) == {"melody", "vae", "chords", "critic"}
+    assert models.critic is not None
     assert sum(p.stat().st_size for p in DEFAULT_BUNDLE.rglob("*")) <= 25 * 2**20
 
 

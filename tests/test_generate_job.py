@@ -133,7 +133,7 @@ def test_a_cue_that_fails_is_reported_and_the_others_are_delivered(ray_session, 
         results = pool.deliver([*good, broken])
     assert [(r.cue_id, r.ok) for r in results] == [("fine", True), ("broken", False)]
     assert "the form A-A-B-A needs at least 4 bars" in results[1].error
-    assert set(versions) == {"melody", "vae", "chords"}
+    assert set(versions) == {"melody", "vae", "chords", "critic"}
     assert not (tmp_path / "store" / "cues" / "broken").exists()
 
 

@@ -156,6 +156,9 @@ DEFERRED_IN_CLI = {
     "cues.pipelines.generate.job",
     "cues.pipelines.preprocess.pipeline",
     "cues.pipelines.train.trainer",
+    "cues.pipelines.train.critic_trainer",
+    "cues.pipelines.compose.composer",  # the critic trains against the composer's candidates
+    "cues.pipelines.compose.phrase_pool",
     "cues.pipelines.models.bundle",
     "cues.services.scheduler",
     "cues.services.cli.job_submission",

@@ -355,8 +355,16 @@ def test_the_one_bus_render_matches_the_fluidsynth_command_in_loudness(soundfont
 
 
 def test_loading_fluidsynth_prints_nothing_even_where_ci_is_set():
-    # pyfluidsynth prints "'fluidsynth' was found at ..." on import when CI is set; it landed in `cues` JSON output
-    code = "from cues.pipelines.render.synth import _library; _library()"
+    # pyfluidsynth prints "'fluidsynth' was found at ..." on import when CI is set (and pretty_midi imports it): on
+    # the CI runner that line landed in `cues submit`'s stdout, which carries tables and JSON
+    code = (
+        "from cues.pipelines.render.soundfont import candidates\n"
+        "from cues.pipelines.render.synth import _library\n"
+        "from cues.pipelines.preprocess.melody import WorkDropped, melody_from_midi\n"
+        "candidates()\n"
+        "try:\n    melody_from_midi(b'', 4)\nexcept WorkDropped:\n    pass\n"
+        "_library()\n"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "CI": "1"}, check=True
     )

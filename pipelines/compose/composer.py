@@ -18,7 +18,7 @@ from cues.pipelines.compose.midi_file import midi_bytes
 from cues.pipelines.compose.plan import make_plan
 from cues.pipelines.compose.progression import progression
 from cues.pipelines.compose.score import Score
-from cues.pipelines.models.bundle import DEFAULT_BUNDLE, load_model
+from cues.pipelines.models.bundle import DEFAULT_BUNDLE, load_model, model_exists
 from cues.schemas.brief import ResolvedBrief
 from cues.schemas.plan import Plan
 from cues.schemas.timing import parse_length
@@ -26,31 +26,37 @@ from cues.schemas.timing import parse_length
 log = logging.getLogger(__name__)
 
 MODEL_KINDS = ("melody", "vae", "chords")
+CRITIC = "critic"  # optional in a bundle: the phrase critic reranking candidate phrases (compose/rerank.py)
 COMPOSER_VERSION = "compose-2"  # bump when the same plan and models would give different notes
 
 
 @dataclass
 class ComposerModels:
-    """The melody LSTM (with its chord vocabulary), the phrase VAE and the chord LSTM, in eval mode."""
+    """The melody LSTM (with its chord vocabulary), the phrase VAE and the chord LSTM, in eval mode; and the phrase
+    critic when the bundle has one."""
 
     melody: torch.nn.Module
     chord_vocabulary: list[str]
     vae: torch.nn.Module
     chords: torch.nn.Module
     versions: dict[str, str]
+    critic: torch.nn.Module | None = None
 
     @classmethod
     def load(cls, uri: str | None = None) -> ComposerModels:
         """Models from a folder or store URI holding ``melody/``, ``vae/`` and ``chords/`` model directories
-        (each as ``cues train`` writes it); the shipped default bundle when ``uri`` is None."""
+        (each as ``cues train`` writes it), and ``critic/`` if it is there; the shipped default bundle when ``uri``
+        is None."""
         base = str(uri or DEFAULT_BUNDLE).rstrip("/")
-        loaded = {kind: load_model(f"{base}/{kind}") for kind in MODEL_KINDS}
+        kinds = MODEL_KINDS + ((CRITIC,) if model_exists(f"{base}/{CRITIC}") else ())
+        loaded = {kind: load_model(f"{base}/{kind}") for kind in kinds}
         return cls(
             melody=loaded["melody"][0],
             chord_vocabulary=list(loaded["melody"][1]["chord_vocabulary"]),
             vae=loaded["vae"][0],
             chords=loaded["chords"][0],
-            versions={kind: loaded[kind][1]["version"] for kind in MODEL_KINDS},
+            versions={kind: loaded[kind][1]["version"] for kind in kinds},
+            critic=loaded[CRITIC][0] if CRITIC in loaded else None,
         )
 
 
@@ -68,7 +74,15 @@ def compose(plan: Plan, models: ComposerModels) -> Score:
     accents, accent_steps = arrangement.hit_accents(plan, slots, parts["melody"])
     for name, notes in accents.items():
         parts[name] = sorted(parts[name] + notes)
-    return Score(plan, parts, controls, accent_steps, section_tokens, [s.numeral(plan.mode) for s in slots])
+    return Score(
+        plan,
+        parts,
+        controls,
+        accent_steps,
+        section_tokens,
+        [s.numeral(plan.mode) for s in slots],  # with their colours: V7, IVadd9, iv (borrowed)
+        [(s.start, s.end, s.chord.numeral(plan.mode)) for s in slots],  # the chords themselves, as measured
+    )
 
 
 @dataclass(frozen=True)

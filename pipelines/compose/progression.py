@@ -14,13 +14,15 @@ masked, in this order of precedence:
 
 1. **Phrase ends.** An antecedent ends on a half cadence: the mode's cadence chord (``CADENCE_CHORD``: V, the
    minor's major V, or each mode's own). A consequent ends on a full cadence: the cadence chord, then the tonic in
-   the cadence bar (a loop's first chord is the tonic even so); now and then (a seeded ``DECEPTIVE_RATE``) an inner consequent of a major or minor cue that is
+   the cadence bar; now and then (a seeded ``DECEPTIVE_RATE``) an inner consequent of a major or minor cue that is
    not the cue's last phrase ends deceptively instead, V → vi (VI in minor). The cue's last phrase always closes on
    the tonic, a ``cut`` included: the harmony still cadences, the music just stops there. A ``loop`` ends on the
-   cadence chord instead, the turnaround into its first chord, the tonic.
+   cadence chord instead, the turnaround into its first chord, the tonic (which comes first even where a one-bar
+   opening phrase then has no room to cadence).
 2. **Starts.** The tonic at the start of the cue and of every ``A`` section, held a bar at most (an ``A`` after a
-   closed section restarts on the tonic it closed on: the one repeated chord the rules allow, except at a hit); a phrase shorter than
-   four bars (eight of 2/4) opens elsewhere, as a cadential formula does (IV–V–I), unless it opens a loop.
+   closed section restarts on the tonic it closed on: the one repeated chord the rules allow, but not at a hit,
+   which is always a change); a phrase shorter than four bars (eight of 2/4) opens elsewhere, as a cadential formula
+   does (IV–V–I), unless it opens a loop.
 3. **Movement.** Elsewhere any diatonic triad of the mode except the chord before (so no chord is repeated into the
    next slot, and a hit is always a change) and the chord the next slot must be; the tonic is down-weighted
    (``TONIC_WEIGHT``), so that it is the arrival rather than the resting place: at most about 45 % of bars on it.

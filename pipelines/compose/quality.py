@@ -6,8 +6,11 @@ number does not apply). Pitched stems are those off the drum channel; percussion
 
 Definitions (MusPy 0.5.0 where it has one; real-corpus reference values in ``notes/models-data.md``):
 
-- ``in_key_rate``: share of pitched notes, each note counted once whatever its length, whose pitch class is in the
-  plan key's scale (``cues.schemas.key.MODE_INTERVALS``). 0–1.
+- ``in_key_rate``: share of pitched notes, each note counted once whatever its length, that are in key against the
+  scale plus the allowed chromatic notes (``musicality.allowed_notes``): the plan key's scale
+  (``cues.schemas.key.MODE_INTERVALS``), in minor also the raised 6th and 7th (the chorales' major V and melodic
+  minor), and, in the melody of a plan whose chromaticism is above 0, a chromatic passing or neighbour tone (a
+  semitone from the melody note before or after it). 0–1. (Until issue 15 it was the scale alone.)
 - ``pitch_class_entropy``: Shannon entropy, in bits (0 to log2 12 ≈ 3.585), of the histogram of note counts per
   pitch class; on the melody stem, and ``pitch_class_entropy_all`` on all pitched stems.
 - ``groove_consistency``: 1 − mean over consecutive bars of the Hamming distance between their onset patterns
@@ -22,6 +25,9 @@ Definitions (MusPy 0.5.0 where it has one; real-corpus reference values in ``not
 - ``hits``: the accent nearest each requested hit, its time from the tempo map and its error
   (accent − requested, milliseconds, positive = late). An unmatched hit has error ``None`` and fails the 10 ms check.
 - ``stems``: note count, notes per bar, lowest and highest MIDI note and their distance in semitones.
+- ``musicality``: clashes of the melody with the accompaniment, ♭7 over a leading tone, motif repetition, melodic
+  intervals, the chords' tonic share, lengths and final cadence, the melody's chromatic share
+  (``musicality.summary``; definitions in ``pipelines/compose/musicality.py``).
 """
 
 from __future__ import annotations
@@ -31,12 +37,13 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import combinations
 
+from cues.pipelines.compose import musicality
+from cues.pipelines.compose.musicality import DRUM_CHANNEL, allowed_notes
 from cues.pipelines.compose.score import Note, Score
 from cues.pipelines.compose.tempo_map import HIT_TOLERANCE_MS, STEPS_PER_QUARTER, TempoMap
 from cues.pipelines.music.melody_tokens import FIRST_NOTE
-from cues.schemas.key import MODE_INTERVALS, Mode
+from cues.schemas.key import Mode
 
-DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0
 MAJOR_MINOR = (Mode.major, Mode.minor)  # the only modes music21's key finder reports
 
 
@@ -47,15 +54,18 @@ def measure(score: Score) -> dict:
     pitched_names = {stem.name for stem in plan.stems if stem.channel != DRUM_CHANNEL}
     pitched = {name: notes for name, notes in parts.items() if name in pitched_names}
     all_pitched = [note for notes in pitched.values() for note in notes]
-    scale = {(plan.tonic + i) % 12 for i in MODE_INTERVALS[plan.mode]}
+    in_key = {
+        name: allowed_notes(notes, plan.tonic, plan.mode, name == "melody" and plan.chromaticism > 0)
+        for name, notes in pitched.items()
+    }
     percussion = [note for name, notes in parts.items() if name not in pitched for note in notes]
     all_notes = [note for notes in parts.values() for note in notes]
     estimate = key_estimate(all_pitched)
     hits = hit_errors(score)
     errors = [abs(h["error_ms"]) for h in hits if h["error_ms"] is not None]
     return {
-        "in_key_rate": _round(in_key_rate(all_pitched, scale)),
-        "in_key_rate_per_stem": {name: _round(in_key_rate(notes, scale)) for name, notes in pitched.items()},
+        "in_key_rate": _round(in_key_rate([ok for flags in in_key.values() for ok in flags])),
+        "in_key_rate_per_stem": {name: _round(in_key_rate(flags)) for name, flags in in_key.items()},
         "pitch_class_entropy": _round(pitch_class_entropy(parts.get("melody", []))),
         "pitch_class_entropy_all": _round(pitch_class_entropy(all_pitched)),
         "groove_consistency": _round(groove_consistency(all_notes, plan.steps_per_bar, plan.bars)),
@@ -69,14 +79,15 @@ def measure(score: Score) -> dict:
         "hits_all_within_10ms": (len(errors) == len(hits) and max(errors) <= HIT_TOLERANCE_MS) if hits else None,
         "stems": {name: stem_stats(notes, plan.bars) for name, notes in parts.items()},
         "empty_stems": [name for name, notes in parts.items() if not notes],
+        "musicality": musicality.summary(score),
     }
 
 
-def in_key_rate(notes: Sequence[Note], scale: set[int]) -> float | None:
-    """Share (0–1) of ``notes`` whose pitch class is in ``scale``; ``None`` without notes."""
-    if not notes:
+def in_key_rate(in_key: Sequence[bool]) -> float | None:
+    """Share (0–1) of notes in key, from one flag per note (``musicality.allowed_notes``); ``None`` without notes."""
+    if not in_key:
         return None
-    return sum(note.pitch % 12 in scale for note in notes) / len(notes)
+    return sum(in_key) / len(in_key)
 
 
 def pitch_class_entropy(notes: Sequence[Note]) -> float | None:

@@ -48,6 +48,7 @@ class Score:
     accents: list[int] = field(default_factory=list)  # steps of the accents played at the hits
     section_melodies: list[list[int]] = field(default_factory=list)  # melody tokens of each section, in plan order
     chords: list[str] = field(default_factory=list)  # Roman numeral of every chord slot, in order
+    chord_spans: list[tuple[int, int, str]] = field(default_factory=list)  # (start step, end step, numeral) per slot
 
     def seconds(self, step: float) -> float:
         return TempoMap.of(self.plan).seconds(step)

@@ -10,12 +10,13 @@ import torch
 
 from cues.pipelines.models.chord_lstm import ChordLSTM
 from cues.pipelines.models.melody_lstm import MelodyLSTM
+from cues.pipelines.models.phrase_critic import PhraseCritic
 from cues.pipelines.models.phrase_vae import PhraseVAE
 from cues.pipelines.store import open_store
 from cues.schemas.errors import ScoringError
-from cues.schemas.training import TrainConfig
+from cues.schemas.training import CriticTrainConfig, TrainConfig
 
-DEFAULT_BUNDLE = Path(__file__).resolve().parent / "default"  # melody/, vae/ and chords/, shipped in the package
+DEFAULT_BUNDLE = Path(__file__).resolve().parent / "default"  # melody/, vae/, chords/ and critic/, in the package
 
 
 class ModelNotFound(ScoringError):
@@ -31,13 +32,21 @@ def build_model(config: TrainConfig) -> torch.nn.Module:
     return PhraseVAE(config.vae)
 
 
+def model_exists(uri: str) -> bool:
+    """Whether a finished model (``_COMPLETE``) is at ``uri``: for the parts of a bundle that are optional."""
+    return open_store(uri).exists("_COMPLETE")
+
+
 def load_model(uri: str) -> tuple[torch.nn.Module, dict]:
     """The model at ``uri`` (…/models/<name>/<version>) in eval mode, and its bundle (config, vocabularies)."""
     store = open_store(uri)
     if not store.exists("_COMPLETE"):
         raise ModelNotFound(f"{uri} holds no finished model (no _COMPLETE); train one with `cues train`")
     bundle = torch.load(io.BytesIO(store.get_bytes("model.pt")), weights_only=False)
-    model = build_model(TrainConfig.model_validate(bundle["config"]))
+    if bundle["model"] == "critic":  # trained adversarially (pipelines/train/critic.py), with its own config
+        model = PhraseCritic(CriticTrainConfig.model_validate(bundle["config"]).critic)
+    else:
+        model = build_model(TrainConfig.model_validate(bundle["config"]))
     model.load_state_dict(bundle["state_dict"])
     model.eval()
     return model, bundle

@@ -18,6 +18,7 @@ it, since performed MIDI is rarely exact (triplets, a third of a step away, stay
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import zipfile
@@ -246,7 +247,9 @@ def monophonic(notes: list[Note]) -> list[Note]:
 
 
 def melody_from_midi(payload: bytes, steps_per_quarter: int) -> Melody:
-    import pretty_midi
+    # pretty_midi imports pyfluidsynth, which prints where it found the library when CI is set in the environment
+    with contextlib.redirect_stdout(io.StringIO()):
+        import pretty_midi
 
     if not payload.strip(b"\x00 \n"):
         raise WorkDropped("empty", "the file is empty")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,12 +39,10 @@ class Soundfont:
 def candidates() -> list[Path]:
     """Where a soundfont is looked for when none is configured, best first."""
     paths = [FLUIDR3, TIMGM6MB]
-    try:
-        import pretty_midi
-
-        paths.append(Path(pretty_midi.__file__).parent / "TimGM6mb.sf2")
-    except ImportError:  # pretty_midi is a dependency, but the lookup must not depend on it
-        pass
+    # Located, not imported: importing pretty_midi imports pyfluidsynth, which prints to stdout where CI is set.
+    spec = importlib.util.find_spec("pretty_midi")
+    if spec is not None and spec.submodule_search_locations:  # a dependency, but the lookup must not depend on it
+        paths.append(Path(spec.submodule_search_locations[0]) / "TimGM6mb.sf2")
     return paths
 
 

@@ -9,7 +9,7 @@ import typer
 from cues.pipelines.preprocess.sources import COLLECTIONS, collection_works
 from cues.pipelines.train.data import resolve_dataset
 from cues.schemas.config import DEFAULT_STORE, PreprocessConfig, RayConfig
-from cues.schemas.training import TrainConfig
+from cues.schemas.training import CriticTrainConfig, TrainConfig
 from cues.services.cli.output import err, out, reported_errors
 
 commands = typer.Typer()
@@ -101,7 +101,14 @@ def preprocess(
 
 @commands.command()
 def train(
-    model: Annotated[str, typer.Option(help="melody, vae or chords.", show_default=False)],
+    model: Annotated[
+        str,
+        typer.Option(
+            help="melody, vae or chords; or critic, the phrase critic trained against the composer of --bundle "
+            "(default: the shipped bundle).",
+            show_default=False,
+        ),
+    ],
     dataset: Annotated[
         str, typer.Option(help="A dataset version URI (…/datasets/<name>/<version>) or a dataset's folder (latest).")
     ],
@@ -110,8 +117,16 @@ def train(
     ] = DEFAULT_STORE,
     workers: Annotated[int, typer.Option(min=1, help="Ray Train workers (DDP).")] = 1,
     gpu: Annotated[str, typer.Option(help="auto (use GPUs when the cluster has them), on or off.")] = "auto",
-    epochs: Annotated[int, typer.Option(min=1, help="Most epochs (early stopping may end sooner).")] = 20,
-    batch_size: Annotated[int, typer.Option(min=1, help="Sequences per batch and worker.")] = 64,
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Most epochs (early stopping may end sooner); default 20 (critic: 8).", show_default=False
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, help="Sequences per batch and worker; default 64 (critic: 256).", show_default=False),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed reproduces a CPU run.")] = 0,
     max_train_sequences: Annotated[
         int | None, typer.Option(min=1, help="Use only this many training works (quick runs).", show_default=False)
@@ -130,15 +145,22 @@ def train(
     Checkpoints go into the store every epoch; starting the same training again after an interruption resumes it,
     and a finished one returns at once.
 
+    The critic (--model critic) trains in one process, without Ray: its card gives its held-out accuracy before and
+    after reranking (pipelines/train/critic.py).
+
     Example: cues train --model melody --dataset ./cue-store/datasets/folk-chorales --workers 2
     """
     from cues.pipelines.models.bundle import install_model  # these bring torch and Ray: only when run
     from cues.pipelines.train.trainer import run as run_training
 
-    if model not in {"melody", "vae", "chords"}:
-        raise typer.BadParameter("use melody, vae or chords", param_hint="--model")
+    if model not in {"melody", "vae", "chords", "critic"}:
+        raise typer.BadParameter("use melody, vae, chords or critic", param_hint="--model")
     if gpu not in {"auto", "on", "off"}:
         raise typer.BadParameter("use auto, on or off", param_hint="--gpu")
+    if model == "critic":
+        sizes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v is not None}
+        _train_critic(dict(dataset=dataset, out=out_store, seed=seed, **sizes), bundle)
+        return
     with reported_errors():
         config = TrainConfig(
             model=model,
@@ -146,8 +168,8 @@ def train(
             out=out_store,
             workers=workers,
             gpu=gpu,
-            epochs=epochs,
-            batch_size=batch_size,
+            epochs=epochs or 20,
+            batch_size=batch_size or 64,
             seed=seed,
             max_train_sequences=max_train_sequences,
         )
@@ -162,6 +184,36 @@ def train(
     out.print(f"  5-gram: {evaluation['baseline_5gram']}")
     if "targets" in evaluation:
         out.print(f"  targets: {evaluation['targets']}")
+    out.print(f"  card: {result.uri.rstrip('/')}/{result.prefix}/card.md")
+    if bundle:
+        out.print(f"  installed in the bundle: {installed}")
+
+
+def _train_critic(settings: dict, bundle: str | None) -> None:
+    """The phrase critic against the composer of ``bundle`` (the shipped one by default), installed into it;
+    ``settings`` are CriticTrainConfig's fields from the command line."""
+    from cues.pipelines.compose.composer import ComposerModels  # these bring torch: only when run
+    from cues.pipelines.compose.phrase_pool import generated_pool
+    from cues.pipelines.models.bundle import install_model
+    from cues.pipelines.train.critic_trainer import run as run_critic
+
+    with reported_errors():
+        config = CriticTrainConfig(**settings | {"dataset": resolve_dataset(settings["dataset"]), "generator": bundle})
+        models = ComposerModels.load(bundle)
+        result = run_critic(
+            config,
+            models.versions,
+            lambda: generated_pool(models, config.briefs, config.raw_slots, config.candidates, config.seed),
+        )
+        if bundle:
+            installed = install_model(f"{result.uri.rstrip('/')}/{result.prefix}", bundle, "critic")
+    card = result.card
+    state = "already trained" if result.cached else f"trained {len(card['rounds'])} rounds"
+    out.print(f"model {card['name']} {result.version}: {state}, {card['parameters']:,} parameters")
+    for name, figures in card["evaluation"].items():
+        if name != "target":
+            out.print(f"  {name}: held-out accuracy {figures['accuracy']}")
+    out.print(f"  target (c) <= 0.70: {'met' if card['evaluation']['target']['met'] else 'not met'}")
     out.print(f"  card: {result.uri.rstrip('/')}/{result.prefix}/card.md")
     if bundle:
         out.print(f"  installed in the bundle: {installed}")

@@ -27,7 +27,16 @@ from dataclasses import dataclass
 import torch
 
 from cues.pipelines.compose import motifs as develop
-from cues.pipelines.compose.line_fit import Harmony, add_chromatic, fit_line, nearest, to_line, to_tokens
+from cues.pipelines.compose.line_fit import (
+    STRONG_BEATS,
+    Harmony,
+    add_chromatic,
+    fill_thirds,
+    fit_line,
+    nearest,
+    to_line,
+    to_tokens,
+)
 from cues.pipelines.compose.melody_sampler import Line, Sampler
 from cues.pipelines.compose.phrase_choice import Judge, choose
 from cues.pipelines.compose.phrases import Phrase, PhraseRole, phrase_bars, phrase_spans
@@ -99,9 +108,10 @@ def _cue(plan: Plan, slots: list[Slot], models: MelodyModels) -> Cue:
         ids += [vocabulary.get(slot.chord.numeral(plan.mode), 0)] * (slot.end - slot.start)
     scale = MODE_INTERVALS[plan.mode]
     minor = plan.mode == Mode.minor
-    harmony = Harmony(tuple(tones), frozenset(scale), plan.steps_per_beat, minor)
+    grid = (plan.steps_per_beat, plan.steps_per_bar, STRONG_BEATS.get(plan.meter, (0,)))
+    harmony = Harmony(tuple(tones), frozenset(scale), *grid, minor)
     tonic_chord = frozenset(scale[i] for i in (0, 2, 4))
-    tonic_only = Harmony((tonic_chord,) * len(tones), frozenset(scale), plan.steps_per_beat, minor)
+    tonic_only = Harmony((tonic_chord,) * len(tones), frozenset(scale), *grid, minor)
     return Cue(plan, models, harmony, tonic_only, roots, ids, tuple(scale), {})
 
 
@@ -215,6 +225,7 @@ def _section_tokens(cue: Cue, index: int, section: Section, bases: dict[str, lis
                           developed)  # fmt: skip
             line = lines[pick]
     tokens = fit_line(line.tokens, start, cue.harmony)
+    tokens = fill_thirds(tokens, start, cue.harmony, 1 - sampler.style.leap)
     tokens = add_chromatic(tokens, start, cue.harmony, plan.chromaticism, generator)
     for phrase in phrases:
         last_of_cue = index == len(plan.sections) - 1 and phrase is phrases[-1]

@@ -4,15 +4,18 @@ Per step (the same for every candidate):
 
 - **register**: notes outside ``centre ± span / 2`` (the mood's ``melody_style.span``) are masked;
 - **key and chord**: notes the mode does not allow at this step (``Harmony.legal``: the scale, minor's raised 7th over
-  V) are masked on the beat and get ``log(chromaticism)`` off it; on the beat a note outside the sounding chord loses
-  ``OFF_CHORD_ON_BEAT`` logits (the fitting pass keeps only prepared ones); a "hold" after a rest is masked;
+  V) are masked on the beat and get ``log(chromaticism)`` off it; on a strong beat a note outside the sounding chord
+  loses ``OFF_CHORD_STRONG`` logits (the fitting pass keeps only prepared ones), on another beat ``OFF_CHORD_WEAK``,
+  and ``CLASH`` if it is a semitone from a chord tone; a "hold" after a rest is masked;
 - **rhythm** (the mood's style): ``sustain`` raises or lowers "hold", ``syncopation`` favours onsets off the beat,
   ``dotted`` the last sixteenth of a beat (the short note of a dotted pair).
 
 Per candidate, from the note it last struck:
 
 - **interval**: each semitone beyond a whole tone costs ``LEAP_COST × (1 − leap)`` logits, so sad lines step and
-  epic ones leap; the same note again gains ``REPEAT_GAIN × (repeat − 0.1)``;
+  epic ones leap; the same note again gains ``REPEAT_GAIN × (repeat − REPEAT_NEUTRAL)`` (negative for most
+  moods: the LSTM's lookback repeats on its own); going on the way the line went, by a step or a third, gains
+  ``MOMENTUM``, since real melodies change direction at about a third of their notes and the LSTM at two thirds;
 - **contour**: a pull (``CONTOUR_PULL`` per semitone) towards a register target that moves through the phrase as
   the style's contour says (rising, falling, arch, wave, level).
 
@@ -32,9 +35,14 @@ from cues.pipelines.music.melody_tokens import FIRST_NOTE, HOLD, LOW, NUM_TOKENS
 from cues.schemas.mood_table import Contour, MelodyStyle
 
 TEMPERATURE = 1.0
-OFF_CHORD_ON_BEAT = 2.5  # logits off a beat's note outside the chord (e^-2.5 ≈ a twelfth of its odds)
+OFF_CHORD_STRONG = 2.5  # logits off a strong beat's note outside the chord (e^-2.5 ≈ a twelfth of its odds)
+OFF_CHORD_WEAK = 0.5  # … off a weak beat's: passing and neighbour tones belong there
+CLASH = 2.0  # … off a beat's note a semitone from a chord tone
 LEAP_COST = 0.6  # logits per semitone beyond a whole tone, at leap 0
-REPEAT_GAIN = 5.0  # logits per unit of the style's repeat share above 0.1
+REPEAT_GAIN = 5.0  # logits per unit of the style's repeat share above REPEAT_NEUTRAL
+REPEAT_NEUTRAL = 0.3  # the LSTM's lookback already repeats notes about this often
+LEAP_AFTER_LEAP = 1.5  # logits off a leap (a fourth or more) right after one
+MOMENTUM = 0.8  # logits for going on the way the line went, by a step or a third (melodies run in scales)
 CONTOUR_PULL = 0.12  # logits per semitone from the contour's register target
 SUSTAIN_GAIN = 1.2  # logits on "hold" per unit of the style's sustain
 SYNCOPATION_GAIN = 1.0
@@ -115,7 +123,7 @@ class Sampler:
         if cue_step in self.cache:
             return self.cache[cue_step]
         harmony, beat = self.harmony, self.harmony.steps_per_beat
-        on_beat = cue_step % beat == 0
+        on_beat, strong = cue_step % beat == 0, harmony.is_strong(cue_step)
         pcs = (self.relative.long() % 12).tolist()
         tones, legal = harmony.at(cue_step), harmony.legal(cue_step)
         bias = torch.full((NUM_TOKENS,), float("-inf"))
@@ -126,8 +134,10 @@ class Sampler:
             pc = pcs[token]
             if pc in tones:
                 bias[token] = 0.0
+            elif pc in legal and strong:
+                bias[token] = -OFF_CHORD_STRONG
             elif pc in legal:
-                bias[token] = -OFF_CHORD_ON_BEAT if on_beat else 0.0
+                bias[token] = -(OFF_CHORD_WEAK + CLASH * harmony.clashes(pc, cue_step)) if on_beat else 0.0
             elif not on_beat:
                 bias[token] = self.chromatic
         within = section_step % beat
@@ -150,11 +160,12 @@ class Sampler:
         rows = [list(line.tokens) for _ in range(count)]
         state = None if line.state is None else tuple(s.expand(-1, count, -1).contiguous() for s in line.state)
         last = torch.tensor([self._last_onset(r) for r in rows], dtype=torch.float32)  # (K,) relative, nan = none
+        heading = torch.zeros(count)  # (K,) the last interval that moved, semitones
         for offset in range(steps):
             at = len(rows[0])
             logits, _, state = self.model(self._inputs(rows, [at]), state)
             logits = logits[:, -1] / TEMPERATURE + self._step_bias(self.section_start + at, at)  # (K, V)
-            logits = logits + self._line_bias(last, (at - phrase[0]) / max(phrase[1], 1))
+            logits = logits + self._line_bias(last, heading, (at - phrase[0]) / max(phrase[1], 1))
             for k, row in enumerate(rows):
                 if row and row[-1] == REST or at == 0:
                     logits[k, HOLD] = float("-inf")
@@ -163,16 +174,23 @@ class Sampler:
                 token = forced[k][offset] if forced[k][offset] is not None else drawn[k]
                 row.append(token)
                 if token >= FIRST_NOTE:
-                    last[k] = token - FIRST_NOTE + LOW
+                    relative = token - FIRST_NOTE + LOW
+                    if not torch.isnan(last[k]) and relative != last[k]:
+                        heading[k] = relative - last[k]
+                    last[k] = relative
         return [Line(row, tuple(s[:, k : k + 1].contiguous() for s in state)) for k, row in enumerate(rows)]
 
-    def _line_bias(self, last: torch.Tensor, fraction: float) -> torch.Tensor:
-        """Interval and contour biases per candidate, (K, V)."""
+    def _line_bias(self, last: torch.Tensor, heading: torch.Tensor, fraction: float) -> torch.Tensor:
+        """Interval, momentum and contour biases per candidate, (K, V)."""
         target = self.centre - self.tonic + contour_offset(self.style.contour, fraction) * self.style.span / 2
         bias = -CONTOUR_PULL * (self.relative - target).abs()  # (V,)
-        interval = (self.relative[None, :] - last[:, None]).abs()  # (K, V)
+        moves = self.relative[None, :] - last[:, None]  # (K, V)
+        interval = moves.abs()
         leap = -LEAP_COST * (1 - self.style.leap) * (interval - 2).clamp(min=0)
-        leap = leap + torch.where(interval == 0, REPEAT_GAIN * (self.style.repeat - 0.1), 0.0)
+        leap = leap + torch.where(interval == 0, REPEAT_GAIN * (self.style.repeat - REPEAT_NEUTRAL), 0.0)
+        onward = (torch.sign(moves) == torch.sign(heading)[:, None]) & (interval <= 4) & (interval > 0)
+        leapt = (heading.abs() >= 5)[:, None] & (interval >= 5)  # a leap after a leap: melodies fill the gap instead
+        leap = leap + MOMENTUM * onward - LEAP_AFTER_LEAP * leapt
         bias = bias[None, :] + torch.nan_to_num(leap, nan=0.0)
         bias[:, ~self.onset] = 0.0
         return bias

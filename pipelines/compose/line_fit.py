@@ -130,6 +130,21 @@ def fit_line(tokens: list[int], offset: int, harmony: Harmony) -> list[int]:
         elif not _ornamental(relative, before, after) or (start % beat == 0 and harmony.clashes(pc, step)):
             relative = _replace(relative, before, after, step, start % beat == 0, harmony)
         note[2] = relative
+    return settle_strong_beats(to_tokens(notes, len(tokens)), offset, harmony)
+
+
+def settle_strong_beats(tokens: list[int], offset: int, harmony: Harmony) -> list[int]:
+    """Strong-beat notes checked again once their neighbours are final: a dissonance whose resolution was moved
+    becomes the nearest chord tone."""
+    notes = to_line(tokens)
+    for i, (start, _, relative) in enumerate(notes):
+        step = offset + start
+        if not harmony.is_strong(step) or relative % 12 in harmony.at(step):
+            continue
+        before = notes[i - 1][2] if i else None
+        after = notes[i + 1] if i + 1 < len(notes) else None
+        if not _prepared(relative, before, after, step, start, offset, harmony):
+            notes[i][2] = nearest(relative, harmony.at(step), after[2] if after else None)
     return to_tokens(notes, len(tokens))
 
 
@@ -142,7 +157,9 @@ def _replace(relative: int, before: int | None, after: list[int] | None, step: i
         between = [
             r
             for r in range(before + way, after[2], way)
-            if r % 12 in legal and 1 <= abs(r - before) <= 2 and 1 <= abs(after[2] - r) <= 2
+            if r % 12 in legal
+            and 1 <= abs(r - before) <= 2
+            and 1 <= abs(after[2] - r) <= 2
             and not (on_beat and harmony.clashes(r % 12, step))
         ]
         if between:
@@ -162,9 +179,10 @@ def _in_mode(relative: int, step: int, after: list[int] | None, harmony: Harmony
     """The note spelled as the mode and the chord ask: in the scale (minor's raised 6th and 7th over the dominant)."""
     legal = harmony.legal(step)
     pc = relative % 12
-    if harmony.minor and pc == FLAT_SIX and after is not None and after[2] - relative == 3:
+    climbing = after is not None and after[2] - relative in (2, 3) and after[2] % 12 in (FLAT_SEVEN, LEADING_TONE)
+    if harmony.minor and pc == FLAT_SIX and climbing and LEADING_TONE in harmony.legal(step + 1):
         # 6–7–8 climbing into the leading tone: the raised 6th, unless the chord holds the ♭6 itself
-        if FLAT_SIX not in harmony.at(step) and LEADING_TONE in harmony.legal(step + 1):
+        if FLAT_SIX not in harmony.at(step):
             return relative + 1
     if pc in legal:
         return relative
@@ -254,6 +272,15 @@ def _hashed(*values: int) -> float:
     return int.from_bytes(digest[:4], "big") / 2**32
 
 
+def _flat_seven_over_leading_tone(relative: int, offset: int, note: list[int], harmony: Harmony) -> bool:
+    """``relative`` in place of ``note`` would be, in minor, ♭7 over a chord holding the raised leading tone."""
+    return (
+        harmony.minor
+        and relative % 12 == FLAT_SEVEN
+        and any(LEADING_TONE in harmony.at(offset + s) for s in range(note[0], note[1]))
+    )
+
+
 def add_chromatic(tokens: list[int], offset: int, harmony: Harmony, rate: float, generator: torch.Generator):
     """Chromatic approach tones at about ``rate`` of the onsets: a short weak-step note before a beat's note turned
     into the semitone below that note, where that semitone lies outside the scale."""
@@ -269,6 +296,7 @@ def add_chromatic(tokens: list[int], offset: int, harmony: Harmony, rate: float,
         and notes[i + 1][0] % beat == 0
         and (notes[i + 1][2] - 1) % 12 not in harmony.legal(offset + notes[i][0])
         and notes[i][2] != notes[i + 1][2] - 1
+        and not _flat_seven_over_leading_tone(notes[i + 1][2] - 1, offset, notes[i], harmony)
     ]
     if not spots:
         return tokens

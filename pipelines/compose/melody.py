@@ -14,10 +14,11 @@
   ``phrase_choice.choose`` picks one.
 - **Cadences**: an antecedent ends open on a chord tone of its last chord (2̂, 7̂ or 5̂ first), a consequent on the
   tonic if its chord holds it; the cue's last note is a tone of the tonic chord (not for a loop).
-- **Fitting** (``line_fit.py``): the whole section is fitted to the chords sounding under it, then chromatic
-  approach tones are added at the mood's ``chromaticism`` rate.
+- **Fitting** (``line_fit.py``): the whole section is fitted to the chords sounding under it, passing tones fill
+  thirds at the style's rate, and chromatic approach tones are added at the mood's ``chromaticism`` rate.
 
-For each lettered or named section the melody is written once and reused: same letter, same notes.
+For each lettered or named section the line is written once and reused: same letter, same notes, fitted again
+wherever it is played (a repeat's cadence chords may differ).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from cues.pipelines.compose.line_fit import (
     fill_thirds,
     fit_line,
     nearest,
+    settle_strong_beats,
     to_line,
     to_tokens,
 )
@@ -88,7 +90,7 @@ def write_melody(plan: Plan, slots: list[Slot], models: MelodyModels) -> tuple[l
         key = (section.label, section.bars, section.start_bar if index == len(plan.sections) - 1 else -1)
         if key not in written:
             written[key] = _section_tokens(cue, index, section, bases)
-        tokens_by_section.append(written[key])
+        tokens_by_section.append(_finish(written[key], cue, index, section))
     notes = []
     for section, tokens in zip(plan.sections, tokens_by_section, strict=True):
         offset = section.start_bar * plan.steps_per_bar
@@ -141,6 +143,11 @@ def _unit(plan: Plan) -> int:
 
 
 # --- motifs ------------------------------------------------------------------------------------------------------
+
+
+def cue_motif(plan: Plan, slots: list[Slot], models: MelodyModels, name: str = "A") -> list[int]:
+    """The motif the melody of ``plan`` develops in section ``name`` (tokens, half a phrase long)."""
+    return motif_for(_cue(plan, slots, models), name)
 
 
 def motif_for(cue: Cue, name: str) -> list[int]:
@@ -201,6 +208,7 @@ def _fit_register(tokens: list[int], sampler: Sampler) -> list[int]:
 def _section_tokens(cue: Cue, index: int, section: Section, bases: dict[str, list[int]]) -> list[int]:
     plan = cue.plan
     spb = plan.steps_per_bar
+    steps = section.bars * spb
     generator = torch.Generator().manual_seed(choice(range(2**31), plan.seed, f"melody:{section.label}"))
     sampler = _sampler(cue, section, generator)
     motif = motif_for(cue, section.name)
@@ -214,7 +222,7 @@ def _section_tokens(cue: Cue, index: int, section: Section, bases: dict[str, lis
         first = (phrase.start_bar - section.start_bar) * spb
         length = phrase.bars * spb
         half = min(len(motif), max(1, phrase.bars // 2) * spb)
-        opening = _opening(cue, phrase, motif[:half], openings, start + first, generator)
+        opening = _opening(cue, phrase, motif[:half], openings, start + first, generator)[:half]
         openings[phrase.index] = (opening, cue.roots[start + first])
         line = sampler.read(line, opening)
         rest = length - half
@@ -224,15 +232,27 @@ def _section_tokens(cue: Cue, index: int, section: Section, bases: dict[str, lis
             pick = choose([x.tokens[first + half :] for x in lines], _judge(cue, sampler, start + first + half),
                           developed)  # fmt: skip
             line = lines[pick]
-    tokens = fit_line(line.tokens, start, cue.harmony)
-    tokens = fill_thirds(tokens, start, cue.harmony, 1 - sampler.style.leap)
+    if not section.primes:
+        bases.setdefault(section.name, line.tokens)
+    if len(line.tokens) != steps:
+        raise ValueError(f"section {section.label}: {len(line.tokens)} melody steps written for {steps}")
+    return line.tokens
+
+
+def _finish(tokens: list[int], cue: Cue, index: int, section: Section) -> list[int]:
+    """A section's line fitted to the chords where it is played (a repeated letter's cadence chords may differ),
+    passing and chromatic tones added, each phrase closed."""
+    plan = cue.plan
+    start = section.start_bar * plan.steps_per_bar
+    generator = torch.Generator().manual_seed(choice(range(2**31), plan.seed, f"chromatic:{section.label}"))
+    tokens = fit_line(tokens, start, cue.harmony)
+    tokens = fill_thirds(tokens, start, cue.harmony, 1 - blend(plan.moods).melody_style.leap)
     tokens = add_chromatic(tokens, start, cue.harmony, plan.chromaticism, generator)
+    phrases = [p for p in phrase_spans(plan) if p.section == index]
     for phrase in phrases:
         last_of_cue = index == len(plan.sections) - 1 and phrase is phrases[-1]
         tokens = _close(tokens, cue, phrase, section, last_of_cue)
-    if not section.primes:
-        bases.setdefault(section.name, tokens)
-    return tokens
+    return settle_strong_beats(tokens, start, cue.harmony)
 
 
 def _vary(motif: list[int], cue: Cue, generator) -> list[int]:
@@ -315,4 +335,3 @@ def _close(tokens: list[int], cue: Cue, phrase: Phrase, section: Section, last_o
     after = [n for n in to_line(tokens) if n[0] >= end]
     result = to_tokens(notes + after, len(tokens))
     return result if result[last[0]] >= FIRST_NOTE else tokens
-

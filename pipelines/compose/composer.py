@@ -26,7 +26,7 @@ from cues.schemas.timing import parse_length
 log = logging.getLogger(__name__)
 
 MODEL_KINDS = ("melody", "vae", "chords")
-COMPOSER_VERSION = "compose-1"  # bump when the same plan and models would give different notes
+COMPOSER_VERSION = "compose-2"  # bump when the same plan and models would give different notes
 
 
 @dataclass

@@ -64,6 +64,7 @@ class MelodyModels:
     lstm: torch.nn.Module
     chord_vocabulary: list[str]
     vae: torch.nn.Module | None
+    critic: torch.nn.Module | None = None  # reranks candidate phrases (phrase_choice)
 
 
 @dataclass
@@ -134,7 +135,7 @@ def _sampler(cue: Cue, section: Section | None, generator, harmony: Harmony | No
 
 def _judge(cue: Cue, sampler: Sampler, offset: int, harmony: Harmony | None = None) -> Judge:
     density = sampler.features["density"] * 16 / cue.plan.steps_per_bar
-    return Judge(harmony or cue.harmony, offset, cue.plan.steps_per_bar, density, sampler.style)
+    return Judge(harmony or cue.harmony, offset, cue.plan.steps_per_bar, density, sampler.style, cue.models.critic)
 
 
 def _unit(plan: Plan) -> int:

@@ -11,14 +11,19 @@ Every candidate gets a sum of named terms, so another judge (the phrase critic's
   direction: about a third of their intervals turn back; sampled lines zigzag) (×3);
 - ``variety``: minus a point for a line of fewer than three pitches, two for one bar looped over and over;
 - ``development``: a bonus for candidates that develop the motif (repetition, sequence …), so they win unless a
-  fresh continuation fits the chords and the style clearly better.
+  fresh continuation fits the chords and the style clearly better;
+- ``critic``: with a phrase critic in the model bundle, ``rerank.CRITIC_WEIGHT`` × its logit "real" for candidates of
+  the 32 steps it judges (two bars of 4/4, four of 2/4), batched in one pass per choice (``rerank.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from cues.pipelines.compose.line_fit import Harmony
+from cues.pipelines.compose.rerank import CRITIC_STEPS, reranked_scores
 from cues.pipelines.music.melody_tokens import FIRST_NOTE, LOW
 from cues.schemas.mood_table import MelodyStyle
 
@@ -37,6 +42,7 @@ class Judge:
     steps_per_bar: int
     density: float
     style: MelodyStyle
+    critic: torch.nn.Module | None = None
 
 
 def target_interval(style: MelodyStyle) -> float:
@@ -80,6 +86,8 @@ def choose(candidates: list[list[int]], judge: Judge, developed: list[bool] | No
     """Index of the best candidate (the first among equals)."""
     developed = developed or [False] * len(candidates)
     scores = [score(c, judge, d) for c, d in zip(candidates, developed, strict=True)]
+    if judge.critic is not None and {len(c) for c in candidates} == {CRITIC_STEPS}:
+        scores = reranked_scores(scores, candidates, judge.critic)
     return max(range(len(candidates)), key=lambda i: (scores[i], -i))
 
 

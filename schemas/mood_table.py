@@ -1,8 +1,9 @@
 """The composer's mood table (``schemas/mood_table.yaml``) as typed data, and the blend of a brief's 1–3 moods.
 
 The first mood of a brief dominates: numbers (tempo, melody centre, density, harmonic rhythm, velocity, chromaticism,
-intensity, chord colours) are weighted averages with weights 1, ½, ⅓ normalised; modes, tonics, ensemble and groove
-come from the first mood, since an average of two ensembles or two grooves is neither.
+intensity, chord colours, and the numbers of the melodic style) are weighted averages with weights 1, ½, ⅓
+normalised; modes, tonics, ensemble, groove and the melody's contour come from the first mood, since an average
+of two ensembles, two grooves or a rising and a falling line is neither.
 """
 
 from __future__ import annotations
@@ -73,6 +74,31 @@ class ChordColours(BaseModel):
     )
 
 
+class Contour(StrEnum):
+    """The shape a melody's phrases take: where the line heads over the phrase."""
+
+    rising = "rising"  # climbs towards the phrase's end (uplifting, triumphant, epic)
+    falling = "falling"  # sinks from an early high point (sad, melancholic)
+    arch = "arch"  # rises to a peak in the middle and comes back (romantic, calm)
+    wave = "wave"  # rises and falls within each half-phrase (playful, mysterious)
+    level = "level"  # circles one register (tense, suspense)
+
+
+class MelodyStyle(BaseModel):
+    """How the melody of a mood moves: biases of the melody LSTM's sampling and terms of the choice among candidate
+    phrases (``pipelines/compose/melody_sampler.py``, ``phrase_choice.py``). Units in ``schemas/mood_table.yaml``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    leap: float = Field(ge=0, le=1, description="0 moves by step, 1 leaps freely (fourths, fifths, sixths)")
+    repeat: float = Field(ge=0, le=0.5, description="share of notes that repeat the note before (0–0.5)")
+    contour: Contour
+    span: int = Field(ge=7, le=24, description="semitones from the melody's lowest to its highest note")
+    sustain: float = Field(ge=-1, le=1, description="-1 short detached notes … 1 long held notes and ties")
+    syncopation: float = Field(ge=0, le=1, description="preference for onsets off the beat (0–1)")
+    dotted: float = Field(ge=0, le=1, description="preference for dotted (long–short) rhythms (0–1)")
+
+
 class MoodProfile(BaseModel):
     """How a cue in one mood (or a blend) is planned and arranged. Units in ``schemas/mood_table.yaml``."""
 
@@ -90,6 +116,7 @@ class MoodProfile(BaseModel):
     chromaticism: float = Field(ge=0, le=0.1)
     intensity: float = Field(ge=0, le=1)
     colours: ChordColours = ChordColours()
+    melody_style: MelodyStyle
 
 
 @cache
@@ -114,6 +141,13 @@ def blend(moods: tuple[str, ...] | list[str]) -> MoodProfile:
         return sum(w * get(p) for w, p in zip(weights, profiles, strict=True)) / total
 
     first = profiles[0]
+    style = first.melody_style.model_copy(
+        update={
+            name: mix(lambda p, name=name: getattr(p.melody_style, name))
+            for name in ("leap", "repeat", "sustain", "syncopation", "dotted")
+        }
+        | {"span": round(mix(lambda p: p.melody_style.span))}
+    )
     tempo = TempoRange(
         min=mix(lambda p: p.tempo.min), max=mix(lambda p: p.tempo.max), preferred=mix(lambda p: p.tempo.preferred)
     )
@@ -126,4 +160,4 @@ def blend(moods: tuple[str, ...] | list[str]) -> MoodProfile:
     )
     # A blend's harmonic rhythm snaps to what the arranger plays: one chord per two bars, per bar, or two per bar.
     numbers["harmonic_rhythm"] = min((0.5, 1.0, 2.0), key=lambda r: abs(r - numbers["harmonic_rhythm"]))
-    return first.model_copy(update={"tempo": tempo, "colours": colours, **numbers})
+    return first.model_copy(update={"tempo": tempo, "colours": colours, "melody_style": style, **numbers})

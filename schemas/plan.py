@@ -69,6 +69,11 @@ class Plan(BaseModel):
 
     brief_id: str
     seed: int
+    motif_seed: int | None = Field(
+        None,
+        description="seed of the melody's motifs: the brief's seed, shared by all its variations and cutdowns so "
+        "they develop the same motifs; None in plans made before it (the cue's seed is used)",
+    )
     cutdown: float | str | None = None
     medium: Medium
     moods: tuple[str, ...]

@@ -103,8 +103,10 @@ def test_a_bundle_loads_with_and_without_a_critic(tmp_path, trained):
     probe = torch.as_tensor(phrases(scattered, 4, 6))
     assert torch.equal(models.critic(probe)[0], trained(probe)[0])
     assert load_model(f"{bundle}/critic")[0].training is False
-    brief = critic_briefs(1)[0]
-    assert compose_cue(brief, 0, None, models).midi == compose_cue(brief, 0, None, plain).midi  # not used yet
+    briefs = [b for b in critic_briefs(6) if b.meter in ("4/4", "2/4")]  # the meters whose phrases it judges
+    with_critic = [compose_cue(b, 0, None, models).midi for b in briefs]
+    assert with_critic == [compose_cue(b, 0, None, models).midi for b in briefs]  # reranked, still deterministic
+    assert any(m != compose_cue(b, 0, None, plain).midi for m, b in zip(with_critic, briefs, strict=True))
 
 
 def test_cue_slots_hold_the_same_bar_of_each_candidate_cue():

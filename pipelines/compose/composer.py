@@ -63,7 +63,8 @@ class ComposerModels:
 def compose(plan: Plan, models: ComposerModels) -> Score:
     """The notes of every stem for ``plan``."""
     slots = progression(plan, models.chords, plan.seed)
-    melody, section_tokens = write_melody(plan, slots, MelodyModels(models.melody, models.chord_vocabulary, models.vae))
+    melody_models = MelodyModels(models.melody, models.chord_vocabulary, models.vae, models.critic)
+    melody, section_tokens = write_melody(plan, slots, melody_models)
     parts = {
         "melody": melody,
         "harmony": arrangement.harmony_part(plan, slots, melody),

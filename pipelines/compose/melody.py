@@ -1,20 +1,24 @@
-"""The melody of a cue: motifs from the phrase VAE, continued by the melody LSTM over the planned chords.
+"""The melody of a cue: one or two motifs developed phrase by phrase over the planned chords.
 
-For each lettered or named section the melody is written once and reused: same letter, same notes.
+- **Motifs** (``motif_for``): half a phrase long (two bars; four of 2/4). ``A``'s is drawn from the phrase VAE
+  (``MOTIF_CANDIDATES`` latent points, the best kept by the phrase choice), or in 3/4 and 6/8, whose bars the VAE's
+  32-step phrases do not fit, from the melody LSTM (the choice rejects a bar looped). Its generator is seeded by the
+  plan's ``motif_seed`` (the brief's seed), so a brief's variations and cutdowns share it. ``B`` (and a bridge, a
+  break, a sting) has its own motif on ``A``'s opening rhythm; an intro states ``A``'s in augmentation, an outro
+  likewise, a build fragments it, climbing.
+- **Phrases** (``pipelines/compose/phrases.py``): each opens with the section's motif (moved by scale steps to the
+  chord it opens on), a consequent restates its antecedent's opening, a later antecedent develops it (sequence,
+  inversion, diminution). The rest of the phrase is chosen among candidates sampled together by the LSTM
+  (``melody_sampler.py``): fresh continuations, one that sequences the motif's first bar, a consequent's echo of its
+  antecedent's continuation, a variation's copy of the original section (``A'`` is ``A`` with its motif varied);
+  ``phrase_choice.choose`` picks one.
+- **Cadences**: an antecedent ends open on a chord tone of its last chord (2̂, 7̂ or 5̂ first), a consequent on the
+  tonic if its chord holds it; the cue's last note is a tone of the tonic chord (not for a loop).
+- **Fitting** (``line_fit.py``): the whole section is fitted to the chords sounding under it, passing tones fill
+  thirds at the style's rate, and chromatic approach tones are added at the mood's ``chromaticism`` rate.
 
-- **Motif** (the section's first 32 steps: two bars of 4/4, four of 2/4): ``MOTIF_CANDIDATES`` phrases decoded from
-  random latent points of the VAE, the one kept that best fits the key, the target density and the bars' chords
-  ("steered sampling"); in 3/4 and 6/8, whose bars the VAE's 32-step phrases do not fit, and in sections shorter
-  than a phrase, the same choice among two-bar phrases sampled from the LSTM.
-- **Variation** (``A'``): the motif's latent point moved by ``PERTURB_SCALE`` standard deviations and decoded again
-  (in 3/4 and 6/8: the motif's first bar answered anew), followed by the original section's continuation.
-- **Continuation**: the LSTM reads the motif and samples the rest of the section, conditioned on each bar's chord
-  and on density and register from the mood and the section's intensity. Sampling is constrained: notes outside
-  the mode's scale are masked (the mood's chromaticism lets a few through as passing tones), as are notes outside
-  a register of an octave and a half around the mood's centre, and a "hold" after a rest; striking the note just
-  played again is damped (``REPEAT_PENALTY``), and so is the note struck at the same point of the bar before
-  (``COPY_PENALTY``), since the lookback inputs otherwise feed repetition back into itself.
-- **Cadence**: a section's last note is a chord tone (the tonic at the end of the cue) held to the section's end.
+For each lettered or named section the line is written once and reused: same letter, same notes, fitted again
+wherever it is played (a repeat's cadence chords may differ).
 """
 
 from __future__ import annotations
@@ -23,23 +27,36 @@ from dataclasses import dataclass
 
 import torch
 
+from cues.pipelines.compose import motifs as develop
+from cues.pipelines.compose.line_fit import (
+    STRONG_BEATS,
+    Harmony,
+    add_chromatic,
+    fill_thirds,
+    fit_line,
+    nearest,
+    settle_strong_beats,
+    to_line,
+    to_tokens,
+)
+from cues.pipelines.compose.melody_sampler import Line, Sampler
+from cues.pipelines.compose.phrase_choice import Judge, choose
+from cues.pipelines.compose.phrases import Phrase, PhraseRole, phrase_bars, phrase_spans
 from cues.pipelines.compose.plan import choice
 from cues.pipelines.compose.progression import MAJOR_LIKE, Slot
 from cues.pipelines.compose.score import Note
 from cues.pipelines.models.features import MODES
 from cues.pipelines.music import melody_tokens
-from cues.pipelines.music.melody_tokens import FIRST_NOTE, HOLD, LOW, NUM_TOKENS, REST
+from cues.pipelines.music.melody_tokens import FIRST_NOTE, LOW, NUM_TOKENS
 from cues.schemas.brief import Ending
-from cues.schemas.key import MODE_INTERVALS
+from cues.schemas.key import MODE_INTERVALS, Mode
+from cues.schemas.mood_table import blend
 from cues.schemas.plan import Plan, Section
 
-MOTIF_CANDIDATES = 8
-PERTURB_SCALE = 0.6
-TEMPERATURE = 1.0
-REPEAT_PENALTY = 2.5  # logits subtracted from the note just played (e^-2.5 ≈ a twelfth of its odds)
-COPY_PENALTY = 1.0  # logits subtracted from the note struck at this point of the previous bar
+MOTIF_CANDIDATES = 8  # VAE latent points (LSTM rollouts: half as many) the motif is chosen among
+CANDIDATES = 4  # continuations sampled together per phrase, fresh and developed
 VAE_STEPS = 32
-LOW_SPAN, HIGH_SPAN = 9, 12  # semitones below and above the register centre a melody note may reach
+OPEN_ENDINGS = (2, 11, 10, 7)  # an antecedent's last note: 2̂, 7̂ (raised or not), 5̂, whichever its chord holds
 
 
 @dataclass
@@ -47,232 +64,275 @@ class MelodyModels:
     lstm: torch.nn.Module
     chord_vocabulary: list[str]
     vae: torch.nn.Module | None
+    critic: torch.nn.Module | None = None  # reranks candidate phrases (phrase_choice)
 
 
 @dataclass
-class Context:
-    """What sampling needs to know about the cue, precomputed once."""
+class Cue:
+    """What writing the melody needs to know about the cue, computed once."""
 
     plan: Plan
-    bar_chords: list[int]  # vocabulary index of each bar's chord
-    bar_tones: list[set[int]]  # pitch classes (relative to the tonic) of each bar's chord
-    scale: set[int]
+    models: MelodyModels
+    harmony: Harmony  # the sounding chords, step by step
+    tonic_only: Harmony  # the tonic chord everywhere: what a motif is conceived over
+    roots: list[int]  # chord root (relative to the tonic) at every step
+    chord_ids: list[int]  # the melody LSTM's chord-vocabulary index at every step
+    scale: tuple[int, ...]
+    motifs: dict[str, list[int]]
 
 
 def write_melody(plan: Plan, slots: list[Slot], models: MelodyModels) -> tuple[list[Note], list[list[int]]]:
     """The melody notes of the cue and the tokens of each section (for the section-similarity metric)."""
-    context = _context(plan, slots, models)
+    cue = _cue(plan, slots, models)
     written: dict[tuple[str, int, int], list[int]] = {}
-    motifs: dict[str, torch.Tensor] = {}
-    bases: dict[str, list[int]] = {}  # each letter's own tokens before its cadence, for its variations
+    bases: dict[str, list[int]] = {}  # each letter's own tokens, for its variations
     tokens_by_section: list[list[int]] = []
     for index, section in enumerate(plan.sections):
         key = (section.label, section.bars, section.start_bar if index == len(plan.sections) - 1 else -1)
         if key not in written:
-            written[key] = _section_tokens(context, index, section, models, motifs, bases)
-        tokens_by_section.append(written[key])
+            written[key] = _section_tokens(cue, index, section, bases)
+        tokens_by_section.append(_finish(written[key], cue, index, section))
     notes = []
-    velocity = plan.velocity
     for section, tokens in zip(plan.sections, tokens_by_section, strict=True):
         offset = section.start_bar * plan.steps_per_bar
-        level = round(min(127, max(30, velocity * (0.8 + 0.4 * section.intensity))))
+        level = round(min(127, max(30, plan.velocity * (0.8 + 0.4 * section.intensity))))
         for start, end, relative in melody_tokens.decode(tokens, 0):  # pitches relative to the tonic
             notes.append(Note(offset + start, offset + end, relative + plan.tonic, level))
     return notes, tokens_by_section
 
 
-def _context(plan: Plan, slots: list[Slot], models: MelodyModels) -> Context:
-    index = {label: i for i, label in enumerate(models.chord_vocabulary)}
-    bar_chords, bar_tones = [], []
-    for bar in range(plan.bars):
-        step = bar * plan.steps_per_bar
-        slot = next(s for s in slots if s.start <= step < s.end)
-        bar_chords.append(index.get(slot.chord.numeral(plan.mode), 0))
-        bar_tones.append(set(slot.chord.pitch_classes(0)))
-    return Context(plan, bar_chords, bar_tones, set(MODE_INTERVALS[plan.mode]))
+def _cue(plan: Plan, slots: list[Slot], models: MelodyModels) -> Cue:
+    vocabulary = {label: i for i, label in enumerate(models.chord_vocabulary)}
+    tones, roots, ids = [], [], []
+    for slot in slots:
+        pcs = frozenset(slot.chord.pitch_classes(0))
+        tones += [pcs] * (slot.end - slot.start)
+        roots += [slot.chord.root] * (slot.end - slot.start)
+        ids += [vocabulary.get(slot.chord.numeral(plan.mode), 0)] * (slot.end - slot.start)
+    scale = MODE_INTERVALS[plan.mode]
+    minor = plan.mode == Mode.minor
+    grid = (plan.steps_per_beat, plan.steps_per_bar, STRONG_BEATS.get(plan.meter, (0,)))
+    harmony = Harmony(tuple(tones), frozenset(scale), *grid, minor)
+    tonic_chord = frozenset(scale[i] for i in (0, 2, 4))
+    tonic_only = Harmony((tonic_chord,) * len(tones), frozenset(scale), *grid, minor)
+    return Cue(plan, models, harmony, tonic_only, roots, ids, tuple(scale), {})
 
 
-def _section_tokens(context: Context, index: int, section: Section, models, motifs, bases) -> list[int]:
-    plan = context.plan
-    steps = section.bars * plan.steps_per_bar
-    seed = choice(range(2**31), plan.seed, f"melody:{section.name}")
-    generator = torch.Generator().manual_seed(seed)
-    centre = plan.melody_centre + 4 * (section.intensity - 0.5)
-    density = min(0.6, max(0.06, plan.density * (0.75 + 0.5 * section.intensity)))
-    sampler = _Sampler(context, models.lstm, section.start_bar, centre, density, generator)
-    # The VAE's phrases are 32 steps: two bars of 4/4, four of 2/4; other meters and shorter sections use the LSTM.
-    if models.vae is not None and VAE_STEPS % plan.steps_per_bar == 0 and steps >= VAE_STEPS:
-        motif = _vae_motif(context, section, models.vae, motifs, sampler, generator)
+def _sampler(cue: Cue, section: Section | None, generator, harmony: Harmony | None = None) -> Sampler:
+    plan = cue.plan
+    intensity = 0.5 if section is None else section.intensity
+    centre = plan.melody_centre + 4 * (intensity - 0.5)
+    density = min(0.6, max(0.06, plan.density * (0.75 + 0.5 * intensity)))
+    # Lydian, phrygian and the rest are rare in the corpus (single-digit tunes): condition on the major or minor they
+    # resemble, and let the masks give the mode its colour.
+    features = {"mode": MODES.index("major" if plan.mode in MAJOR_LIKE else "minor")}
+    style = blend(plan.moods).melody_style
+    start = 0 if section is None else section.start_bar * plan.steps_per_bar
+    chord_ids = cue.chord_ids if harmony is None else [cue.chord_ids[0]] * len(cue.chord_ids)
+    return Sampler(cue.models.lstm, features, harmony or cue.harmony, chord_ids, start, centre, density, style,
+                   plan.chromaticism, plan.tonic, plan.steps_per_bar, generator)  # fmt: skip
+
+
+def _judge(cue: Cue, sampler: Sampler, offset: int, harmony: Harmony | None = None) -> Judge:
+    density = sampler.features["density"] * 16 / cue.plan.steps_per_bar
+    return Judge(harmony or cue.harmony, offset, cue.plan.steps_per_bar, density, sampler.style, cue.models.critic)
+
+
+def _unit(plan: Plan) -> int:
+    """A motif's length in steps: half a phrase."""
+    return phrase_bars(plan) * plan.steps_per_bar // 2
+
+
+# --- motifs ------------------------------------------------------------------------------------------------------
+
+
+def cue_motif(plan: Plan, slots: list[Slot], models: MelodyModels, name: str = "A") -> list[int]:
+    """The motif the melody of ``plan`` develops in section ``name`` (tokens, half a phrase long)."""
+    return motif_for(_cue(plan, slots, models), name)
+
+
+def motif_for(cue: Cue, name: str) -> list[int]:
+    """The motif of the lettered or named section ``name`` (module docstring), drawn once per cue."""
+    if name in cue.motifs:
+        return cue.motifs[name]
+    plan = cue.plan
+    if name == "A":
+        motif = _draw_motif(cue, "A")
+    elif name in ("intro", "outro"):
+        motif = develop.augment(motif_for(cue, "A"))
+    elif name == "build":
+        motif = develop.fragment(motif_for(cue, "A"), 2 * plan.steps_per_beat, cue.scale)
+    else:  # B, C …, bridge, break, sting: their own motif on A's opening rhythm
+        motif = develop.with_rhythm(_draw_motif(cue, name), motif_for(cue, "A"), plan.steps_per_bar // 2)
+    cue.motifs[name] = motif
+    return motif
+
+
+def _draw_motif(cue: Cue, name: str) -> list[int]:
+    plan = cue.plan
+    seed = plan.motif_seed if plan.motif_seed is not None else plan.seed
+    generator = torch.Generator().manual_seed(choice(range(2**31), seed, f"motif:{name}"))
+    sampler = _sampler(cue, None, generator, cue.tonic_only)
+    unit, vae = _unit(plan), cue.models.vae
+    if vae is not None and unit == VAE_STEPS:
+        decoded = vae.decode(torch.randn(MOTIF_CANDIDATES, vae.config.latent, generator=generator))
+        options = [_fit_register(c.tolist(), sampler) for c in decoded]
     else:
-        motif = _lstm_motif(sampler, min(steps, 2 * plan.steps_per_bar), motifs.get(section.name), section.primes)
-        motifs.setdefault(section.name, torch.tensor(motif))
-    base = bases.get(section.name)
-    if section.primes and base is not None and len(base) >= steps:
-        # A variation: its own (perturbed) head, then the original's continuation, so it is recognisably A.
-        tokens = motif + base[len(motif) : steps]
-    else:
-        tokens = sampler.continue_from(motif, steps)
-    if not section.primes:
-        bases.setdefault(section.name, tokens)
-    last_of_cue = index == len(plan.sections) - 1
-    return _cadence(tokens, context, section, last_of_cue)
+        forced = [[None] * unit for _ in range(MOTIF_CANDIDATES // 2)]
+        options = [line.tokens for line in sampler.sample(Line([]), unit, forced, (0, unit))]
+    options = [fit_line(o, 0, cue.tonic_only) for o in options]
+    return options[choose(options, _judge(cue, sampler, 0, cue.tonic_only))]
 
 
-def _vae_motif(context, section, vae, motifs, sampler, generator) -> list[int]:
-    if section.primes and section.name in motifs:
-        z = vae.encode(motifs[section.name].unsqueeze(0))
-        candidates = vae.decode(z + PERTURB_SCALE * torch.randn(MOTIF_CANDIDATES, z.size(1), generator=generator))
-    else:
-        candidates = vae.decode(torch.randn(MOTIF_CANDIDATES, vae.config.latent, generator=generator))
-    options = [sampler.fit_register(_snap(c.tolist(), context)) for c in candidates]
-    best = max(options, key=lambda t: sampler.score(t))
-    if not section.primes:
-        motifs[section.name] = torch.tensor(best)
-    return best
-
-
-def _lstm_motif(sampler, steps: int, original, primes: int) -> list[int]:
-    if original is not None and primes:
-        keep = len(original) // 2  # a variation keeps the motif's first bar and answers it anew
-        return sampler.continue_from(original[:keep].tolist(), steps)
-    options = [sampler.continue_from([], steps) for _ in range(4)]
-    return max(options, key=lambda t: sampler.score(t))
-
-
-class _Sampler:
-    """The melody LSTM rolled out step by step under the masks of the module docstring."""
-
-    def __init__(self, context: Context, model, start_bar: int, centre: float, density: float, generator):
-        self.context, self.model, self.start_bar = context, model, start_bar
-        self.centre, self.density, self.generator = centre, density, generator
-        plan = context.plan
-        self.spb = plan.steps_per_bar
-        low = max(FIRST_NOTE, round(centre - LOW_SPAN) - plan.tonic - LOW + FIRST_NOTE)
-        high = min(NUM_TOKENS - 1, round(centre + HIGH_SPAN) - plan.tonic - LOW + FIRST_NOTE)
-        self.low, self.high = low, high  # the register, as onset tokens
-        allowed = torch.full((NUM_TOKENS,), float("-inf"))
-        chromatic = torch.log(torch.tensor(max(plan.chromaticism, 1e-9)))
-        for token in range(low, high + 1):
-            allowed[token] = 0.0 if (token - FIRST_NOTE + LOW) % 12 in context.scale else chromatic
-        allowed[REST] = allowed[HOLD] = 0.0
-        self.mask = allowed
-        self.feature = {
-            # Lydian, phrygian and the rest are rare in the corpus (single-digit tunes): condition on the major or
-            # minor they resemble, and let the scale mask give the mode its colour.
-            "mode": MODES.index("major" if plan.mode in MAJOR_LIKE else "minor"),
-            "density": density * self.spb / 16,  # the model's density is onsets per bar / 16
-            "register": (centre - 60) / 12,
-        }
-
-    def _batch(self, tokens: list[int], step: int) -> dict[str, torch.Tensor]:
-        bar = min(self.start_bar + step // self.spb, len(self.context.bar_chords) - 1)
-        back = [tokens[step - n * self.spb] if step >= n * self.spb else 0 for n in (1, 2)]
-        values = {
-            "inputs": tokens[step - 1] if step else REST,
-            "position": min(step % self.spb, self.model.config.max_steps_per_bar - 1),
-            "mode": self.feature["mode"],
-            "chord": self.context.bar_chords[bar],
-            "back1": back[0],
-            "back2": back[1],
-        }
-        batch = {k: torch.tensor([[v]]) for k, v in values.items()}
-        batch["density"] = torch.tensor([[self.feature["density"]]], dtype=torch.float32)
-        batch["register"] = torch.tensor([[self.feature["register"]]], dtype=torch.float32)
-        return batch
-
-    @torch.no_grad()
-    def continue_from(self, prefix: list[int], steps: int) -> list[int]:
-        """``prefix`` read by the LSTM, then sampled up to ``steps`` tokens in all."""
-        tokens, state = list(prefix[:steps]), None
-        for step in range(steps):
-            logits, _, state = self.model(self._batch(tokens, step), state)
-            if step < len(tokens):
-                continue
-            masked = logits[0, -1] / TEMPERATURE + self.mask
-            if step == 0 or tokens[-1] == REST:
-                masked[HOLD] = float("-inf")
-            last_onset = next((t for t in reversed(tokens) if t >= FIRST_NOTE), None)
-            if last_onset is not None:  # the lookback feeds repetition back into itself: damp striking a note again
-                masked[last_onset] -= REPEAT_PENALTY
-            bar_back = tokens[step - self.spb] if step >= self.spb else REST
-            if bar_back >= FIRST_NOTE:  # … and copying the bar before, note for note
-                masked[bar_back] -= COPY_PENALTY
-            tokens.append(int(torch.multinomial(torch.softmax(masked, -1), 1, generator=self.generator)))
-        return tokens
-
-    def fit_register(self, tokens: list[int]) -> list[int]:
-        """The phrase moved by whole octaves so that its mean pitch is nearest the register centre, and any note
-        still outside the sampler's register folded into it by octaves."""
-        onsets = [t for t in tokens if t >= FIRST_NOTE]
-        if not onsets:
-            return tokens
-        mean = sum(onsets) / len(onsets) - FIRST_NOTE + LOW + self.context.plan.tonic
-        shift = 12 * round((self.centre - mean) / 12)
-        result = []
-        for token in tokens:
-            if token >= FIRST_NOTE:
-                token += shift
-                while token < self.low:
-                    token += 12
-                while token > self.high:
-                    token -= 12
-            result.append(token)
-        return result
-
-    def score(self, tokens: list[int]) -> float:
-        """How well a phrase fits: in the scale, near the target density, chord tones on the beats, a melody that
-        moves (distinct pitches, few immediate repeats)."""
-        onsets = [(i, t) for i, t in enumerate(tokens) if t >= FIRST_NOTE]
-        target = self.density * len(tokens)
-        if len(onsets) < max(2, target / 3):  # a phrase of one or two long notes is not a motif
-            return -1e9 + len(onsets)
-        in_scale = sum((t - FIRST_NOTE + LOW) % 12 in self.context.scale for _, t in onsets) / len(onsets)
-        spread = abs(len(onsets) - target) / max(target, 1)
-        beats = [(i, t) for i, t in onsets if i % self.context.plan.steps_per_beat == 0]
-        tones = [
-            (t - FIRST_NOTE + LOW) % 12
-            in self.context.bar_tones[min(self.start_bar + i // self.spb, -1 + len(self.context.bar_tones))]
-            for i, t in beats
-        ]
-        chordal = sum(tones) / len(tones) if tones else 0.0
-        # Without these two terms the best fit is one chord tone struck over and over (it is always in the scale
-        # and on the chord), and the LSTM's lookback then repeats it for the rest of the section.
-        pitches = [t for _, t in onsets]
-        variety = min(1.0, len(set(pitches)) / min(len(pitches), 5))
-        repeats = sum(a == b for a, b in zip(pitches, pitches[1:], strict=False)) / (len(pitches) - 1)
-        return 3 * in_scale - spread + chordal + 2 * variety - 2 * repeats
-
-
-def _snap(tokens: list[int], context: Context) -> list[int]:
-    """Onsets outside the scale moved a semitone to the scale (VAE phrases are decoded without masks)."""
-    result = []
-    for token in tokens:
-        if token >= FIRST_NOTE and (token - FIRST_NOTE + LOW) % 12 not in context.scale:
-            down = token - 1 if (token - 1 - FIRST_NOTE + LOW) % 12 in context.scale else token + 1
-            token = min(max(down, FIRST_NOTE), NUM_TOKENS - 1)
-        result.append(token)
-    return result
-
-
-def _cadence(tokens: list[int], context: Context, section: Section, last_of_cue: bool) -> list[int]:
-    """The section's last note: a chord tone of its last bar (the tonic at the cue's end), held to the end."""
-    plan = context.plan
-    onsets = [i for i, t in enumerate(tokens) if t >= FIRST_NOTE]
+def _fit_register(tokens: list[int], sampler: Sampler) -> list[int]:
+    """The phrase moved by whole octaves so that its mean pitch is nearest the register centre, and any note still
+    outside the register folded into it by octaves."""
+    onsets = [t - FIRST_NOTE + LOW for t in tokens if t >= FIRST_NOTE]
     if not onsets:
         return tokens
-    final_bar_start = len(tokens) - plan.steps_per_bar
-    last = onsets[-1] if onsets[-1] >= final_bar_start else None
-    if last is None:  # no note in the final bar: place one on its downbeat
-        last = max(final_bar_start, 0)
-        reference = tokens[onsets[-1]]
+    shift = 12 * round((sampler.centre - sampler.tonic - sum(onsets) / len(onsets)) / 12)
+
+    def move(relative: int) -> int:
+        relative += shift
+        while relative < sampler.low:
+            relative += 12
+        while relative > sampler.high:
+            relative -= 12
+        return relative
+
+    return [t if t < FIRST_NOTE else min(NUM_TOKENS - 1, move(t - FIRST_NOTE + LOW) - LOW + FIRST_NOTE) for t in tokens]
+
+
+# --- sections and phrases ----------------------------------------------------------------------------------------
+
+
+def _section_tokens(cue: Cue, index: int, section: Section, bases: dict[str, list[int]]) -> list[int]:
+    plan = cue.plan
+    spb = plan.steps_per_bar
+    steps = section.bars * spb
+    generator = torch.Generator().manual_seed(choice(range(2**31), plan.seed, f"melody:{section.label}"))
+    sampler = _sampler(cue, section, generator)
+    motif = motif_for(cue, section.name)
+    if section.primes:
+        motif = _vary(motif, cue, generator)
+    base = bases.get(section.name) if section.primes else None
+    start = section.start_bar * spb
+    phrases = [p for p in phrase_spans(plan) if p.section == index]
+    line, openings = Line([]), {}
+    for phrase in phrases:
+        first = (phrase.start_bar - section.start_bar) * spb
+        length = phrase.bars * spb
+        half = min(len(motif), max(1, phrase.bars // 2) * spb)
+        opening = _opening(cue, phrase, motif[:half], openings, start + first, generator)[:half]
+        openings[phrase.index] = (opening, cue.roots[start + first])
+        line = sampler.read(line, opening)
+        rest = length - half
+        if rest > 0:
+            forced, developed = _continuations(cue, phrase, motif, line, base, first, half, rest, spb)
+            lines = sampler.sample(line, rest, forced, (first, length))
+            pick = choose([x.tokens[first + half :] for x in lines], _judge(cue, sampler, start + first + half),
+                          developed)  # fmt: skip
+            line = lines[pick]
+    if not section.primes:
+        bases.setdefault(section.name, line.tokens)
+    if len(line.tokens) != steps:
+        raise ValueError(f"section {section.label}: {len(line.tokens)} melody steps written for {steps}")
+    return line.tokens
+
+
+def _finish(tokens: list[int], cue: Cue, index: int, section: Section) -> list[int]:
+    """A section's line fitted to the chords where it is played (a repeated letter's cadence chords may differ),
+    passing and chromatic tones added, each phrase closed."""
+    plan = cue.plan
+    start = section.start_bar * plan.steps_per_bar
+    generator = torch.Generator().manual_seed(choice(range(2**31), plan.seed, f"chromatic:{section.label}"))
+    tokens = fit_line(tokens, start, cue.harmony)
+    tokens = fill_thirds(tokens, start, cue.harmony, 1 - blend(plan.moods).melody_style.leap)
+    tokens = add_chromatic(tokens, start, cue.harmony, plan.chromaticism, generator)
+    phrases = [p for p in phrase_spans(plan) if p.section == index]
+    for phrase in phrases:
+        last_of_cue = index == len(plan.sections) - 1 and phrase is phrases[-1]
+        tokens = _close(tokens, cue, phrase, section, last_of_cue)
+    return settle_strong_beats(tokens, start, cue.harmony)
+
+
+def _vary(motif: list[int], cue: Cue, generator) -> list[int]:
+    """A variation's motif: its first bar kept, the rest inverted, sequenced a step up or sounded twice as fast."""
+    bar = cue.plan.steps_per_bar
+    if len(motif) <= bar:
+        return develop.sequence(motif, 1, cue.scale)
+    way = int(torch.randint(3, (1,), generator=generator))
+    rest = motif[bar:]
+    varied = [develop.invert(rest, cue.scale), develop.sequence(rest, 1, cue.scale), develop.diminish(rest, cue.scale)]
+    return motif[:bar] + varied[way]
+
+
+def _degree_shift(cue: Cue, to_root: int, from_root: int) -> int:
+    """Scale steps from one chord root to another, the nearer way (I → V is four up or three down: three down)."""
+    a, _ = develop.degree(from_root % 12, cue.scale)
+    b, _ = develop.degree(to_root % 12, cue.scale)
+    steps = (b - a) % 7
+    return steps - 7 if steps > 3 else steps
+
+
+def _opening(cue: Cue, phrase: Phrase, motif: list[int], openings: dict, step: int, generator) -> list[int]:
+    """The phrase's first half: the motif on the chord it opens on, restated by a consequent, developed by a later
+    antecedent."""
+    root = cue.roots[step]
+    if phrase.index == 0:
+        return develop.sequence(motif, _degree_shift(cue, root, 0), cue.scale)
+    previous, previous_root = openings[phrase.index - 1]
+    if phrase.role == PhraseRole.consequent:
+        return develop.sequence(previous, _degree_shift(cue, root, previous_root), cue.scale)
+    way = int(torch.randint(3, (1,), generator=generator))
+    moved = develop.sequence(motif, _degree_shift(cue, root, 0), cue.scale)
+    return [develop.sequence(moved, 1, cue.scale), develop.invert(moved, cue.scale), moved][way]
+
+
+def _continuations(cue, phrase, motif, line, base, first, half, rest, spb):
+    """Forced tokens per candidate row (None = sampled) and whether each row develops the material."""
+    free = [None] * rest
+    rows: list[tuple[list, bool]] = []
+    end = first + half + rest
+    if base is not None and len(base) >= end:  # a variation: the original section's continuation, its cadence anew
+        rows.append((base[first + half : end - spb] + [None] * spb if rest > spb else free, True))
+    if phrase.role == PhraseRole.consequent and phrase.index > 0 and rest > spb:
+        answer = line.tokens[first - rest : first - spb] if first >= half + rest else []
+        if len(answer) == rest - spb:  # the antecedent's continuation echoed, its cadence anew
+            rows.append((answer + [None] * spb, True))
+    if rest >= 2 * spb:  # the motif's first bar in sequence, a step up, then sampled
+        head = develop.sequence(motif[:spb], 1, cue.scale)
+        rows.append((head + [None] * (rest - spb), True))
+    while len(rows) < CANDIDATES:
+        rows.append((free, False))
+    return [list(r) for r, _ in rows[:CANDIDATES]], [d for _, d in rows[:CANDIDATES]]
+
+
+def _close(tokens: list[int], cue: Cue, phrase: Phrase, section: Section, last_of_cue: bool) -> list[int]:
+    """The phrase's last note held to its end: open on the half cadence, closed on the tonic (module docstring)."""
+    plan = cue.plan
+    spb = plan.steps_per_bar
+    offset = section.start_bar * spb
+    first, end = (phrase.start_bar - section.start_bar) * spb, (phrase.end_bar - section.start_bar) * spb
+    notes = [n for n in to_line(tokens) if n[0] < end]
+    inside = [n for n in notes if n[0] >= first]
+    if not inside:
+        return tokens
+    last = inside[-1]
+    if last[0] < end - spb:  # no note in the phrase's final bar: one on its downbeat
+        last = [end - spb, end, last[2]]
+        notes.append(last)
+    step = offset + last[0]
+    tones = cue.harmony.at(step)
+    if last_of_cue and plan.ending != Ending.loop:
+        tonic_triad = {cue.scale[0], cue.scale[2], cue.scale[4]}
+        wanted = ({0} & tones) or (tonic_triad & tones) or {0}
+    elif phrase.role == PhraseRole.antecedent:
+        wanted = set(OPEN_ENDINGS) & tones or tones
     else:
-        reference = tokens[last]
-    bar = section.start_bar + last // plan.steps_per_bar
-    tones = {0} if last_of_cue and plan.ending != Ending.loop else context.bar_tones[min(bar, plan.bars - 1)]
-    relative = reference - FIRST_NOTE + LOW
-    target = min(
-        (relative + d for d in range(-6, 7) if (relative + d) % 12 in tones and LOW <= relative + d),
-        key=lambda r: (abs(r - relative), r),
-    )
-    result = tokens[:last] + [target - LOW + FIRST_NOTE] + [HOLD] * (len(tokens) - last - 1)
-    return result
+        wanted = {0} & tones or tones
+    last[2] = nearest(last[2], wanted)
+    last[1] = end
+    after = [n for n in to_line(tokens) if n[0] >= end]
+    result = to_tokens(notes + after, len(tokens))
+    return result if result[last[0]] >= FIRST_NOTE else tokens

@@ -13,6 +13,8 @@ Decisions where the brief contract is silent:
 - A cutdown keeps the full cue's tempo (within 8 %, to fit whole bars), takes the default form for its length with
   letters mapped onto the full cue's letters (so ``A`` is the same material), and carries no hits: hits belong to
   the full-length picture edit.
+- The motifs come from the brief's own seed (``motif_seed``), not the cue's: variations (seed + variation − 1) and
+  cutdowns develop the same motifs differently.
 - A list of intensities that does not match the number of sections (possible only when the form is the default) is
   stretched over the sections.
 """
@@ -122,6 +124,7 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
     return Plan(
         brief_id=brief.id,
         seed=seed,
+        motif_seed=brief.seed,
         cutdown=cutdown.to_brief() if cutdown else None,
         medium=brief.medium,
         moods=tuple(brief.mood),

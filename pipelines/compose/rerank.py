@@ -2,12 +2,13 @@
 
 Where the melody chooses among candidate phrases (the VAE motif's candidates, the LSTM's two-bar options), each
 candidate's own fit score gets ``CRITIC_WEIGHT`` × the critic's logit added (how much more real than generated the
-critic finds it, in nats of odds). The melody's own score runs from about -2 to 6 (``_Sampler.score``: in the scale
-×3, near the density, chord tones on beats, variety ×2, few repeats ×2). The shipped critic's logits on generated
-phrases are confident: mean about -4.5, sd 3.6, and the candidates of one slot span about 9 nats (its card,
-``shipped_logits``). At weight 0.15 that span is worth about 1.3 points of the melody's score: the critic decides
-between candidates that fit about equally well (a third of the beats on chord tones is a point), but cannot make an
-out-of-scale or far too sparse phrase win. Re-check the weight against the card after retraining the critic.
+critic finds it, in nats of odds). The melody's own score (``phrase_choice.terms``: chord tones on beats ×2, in key
+×2, density, the mood's leaps and repeats, direction, variety, development) spans a few points between candidates.
+The shipped critic's logits on generated phrases are confident: mean about -4.5, sd 3.6, and the candidates of one
+slot span about 9 nats (its card, ``shipped_logits``). At weight 0.15 that span is worth about 1.3 points of the
+melody's score: the critic decides between candidates that fit about equally well (a third of the beats on chord
+tones is a point), but cannot make an out-of-scale or far too sparse phrase win. Re-check the weight against the
+card after retraining the critic.
 
 Pure: the same phrases and critic give the same scores. One batched forward pass per choice, without gradients:
 about 3 ms of CPU for eight 32-step candidates on one thread (the card's ``reranking_cost``), so a choice per section
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 import torch
 
 CRITIC_WEIGHT = 0.15  # per nat of the critic's logit, added to the melody's own candidate score
+CRITIC_STEPS = 32  # the phrase length the critic is trained on: two bars of 4/4, four of 2/4
 
 
 @torch.no_grad()

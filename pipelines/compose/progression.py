@@ -19,10 +19,10 @@ masked, in this order of precedence:
    the tonic, a ``cut`` included: the harmony still cadences, the music just stops there. A ``loop`` ends on the
    cadence chord instead, the turnaround into its first chord, the tonic (which comes first even where a one-bar
    opening phrase then has no room to cadence).
-2. **Starts.** The tonic at the start of the cue and of every ``A`` section, held a bar at most (an ``A`` after a
+2. **Starts.** The tonic at the start of every ``A`` section and of the cue, held a bar at most (an ``A`` after a
    closed section restarts on the tonic it closed on: the one repeated chord the rules allow, but not at a hit,
-   which is always a change); a phrase shorter than four bars (eight of 2/4) opens elsewhere, as a cadential formula
-   does (IV–V–I), unless it opens a loop.
+   which is always a change); a cue whose first section is not ``A`` and whose first phrase is shorter than four
+   bars (eight of 2/4) opens elsewhere, as a cadential formula does (IV–V–I), unless it is a loop.
 3. **Movement.** Elsewhere any diatonic triad of the mode except the chord before (so no chord is repeated into the
    next slot, and a hit is always a change) and the chord the next slot must be; the tonic is down-weighted
    (``TONIC_WEIGHT``), so that it is the arrival rather than the resting place: at most about 45 % of bars on it.
@@ -244,12 +244,15 @@ def _required(plan: Plan, bound: SlotBounds, bounds: list[SlotBounds], tonic: Ch
 
 
 def opens_on_tonic(plan: Plan, phrase: Phrase) -> bool:
-    """Whether a phrase starts on the tonic: the cue's first and each ``A`` section's first, when the phrase is
-    long enough to travel from it and back (a shorter one, a sting, is a cadential formula: IV–V–I, ii–V–I); a
-    loop's first always, the chord its turnaround leads into."""
-    if phrase.index != 0 or not (phrase.start_bar == 0 or plan.sections[phrase.section].name == "A"):
+    """Whether a phrase starts on the tonic: each ``A`` section's first, whatever its length (a cutdown's short
+    ``A`` opens as the full cue's does, so its melody can too); the cue's first when it is long enough to travel
+    from the tonic and back (a shorter one, a sting, is a cadential formula: IV–V–I, ii–V–I) or opens a loop (the
+    chord its turnaround leads into)."""
+    if phrase.index != 0:
         return False
-    return phrase.bars >= phrase_bars(plan) or (phrase.start_bar == 0 and plan.ending == Ending.loop)
+    if plan.sections[phrase.section].name == "A":
+        return True
+    return phrase.start_bar == 0 and (phrase.bars >= phrase_bars(plan) or plan.ending == Ending.loop)
 
 
 def _deceptive(plan: Plan, phrase: Phrase, seed: int) -> bool:

@@ -63,7 +63,7 @@ def test_job_composes_the_examples_into_a_local_store_and_a_rerun_skips_them(ray
     # sunrise-coffee-60: 2 variations x (60 + 3 cutdowns) = 8; the other 8 briefs one cue each
     assert len(record.cues) == len(record.results) == 16
     assert record.status == "rendered" and not record.failed_cues
-    assert set(record.models) == {"melody", "vae", "chords"}
+    assert set(record.models) == {"melody", "vae", "chords", "critic"}
     saved = read_batch_record((store_path / record.key).read_bytes())
     assert saved == record  # the record reads back as it was written
     for result in record.results:

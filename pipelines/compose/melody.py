@@ -15,7 +15,9 @@
 - **Cadences**: an antecedent ends open on a chord tone of its last chord (2̂, 7̂ or 5̂ first), a consequent on the
   tonic if its chord holds it; the cue's last note is a tone of the tonic chord (not for a loop).
 - **Fitting** (``line_fit.py``): the whole section is fitted to the chords sounding under it, passing tones fill
-  thirds at the style's rate, and chromatic approach tones are added at the mood's ``chromaticism`` rate.
+  thirds at the style's rate, and chromatic approach tones are added at the mood's ``chromaticism`` rate; then every
+  bar written as a repetition or sequence of an earlier one is rebuilt from that bar as fitted, moved whole by the
+  scale steps that put it on its own chord (``figure_fit.py``), so moving chords do not undo the motif's return.
 
 For each lettered or named section the line is written once and reused: same letter, same notes, fitted again
 wherever it is played (a repeat's cadence chords may differ).
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from cues.pipelines.compose import motifs as develop
+from cues.pipelines.compose.figure_fit import keep_figures
 from cues.pipelines.compose.line_fit import (
     STRONG_BEATS,
     Harmony,
@@ -246,6 +249,7 @@ def _finish(tokens: list[int], cue: Cue, index: int, section: Section) -> list[i
     plan = cue.plan
     start = section.start_bar * plan.steps_per_bar
     generator = torch.Generator().manual_seed(choice(range(2**31), plan.seed, f"chromatic:{section.label}"))
+    written = tokens
     tokens = fit_line(tokens, start, cue.harmony)
     tokens = fill_thirds(tokens, start, cue.harmony, 1 - blend(plan.moods).melody_style.leap)
     tokens = add_chromatic(tokens, start, cue.harmony, plan.chromaticism, generator)
@@ -253,7 +257,9 @@ def _finish(tokens: list[int], cue: Cue, index: int, section: Section) -> list[i
     for phrase in phrases:
         last_of_cue = index == len(plan.sections) - 1 and phrase is phrases[-1]
         tokens = _close(tokens, cue, phrase, section, last_of_cue)
-    return settle_strong_beats(tokens, start, cue.harmony)
+    tokens = settle_strong_beats(tokens, start, cue.harmony)
+    cadences = {p.end_bar - 1 - section.start_bar for p in phrases}
+    return keep_figures(written, tokens, start, cue.harmony, cue.scale, cadences)
 
 
 def _vary(motif: list[int], cue: Cue, generator) -> list[int]:

@@ -27,6 +27,7 @@ MAX_SHIFT = 4  # scale steps either way a repeated figure may move to fit its ch
 BROKEN = 100.0  # cost of a rule broken: a strong beat off the chord unresolved, a beat's semitone, a note off the mode
 JUMP = 0.25  # cost per semitone beyond a fourth at the bar lines
 WRITTEN_SHIFT = 0.3  # cost per scale step away from the shift the bar was written at
+EXACT = 0.4  # cost spared a plain repetition (shift 0): tunes restate bars note for note as often as they sequence
 UNHEARD = 1.0  # cost of a shift the ear (and the metric) hears as a new figure: a raised 7th in one copy, not the other
 
 
@@ -81,11 +82,12 @@ def keep_figures(written: list[int], fitted: list[int], offset: int, harmony: Ha
             moved = _moved(figure, k, scale, offset + lo, harmony)
             trial = tokens[:lo] + moved + tokens[hi:]
             outside = any(not register[0] <= r <= register[1] for _, r in _onsets(moved))
-            cost = _cost(trial, lo, hi, offset, harmony, scale, figure) + WRITTEN_SHIFT * abs(k - shift)
-            options.append((cost + BROKEN * outside, k, trial))
-        cost, _, best = min(options, key=lambda o: (o[0], abs(o[1] - shift), o[1]))
-        if cost < BROKEN:
-            tokens = best
+            cost = _cost(trial, lo, hi, offset, harmony, scale, figure) + BROKEN * outside
+            if cost < BROKEN:
+                options.append((cost + WRITTEN_SHIFT * abs(k - shift) - EXACT * (k == 0), k, trial))
+        if not options:
+            continue
+        tokens = min(options, key=lambda o: (o[0], abs(o[1] - shift), o[1]))[2]
     return tokens
 
 

@@ -57,7 +57,7 @@ from cues.schemas.mood_table import blend
 from cues.schemas.plan import Plan, Section
 
 MOTIF_CANDIDATES = 8  # VAE latent points (LSTM rollouts: half as many) the motif is chosen among
-CANDIDATES = 4  # continuations sampled together per phrase, fresh and developed
+CANDIDATES = 5  # continuations sampled together per phrase, fresh and developed
 VAE_STEPS = 32
 OPEN_ENDINGS = (2, 11, 10, 7)  # an antecedent's last note: 2̂, 7̂ (raised or not), 5̂, whichever its chord holds
 
@@ -309,6 +309,8 @@ def _continuations(cue, phrase, motif, line, base, first, half, rest, spb):
     if rest >= 2 * spb:  # the motif's first bar in sequence, a step up, then sampled
         head = develop.sequence(motif[:spb], 1, cue.scale)
         rows.append((head + [None] * (rest - spb), True))
+    if rest >= 2 * spb:  # the phrase's opening bar again, then sampled
+        rows.append((line.tokens[first : first + spb] + [None] * (rest - spb), True))
     while len(rows) < CANDIDATES:
         rows.append((free, False))
     return [list(r) for r, _ in rows[:CANDIDATES]], [d for _, d in rows[:CANDIDATES]]

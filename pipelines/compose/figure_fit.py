@@ -26,6 +26,7 @@ from cues.pipelines.music.melody_tokens import FIRST_NOTE, LOW
 MAX_SHIFT = 4  # scale steps either way a repeated figure may move to fit its chord
 BROKEN = 100.0  # cost of a rule broken: a strong beat off the chord unresolved, a beat's semitone, a note off the mode
 JUMP = 0.25  # cost per semitone beyond a fourth at the bar lines
+TURN = 0.3  # cost per turn of the line's direction at the bar lines (the line zigzags where copies meet)
 WRITTEN_SHIFT = 0.3  # cost per scale step away from the shift the bar was written at
 EXACT = 0.4  # cost spared a plain repetition (shift 0): tunes restate bars note for note as often as they sequence
 UNHEARD = 1.0  # cost of a shift the ear (and the metric) hears as a new figure: a raised 7th in one copy, not the other
@@ -138,6 +139,9 @@ def _cost(tokens: list[int], lo: int, hi: int, offset: int, harmony: Harmony, sc
     for a, b in ((inside[0] - 1, inside[0]), (inside[-1], inside[-1] + 1)):
         if 0 <= a and b < len(notes):
             cost += JUMP * max(0, abs(notes[b][2] - notes[a][2]) - 5)
+    for j in (inside[0] - 1, inside[0], inside[-1], inside[-1] + 1):  # the bar's own turns are the same at any shift
+        if 0 < j < len(notes) - 1:
+            cost += TURN * ((notes[j][2] - notes[j - 1][2]) * (notes[j + 1][2] - notes[j][2]) < 0)
     if figure is not None:
         copied = [r for _, r in _onsets(tokens[lo:hi])]
         source = [r for _, r in _onsets(figure)]

@@ -15,9 +15,10 @@
 - **Cadences**: an antecedent ends open on a chord tone of its last chord (2̂, 7̂ or 5̂ first), a consequent on the
   tonic if its chord holds it; the cue's last note is a tone of the tonic chord (not for a loop).
 - **Fitting** (``line_fit.py``): the whole section is fitted to the chords sounding under it, passing tones fill
-  thirds at the style's rate, and chromatic approach tones are added at the mood's ``chromaticism`` rate; then every
-  bar written as a repetition or sequence of an earlier one is rebuilt from that bar as fitted, moved whole by the
-  scale steps that put it on its own chord (``figure_fit.py``), so moving chords do not undo the motif's return.
+  thirds at the style's rate, zigzags are smoothed, chromatic approach tones are added at the mood's
+  ``chromaticism`` rate; then every bar written as a repetition or sequence of an earlier one is rebuilt from that
+  bar as fitted, moved whole by the scale steps that put it on its own chord (``figure_fit.py``), so moving chords
+  do not undo the motif's return.
 
 For each lettered or named section the line is written once and reused: same letter, same notes, fitted again
 wherever it is played (a repeat's cadence chords may differ).
@@ -39,6 +40,7 @@ from cues.pipelines.compose.line_fit import (
     fit_line,
     nearest,
     settle_strong_beats,
+    smooth_zigzags,
     to_line,
     to_tokens,
 )
@@ -251,7 +253,9 @@ def _finish(tokens: list[int], cue: Cue, index: int, section: Section) -> list[i
     generator = torch.Generator().manual_seed(choice(range(2**31), plan.seed, f"chromatic:{section.label}"))
     written = tokens
     tokens = fit_line(tokens, start, cue.harmony)
-    tokens = fill_thirds(tokens, start, cue.harmony, 1 - blend(plan.moods).melody_style.leap)
+    style = blend(plan.moods).melody_style
+    tokens = fill_thirds(tokens, start, cue.harmony, 1 - style.leap)
+    tokens = smooth_zigzags(tokens, start, cue.harmony, 1 - style.leap / 2)
     tokens = add_chromatic(tokens, start, cue.harmony, plan.chromaticism, generator)
     phrases = [p for p in phrase_spans(plan) if p.section == index]
     for phrase in phrases:

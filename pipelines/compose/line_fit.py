@@ -18,7 +18,7 @@ relative to the tonic. The rules, as a composer applies them to a tune over its 
 - **Minor**: the raised leading tone (tonic + 11) wherever the sounding chord holds it (V, V7, vii°), never the
   ♭7 against it; ♭7 wherever the chord holds ♭7; the raised 6th when the line climbs 6–7–8 over a chord without ♭6
   (no augmented second). Elsewhere the line keeps to the scale.
-- **Passing tones filled in**: a note of a beat or more that moves on by a third has its second half turned into
+- **Passing tones filled in**: a note of half a beat or more that moves on by a third has its second half turned into
   the scale step between (off the strong beats, never a semitone from the chord), at the style's rate; the decision
   hangs on the note's place in the bar and the line's direction alone, so a repeated or sequenced bar is filled
   alike. Sampled lines arpeggiate the chords and zigzag; real tunes run by step.
@@ -40,6 +40,7 @@ import torch
 from cues.pipelines.music.melody_tokens import FIRST_NOTE, HOLD, LOW, REST
 
 LEADING_TONE, FLAT_SEVEN, FLAT_SIX, RAISED_SIX = 11, 10, 8, 9
+SHORTEST_FILLED = 0.5  # beats: a note this long or longer that moves on by a third may become two
 STRONG_BEATS = {"4/4": (0, 8), "3/4": (0,), "2/4": (0,), "6/8": (0, 6)}  # grid steps of a bar's strong beats
 Line = list[list[int]]  # notes as [start step, end step, pitch relative to the tonic pitch class], in order
 
@@ -250,7 +251,8 @@ def fill_thirds(tokens: list[int], offset: int, harmony: Harmony, rate: float) -
         after = notes[i + 1] if i + 1 < len(notes) else None
         split = start + (end - start) // 2
         step = offset + split
-        if after is None or end != after[0] or end - start < harmony.steps_per_beat or harmony.is_strong(step):
+        too_short = end - start < SHORTEST_FILLED * harmony.steps_per_beat
+        if after is None or end != after[0] or too_short or harmony.is_strong(step):
             result.append([start, end, relative])
             continue
         move = after[2] - relative

@@ -29,7 +29,7 @@ from cues.schemas.mood_table import MelodyStyle
 
 DEVELOPMENT_BONUS = 0.6
 TOO_SPARSE = -1e9
-DIRECTION_CHANGES = 0.4  # share of successive moving intervals that turn back, above which a line zigzags
+DIRECTION_CHANGES = 0.3  # share of successive moving intervals that turn back, above which a line zigzags
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ BROKEN = 100.0  # cost of a rule broken: a strong beat off the chord unresolved,
 JUMP = 0.25  # cost per semitone beyond a fourth at the bar lines
 TURN = 0.3  # cost per turn of the line's direction at the bar lines (the line zigzags where copies meet)
 WRITTEN_SHIFT = 0.3  # cost per scale step away from the shift the bar was written at
-EXACT = 0.4  # cost spared a plain repetition (shift 0): tunes restate bars note for note as often as they sequence
+EXACT = 1.0  # cost spared a plain repetition (shift 0): tunes restate bars note for note as often as they sequence
 UNHEARD = 1.0  # cost of a shift the ear (and the metric) hears as a new figure: a raised 7th in one copy, not the other
 
 

@@ -317,10 +317,14 @@ def smooth_zigzags(tokens: list[int], offset: int, harmony: Harmony, rate: float
     """A note that turns the line back for the second time running (a zigzag: up, down, up) becomes a passing tone
     between its neighbours where the mode has one that fits the chord (a chord tone on a strong beat), else its
     predecessor repeated, at about ``rate`` (0–1) of the places (leaping styles keep more of theirs). Sampled lines
-    turn at over half their notes, real tunes at about two fifths."""
+    turn at over half their notes, real tunes at about two fifths. The line's first bar (a section's opening, which
+    its cutdowns and repeats share whatever follows) is kept."""
     notes = to_line(tokens)
     for i in range(2, len(notes) - 1):
-        (_, _, z), (_, _, a), (_, _, b), (_, _, c) = notes[i - 2], notes[i - 1], notes[i], notes[i + 1]
+        if notes[i][0] < harmony.steps_per_bar:  # the section's opening bar: the motif as every version states it
+            continue
+        (_, _, a), (_, _, b), (_, _, c) = notes[i - 1], notes[i], notes[i + 1]
+        z = next((n[2] for n in reversed(notes[: i - 1]) if n[2] != a), a)  # repeated notes do not turn the line
         if (b - a) * (c - b) >= 0 or (a - z) * (b - a) >= 0:
             continue
         if _hashed(notes[i][0] % harmony.steps_per_bar, b - a, c - b) >= rate:

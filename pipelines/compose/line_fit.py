@@ -18,12 +18,14 @@ relative to the tonic. The rules, as a composer applies them to a tune over its 
 - **Minor**: the raised leading tone (tonic + 11) wherever the sounding chord holds it (V, V7, vii°), never the
   ♭7 against it; ♭7 wherever the chord holds ♭7; the raised 6th when the line climbs 6–7–8 over a chord without ♭6
   (no augmented second). Elsewhere the line keeps to the scale.
-- **Passing tones filled in**: a note of a beat or more that moves on by a third has its second half turned into
+- **Passing tones filled in**: a note of half a beat or more that moves on by a third has its second half turned into
   the scale step between (off the strong beats, never a semitone from the chord), at the style's rate; the decision
   hangs on the note's place in the bar and the line's direction alone, so a repeated or sequenced bar is filled
   alike. Sampled lines arpeggiate the chords and zigzag; real tunes run by step.
-- **Chromatic** approach tones (a semitone below the next beat's note, on a weak step) at the mood's
-  ``chromaticism`` rate, the tense, mysterious and dark moods' colour; never on a beat.
+- **Zigzags smoothed**: a note that turns the line back for the second time running becomes a passing tone between
+  its neighbours (a chord tone on a strong beat), else the note before it again.
+- **Chromatic** approach tones (a semitone below the next beat's note, on a weak step, the line rising into it) at
+  the mood's ``chromaticism`` rate, the tense, mysterious and dark moods' colour; never on a beat.
 
 Pure functions on plain values: :class:`Harmony` says what sounds at each step.
 """
@@ -38,6 +40,7 @@ import torch
 from cues.pipelines.music.melody_tokens import FIRST_NOTE, HOLD, LOW, REST
 
 LEADING_TONE, FLAT_SEVEN, FLAT_SIX, RAISED_SIX = 11, 10, 8, 9
+SHORTEST_FILLED = 0.5  # beats: a note this long or longer that moves on by a third may become two
 STRONG_BEATS = {"4/4": (0, 8), "3/4": (0,), "2/4": (0,), "6/8": (0, 6)}  # grid steps of a bar's strong beats
 Line = list[list[int]]  # notes as [start step, end step, pitch relative to the tonic pitch class], in order
 
@@ -248,7 +251,8 @@ def fill_thirds(tokens: list[int], offset: int, harmony: Harmony, rate: float) -
         after = notes[i + 1] if i + 1 < len(notes) else None
         split = start + (end - start) // 2
         step = offset + split
-        if after is None or end != after[0] or end - start < harmony.steps_per_beat or harmony.is_strong(step):
+        too_short = end - start < SHORTEST_FILLED * harmony.steps_per_beat
+        if after is None or end != after[0] or too_short or harmony.is_strong(step):
             result.append([start, end, relative])
             continue
         move = after[2] - relative
@@ -296,6 +300,7 @@ def add_chromatic(tokens: list[int], offset: int, harmony: Harmony, rate: float,
         and notes[i + 1][0] % beat == 0
         and (notes[i + 1][2] - 1) % 12 not in harmony.legal(offset + notes[i][0])
         and notes[i][2] != notes[i + 1][2] - 1
+        and (i == 0 or notes[i - 1][2] < notes[i + 1][2] - 1)  # approached from below: the line rises on through it
         and not _flat_seven_over_leading_tone(notes[i + 1][2] - 1, offset, notes[i], harmony)
     ]
     if not spots:
@@ -306,3 +311,39 @@ def add_chromatic(tokens: list[int], offset: int, harmony: Harmony, rate: float,
         if draw < chance:
             notes[i][2] = notes[i + 1][2] - 1
     return to_tokens(notes, len(tokens))
+
+
+def smooth_zigzags(tokens: list[int], offset: int, harmony: Harmony, rate: float = 1.0) -> list[int]:
+    """A note that turns the line back for the second time running (a zigzag: up, down, up) becomes a passing tone
+    between its neighbours where the mode has one that fits the chord (a chord tone on a strong beat), else its
+    predecessor repeated, at about ``rate`` (0–1) of the places (leaping styles keep more of theirs). Sampled lines
+    turn at over half their notes, real tunes at about two fifths. The line's first bar (a section's opening, which
+    its cutdowns and repeats share whatever follows) is kept."""
+    notes = to_line(tokens)
+    for i in range(2, len(notes) - 1):
+        if notes[i][0] < harmony.steps_per_bar:  # the section's opening bar: the motif as every version states it
+            continue
+        (_, _, a), (_, _, b), (_, _, c) = notes[i - 1], notes[i], notes[i + 1]
+        z = next((n[2] for n in reversed(notes[: i - 1]) if n[2] != a), a)  # repeated notes do not turn the line
+        if (b - a) * (c - b) >= 0 or (a - z) * (b - a) >= 0:
+            continue
+        if _hashed(notes[i][0] % harmony.steps_per_bar, b - a, c - b) >= rate:
+            continue
+        way = 1 if c > a else -1
+        fitting = [r for r in range(a + way, c, way) if abs(r - a) <= 2 and abs(c - r) <= 2] + ([a] if a != c else [])
+        fitting = [r for r in fitting if _fits_weakly(r, notes[i], offset, harmony)]
+        if fitting:
+            notes[i][2] = fitting[0]  # a passing tone first, else the note before again
+    return to_tokens(notes, len(tokens))
+
+
+def _fits_weakly(relative: int, note: list[int], offset: int, harmony: Harmony) -> bool:
+    """``relative`` may sound for ``note``: in the mode throughout, no semitone against the chord on a beat, a chord
+    tone on a strong beat."""
+    start, end, _ = note
+    step = offset + start
+    if any(relative % 12 not in harmony.legal(offset + s) for s in range(start, end)):
+        return False
+    if start % harmony.steps_per_beat == 0 and harmony.clashes(relative % 12, step):
+        return False
+    return relative % 12 in harmony.at(step) or not harmony.is_strong(step)

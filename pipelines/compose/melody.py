@@ -15,7 +15,10 @@
 - **Cadences**: an antecedent ends open on a chord tone of its last chord (2̂, 7̂ or 5̂ first), a consequent on the
   tonic if its chord holds it; the cue's last note is a tone of the tonic chord (not for a loop).
 - **Fitting** (``line_fit.py``): the whole section is fitted to the chords sounding under it, passing tones fill
-  thirds at the style's rate, and chromatic approach tones are added at the mood's ``chromaticism`` rate.
+  thirds at the style's rate, zigzags are smoothed, chromatic approach tones are added at the mood's
+  ``chromaticism`` rate; then every bar written as a repetition or sequence of an earlier one is rebuilt from that
+  bar as fitted, moved whole by the scale steps that put it on its own chord (``figure_fit.py``), so moving chords
+  do not undo the motif's return.
 
 For each lettered or named section the line is written once and reused: same letter, same notes, fitted again
 wherever it is played (a repeat's cadence chords may differ).
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from cues.pipelines.compose import motifs as develop
+from cues.pipelines.compose.figure_fit import keep_figures
 from cues.pipelines.compose.line_fit import (
     STRONG_BEATS,
     Harmony,
@@ -36,6 +40,7 @@ from cues.pipelines.compose.line_fit import (
     fit_line,
     nearest,
     settle_strong_beats,
+    smooth_zigzags,
     to_line,
     to_tokens,
 )
@@ -54,7 +59,7 @@ from cues.schemas.mood_table import blend
 from cues.schemas.plan import Plan, Section
 
 MOTIF_CANDIDATES = 8  # VAE latent points (LSTM rollouts: half as many) the motif is chosen among
-CANDIDATES = 4  # continuations sampled together per phrase, fresh and developed
+CANDIDATES = 5  # continuations sampled together per phrase, fresh and developed
 VAE_STEPS = 32
 OPEN_ENDINGS = (2, 11, 10, 7)  # an antecedent's last note: 2̂, 7̂ (raised or not), 5̂, whichever its chord holds
 
@@ -246,14 +251,19 @@ def _finish(tokens: list[int], cue: Cue, index: int, section: Section) -> list[i
     plan = cue.plan
     start = section.start_bar * plan.steps_per_bar
     generator = torch.Generator().manual_seed(choice(range(2**31), plan.seed, f"chromatic:{section.label}"))
+    written = tokens
     tokens = fit_line(tokens, start, cue.harmony)
-    tokens = fill_thirds(tokens, start, cue.harmony, 1 - blend(plan.moods).melody_style.leap)
+    style = blend(plan.moods).melody_style
+    tokens = fill_thirds(tokens, start, cue.harmony, 1 - style.leap)
+    tokens = smooth_zigzags(tokens, start, cue.harmony, 1 - style.leap / 2)
     tokens = add_chromatic(tokens, start, cue.harmony, plan.chromaticism, generator)
     phrases = [p for p in phrase_spans(plan) if p.section == index]
     for phrase in phrases:
         last_of_cue = index == len(plan.sections) - 1 and phrase is phrases[-1]
         tokens = _close(tokens, cue, phrase, section, last_of_cue)
-    return settle_strong_beats(tokens, start, cue.harmony)
+    tokens = settle_strong_beats(tokens, start, cue.harmony)
+    cadences = {p.end_bar - 1 - section.start_bar for p in phrases}
+    return keep_figures(written, tokens, start, cue.harmony, cue.scale, cadences)
 
 
 def _vary(motif: list[int], cue: Cue, generator) -> list[int]:
@@ -303,6 +313,8 @@ def _continuations(cue, phrase, motif, line, base, first, half, rest, spb):
     if rest >= 2 * spb:  # the motif's first bar in sequence, a step up, then sampled
         head = develop.sequence(motif[:spb], 1, cue.scale)
         rows.append((head + [None] * (rest - spb), True))
+    if rest >= 2 * spb:  # the phrase's opening bar again, then sampled
+        rows.append((line.tokens[first : first + spb] + [None] * (rest - spb), True))
     while len(rows) < CANDIDATES:
         rows.append((free, False))
     return [list(r) for r, _ in rows[:CANDIDATES]], [d for _, d in rows[:CANDIDATES]]

@@ -8,7 +8,7 @@ Every candidate gets a sum of named terms, so another judge (the phrase critic's
 - ``leap``, ``repeat``: minus the distance of the mean interval and of the repeated-note share from the mood's
   melodic style (``schemas/mood_table.yaml``: ``melody_style``);
 - ``direction``: minus the share of direction changes beyond ``DIRECTION_CHANGES`` (real tunes run on in one
-  direction: about a third of their intervals turn back; sampled lines zigzag) (×3);
+  direction: about a third of their intervals turn back; sampled lines zigzag) (×6);
 - ``variety``: minus a point for a line of fewer than three pitches, two for one bar looped over and over;
 - ``development``: a bonus for candidates that develop the motif (repetition, sequence …), so they win unless a
   fresh continuation fits the chords and the style clearly better;
@@ -29,7 +29,7 @@ from cues.schemas.mood_table import MelodyStyle
 
 DEVELOPMENT_BONUS = 0.6
 TOO_SPARSE = -1e9
-DIRECTION_CHANGES = 0.4  # share of successive moving intervals that turn back, above which a line zigzags
+DIRECTION_CHANGES = 0.3  # share of successive moving intervals that turn back, above which a line zigzags
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def terms(tokens: list[int], judge: Judge, developed: bool = False) -> dict[str,
         "density": -abs(len(onsets) - target) / max(target, 1),
         "leap": -abs(mean_interval - target_interval(judge.style)),
         "repeat": -2 * abs(repeats - judge.style.repeat),
-        "direction": -3 * max(0.0, turns - DIRECTION_CHANGES),
+        "direction": -6 * max(0.0, turns - DIRECTION_CHANGES),
         "variety": -(len(set(pitches)) < 3) - 2 * _one_bar_loop(tokens, judge.steps_per_bar),
         "development": DEVELOPMENT_BONUS if developed else 0.0,
     }

@@ -36,7 +36,7 @@ BRIEF = {
     "hit_share": st.one_of(st.none(), st.floats(0.05, 0.95)),
     "seed": st.integers(0, 10_000),
 }
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_no_chord_outlasts_four_bars(models, mood, length, meter, ending, key, f
 
 def test_the_tonic_is_an_arrival_not_a_resting_place(models):
     shares = []
-    for index in range(48):
+    for index in range(30):  # two cues per mood
         plan = plan_of(
             [MOODS[index % len(MOODS)]],
             (8, 20, 45, 75)[index % 4],
@@ -175,7 +175,7 @@ def clashing_steps(melody: list[Note], accompaniment: list[Note], total: int) ->
     )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=24, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(**BRIEF, melody_seed=st.integers(0, 1000))
 def test_the_accompaniment_never_sits_a_semitone_from_the_melody(
     models, mood, length, meter, ending, key, form, hit_share, seed, melody_seed

@@ -31,7 +31,7 @@ from cues.pipelines.compose.musicality import (
     clash_share,
     flat_sevenths_over_leading_tone,
     interval_stats,
-    motif_repetition,
+    line_figures,
     periods_from_start,
     scale_pitch_classes,
 )
@@ -107,16 +107,7 @@ def tune_values(score) -> dict | None:
     mode = Mode.minor if key.mode == "minor" else Mode.major
     scale = sorted(scale_pitch_classes(key.tonic.pitchClass, mode))
     bars = max(n.end for n in melody) // bar + 1
-    repetition = motif_repetition(melody, periods_from_start(bars), bar, scale)
-    motion = interval_stats(melody)
-    return {
-        "exact_repeat_share": repetition.exact_share,
-        "transposed_repeat_share": repetition.transposed_share,
-        "repetition_bars": repetition.bars,
-        "mean_abs_interval": motion.mean_abs_interval,
-        "repeated_note_share": motion.repeated_note_share,
-        "direction_change_share": motion.direction_change_share,
-    }
+    return line_figures(melody, periods_from_start(bars), bar, scale)
 
 
 def chorales(limit: int) -> list[dict]:

@@ -338,6 +338,21 @@ def allowed_notes(notes: Sequence[Note], tonic: int, mode: Mode, chromatic_steps
     return result
 
 
+def line_figures(melody: Sequence[Note], periods: Sequence[Period], steps_per_bar: int, scale: Sequence[int]) -> dict:
+    """The melody's own figures, for a cue and for real music alike: bar repeats in ``periods`` and interval
+    statistics (unrounded)."""
+    repetition = motif_repetition(melody, periods, steps_per_bar, scale)
+    motion = interval_stats(melody)
+    return {
+        "exact_repeat_share": repetition.exact_share,
+        "transposed_repeat_share": repetition.transposed_share,
+        "repetition_bars": repetition.bars,
+        "mean_abs_interval": motion.mean_abs_interval,
+        "repeated_note_share": motion.repeated_note_share,
+        "direction_change_share": motion.direction_change_share,
+    }
+
+
 # -- a composed score ------------------------------------------------------------------------------------------------
 
 
@@ -354,8 +369,6 @@ def summary(score: Score) -> dict:
     melody, under = score.parts.get("melody", []), accompaniment(score)
     sevenths, all_sevenths = flat_sevenths_over_leading_tone(melody, under, plan.tonic)
     scale = sorted(scale_pitch_classes(plan.tonic, plan.mode))
-    repetition = motif_repetition(melody, plan_periods(plan), plan.steps_per_bar, scale)
-    motion = interval_stats(melody)
     harmony = harmony_stats(score.chord_spans, plan.steps_per_bar, plan.mode, plan.ending == Ending.loop)
     return _rounded(
         {
@@ -363,12 +376,7 @@ def summary(score: Score) -> dict:
             "clash_share_on_beat": clash_share(melody, under, plan.steps_per_beat),
             "flat_sevenths_over_leading_tone": sevenths,
             "flat_sevenths": all_sevenths,
-            "exact_repeat_share": repetition.exact_share,
-            "transposed_repeat_share": repetition.transposed_share,
-            "repetition_bars": repetition.bars,
-            "mean_abs_interval": motion.mean_abs_interval,
-            "repeated_note_share": motion.repeated_note_share,
-            "direction_change_share": motion.direction_change_share,
+            **line_figures(melody, plan_periods(plan), plan.steps_per_bar, scale),
             "tonic_bar_share": harmony.tonic_bar_share,
             "longest_chord_bars": harmony.longest_chord_bars,
             "chords_over_4_bars": harmony.chords_over_4_bars,

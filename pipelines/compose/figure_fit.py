@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from cues.pipelines.compose.line_fit import FLAT_SEVEN, LEADING_TONE, Harmony, to_line
 from cues.pipelines.compose.motifs import degree, from_degree
-from cues.pipelines.music.melody_tokens import FIRST_NOTE, LOW
+from cues.pipelines.music.melody_tokens import FIRST_NOTE, LOW, token_pitch
 
 MAX_SHIFT = 4  # scale steps either way a repeated figure may move to fit its chord
 BROKEN = 100.0  # cost of a rule broken: a strong beat off the chord unresolved, a beat's semitone, a note off the mode
@@ -33,7 +33,7 @@ UNHEARD = 1.0  # cost of a shift the ear (and the metric) hears as a new figure:
 
 
 def _onsets(bar: list[int]) -> list[tuple[int, int]]:
-    return [(i, t - FIRST_NOTE + LOW) for i, t in enumerate(bar) if t >= FIRST_NOTE]
+    return [(i, token_pitch(t, 0)) for i, t in enumerate(bar) if t >= FIRST_NOTE]
 
 
 def _shape(bar: list[int]) -> tuple:
@@ -99,7 +99,7 @@ def _moved(figure: list[int], steps: int, scale: tuple[int, ...], start: int, ha
         if token < FIRST_NOTE:
             result.append(token)
             continue
-        index, alteration = degree(token - FIRST_NOTE + LOW, scale)
+        index, alteration = degree(token_pitch(token, 0), scale)
         relative = from_degree(index + steps, alteration, scale)
         legal = harmony.legal(start + i)
         if relative % 12 not in legal and alteration and (relative - alteration) % 12 in legal:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import torch
 
+from cues.pipelines.music import melody_tokens
 from cues.pipelines.music.melody_tokens import FIRST_NOTE, HOLD, LOW, REST
 
 LEADING_TONE, FLAT_SEVEN, FLAT_SIX, RAISED_SIX = 11, 10, 8, 9
@@ -80,13 +81,8 @@ class Harmony:
 
 
 def to_line(tokens: list[int]) -> Line:
-    notes: Line = []
-    for step, token in enumerate(tokens):
-        if token >= FIRST_NOTE:
-            notes.append([step, step + 1, token - FIRST_NOTE + LOW])
-        elif token == HOLD and notes and notes[-1][1] == step:
-            notes[-1][1] = step + 1
-    return notes
+    """The notes of ``tokens`` as [start, end, pitch relative to the tonic] lists, which the fitting edits in place."""
+    return [list(note) for note in melody_tokens.decode(tokens, 0)]
 
 
 def to_tokens(notes: Line, steps: int) -> list[int]:

@@ -52,7 +52,7 @@ from cues.pipelines.compose.progression import MAJOR_LIKE, Slot
 from cues.pipelines.compose.score import Note
 from cues.pipelines.models.features import MODES
 from cues.pipelines.music import melody_tokens
-from cues.pipelines.music.melody_tokens import FIRST_NOTE, LOW, NUM_TOKENS
+from cues.pipelines.music.melody_tokens import FIRST_NOTE, LOW, NUM_TOKENS, token_pitch
 from cues.schemas.brief import Ending
 from cues.schemas.key import MODE_INTERVALS, Mode
 from cues.schemas.mood_table import blend
@@ -192,7 +192,7 @@ def _draw_motif(cue: Cue, name: str) -> list[int]:
 def _fit_register(tokens: list[int], sampler: Sampler) -> list[int]:
     """The phrase moved by whole octaves so that its mean pitch is nearest the register centre, and any note still
     outside the register folded into it by octaves."""
-    onsets = [t - FIRST_NOTE + LOW for t in tokens if t >= FIRST_NOTE]
+    onsets = [token_pitch(t, 0) for t in tokens if t >= FIRST_NOTE]
     if not onsets:
         return tokens
     shift = 12 * round((sampler.centre - sampler.tonic - sum(onsets) / len(onsets)) / 12)
@@ -205,7 +205,7 @@ def _fit_register(tokens: list[int], sampler: Sampler) -> list[int]:
             relative -= 12
         return relative
 
-    return [t if t < FIRST_NOTE else min(NUM_TOKENS - 1, move(t - FIRST_NOTE + LOW) - LOW + FIRST_NOTE) for t in tokens]
+    return [t if t < FIRST_NOTE else min(NUM_TOKENS - 1, move(token_pitch(t, 0)) - LOW + FIRST_NOTE) for t in tokens]
 
 
 # --- sections and phrases ----------------------------------------------------------------------------------------

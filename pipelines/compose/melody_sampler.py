@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from cues.pipelines.compose.line_fit import Harmony
-from cues.pipelines.music.melody_tokens import FIRST_NOTE, HOLD, LOW, NUM_TOKENS, REST
+from cues.pipelines.music.melody_tokens import FIRST_NOTE, HOLD, LOW, NUM_TOKENS, REST, token_pitch
 from cues.schemas.mood_table import Contour, MelodyStyle
 
 TEMPERATURE = 1.0
@@ -174,7 +174,7 @@ class Sampler:
                 token = forced[k][offset] if forced[k][offset] is not None else drawn[k]
                 row.append(token)
                 if token >= FIRST_NOTE:
-                    relative = token - FIRST_NOTE + LOW
+                    relative = token_pitch(token, 0)
                     if not torch.isnan(last[k]) and relative != last[k]:
                         heading[k] = relative - last[k]
                     last[k] = relative
@@ -198,4 +198,4 @@ class Sampler:
     @staticmethod
     def _last_onset(tokens: list[int]) -> float:
         token = next((t for t in reversed(tokens) if t >= FIRST_NOTE), None)
-        return float("nan") if token is None else float(token - FIRST_NOTE + LOW)
+        return float("nan") if token is None else float(token_pitch(token, 0))

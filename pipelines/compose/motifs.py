@@ -15,7 +15,7 @@ Scale steps are counted in the mode's scale; a note outside it moves with the sc
 
 from __future__ import annotations
 
-from cues.pipelines.music.melody_tokens import FIRST_NOTE, HOLD, LOW, NUM_TOKENS, REST
+from cues.pipelines.music.melody_tokens import FIRST_NOTE, HOLD, LOW, NUM_TOKENS, REST, token_pitch
 
 
 def degree(relative: int, scale: tuple[int, ...]) -> tuple[int, int]:
@@ -34,7 +34,7 @@ def _map_onsets(tokens: list[int], move) -> list[int]:
     result = []
     for token in tokens:
         if token >= FIRST_NOTE:
-            token = min(max(move(token - FIRST_NOTE + LOW) - LOW + FIRST_NOTE, FIRST_NOTE), NUM_TOKENS - 1)
+            token = min(max(move(token_pitch(token, 0)) - LOW + FIRST_NOTE, FIRST_NOTE), NUM_TOKENS - 1)
         result.append(token)
     return result
 
@@ -54,7 +54,7 @@ def invert(tokens: list[int], scale: tuple[int, ...]) -> list[int]:
     first = next((t for t in tokens if t >= FIRST_NOTE), None)
     if first is None:
         return list(tokens)
-    axis, _ = degree(first - FIRST_NOTE + LOW, scale)
+    axis, _ = degree(token_pitch(first, 0), scale)
 
     def move(relative: int) -> int:
         index, _ = degree(relative, scale)

@@ -24,7 +24,7 @@ import torch
 
 from cues.pipelines.compose.line_fit import Harmony
 from cues.pipelines.compose.rerank import CRITIC_STEPS, reranked_scores
-from cues.pipelines.music.melody_tokens import FIRST_NOTE, LOW
+from cues.pipelines.music.melody_tokens import FIRST_NOTE, token_pitch
 from cues.schemas.mood_table import MelodyStyle
 
 DEVELOPMENT_BONUS = 0.6
@@ -52,7 +52,7 @@ def target_interval(style: MelodyStyle) -> float:
 
 def terms(tokens: list[int], judge: Judge, developed: bool = False) -> dict[str, float]:
     """The named score terms of one candidate (see the module docstring)."""
-    onsets = [(i, t - FIRST_NOTE + LOW) for i, t in enumerate(tokens) if t >= FIRST_NOTE]
+    onsets = [(i, token_pitch(t, 0)) for i, t in enumerate(tokens) if t >= FIRST_NOTE]
     target = judge.density * len(tokens)
     if len(onsets) < max(2, target / 3):  # a phrase of one or two long notes is not a motif
         return {"sparse": TOO_SPARSE + len(onsets)}

@@ -100,21 +100,18 @@ def musicality_targets(rows: list[dict], reference: dict, mood_accuracy: float) 
         )
     }
     minor_clash = mean([r for r in rows if r["mode"] == "minor"], "clash_share")
+
+    def bound(name: str, key: str, goal: str, real: float | str | None = "", places: int = 3) -> tuple:
+        """A mean held to ``goal`` ("≤ 0.05", "≥ 0.10"): the limit is written once, in the goal. ``real`` is the
+        real-music value ("" where there is none)."""
+        sign, limit = goal.split()
+        met = value[key] <= float(limit) if sign == "≤" else value[key] >= float(limit)
+        return name, f"{value[key]:.{places}f}", goal, met, real if real == "" else _fmt(real, places)
+
+    clash = bound("clash share (melody vs accompaniment)", "clash_share", "≤ 0.05", chorales["clash_share"])
     return [
-        (
-            "clash share (melody vs accompaniment)",
-            f"{value['clash_share']:.3f} (minor {_fmt(minor_clash)})",
-            "≤ 0.05",
-            value["clash_share"] <= 0.05,
-            _fmt(chorales["clash_share"]),
-        ),
-        (
-            "clash share on the beat",
-            f"{value['clash_share_on_beat']:.3f}",
-            "≤ 0.03",
-            value["clash_share_on_beat"] <= 0.03,
-            _fmt(chorales["clash_share_on_beat"]),
-        ),
+        (clash[0], f"{clash[1]} (minor {_fmt(minor_clash)})", *clash[2:]),
+        bound("clash share on the beat", "clash_share_on_beat", "≤ 0.03", chorales["clash_share_on_beat"]),
         (
             "minor: ♭7 over a sounding leading tone",
             f"{sevenths}/{total} ♭7s",
@@ -122,41 +119,11 @@ def musicality_targets(rows: list[dict], reference: dict, mood_accuracy: float) 
             sevenths == 0,
             _fmt(chorales["flat_seventh_over_leading_tone_share"]),
         ),
-        (
-            "exact bar repeats (bars 2.. of a period)",
-            f"{value['exact_repeat_share']:.3f}",
-            "≥ 0.10",
-            value["exact_repeat_share"] >= 0.10,
-            _fmt(folk["exact_repeat_share"]),
-        ),
-        (
-            "transposed bar repeats",
-            f"{value['transposed_repeat_share']:.3f}",
-            "≥ 0.10",
-            value["transposed_repeat_share"] >= 0.10,
-            _fmt(folk["transposed_repeat_share"]),
-        ),
-        (
-            "mean melodic interval (semitones)",
-            f"{value['mean_abs_interval']:.2f}",
-            "≤ 2.8",
-            value["mean_abs_interval"] <= 2.8,
-            _fmt(folk["mean_abs_interval"], 2),
-        ),
-        (
-            "repeated-note share",
-            f"{value['repeated_note_share']:.3f}",
-            "≥ 0.08",
-            value["repeated_note_share"] >= 0.08,
-            _fmt(folk["repeated_note_share"]),
-        ),
-        (
-            "direction changes",
-            f"{value['direction_change_share']:.3f}",
-            "≤ 0.45",
-            value["direction_change_share"] <= 0.45,
-            _fmt(folk["direction_change_share"]),
-        ),
+        bound("exact bar repeats (bars 2.. of a period)", "exact_repeat_share", "≥ 0.10", folk["exact_repeat_share"]),
+        bound("transposed bar repeats", "transposed_repeat_share", "≥ 0.10", folk["transposed_repeat_share"]),
+        bound("mean melodic interval (semitones)", "mean_abs_interval", "≤ 2.8", folk["mean_abs_interval"], 2),
+        bound("repeated-note share", "repeated_note_share", "≥ 0.08", folk["repeated_note_share"]),
+        bound("direction changes", "direction_change_share", "≤ 0.45", folk["direction_change_share"]),
         (
             "non-loop cues ending on a final cadence",
             f"{len(non_loop) - len(uncadenced)}/{len(non_loop)}",
@@ -164,7 +131,7 @@ def musicality_targets(rows: list[dict], reference: dict, mood_accuracy: float) 
             not uncadenced,
             "",
         ),
-        ("bars on the tonic chord", f"{value['tonic_bar_share']:.3f}", "≤ 0.45", value["tonic_bar_share"] <= 0.45, ""),
+        bound("bars on the tonic chord", "tonic_bar_share", "≤ 0.45"),
         (
             "chords longer than 4 bars (longest, mean)",
             f"{long_chords} ({max(r['longest_chord_bars'] or 0 for r in rows):.1f}, {value['longest_chord_bars']:.1f})",

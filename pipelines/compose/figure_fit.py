@@ -19,8 +19,9 @@ Pure functions on plain values, like ``line_fit.py``.
 
 from __future__ import annotations
 
-from cues.pipelines.compose.line_fit import FLAT_SEVEN, LEADING_TONE, Harmony, to_line
+from cues.pipelines.compose.line_fit import Harmony, to_line
 from cues.pipelines.compose.motifs import degree, from_degree
+from cues.pipelines.music.harmony import FLAT_SEVEN, LEADING_TONE
 from cues.pipelines.music.melody_tokens import FIRST_NOTE, LOW, token_pitch
 
 MAX_SHIFT = 4  # scale steps either way a repeated figure may move to fit its chord

@@ -38,9 +38,9 @@ from dataclasses import dataclass
 import torch
 
 from cues.pipelines.music import melody_tokens
+from cues.pipelines.music.harmony import CLASH_INTERVALS, FLAT_SEVEN, FLAT_SIX, LEADING_TONE, RAISED_SIX
 from cues.pipelines.music.melody_tokens import FIRST_NOTE, HOLD, LOW, REST
 
-LEADING_TONE, FLAT_SEVEN, FLAT_SIX, RAISED_SIX = 11, 10, 8, 9
 SHORTEST_FILLED = 0.5  # beats: a note this long or longer that moves on by a third may become two
 STRONG_BEATS = {"4/4": (0, 8), "3/4": (0,), "2/4": (0,), "6/8": (0, 6)}  # grid steps of a bar's strong beats
 Line = list[list[int]]  # notes as [start step, end step, pitch relative to the tonic pitch class], in order
@@ -77,7 +77,7 @@ class Harmony:
 
     def clashes(self, pc: int, step: int) -> bool:
         """``pc`` a semitone from a tone of the sounding chord (a minor second, minor ninth or major seventh)."""
-        return any((pc - t) % 12 in (1, 11) for t in self.at(step))
+        return any((pc - t) % 12 in CLASH_INTERVALS for t in self.at(step))
 
 
 def to_line(tokens: list[int]) -> Line:

@@ -47,14 +47,13 @@ import numpy as np
 from cues.pipelines.compose.phrases import PhraseRole, phrase_spans
 from cues.pipelines.compose.progression import CADENCE_CHORD
 from cues.pipelines.compose.score import Note, Score
+from cues.pipelines.music.harmony import FLAT_SEVEN, LEADING_TONE, RAISED_SIX
 from cues.schemas.brief import Ending
 from cues.schemas.key import MODE_INTERVALS, Mode
 from cues.schemas.plan import Plan
 
 DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0
-CLASH_INTERVALS = (1, 11)  # pitch-class distances that clash: semitone / minor 9th, major 7th
-FLAT_SEVENTH, LEADING_TONE = 10, 11  # semitones above the tonic
-MINOR_RAISED = (9, 11)  # melodic minor's raised 6th and 7th, allowed in minor
+MINOR_RAISED = (RAISED_SIX, LEADING_TONE)  # melodic minor's raised 6th and 7th, allowed in minor
 TONIC_CHORDS = ("I", "i", "I7", "i7")
 DOMINANT_FUNCTION = ("V", "V7", "vii°", "vii°7", "viiø7", "#vii°", "#vii°7", "#viiø7", "IV", "iv")
 LONG_CHORD_BARS = 4  # a chord longer than this is a drone unless meant
@@ -93,7 +92,7 @@ def flat_sevenths_over_leading_tone(
 ) -> tuple[int, int]:
     """(melody ♭7 notes sounding against an accompaniment leading tone, all melody ♭7 notes); ``tonic`` a pitch
     class 0–11."""
-    flat_seventh, leading_tone = (tonic + FLAT_SEVENTH) % 12, (tonic + LEADING_TONE) % 12
+    flat_seventh, leading_tone = (tonic + FLAT_SEVEN) % 12, (tonic + LEADING_TONE) % 12
     steps = max((n.end for n in [*melody, *accompaniment]), default=0)
     leading = sounding([n for n in accompaniment if n.pitch % 12 == leading_tone], steps).any(axis=1)
     sevenths = [n for n in melody if n.pitch % 12 == flat_seventh]

@@ -27,6 +27,7 @@ from itertools import product
 import numpy as np
 
 from cues.pipelines.compose.score import Note
+from cues.pipelines.music.harmony import CLASH_INTERVALS
 
 VOICING_RANGE = (52, 76)
 BASS_RANGE = (33, 52)
@@ -45,7 +46,7 @@ class MelodyLine:
         """For each step of ``start``..``end``: does the melody sound a semitone from ``pitch_class``?"""
         window = self.classes[start:end]
         interval = (window - pitch_class) % 12
-        return (window != REST) & ((interval == 1) | (interval == 11))
+        return (window != REST) & np.isin(interval, CLASH_INTERVALS)
 
 
 def voicings(pitch_classes: list[int]) -> list[tuple[int, ...]]:

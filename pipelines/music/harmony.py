@@ -28,6 +28,9 @@ QUALITIES: tuple[tuple[str, tuple[int, ...], str, bool], ...] = (
     ("diminished7", (0, 3, 6, 9), "°7", True),
 )
 NO_CHORD = 0
+# Semitones above the tonic of the degrees minor's melody alters (melodic minor raises the 6th and 7th)
+FLAT_SIX, RAISED_SIX, FLAT_SEVEN, LEADING_TONE = 8, 9, 10, 11
+CLASH_INTERVALS = (1, 11)  # pitch-class distances that clash: a semitone or minor 9th, a major 7th
 CHORD_CLASSES = 1 + 12 * len(QUALITIES)  # 97: "no chord" + 12 roots × 8 qualities, relative to the tonic
 
 _NUMERALS = ("I", "II", "III", "IV", "V", "VI", "VII")

@@ -16,7 +16,7 @@ import numpy as np
 from cues.pipelines.render.audio_files import BextInfo, Pcm, flac_bytes, mp3_bytes, to_pcm, wav_bytes
 from cues.pipelines.render.endings import shape_ending
 from cues.pipelines.render.loudness import SILENCE, db, gated_loudness, step_powers, true_peak
-from cues.pipelines.render.master import master
+from cues.pipelines.render.master import Mastered, master
 from cues.pipelines.render.midi_events import StemRoute, read_performance
 from cues.pipelines.render.soundfont import Soundfont, find_soundfont
 from cues.pipelines.render.synth import BusSynth
@@ -43,6 +43,19 @@ class AudioRequest:
     title: str = ""
     reference: str = ""  # the cue key, written into the WAVs' bext chunk (which carries no date: same key, same bytes)
     seed: int = 0  # dither
+
+
+@dataclass
+class MasteredCue:
+    """One cue's audio before encoding: ``mastered`` holds the stems (in the order of ``stems``, the synth's buses)
+    and the mix as float arrays at ``rate``; the musical length is ``length_samples`` (a ring-out or loop render is
+    longer by its tail)."""
+
+    mastered: Mastered
+    stems: tuple[StemRoute, ...]
+    rate: int
+    length_samples: int
+    timings: dict[str, float]
 
 
 @dataclass
@@ -89,7 +102,9 @@ class CueRenderer:
             self._synths[key] = BusSynth(self.soundfont, rate, buses, self.config.synth)
         return self._synths[key]
 
-    def render(self, request: AudioRequest) -> RenderedAudio:
+    def master_cue(self, request: AudioRequest) -> MasteredCue:
+        """Synthesise, shape the ending and master one cue, without encoding: the stems and mix as float arrays
+        (what :meth:`render` encodes, and what ``bench/arrangement.py`` measures)."""
         if request.delivery.loudness is None:
             raise RenderError("the delivery loudness is not resolved (call Brief.resolve first)")
         config, delivery = self.config, request.delivery
@@ -130,9 +145,13 @@ class CueRenderer:
             lookahead_ms=config.limiter_lookahead_ms,
         )
         timings["master_s"] = time.perf_counter() - clock
+        return MasteredCue(mastered, performance.stems, rate, length, timings)
 
+    def render(self, request: AudioRequest) -> RenderedAudio:
+        cue = self.master_cue(request)
+        mastered, delivery, timings = cue.mastered, request.delivery, cue.timings
         clock = time.perf_counter()
-        audio = _encode(request, mastered, performance.stems, rate, self.config.mp3_bitrate_kbps)
+        audio = _encode(request, mastered, cue.stems, cue.rate, self.config.mp3_bitrate_kbps)
         timings["encode_s"] = time.perf_counter() - clock
         audio.timings = timings
         audio.summary.update(
@@ -141,8 +160,8 @@ class CueRenderer:
                 "soundfont": {"name": self.soundfont.name, "sha256": self.soundfont.sha256},
                 "synth": self.config.synth.model_dump(mode="json"),
                 "ending": request.ending.value,
-                "length_samples": length,
-                "tail_samples": mastered.mix.shape[-1] - length,
+                "length_samples": cue.length_samples,
+                "tail_samples": mastered.mix.shape[-1] - cue.length_samples,
                 "gain_db": round(mastered.gain_db, 3),
                 "stem_trim_db": round(mastered.stem_trim_db, 6),
                 "limiter": {

@@ -1,0 +1,132 @@
+"""Issue 16's audio measures (pipelines/render/dynamics.py) on signals whose answer is known, and on one real cue
+composed and rendered as the job does it."""
+
+import numpy as np
+import pytest
+
+from cues.pipelines.compose.composer import ComposerModels, compose_cue
+from cues.pipelines.compose.texture import layers_per_section, section_steps, sounding_parts
+from cues.pipelines.generate.cue_writer import audio_request
+from cues.pipelines.render.cue_renderer import CueRenderer
+from cues.pipelines.render.dynamics import (
+    LEVEL_FLOOR_LUFS,
+    LevelMeter,
+    hit_accents,
+    lead_margins,
+    level_spread,
+    loudness_range,
+    silent_stems,
+    span_levels,
+)
+from cues.schemas.brief import Brief
+
+RATE = 48000
+
+
+def tone(seconds: float, dbfs: float, channels: int = 2, hz: float = 997.0) -> np.ndarray:
+    """A sine of peak level ``dbfs`` in every channel."""
+    t = np.arange(round(seconds * RATE)) / RATE
+    return np.tile(10 ** (dbfs / 20) * np.sin(2 * np.pi * hz * t), (channels, 1)).astype(np.float32)
+
+
+def joined(*parts: np.ndarray) -> np.ndarray:
+    return np.concatenate(parts, axis=1)
+
+
+def test_a_full_scale_997_hz_sine_in_one_channel_reads_minus_3_lufs():
+    # BS.1770's calibration: the K-weighting is 0 dB near 1 kHz and a sine's mean square is half its peak's
+    assert LevelMeter(tone(2, 0.0, channels=1), RATE).level(0, 2) == pytest.approx(-3.01, abs=0.05)
+
+
+def test_a_section_10_db_louder_than_the_one_before_measures_10_db_more():
+    meter = LevelMeter(joined(tone(4, -30), tone(4, -20)), RATE)
+    levels = span_levels(meter, [(0, 4), (4, 8)])
+    assert levels[1] - levels[0] == pytest.approx(10.0, abs=0.02)
+    assert level_spread(levels) == pytest.approx(10.0, abs=0.02)
+
+
+def test_spans_are_cut_where_a_fade_starts_and_a_span_after_it_is_not_measured():
+    meter = LevelMeter(joined(tone(4, -20), np.zeros((2, 4 * RATE), dtype=np.float32)), RATE)
+    levels = span_levels(meter, [(0, 3), (3, 6), (6, 8)], until_s=4.0)
+    assert levels[0] == pytest.approx(levels[1], abs=0.02)  # the silent 4–6 s is left out of the second span
+    assert levels[2] is None
+    assert level_spread([levels[0], None]) is None  # one measured section has no spread
+
+
+def test_silence_reads_the_floor_not_minus_infinity():
+    meter = LevelMeter(np.zeros((2, RATE), dtype=np.float32), RATE)
+    assert meter.level(0, 1) == LEVEL_FLOOR_LUFS
+    assert meter.level(0.5, 0.5) == LEVEL_FLOOR_LUFS  # an empty span
+
+
+def test_a_hit_accent_is_the_400_ms_after_it_against_the_second_before():
+    meter = LevelMeter(joined(tone(3, -32), tone(3, -20)), RATE)
+    accents = hit_accents(meter, [3.0, 0.5, 5.8, 4.5], length_s=6.0)
+    assert accents[0] == pytest.approx(12.0, abs=0.05)
+    assert accents[1:3] == [None, None]  # under a second before it, under 400 ms after it
+    assert accents[3] == pytest.approx(0.0, abs=0.05)  # inside a steady passage nothing jumps
+
+
+def test_the_lead_margin_is_against_the_loudest_other_stem_where_the_lead_plays():
+    stems = {
+        "melody": LevelMeter(joined(tone(2, -20), tone(2, -20)), RATE),
+        "harmony": LevelMeter(joined(tone(2, -25), tone(2, -15)), RATE),
+        "bass": LevelMeter(joined(tone(2, -24), tone(2, -30)), RATE),
+    }
+    margins = lead_margins(stems, "melody", [(0, 2), (2, 4), (0, 4)], [True, True, False])
+    assert margins[0] == pytest.approx(4.0, abs=0.05)  # 4 dB over the bass, the louder of the two there
+    assert margins[1] == pytest.approx(-5.0, abs=0.05)  # 5 dB under the harmony
+    assert margins[2] is None
+
+
+def test_a_stem_under_minus_90_dbfs_is_silent_and_one_at_minus_80_is_not():
+    stems = {
+        "melody": tone(1, -80),
+        "percussion": np.zeros((2, RATE), dtype=np.float32),
+        "fx": tone(1, -100),
+        "empty": np.zeros((2, 0), dtype=np.float32),
+    }
+    assert silent_stems(stems) == ["percussion", "fx", "empty"]
+
+
+def test_loudness_range_of_two_halves_10_db_apart_is_10_lu_and_of_a_steady_tone_0():
+    assert loudness_range(tone(20, -20), RATE) == pytest.approx(0.0, abs=0.05)
+    assert loudness_range(joined(tone(10, -30), tone(10, -20)), RATE) == pytest.approx(10.0, abs=0.1)
+    # EBU Tech 3342's relative gate leaves out a passage 30 dB down (the 3 s windows across the change remain,
+    # under a tenth of the rest here), so the range is that of the rest
+    assert loudness_range(joined(tone(10, -50), tone(60, -20)), RATE) == pytest.approx(0.0, abs=0.05)
+    assert loudness_range(tone(2, -20), RATE) is None  # shorter than one 3 s window
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    brief = Brief.model_validate(
+        {"id": "dyn", "medium": "film", "mood": "happy", "length": 16, "form": "AB", "hits": [6.0], "seed": 3}
+    ).resolve()
+    cue = compose_cue(brief, brief.seed, None, ComposerModels.load())
+    with CueRenderer() as renderer:
+        return cue, renderer.master_cue(audio_request(cue.plan, cue.midi, brief, "test"))
+
+
+def test_a_real_cue_measures_sanely(rendered):
+    cue, audio = rendered
+    plan = cue.plan
+    assert audio.mastered.mix.shape[-1] >= audio.length_samples == round(plan.length_s * audio.rate)
+    music = audio.mastered.mix[:, : audio.length_samples]
+    mix = LevelMeter(music, audio.rate)
+    spans = [(s.start_s, s.end_s) for s in plan.sections]
+    levels = span_levels(mix, spans)
+    # mastered to -23 LUFS integrated: every section of a cue that plays throughout lies near it
+    assert all(-33 < level < -15 for level in levels)
+    assert 0 <= level_spread(levels) < 10
+    (accent,) = hit_accents(mix, [h.achieved_s for h in plan.hits], plan.length_s)
+    assert -10 < accent < 25
+    stems = {route.name: LevelMeter(audio.mastered.stems[i], audio.rate) for i, route in enumerate(audio.stems)}
+    assert set(stems) == {"melody", "harmony", "bass", "percussion"}
+    plays = [bool(sounding_parts({"melody": cue.score.parts["melody"]}, *section_steps(plan, s))) for s in plan.sections]
+    margins = lead_margins(stems, "melody", spans, plays)
+    assert all(m is None or -30 < m < 30 for m in margins) and any(m is not None for m in margins)
+    # a happy cue has a groove: every stem sounds
+    assert silent_stems({r.name: audio.mastered.stems[i] for i, r in enumerate(audio.stems)}) == []
+    assert all(1 <= n <= 4 for n in layers_per_section(cue.score))
+    assert 0 <= loudness_range(music, audio.rate) < 15

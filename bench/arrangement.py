@@ -65,10 +65,7 @@ def measure_cue(cue: ComposedCue, audio: MasteredCue) -> dict:
     stem_audio = {route.name: audio.mastered.stems[i, :, : audio.length_samples] for i, route in enumerate(audio.stems)}
     stems = {name: dynamics.LevelMeter(samples, audio.rate) for name, samples in stem_audio.items()}
     levels = dynamics.span_levels(mix, spans, until)
-    lead_plays = [
-        bool(texture.sounding_parts({LEAD: score.parts.get(LEAD, [])}, *texture.section_steps(plan, s)))
-        for s in plan.sections
-    ]
+    lead_plays = texture.plays_in_sections(score, LEAD)
     margins = dynamics.lead_margins(stems, LEAD, spans, lead_plays) if LEAD in stems else [None] * len(spans)
     drums = sorted(n for name in texture.drum_parts(score) for n in score.parts[name])
     drum_bars = texture.repeated_bars(drums, plan.steps_per_bar)

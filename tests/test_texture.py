@@ -10,6 +10,7 @@ from cues.pipelines.compose.texture import (
     has_arc,
     intensity_span,
     layers_per_section,
+    plays_in_sections,
     repeated_bars,
     silent_parts,
 )
@@ -43,6 +44,8 @@ def test_layers_count_the_parts_sounding_in_each_section(plan):
     }
     score = Score(plan, parts)
     assert layers_per_section(score) == [2, 2]
+    assert plays_in_sections(score, "melody") == [True, False]
+    assert plays_in_sections(score, "strings") == [False, False]
     assert silent_parts(score) == ["percussion"]
     parts["bass"].append(Note(2 * BAR, 2 * BAR + 1, 36, 70))
     assert layers_per_section(Score(plan, parts)) == [3, 2]

@@ -52,6 +52,13 @@ def layers_per_section(score: Score) -> list[int]:
     return [len(sounding_parts(score.parts, *section_steps(score.plan, s))) for s in score.plan.sections]
 
 
+def plays_in_sections(score: Score, part: str) -> list[bool]:
+    """For each of the plan's sections, whether ``part`` sounds in it (False throughout for a part not in the
+    score)."""
+    notes = {part: score.parts.get(part, [])}
+    return [bool(sounding_parts(notes, *section_steps(score.plan, s))) for s in score.plan.sections]
+
+
 def silent_parts(score: Score) -> list[str]:
     """The parts of ``score`` without a single note (their stems would be delivered silent)."""
     return [name for name, notes in score.parts.items() if not notes]

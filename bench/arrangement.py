@@ -10,11 +10,12 @@ the goal); writes ``bench/results/arrangement.json``.
     python bench/arrangement.py [--count 60] [--models DIR] [--curve bench-04]
 
 Definitions are in the two modules' docstrings; in short: section level = ungated K-weighted loudness (LUFS) of
-the mix over the section (a ``fade`` ending's fading bars left out); hit accent = level of the 400 ms after the hit
-minus the second before; lead margin = melody stem minus the loudest other stem, per section where the melody
-plays; silent stem = sample peak below −90 dBFS, or a part without notes; layers = parts with a note sounding in
-the section; identical drum bars = bars striking the same drums at the same steps as another bar of the cue;
-dynamic range = EBU Tech 3342 loudness range (LU) of the mix.
+the mix over the section (a ``fade`` ending's fading bars left out); hit accent = level of the second after the
+hit minus the second before (the 400 ms after it, which a crash alone lifts, is printed as context); lead margin
+= melody stem minus the loudest other stem, per section where the melody plays; silent stem = sample peak below
+−90 dBFS, or a part without notes; layers = parts with a note sounding in the section; identical drum bars = bars
+striking the same drums at the same steps as another bar of the cue; dynamic range = EBU Tech 3342 loudness range
+(LU) of the mix (before a fade), the mean over a family's cues.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ LEAD_BOUND_DB, LEAD_SHARE = -3.0, 0.9
 DRUM_REPEAT_MAX = 0.4
 PER_MOOD_MIN = 3
 LAYER_CORRELATION = 0.7
+FLASH_S = 0.4  # a hit's accent over BS.1770's momentary window only: what a crash alone does
 
 
 def measure_cue(cue: ComposedCue, audio: MasteredCue) -> dict:
@@ -60,16 +62,21 @@ def measure_cue(cue: ComposedCue, audio: MasteredCue) -> dict:
     until = None
     if plan.ending == Ending.fade:  # the fade's falling level is the ending's, not the arrangement's
         until = score.seconds(max(0, plan.total_steps - FADE_BARS * plan.steps_per_bar))
-    music = audio.mastered.mix[:, : audio.length_samples]
+    music = audio.mastered.mix[:, : audio.length_samples]  # without a ring-out's or loop's tail
+    before_fade = music[:, : round(until * audio.rate)] if until is not None else music
     mix = dynamics.LevelMeter(music, audio.rate)
-    stem_audio = {route.name: audio.mastered.stems[i, :, : audio.length_samples] for i, route in enumerate(audio.stems)}
-    stems = {name: dynamics.LevelMeter(samples, audio.rate) for name, samples in stem_audio.items()}
+    stem_files = {route.name: audio.mastered.stems[i] for i, route in enumerate(audio.stems)}  # as delivered
+    stems = {
+        name: dynamics.LevelMeter(samples[:, : audio.length_samples], audio.rate)
+        for name, samples in stem_files.items()
+    }
     levels = dynamics.span_levels(mix, spans, until)
+    hits = [h.achieved_s for h in plan.hits]
     lead_plays = texture.plays_in_sections(score, LEAD)
     margins = dynamics.lead_margins(stems, LEAD, spans, lead_plays) if LEAD in stems else [None] * len(spans)
     drums = sorted(n for name in texture.drum_parts(score) for n in score.parts[name])
     drum_bars = texture.repeated_bars(drums, plan.steps_per_bar)
-    silent = sorted(set(dynamics.silent_stems(stem_audio)) | set(texture.silent_parts(score)))
+    silent = sorted(set(dynamics.silent_stems(stem_files)) | set(texture.silent_parts(score)))
     return {
         "id": plan.brief_id,
         "mood": plan.moods[0],
@@ -83,7 +90,8 @@ def measure_cue(cue: ComposedCue, audio: MasteredCue) -> dict:
         "has_arc": texture.has_arc(plan),
         "section_levels_lufs": _rounded(levels),
         "level_spread_db": _rounded(dynamics.level_spread(levels)),
-        "hit_accents_db": _rounded(dynamics.hit_accents(mix, [h.achieved_s for h in plan.hits], plan.length_s)),
+        "hit_accents_db": _rounded(dynamics.hit_accents(mix, hits, plan.length_s)),
+        "hit_flashes_db": _rounded(dynamics.hit_accents(mix, hits, plan.length_s, after_s=FLASH_S)),
         "lead_margins_db": _rounded(margins),
         "silent_stems": silent,
         "layers": texture.layers_per_section(score),
@@ -91,7 +99,7 @@ def measure_cue(cue: ComposedCue, audio: MasteredCue) -> dict:
         "drum_bars_identical": drum_bars.identical,
         "ensemble": [list(pair) for pair in texture.ensemble(plan)],
         "groove": plan.groove.value,
-        "loudness_range_lu": _rounded(dynamics.loudness_range(music, audio.rate)),
+        "loudness_range_lu": _rounded(dynamics.loudness_range(before_fade, audio.rate)),
     }
 
 
@@ -227,6 +235,9 @@ def context(rows: list[dict]) -> list[tuple[str, str]]:
     margins = [m for r in rows for m in r["lead_margins_db"] if m is not None]
     build = [r for r in rows if r["medium"] in {m.value for m in BUILD_MEDIA} and r["length_s"] >= BUILD_LENGTH_S]
     slope = level_per_intensity(rows)
+    accents = [a for r in rows for a in r["hit_accents_db"] if a is not None]
+    flashes = [a for r in rows for a in r["hit_flashes_db"] if a is not None]
+    under = [r for r in rows if (_mean(r["lead_margins_db"]) or 0) < 0]
     return [
         (
             "section spread, mean / max (dB)",
@@ -236,7 +247,12 @@ def context(rows: list[dict]) -> list[tuple[str, str]]:
         ("plans with an arc (span ≥ 0.4)", f"{sum(r['has_arc'] for r in rows)}/{len(rows)}"),
         ("film/trailer/ad ≥ 30 s with an arc", f"{sum(r['has_arc'] for r in build)}/{len(build)}"),
         ("level per unit of intensity (dB)", f"{slope:.1f}" if slope is not None else "—"),
+        (
+            "hit accent: median, min; 400 ms after, mean (dB)",
+            f"{np.median(accents):+.1f}, {min(accents):+.1f}; {np.mean(flashes):+.1f}" if accents else "—",
+        ),
         ("lead margin, mean (dB)", f"{np.mean(margins):+.1f}" if margins else "—"),
+        ("cues with the lead under the top on average", f"{len(under)}/{len(rows)}"),
         ("sections with the lead > 6 dB under", f"{sum(m < -6 for m in margins)}/{len(margins)}"),
         (
             "distinct ensembles / grooves in all",
@@ -290,7 +306,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=60, help="briefs (bench/quality.py's, in order)")
     parser.add_argument("--models", default=None, help="model bundle folder (default: the shipped bundle)")
-    parser.add_argument("--curve", default=None, help="cue whose intensity curve to print (default: the longest)")
+    parser.add_argument(
+        "--curve", default=None, help="cue whose intensity curve to print (default: the widest intensity span)"
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(1)  # as in the job's cue workers
@@ -305,7 +323,7 @@ def main() -> None:
 
     moods = per_group(rows, "mood", MOODS)
     families = per_group(rows, "family", FAMILY_NAMES)
-    chosen = args.curve or max(rows, key=lambda r: (r["length_s"], len(r["intensities"])))["id"]
+    chosen = args.curve or max(rows, key=lambda r: (r["intensity_span"], r["length_s"]))["id"]
     curve = next((r for r in rows if r["id"] == chosen), None)
     print_report(rows, moods, families, curve)
     table = targets(rows, moods, families)

@@ -59,12 +59,16 @@ def test_silence_reads_the_floor_not_minus_infinity():
     assert meter.level(0.5, 0.5) == LEVEL_FLOOR_LUFS  # an empty span
 
 
-def test_a_hit_accent_is_the_400_ms_after_it_against_the_second_before():
+def test_a_hit_accent_is_the_second_after_it_against_the_second_before():
     meter = LevelMeter(joined(tone(3, -32), tone(3, -20)), RATE)
-    accents = hit_accents(meter, [3.0, 0.5, 5.8, 4.5], length_s=6.0)
+    accents = hit_accents(meter, [3.0, 0.5, 5.5, 4.5], length_s=6.0)
     assert accents[0] == pytest.approx(12.0, abs=0.05)
-    assert accents[1:3] == [None, None]  # under a second before it, under 400 ms after it
+    assert accents[1:3] == [None, None]  # under a second before it, under a second after it
     assert accents[3] == pytest.approx(0.0, abs=0.05)  # inside a steady passage nothing jumps
+    # a flash: 400 ms 12 dB up after the hit, then back; the second after it is the energy mean of the two
+    flash = LevelMeter(joined(tone(3, -32), tone(0.4, -20), tone(2.6, -32)), RATE)
+    assert hit_accents(flash, [3.0], 6.0, after_s=0.4)[0] == pytest.approx(12.0, abs=0.05)
+    assert hit_accents(flash, [3.0], 6.0)[0] == pytest.approx(10 * np.log10(0.4 * 10**1.2 + 0.6), abs=0.05)
 
 
 def test_the_lead_margin_is_against_the_loudest_other_stem_where_the_lead_plays():

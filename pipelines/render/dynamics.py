@@ -13,8 +13,10 @@ Decisions where the issue is silent:
 
 - A silent span reads :data:`LEVEL_FLOOR_LUFS`, not −inf, so that differences stay finite.
 - A hit's accent is the level of the :data:`HIT_AFTER_S` after it minus that of the :data:`HIT_BEFORE_S` before it:
-  the 400 ms is BS.1770's momentary window (what a listener hears as the hit), the second before is the bar or so
-  the hit lands on. Hits with less than that before or after them inside the cue are not measured.
+  a second each side, so the hit must land (the ensemble louder for a beat or two, a tutti), not only flash. With
+  400 ms after it (BS.1770's momentary window) a crash cymbal alone does it: on the 60 benchmark cues of the
+  four fixed parts that reads +6.1 dB on average, already the issue's goal, against +4.7 dB over a second.
+  Hits with less than that before or after them inside the cue are not measured.
 - The loudness range is EBU Tech 3342's LRA (3 s short-term loudness every 100 ms, gated at −70 LUFS and 20 LU below
   their mean, 95th minus 10th percentile): the standard single number for a programme's dynamic range.
 """
@@ -25,12 +27,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from cues.pipelines.render.loudness import ABSOLUTE_GATE_LUFS, STEP_S, k_weighted, step_powers
+from cues.pipelines.render.loudness import ABSOLUTE_GATE_LUFS, k_weighted, step_powers, window_powers
 
 LEVEL_FLOOR_LUFS = -120.0  # level of a silent span
 SILENT_STEM_DBFS = -90.0  # a stem whose sample peak stays below this delivers nothing audible (24-bit noise: −144)
 HIT_BEFORE_S = 1.0  # the hit's approach, measured against …
-HIT_AFTER_S = 0.4  # … its landing: BS.1770's momentary window
+HIT_AFTER_S = 1.0  # … its landing
 SHORT_TERM_S = 3.0  # EBU Tech 3342's short-term window
 RANGE_GATE_LU = -20.0  # EBU Tech 3342's relative gate
 RANGE_PERCENTILES = (10.0, 95.0)
@@ -80,15 +82,17 @@ def level_spread(levels: Sequence[float | None]) -> float | None:
     return max(measured) - min(measured) if len(measured) >= 2 else None
 
 
-def hit_accents(meter: LevelMeter, hits_s: Sequence[float], length_s: float) -> list[float | None]:
-    """For each hit (seconds), the level of the :data:`HIT_AFTER_S` after it minus that of the :data:`HIT_BEFORE_S`
-    before it, in dB; None for a hit too near the cue's start or end (``length_s``) to have both."""
+def hit_accents(
+    meter: LevelMeter, hits_s: Sequence[float], length_s: float, after_s: float = HIT_AFTER_S
+) -> list[float | None]:
+    """For each hit (seconds), the level of the ``after_s`` after it minus that of the :data:`HIT_BEFORE_S` before
+    it, in dB; None for a hit too near the cue's start or end (``length_s``) to have both."""
     accents: list[float | None] = []
     for hit in hits_s:
-        if hit - HIT_BEFORE_S < 0 or hit + HIT_AFTER_S > length_s:
+        if hit - HIT_BEFORE_S < 0 or hit + after_s > length_s:
             accents.append(None)
             continue
-        accents.append(meter.level(hit, hit + HIT_AFTER_S) - meter.level(hit - HIT_BEFORE_S, hit))
+        accents.append(meter.level(hit, hit + after_s) - meter.level(hit - HIT_BEFORE_S, hit))
     return accents
 
 
@@ -119,11 +123,9 @@ def silent_stems(stems: Mapping[str, np.ndarray]) -> list[str]:
 def loudness_range(audio: np.ndarray, rate: int) -> float | None:
     """EBU Tech 3342 loudness range (LU) of ``audio`` (channels, samples); None if shorter than one short-term
     window or silent."""
-    powers = step_powers(audio, rate)
-    window = round(SHORT_TERM_S / STEP_S)
-    if powers.size < window:
+    energy = window_powers(step_powers(audio, rate), rate, SHORT_TERM_S)
+    if not energy.size:
         return None
-    energy = np.lib.stride_tricks.sliding_window_view(powers, window).sum(axis=-1) / (window * round(STEP_S * rate))
     with np.errstate(divide="ignore"):
         short_term = -0.691 + 10.0 * np.log10(energy)
     above = short_term >= ABSOLUTE_GATE_LUFS

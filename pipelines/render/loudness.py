@@ -60,13 +60,20 @@ def step_powers(audio: np.ndarray, rate: int) -> np.ndarray:
     return np.einsum("csi,csi->s", blocks, blocks).astype(np.float64)
 
 
+def window_powers(powers: np.ndarray, rate: int, window_s: float) -> np.ndarray:
+    """Mean square of every ``window_s`` window (a whole number of steps) of :func:`step_powers`, one window
+    starting at each 100 ms step; empty when the signal is shorter than one window."""
+    parts = round(window_s / STEP_S)
+    if powers.size < parts:
+        return np.empty(0)
+    return np.lib.stride_tricks.sliding_window_view(powers, parts).sum(axis=-1) / (parts * round(STEP_S * rate))
+
+
 def gated_loudness(powers: np.ndarray, rate: int, gain_db: float = 0.0) -> float:
     """BS.1770-4 gated loudness (LUFS) from :func:`step_powers`, with ``gain_db`` applied first."""
-    parts = round(BLOCK_S / STEP_S)  # four 100 ms steps make a 400 ms block (75 % overlap)
-    if powers.size < parts:
+    z = window_powers(powers, rate, BLOCK_S)  # 400 ms blocks, one every 100 ms step (75 % overlap)
+    if not z.size:
         return SILENCE
-    block_samples = parts * round(STEP_S * rate)
-    z = np.lib.stride_tricks.sliding_window_view(powers, parts).sum(axis=-1) / block_samples
     z = z * 10.0 ** (gain_db / 10.0)
     with np.errstate(divide="ignore"):
         block_loudness = -0.691 + 10.0 * np.log10(z)

@@ -31,7 +31,8 @@ Definitions (0–1 shares unless said; ``None`` when nothing is there to count):
   cadence, non-loop: the last chord is the tonic and the chord before it is the mode's cadence chord
   (``progression.CADENCE_CHORD``) or V, V7, vii°(7), viiø7, IV, iv; loop: the first chord is the tonic and the last
   is one of those (it leads back into the first).
-- :func:`chromatic_share`: melody notes whose pitch class is outside the mode's scale. :func:`allowed_notes`, the
+- :func:`chromatic_share`: melody notes whose pitch class is outside the key (the mode's scale; in minor the raised
+  6th and 7th belong to the key, as a leading tone over V is no chromatic colour). :func:`allowed_notes`, the
   in-key test ``quality.in_key_rate`` uses: in the scale, or in minor the raised 6th or 7th, or, when
   ``chromatic_steps`` (the plan's chromaticism > 0, melody only), a semitone from the note before or after it in
   time (a chromatic passing or neighbour tone).
@@ -317,10 +318,10 @@ def key_pitch_classes(tonic: int, mode: Mode) -> set[int]:
 
 
 def chromatic_share(melody: Sequence[Note], tonic: int, mode: Mode) -> float | None:
-    """Share of melody notes outside the mode's scale."""
+    """Share of melody notes outside the key (:func:`key_pitch_classes`)."""
     if not melody:
         return None
-    scale = scale_pitch_classes(tonic, mode)
+    scale = key_pitch_classes(tonic, mode)
     return sum(n.pitch % 12 not in scale for n in melody) / len(melody)
 
 

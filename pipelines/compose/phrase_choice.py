@@ -30,6 +30,7 @@ from cues.schemas.mood_table import MelodyStyle
 DEVELOPMENT_BONUS = 0.6
 TOO_SPARSE = -1e9
 DIRECTION_CHANGES = 0.3  # share of successive moving intervals that turn back, above which a line zigzags
+DIRECTION_WEIGHT = 6.0  # points per unit of turn share above it
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def terms(tokens: list[int], judge: Judge, developed: bool = False) -> dict[str,
         "density": -abs(len(onsets) - target) / max(target, 1),
         "leap": -abs(mean_interval - target_interval(judge.style)),
         "repeat": -2 * abs(repeats - judge.style.repeat),
-        "direction": -6 * max(0.0, turns - DIRECTION_CHANGES),
+        "direction": -DIRECTION_WEIGHT * max(0.0, turns - DIRECTION_CHANGES),
         "variety": -(len(set(pitches)) < 3) - 2 * _one_bar_loop(tokens, judge.steps_per_bar),
         "development": DEVELOPMENT_BONUS if developed else 0.0,
     }

@@ -327,15 +327,18 @@ def add_chromatic(tokens: list[int], offset: int, harmony: Harmony, rate: float,
     return to_tokens(notes, len(tokens))
 
 
-def smooth_zigzags(tokens: list[int], offset: int, harmony: Harmony, rate: float = 1.0) -> list[int]:
+def smooth_zigzags(
+    tokens: list[int], offset: int, harmony: Harmony, rate: float = 1.0, keep_opening: bool = True
+) -> list[int]:
     """A note that turns the line back for the second time running (a zigzag: up, down, up) becomes a passing tone
     between its neighbours where the mode has one that fits the chord (a chord tone on a strong beat), else its
-    predecessor repeated, at about ``rate`` (0–1) of the places (leaping styles keep more of theirs). Sampled lines
-    turn at over half their notes, real tunes at about two fifths. The line's first bar (a section's opening, which
-    its cutdowns and repeats share whatever follows) is kept."""
+    predecessor repeated (a trill-like a b a b becomes a b a a), at about ``rate`` (0–1) of the places (leaping
+    styles keep more of theirs). Sampled lines turn at over half their notes, real tunes at about two fifths. With
+    ``keep_opening``, the line's first bar (a section's opening, which its cutdowns and repeats share whatever
+    follows) is kept; a motif is smoothed whole before it is chosen (``melody._draw_motif``)."""
     notes = to_line(tokens)
     for i in range(2, len(notes) - 1):
-        if notes[i][0] < harmony.steps_per_bar:  # the section's opening bar: the motif as every version states it
+        if keep_opening and notes[i][0] < harmony.steps_per_bar:  # a section's opening: the motif as stated
             continue
         (_, _, a), (_, _, b), (_, _, c) = notes[i - 1], notes[i], notes[i + 1]
         z = next((n[2] for n in reversed(notes[: i - 1]) if n[2] != a), a)  # repeated notes do not turn the line
@@ -344,7 +347,7 @@ def smooth_zigzags(tokens: list[int], offset: int, harmony: Harmony, rate: float
         if _hashed(notes[i][0] % harmony.steps_per_bar, b - a, c - b) >= rate:
             continue
         way = 1 if c > a else -1
-        fitting = [r for r in range(a + way, c, way) if abs(r - a) <= 2 and abs(c - r) <= 2] + ([a] if a != c else [])
+        fitting = [r for r in range(a + way, c, way) if abs(r - a) <= 2 and abs(c - r) <= 2] + [a]
         fitting = [r for r in fitting if _fits_weakly(r, notes[i], offset, harmony)]
         if fitting:
             notes[i][2] = fitting[0]  # a passing tone first, else the note before again

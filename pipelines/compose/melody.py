@@ -185,7 +185,9 @@ def _draw_motif(cue: Cue, name: str) -> list[int]:
     else:
         forced = [[None] * unit for _ in range(MOTIF_CANDIDATES // 2)]
         options = [line.tokens for line in sampler.sample(Line([]), unit, forced, (0, unit))]
-    options = [fit_line(o, 0, cue.tonic_only) for o in options]
+    # Smoothed as a section's line is (its opening too): a zigzag in the motif would come back with every statement.
+    rate = 1 - sampler.style.leap / 2
+    options = [smooth_zigzags(fit_line(o, 0, cue.tonic_only), 0, cue.tonic_only, rate, False) for o in options]
     return options[choose(options, _judge(cue, sampler, 0, cue.tonic_only))]
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cues.schemas.key import Mode
 from cues.schemas.moods import MOODS
 
+
 class Groove(StrEnum):
     """Drum/percussion patterns the arranger knows."""
 

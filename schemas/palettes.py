@@ -61,7 +61,12 @@ class StemGroup(StrEnum):
 
 
 #: The group of a role whose stem does not depend on its instrument.
-ROLE_GROUP = {Role.lead: StemGroup.melody, Role.bass: StemGroup.bass, Role.drums: StemGroup.drums_perc, Role.fx: StemGroup.fx}
+ROLE_GROUP = {
+    Role.lead: StemGroup.melody,
+    Role.bass: StemGroup.bass,
+    Role.drums: StemGroup.drums_perc,
+    Role.fx: StemGroup.fx,
+}
 
 
 class PlayableRange(BaseModel):

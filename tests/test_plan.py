@@ -223,7 +223,9 @@ def test_palette_instruments_have_ranges_that_hold_their_registers():
 def test_every_program_has_one_stem_group_and_roles_decide_theirs():
     table = palettes()
     assert table.group(Role.pad, 48) == "strings" and table.group(Role.pad, 52) == "keys_pads"  # choir with keys
-    assert table.group(Role.figure, 24) == "keys_pads" and table.group(Role.figure, 12) == "keys_pads"  # guitar, mallets
+    assert (
+        table.group(Role.figure, 24) == "keys_pads" and table.group(Role.figure, 12) == "keys_pads"
+    )  # guitar, mallets
     assert table.group(Role.counter, 60) == "brass_winds" and table.group(Role.counter, 71) == "brass_winds"
     assert table.group(Role.lead, 48) == "melody" and table.group(Role.bass, 42) == "bass"
     assert table.group(Role.figure, 47) == "drums_perc" and table.group(Role.figure, 55) == "fx"

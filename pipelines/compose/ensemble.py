@@ -112,9 +112,7 @@ def window(low: int, high: int, floor: int, ceiling: int) -> tuple[int, int]:
     return low, high
 
 
-def parts_of(
-    programs: dict[Role, int], texture: Texture, melody_centre: float, melody_span: int
-) -> tuple[Part, ...]:
+def parts_of(programs: dict[Role, int], texture: Texture, melody_centre: float, melody_span: int) -> tuple[Part, ...]:
     """The parts for ``programs`` (role → General MIDI program), in role order, with channels, stems and registers
     (module docstring)."""
     table = palettes()

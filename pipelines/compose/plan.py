@@ -56,6 +56,8 @@ DEFAULT_FORMS: dict[str, tuple[tuple[int, str], ...]] = {
     "trailer": ((32, "intro-A-build-B-outro"), (16, "A-build-B"), (8, "A-B"), (1, "A")),
     "game": ((32, "A-B-A'-C"), (16, "A-B"), (8, "A-A'"), (1, "A")),
 }
+
+
 def choice(options, seed: int, name: str):
     """A deterministic pick from ``options`` for the decision ``name``, independent of every other decision."""
     digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()

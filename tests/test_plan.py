@@ -202,6 +202,9 @@ def test_every_mood_has_three_ensembles_in_the_data_and_the_seed_reaches_them(mo
     assert len({e.model_dump_json(exclude={"name"}) for e in palette.ensembles}) >= 3
     chosen = {plan_of(mood=mood, length=30, seed=seed).ensemble for seed in range(24)}
     assert chosen == {e.name for e in palette.ensembles}
+    brief = Brief.model_validate({"medium": "film", "mood": mood, "length": 30, "seed": 5}).resolve()
+    variations = [make_plan(brief, 5 + v).ensemble for v in range(len(palette.ensembles))]
+    assert sorted(variations) == sorted(e.name for e in palette.ensembles)  # variations rotate through them
 
 
 def test_palette_instruments_have_ranges_that_hold_their_registers():

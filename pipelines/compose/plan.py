@@ -17,8 +17,9 @@ Decisions where the brief contract is silent:
   cutdowns develop the same motifs differently.
 - A list of intensities that does not match the number of sections (possible only when the form is the default) is
   stretched over the sections.
-- The ensemble is one of the first mood's palette (``schemas/palettes.yaml``), chosen by the cue's seed, so
-  variations differ and a cutdown keeps its full cue's; the parts, their stems and the roles each section's
+- The ensemble is one of the first mood's palette (``schemas/palettes.yaml``): the brief's seed picks one, and its
+  variations take the next ones in turn (variation 2 never plays variation 1's ensemble); a cutdown keeps its full
+  cue's; the parts, their stems and the roles each section's
   intensity calls for are ``ensemble.py``'s.
 """
 
@@ -72,7 +73,9 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
     """
     profile = blend(brief.mood)
     palette = palettes().moods[brief.mood[0]]
-    chosen = choice(palette.ensembles, seed, "ensemble")
+    # the brief's ensemble by its own seed; its variations (seed + variation - 1) take the next ones in turn
+    first = palette.ensembles.index(choice(palette.ensembles, brief.seed, "ensemble"))
+    chosen = palette.ensembles[(first + seed - brief.seed) % len(palette.ensembles)]
     programs, groove = ensemble.programs_of(brief, profile, chosen)
     parts = ensemble.parts_of(programs, chosen.texture, profile.melody_centre, profile.melody_style.span)
     stems, absent = ensemble.stems_of(parts)

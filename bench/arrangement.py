@@ -43,7 +43,8 @@ from cues.schemas.brief import Ending, Medium, ResolvedBrief
 from cues.schemas.moods import MOODS
 
 RESULTS = Path(__file__).parent / "results"
-LEAD = "melody"
+LEAD = "melody"  # the lead's stem
+LEAD_PART = "lead"
 BUILD_MEDIA = (Medium.film, Medium.trailer, Medium.ad)  # the cues that should build when 30 s or longer
 BUILD_LENGTH_S = 30.0
 SPREAD_GOAL_DB, SPREAD_SHARE = 6.0, 0.8
@@ -72,7 +73,7 @@ def measure_cue(cue: ComposedCue, audio: MasteredCue) -> dict:
     }
     levels = dynamics.span_levels(mix, spans, until)
     hits = [h.achieved_s for h in plan.hits]
-    lead_plays = texture.plays_in_sections(score, LEAD)
+    lead_plays = texture.plays_in_sections(score, LEAD_PART)
     margins = dynamics.lead_margins(stems, LEAD, spans, lead_plays) if LEAD in stems else [None] * len(spans)
     drums = sorted(n for name in texture.drum_parts(score) for n in score.parts[name])
     drum_bars = texture.repeated_bars(drums, plan.steps_per_bar)

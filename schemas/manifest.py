@@ -83,6 +83,9 @@ class StemAudio(BaseModel):
 
     silent: bool
     midi_channel: int = Field(ge=1, le=16, description="1-based, as DAWs show it.")
+    midi_channels: tuple[int, ...] = Field(
+        (), description="Every MIDI channel the stem carries (its parts'), 1-based; absent in older manifests."
+    )
 
 
 class AudioSummary(BaseModel):

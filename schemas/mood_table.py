@@ -2,8 +2,8 @@
 
 The first mood of a brief dominates: numbers (tempo, melody centre, density, harmonic rhythm, velocity, chromaticism,
 intensity, chord colours, and the numbers of the melodic style) are weighted averages with weights 1, ½, ⅓
-normalised; modes, tonics, ensemble, groove and the melody's contour come from the first mood, since an average
-of two ensembles, two grooves or a rising and a falling line is neither.
+normalised; modes, tonics, groove and the melody's contour come from the first mood, since an average
+of two grooves or a rising and a falling line is neither.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cues.schemas.key import Mode
 from cues.schemas.moods import MOODS
-
-STEMS = ("melody", "harmony", "bass", "percussion")  # stem order = MIDI track order; channels 0, 1, 2 and 9
 
 
 class Groove(StrEnum):
@@ -46,17 +44,6 @@ class TempoRange(BaseModel):
         if not self.min <= self.preferred <= self.max:
             raise ValueError(f"tempo needs min ≤ preferred ≤ max, got {self.min}, {self.preferred}, {self.max}")
         return self
-
-
-class Ensemble(BaseModel):
-    """General MIDI program (0–127) of each stem; for ``percussion`` the drum kit's program on channel 10."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    melody: int = Field(ge=0, le=127)
-    harmony: int = Field(ge=0, le=127)
-    bass: int = Field(ge=0, le=127)
-    percussion: int = Field(ge=0, le=127, description="drum kit program: 0 standard, 16 power, 48 orchestra")
 
 
 class ChordColours(BaseModel):
@@ -107,7 +94,6 @@ class MoodProfile(BaseModel):
     tempo: TempoRange
     modes: tuple[Mode, ...] = Field(min_length=1)
     tonics: tuple[str, ...] = Field(min_length=1)
-    ensemble: Ensemble
     melody_centre: float = Field(ge=48, le=84, description="MIDI pitch at the centre of the melody")
     density: float = Field(gt=0, le=1, description="share of 16th steps with a melody onset")
     harmonic_rhythm: float = Field(gt=0, le=2, description="chords per bar")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cues.schemas.brief import Ending, Medium
 from cues.schemas.key import Mode
 from cues.schemas.mood_table import ChordColours, Groove
+from cues.schemas.palettes import Role, StemGroup, Texture
 
 
 class Hit(BaseModel):
@@ -40,17 +41,41 @@ class Section(BaseModel):
     start_s: float
     end_s: float
     intensity: float = Field(ge=0, le=1)
+    roles: tuple[Role, ...] = Field(
+        (), description="the roles playing in this section, by its intensity (empty in plans made before roles)"
+    )
+
+
+class Part(BaseModel):
+    """One part of the arrangement: its role, instrument (General MIDI program; a drum kit's program for drums),
+    MIDI channel (9 = drums), the stem it is delivered in, and the pitches it is written between."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(description="the part's name: its role's; the MIDI track's name")
+    role: Role
+    program: int = Field(ge=0, le=127)
+    instrument: str
+    channel: int = Field(ge=0, le=15)
+    stem: StemGroup
+    low: int = Field(ge=0, le=127, description="lowest MIDI pitch the part plays (its register within the range)")
+    high: int = Field(ge=0, le=127, description="highest MIDI pitch the part plays")
+    transpose: int = Field(0, description="semitones the written line is moved (whole octaves) to fit the range")
+    texture: Texture | None = Field(None, description="how a figure plays its chords; None for other roles")
 
 
 class Stem(BaseModel):
-    """One stem: its role, General MIDI program, and MIDI channel (9 = drums)."""
+    """One delivered stem: its name, General MIDI program, MIDI channel (9 = drums) and instrument (of its first
+    part), and every part and channel it carries."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     program: int = Field(ge=0, le=127)
     channel: int = Field(ge=0, le=15)
-    instrument: str
+    instrument: str = Field(description="the instruments of its parts, comma-separated")
+    channels: tuple[int, ...] = Field((), description="MIDI channels of its parts (empty in plans before roles)")
+    parts: tuple[str, ...] = Field((), description="names of its parts (empty in plans made before roles)")
 
 
 class TempoChange(BaseModel):
@@ -93,7 +118,12 @@ class Plan(BaseModel):
     ending: Ending
     sections: tuple[Section, ...]
     hits: tuple[Hit, ...] = Field(description="where each of the brief's hits landed, in time order")
-    stems: tuple[Stem, ...]
+    stems: tuple[Stem, ...] = Field(description="the delivered stems: groups of parts with notes in this cue")
+    absent_stems: tuple[str, ...] = Field(
+        (), description="stem groups not delivered: no part of this cue plays in them (no silent files)"
+    )
+    parts: tuple[Part, ...] = Field((), description="the parts, in MIDI track order (empty in plans before roles)")
+    ensemble: str | None = Field(None, description="the palette's ensemble, in words; None for a brief's instruments")
     groove: Groove
     melody_centre: float
     density: float
@@ -106,3 +136,7 @@ class Plan(BaseModel):
     @property
     def total_steps(self) -> int:
         return self.bars * self.steps_per_bar
+
+    def part(self, role: Role) -> Part | None:
+        """The part playing ``role``, if the cue has one."""
+        return next((p for p in self.parts if p.role == role), None)

@@ -126,10 +126,35 @@ def test_a_real_cue_measures_sanely(rendered):
     (accent,) = hit_accents(mix, [h.achieved_s for h in plan.hits], plan.length_s)
     assert -10 < accent < 25
     stems = {route.name: LevelMeter(audio.mastered.stems[i], audio.rate) for i, route in enumerate(audio.stems)}
-    assert set(stems) == {"melody", "harmony", "bass", "percussion"}
-    margins = lead_margins(stems, "melody", spans, plays_in_sections(cue.score, "melody"))
+    assert list(stems) == [s.name for s in plan.stems] and {"melody", "bass", "drums_perc"} <= set(stems)
+    margins = lead_margins(stems, "melody", spans, plays_in_sections(cue.score, "lead"))
     assert all(m is None or -30 < m < 30 for m in margins) and any(m is not None for m in margins)
-    # a happy cue has a groove: every stem sounds
+    # every delivered stem sounds
     assert silent_stems({r.name: audio.mastered.stems[i] for i, r in enumerate(audio.stems)}) == []
-    assert all(1 <= n <= 4 for n in layers_per_section(cue.score))
+    assert all(2 <= n <= 7 for n in layers_per_section(cue.score))
     assert 0 <= loudness_range(music, audio.rate) < 15
+
+
+def test_stems_of_several_parts_sound_and_null_against_the_mix():
+    """A piano-only brief: counter, pad and figure share the keys_pads stem (three MIDI channels on one bus); the
+    drums have nothing to play (no groove, no hit), so there is no drums_perc stem."""
+    brief = Brief.model_validate(
+        {
+            "id": "keys",
+            "medium": "film",
+            "mood": "calm",
+            "length": 12,
+            "instruments": ["piano"],
+            "seed": 2,
+            "intensity": 0.9,
+        }
+    ).resolve()
+    cue = compose_cue(brief, brief.seed, None, ComposerModels.load())
+    assert [s.name for s in cue.plan.stems] == ["melody", "keys_pads", "bass"]
+    assert len(cue.plan.stems[1].channels) >= 2 and "drums_perc" in cue.plan.absent_stems
+    with CueRenderer() as renderer:
+        audio = renderer.master_cue(audio_request(cue.plan, cue.midi, brief, "test"))
+    assert [r.name for r in audio.stems] == ["melody", "keys_pads", "bass"]
+    assert silent_stems({r.name: audio.mastered.stems[i] for i, r in enumerate(audio.stems)}) == []
+    untrimmed = audio.mastered.stems.sum(axis=0) * 10 ** (-audio.mastered.stem_trim_db / 20)
+    assert np.abs(untrimmed - audio.mastered.premix).max() < 1e-5

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from cues.pipelines.compose import arrangement
+from cues.pipelines.compose import arrangement, counter_line, figures
 from cues.pipelines.compose.chord_colour import Colour
 from cues.pipelines.compose.composer import ComposerModels
 from cues.pipelines.compose.phrases import PhraseRole, phrase_spans
@@ -24,6 +24,7 @@ from cues.schemas.brief import Brief
 from cues.schemas.key import MODE_INTERVALS
 from cues.schemas.mood_table import blend
 from cues.schemas.moods import MOODS
+from cues.schemas.palettes import Role
 
 KEYS = [None, "C major", "A minor", "Bb minor", "F# dorian", "Eb lydian", "B phrygian", "Ab mixolydian"]
 BRIEF = {
@@ -185,14 +186,19 @@ def test_the_accompaniment_never_sits_a_semitone_from_the_melody(
         return
     slots = progression(plan, models.chords, plan.seed)
     melody = synthetic_melody(plan, melody_seed)
-    harmony = arrangement.harmony_part(plan, slots, melody)
+    harmony = arrangement.pad_part(plan, slots, melody)
     bass = arrangement.bass_part(plan, slots, melody)
     accents, _ = arrangement.hit_accents(plan, slots, melody)
-    assert clashing_steps(melody, harmony + bass + accents["harmony"], plan.total_steps) == 0
+    figure = figures.figure_part(plan, slots, melody, plan.part(Role.figure), lambda intensity: 70)
+    counter = counter_line.counter_part(plan, slots, melody, plan.part(Role.counter), lambda intensity: 70)
+    assert clashing_steps(melody, harmony + bass + accents["pad"], plan.total_steps) == 0
+    assert clashing_steps(melody, figure, plan.total_steps) == 0
+    assert clashing_steps(melody, counter, plan.total_steps) == 0
     # and it still plays: most of the chord time sounds, and the bass keeps most of its roots
     assert sum(n.end - n.start for n in harmony) >= 0.5 * sum(
-        n.end - n.start for n in arrangement.harmony_part(plan, slots, [])
+        n.end - n.start for n in arrangement.pad_part(plan, slots, [])
     )
+    assert len(figure) >= 0.5 * len(figures.figure_part(plan, slots, [], plan.part(Role.figure), lambda i: 70))
 
 
 def test_without_the_melody_the_same_chords_would_clash(models):
@@ -200,4 +206,4 @@ def test_without_the_melody_the_same_chords_would_clash(models):
     plan = plan_of(["sad"], 30, "4/4", "ring_out", "A minor", None, None, 3)
     slots = progression(plan, models.chords, plan.seed)
     melody = synthetic_melody(plan, 1)
-    assert clashing_steps(melody, arrangement.harmony_part(plan, slots, []), plan.total_steps) > 0
+    assert clashing_steps(melody, arrangement.pad_part(plan, slots, []), plan.total_steps) > 0

@@ -54,7 +54,7 @@ def test_strong_beat_notes_are_chord_tones_or_resolving_dissonances(models):
     for brief in varied_briefs(10):
         cue = compose_cue(brief, brief.seed, None, models)
         plan, tones = cue.plan, tones_per_step(cue, models)
-        melody = sorted(cue.score.parts["melody"])
+        melody = sorted(cue.score.parts["lead"])
         for note, after in zip(melody, melody[1:] + [None], strict=True):
             if note.start % plan.steps_per_bar not in STRONG[plan.meter] or note.pitch % 12 in tones[note.start]:
                 continue
@@ -72,7 +72,7 @@ def test_minor_melodies_never_sound_flat_seven_over_the_leading_tone(models):
         brief = brief_of(mood=mood, key=("D minor", "F# minor", "C minor")[i % 3], meter=METERS[i % 4], seed=i)
         cue = compose_cue(brief, brief.seed, None, models)
         tonic, tones = cue.plan.tonic, tones_per_step(cue, models)
-        for note in cue.score.parts["melody"]:
+        for note in cue.score.parts["lead"]:
             if (note.pitch - tonic) % 12 == 10:
                 flat_sevens += 1
                 held = [tones[s] for s in range(note.start, min(note.end, len(tones)))]
@@ -110,7 +110,7 @@ def test_each_period_repeats_or_sequences_earlier_bars(models):
     periods = with_repeat = bars = repeated = 0
     for brief in varied_briefs(12):
         cue = compose_cue(brief, brief.seed, None, models)
-        plan, melody = cue.plan, sorted(cue.score.parts["melody"])
+        plan, melody = cue.plan, sorted(cue.score.parts["lead"])
         phrases = phrase_spans(plan)
         for first, second in zip(phrases, phrases[1:], strict=False):
             if first.section != second.section or first.index % 2:
@@ -136,7 +136,7 @@ def test_epic_melodies_leap_and_sad_ones_step(models):
         intervals = []
         for seed in range(4):
             brief = brief_of(mood=mood, key="D minor", length=40, seed=seed)
-            pitches = [n.pitch for n in sorted(compose_cue(brief, seed, None, models).score.parts["melody"])]
+            pitches = [n.pitch for n in sorted(compose_cue(brief, seed, None, models).score.parts["lead"])]
             intervals += [abs(b - a) for a, b in zip(pitches, pitches[1:], strict=False)]
         return sum(intervals) / len(intervals)
 
@@ -147,8 +147,8 @@ def test_epic_melodies_leap_and_sad_ones_step(models):
 def test_the_same_brief_gives_the_same_melody(models, meter, mood):
     brief = brief_of(mood=mood, meter=meter, key="E minor", length=25, seed=3)
     first, again = compose_cue(brief, 3, None, models), compose_cue(brief, 3, None, models)
-    assert first.score.parts["melody"] == again.score.parts["melody"] and first.midi == again.midi
-    assert compose_cue(brief, 4, None, models).score.parts["melody"] != first.score.parts["melody"]
+    assert first.score.parts["lead"] == again.score.parts["lead"] and first.midi == again.midi
+    assert compose_cue(brief, 4, None, models).score.parts["lead"] != first.score.parts["lead"]
 
 
 # --- the pure functions, on hand-made lines ------------------------------------------------------------------------

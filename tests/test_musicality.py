@@ -163,12 +163,12 @@ def test_chromatic_share_and_passing_tones_allowed_only_with_chromaticism():
 def test_in_key_rate_accepts_the_minor_leading_tone_and_measure_carries_musicality():
     plan = plan_of(key="A minor", mood="calm")  # calm: chromaticism 0
     melody = line([69, 68, 69, 71])  # G# is the raised 7th
-    result = measure(Score(plan, {"melody": melody, "harmony": line([64, 68, 71], steps=16)}))
+    result = measure(Score(plan, {"lead": melody, "pad": line([64, 68, 71], steps=16)}))
     assert result["in_key_rate"] == 1.0
     plan_c = plan_of()
     score = Score(
         plan_c,
-        {"melody": line([60, 64, 61, 62]), "harmony": held(61, 0, 16)},
+        {"lead": line([60, 64, 61, 62]), "pad": held(61, 0, 16)},
         chord_spans=[(0, 8, "V"), (8, 16, "I")],
     )
     block = measure(score)["musicality"]

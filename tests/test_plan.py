@@ -10,6 +10,7 @@ from cues.pipelines.generate.brief_sources import read_sources
 from cues.schemas.brief import Brief
 from cues.schemas.form import parse_form
 from cues.schemas.moods import MOODS
+from cues.schemas.palettes import ACCOMPANIMENT, Role, palettes
 from cues.schemas.timing import Meter, parse_length
 
 
@@ -114,7 +115,11 @@ def test_every_mood_plans_a_cue_in_its_tempo_range(mood):
     check_plan(plan, 45)
     tempo = mood_table()[mood].tempo
     assert tempo.min / 1.1 <= plan.tempo_bpm <= tempo.max * 1.1
-    assert plan.mode in mood_table()[mood].modes and len(plan.stems) == 4
+    assert plan.mode in mood_table()[mood].modes
+    assert {p.role for p in plan.parts} >= {"lead", "pad", "figure", "bass", "drums"}
+    assert plan.ensemble in {e.name for e in palettes().moods[mood].ensembles}
+    assert sorted(c for s in plan.stems for c in s.channels) == sorted(p.channel for p in plan.parts)
+    assert {s.name for s in plan.stems}.isdisjoint(plan.absent_stems)
 
 
 def test_a_form_longer_than_the_cue_is_a_clear_error():
@@ -136,10 +141,25 @@ def test_short_cues_get_short_default_forms():
 
 def test_instruments_replace_the_ensemble():
     plan = plan_of(instruments=["piano"])
-    assert [s.instrument for s in plan.stems] == ["Acoustic Grand Piano"] * 3 + ["Orchestra kit"]
-    assert plan.groove == "none"
+    assert [p.instrument for p in plan.parts] == ["Acoustic Grand Piano"] * 5 + ["Orchestra kit"]
+    assert plan.groove == "none" and plan.ensemble is None
+    assert [s.name for s in plan.stems] == ["melody", "keys_pads", "bass", "drums_perc"]
     plan = plan_of(instruments=["Violin", "harp", "Contrabass", "drums"], mood="happy")
-    assert [s.instrument for s in plan.stems] == ["Violin", "Orchestral Harp", "Contrabass", "Standard kit"]
+    assert [(p.role, p.instrument) for p in plan.parts] == [
+        ("lead", "Violin"),
+        ("counter", "Violin"),  # nobody listed for it: the first pitched instrument
+        ("pad", "Orchestral Harp"),
+        ("figure", "Violin"),
+        ("bass", "Contrabass"),
+        ("drums", "Standard kit"),
+    ]
+    assert [(s.name, s.parts) for s in plan.stems] == [
+        ("melody", ("lead",)),
+        ("strings", ("counter", "figure")),
+        ("keys_pads", ("pad",)),
+        ("bass", ("bass",)),
+        ("drums_perc", ("drums",)),
+    ]
     assert plan.groove == "straight"
 
 
@@ -171,3 +191,56 @@ def test_mood_table_covers_the_vocabulary_and_blends():
 def test_a_tempo_outside_the_moods_range_is_noted():
     plan = plan_of(length=10, form=[{"section": "A", "bars": 8}])  # 8 bars of calm music in 10 s: 192 bpm
     assert plan.tempo_bpm == 192 and plan.notes == ("tempo 192.00 bpm is outside the mood's range, to fit the length",)
+
+
+# -- issue 16: palettes, parts, layers by intensity ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mood", MOODS)
+def test_every_mood_has_three_ensembles_in_the_data_and_the_seed_reaches_them(mood):
+    palette = palettes().moods[mood]
+    assert len({e.model_dump_json(exclude={"name"}) for e in palette.ensembles}) >= 3
+    chosen = {plan_of(mood=mood, length=30, seed=seed).ensemble for seed in range(24)}
+    assert chosen == {e.name for e in palette.ensembles}
+    brief = Brief.model_validate({"medium": "film", "mood": mood, "length": 30, "seed": 5}).resolve()
+    variations = [make_plan(brief, 5 + v).ensemble for v in range(len(palette.ensembles))]
+    assert sorted(variations) == sorted(e.name for e in palette.ensembles)  # variations rotate through them
+
+
+def test_palette_instruments_have_ranges_that_hold_their_registers():
+    table = palettes()
+    for palette in table.moods.values():
+        for ensemble in palette.ensembles:
+            for role in (Role.lead, Role.counter, Role.pad, Role.figure, Role.bass):
+                program = ensemble.program(role)
+                assert table.playable(program).high - table.playable(program).low >= 12, (ensemble.name, role)
+    for mood in MOODS:
+        for seed in range(3):
+            for part in plan_of(mood=mood, length=30, seed=seed).parts:
+                if part.role != Role.drums:
+                    playable = table.playable(part.program)
+                    assert playable.low <= part.low and part.high <= playable.high, part
+                    assert part.high - part.low >= 12, part
+
+
+def test_every_program_has_one_stem_group_and_roles_decide_theirs():
+    table = palettes()
+    assert table.group(Role.pad, 48) == "strings" and table.group(Role.pad, 52) == "keys_pads"  # choir with keys
+    assert (
+        table.group(Role.figure, 24) == "keys_pads" and table.group(Role.figure, 12) == "keys_pads"
+    )  # guitar, mallets
+    assert table.group(Role.counter, 60) == "brass_winds" and table.group(Role.counter, 71) == "brass_winds"
+    assert table.group(Role.lead, 48) == "melody" and table.group(Role.bass, 42) == "bass"
+    assert table.group(Role.figure, 47) == "drums_perc" and table.group(Role.figure, 55) == "fx"
+
+
+def test_section_roles_follow_intensity():
+    plan = plan_of(mood="epic", length=60, form="A-B-C-D", intensity=[0.1, 0.5, 0.7, 1.0])
+    counts = [len(s.roles) for s in plan.sections]
+    assert counts == sorted(counts) and counts[0] == 2 and counts[-1] >= 6, counts
+    assert all(s.roles[0] == Role.lead for s in plan.sections)
+    enters = palettes().moods["epic"].enters
+    assert set(plan.sections[0].roles) == {Role.lead, enters[0]}
+    quiet = plan_of(mood="calm", length=60, intensity=1.0)  # no groove: drums never join
+    assert all(Role.drums not in s.roles for s in quiet.sections)
+    assert {len(s.roles) for s in quiet.sections} == {len(ACCOMPANIMENT)}

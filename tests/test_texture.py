@@ -79,7 +79,8 @@ def test_the_arc_is_the_span_of_the_sections_intensities(plan):
     assert has_arc(building)  # 0.7 - 0.3 is 0.39999… in floating point: still an arc
 
 
-def test_drums_and_ensemble_come_from_the_plans_stems(plan):
-    assert drum_parts(Score(plan, {"melody": [], "percussion": []})) == ["percussion"]
-    assert [name for name, _ in ensemble(plan)] == ["melody", "harmony", "bass", "percussion"]
+def test_drums_and_ensemble_come_from_the_plans_parts(plan):
+    assert drum_parts(Score(plan, {"lead": [], "drums": []})) == ["drums"]
+    assert [name for name, _ in ensemble(plan)] == [p.name for p in plan.parts]
+    assert [name for name, _ in ensemble(plan)][:1] == ["lead"]
     assert all(0 <= program <= 127 for _, program in ensemble(plan))

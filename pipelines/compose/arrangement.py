@@ -1,11 +1,13 @@
-"""Arranging the chords and the melody for the ensemble: voicings, bass line, groove, accents at hits, the ending.
+"""Arranging the chords and the melody for the ensemble: the pad's voicings, bass line, groove, accents at hits, the
+ending (the figure and the counter-line are ``figures.py``'s and ``counter_line.py``'s; which part plays where is
+``orchestration.py``'s).
 
 Pure functions of the plan, the chord slots and the melody; every number below is a musical rule, not a model.
 
-- **Harmony**: three- or four-note voicings (the chord with its colour, ``chord_colour.py``) between
+- **Pad**: three- or four-note voicings (the chord with its colour, ``chord_colour.py``) between
   ``VOICING_RANGE``, each chosen (among all inversions and octave placements) to move the voices least from the
-  previous one. Low intensity sustains each chord; middle intensity re-strikes it every bar; high intensity plays
-  the beats. No chord tone sounds a semitone from a held melody note (``voicing.py``).
+  previous one. Below intensity ``PAD_RESTRIKE`` it sustains each chord; above, it re-strikes it every bar (the
+  figure plays the rhythm). No chord tone sounds a semitone from a held melody note (``voicing.py``).
 - **Bass**: the chord's root in ``BASS_RANGE``, nearest the previous root, in a pattern per groove; a note that would
   sit a semitone from the melody moves to another chord tone (``voicing.py``).
 - **Percussion**: the groove (see ``pipelines/compose/grooves.py``) thinned by intensity, a crash at the downbeat
@@ -26,11 +28,13 @@ from cues.pipelines.compose.score import Control, Note
 from cues.pipelines.compose.voicing import BASS_RANGE, MelodyLine, bass_pitch, bass_spans, lead_voices, voice_strike
 from cues.schemas.brief import Ending
 from cues.schemas.mood_table import Groove
+from cues.schemas.palettes import Role
 from cues.schemas.plan import Plan
 
 CRASH, KICK, TIMPANI_LOW = 49, 36, 41
 ORCHESTRA_KIT = 48
 FADE_BARS = 2
+PAD_RESTRIKE = 0.5  # from this intensity the pad re-strikes its chord every bar
 
 
 def velocity(plan: Plan, intensity: float, scale: float = 1.0) -> int:
@@ -38,9 +42,15 @@ def velocity(plan: Plan, intensity: float, scale: float = 1.0) -> int:
     return round(min(127, max(20, plan.velocity * scale * (0.7 + 0.6 * intensity))))
 
 
-def harmony_part(plan: Plan, slots: list[Slot], melody: list[Note]) -> list[Note]:
-    """The chords, voiced to lead smoothly and struck by intensity, each tone silent while it would clash with
-    ``melody`` (``voicing.voice_strike``)."""
+def drum_kit(plan: Plan) -> int:
+    """The program of the cue's drum kit (the orchestra kit when it has no drums part)."""
+    drums = plan.part(Role.drums)
+    return drums.program if drums else ORCHESTRA_KIT
+
+
+def pad_part(plan: Plan, slots: list[Slot], melody: list[Note]) -> list[Note]:
+    """The chords, voiced to lead smoothly and sustained (re-struck every bar from ``PAD_RESTRIKE``), each tone
+    silent while it would clash with ``melody`` (``voicing.voice_strike``)."""
     line = MelodyLine(melody, plan.total_steps)
     notes, previous = [], None
     for slot in slots:
@@ -64,13 +74,8 @@ def _struck(
 
 
 def _strikes(plan: Plan, slot: Slot, intensity: float) -> list[tuple[int, int]]:
-    """When the chord is struck inside its slot: once, every bar, or every beat, by intensity."""
-    if intensity < 0.5:
-        every = slot.end - slot.start
-    elif intensity < 0.75:
-        every = plan.steps_per_bar
-    else:
-        every = plan.steps_per_beat
+    """When the chord is struck inside its slot: once, or every bar, by intensity."""
+    every = slot.end - slot.start if intensity < PAD_RESTRIKE else plan.steps_per_bar
     starts = list(range(slot.start, slot.end, every))
     return [(s, min(s + every, slot.end)) for s in starts]
 
@@ -133,7 +138,7 @@ def _bass_rhythm(plan: Plan, slot: Slot, intensity: float) -> list[tuple[int, in
 
 def percussion_part(plan: Plan) -> list[Note]:
     notes = []
-    kit = next(s.program for s in plan.stems if s.name == "percussion")
+    kit = drum_kit(plan)
     for index, section in enumerate(plan.sections):
         start = section.start_bar * plan.steps_per_bar
         level = velocity(plan, section.intensity, 0.85)
@@ -154,19 +159,19 @@ def hit_accents(plan: Plan, slots: list[Slot], melody: list[Note]) -> tuple[dict
     """Accents at the hits the plan could place: crash + kick (or timpani), and the chord struck hard (voiced
     against ``melody`` like every strike)."""
     line = MelodyLine(melody, plan.total_steps)
-    kit = next(s.program for s in plan.stems if s.name == "percussion")
+    kit = drum_kit(plan)
     low = TIMPANI_LOW if kit == ORCHESTRA_KIT else KICK
-    parts: dict[str, list[Note]] = {"percussion": [], "harmony": []}
+    parts: dict[str, list[Note]] = {"drums": [], "pad": []}
     steps = []
     for hit in plan.hits:
         step = hit.step
         if step >= plan.total_steps:
             continue
         steps.append(step)
-        parts["percussion"] += [Note(step, step + 1, CRASH, 120), Note(step, step + 1, low, 118)]
+        parts["drums"] += [Note(step, step + 1, CRASH, 120), Note(step, step + 1, low, 118)]
         slot = next(s for s in slots if s.start <= step < s.end)
         end = min(step + plan.steps_per_beat, plan.total_steps)
-        parts["harmony"] += _struck(
+        parts["pad"] += _struck(
             plan, slot, lead_voices(None, slot.voiced_pitch_classes(plan)), step, end, line, 118
         )
     return parts, steps
@@ -174,20 +179,27 @@ def hit_accents(plan: Plan, slots: list[Slot], melody: list[Note]) -> tuple[dict
 
 def apply_ending(plan: Plan, parts: dict[str, list[Note]], slots: list[Slot]) -> dict[str, list[Control]]:
     """Shape the last bar(s) for the ending in place (before the hit accents are added, which an ending must not
-    remove); returns the control changes it needs (fade)."""
+    remove); returns the control changes it needs (fade). ``parts`` are keyed by part name (``lead``, ``pad``,
+    ``bass``, ``drums``, …); the final chord is the pad's, with the bass's root and the drums' crash when those play
+    in the last section."""
     total, bar = plan.total_steps, plan.steps_per_bar
     last_bar = total - bar
     controls: dict[str, list[Control]] = {}
     tonic_voicing = lead_voices(None, slots[-1].voiced_pitch_classes(plan))
-    line = MelodyLine(parts["melody"], total)
+    line = MelodyLine(parts["lead"], total)
     final_level = velocity(plan, plan.sections[-1].intensity)
+    closing = set(plan.sections[-1].roles) or {Role.bass, Role.drums}
+    bass, drums = Role.bass in closing and "bass" in parts, Role.drums in closing and "drums" in parts
+    drums = drums and plan.groove != Groove.none  # a quiet cue without drums ends on its chord alone
     if plan.ending == Ending.ring_out:
-        for name in ("harmony", "bass", "percussion"):
-            parts[name] = [n for n in parts[name] if n.start < last_bar]
-        parts["harmony"] += _struck(plan, slots[-1], tonic_voicing, last_bar, total, line, final_level, final=True)
-        parts["bass"].append(Note(last_bar, total, _low_root(plan, slots[-1]), final_level))
-        if plan.groove != Groove.none:  # a quiet cue without drums ends on its chord alone
-            parts["percussion"] += [
+        for name in parts:
+            if name != "lead":
+                parts[name] = [n for n in parts[name] if n.start < last_bar]
+        parts["pad"] += _struck(plan, slots[-1], tonic_voicing, last_bar, total, line, final_level, final=True)
+        if bass:
+            parts["bass"].append(Note(last_bar, total, _low_root(plan, slots[-1]), final_level))
+        if drums:
+            parts["drums"] += [
                 Note(last_bar, last_bar + 1, CRASH, final_level),
                 Note(last_bar, last_bar + 1, KICK, final_level),
             ]
@@ -197,12 +209,13 @@ def apply_ending(plan: Plan, parts: dict[str, list[Note]], slots: list[Slot]) ->
         for name in parts:
             parts[name] = [_clip(n, button) for n in parts[name] if n.start < button]
         accent = min(127, final_level + 15)
-        parts["melody"].append(Note(button, button + length, _melody_tonic(plan, parts["melody"]), accent))
-        line = MelodyLine(parts["melody"], total)
-        parts["harmony"] += _struck(plan, slots[-1], tonic_voicing, button, button + length, line, accent, final=True)
-        parts["bass"].append(Note(button, button + length, _low_root(plan, slots[-1]), accent))
-        if plan.groove != Groove.none:
-            parts["percussion"] += [Note(button, button + 1, CRASH, accent), Note(button, button + 1, KICK, accent)]
+        parts["lead"].append(Note(button, button + length, _melody_tonic(plan, parts["lead"]), accent))
+        line = MelodyLine(parts["lead"], total)
+        parts["pad"] += _struck(plan, slots[-1], tonic_voicing, button, button + length, line, accent, final=True)
+        if bass:
+            parts["bass"].append(Note(button, button + length, _low_root(plan, slots[-1]), accent))
+        if drums:
+            parts["drums"] += [Note(button, button + 1, CRASH, accent), Note(button, button + 1, KICK, accent)]
     elif plan.ending == Ending.fade:
         start = max(0, total - FADE_BARS * bar)
         ramp = [Control(s, 11, round(127 * (total - s) / (total - start))) for s in range(start, total, 2)]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from cues.pipelines.compose import arrangement
+from cues.pipelines.compose import arrangement, orchestration
 from cues.pipelines.compose.melody import MelodyModels, write_melody
 from cues.pipelines.compose.midi_file import midi_bytes
 from cues.pipelines.compose.plan import make_plan
@@ -20,6 +20,7 @@ from cues.pipelines.compose.progression import progression
 from cues.pipelines.compose.score import Score
 from cues.pipelines.models.bundle import DEFAULT_BUNDLE, load_model, model_exists
 from cues.schemas.brief import ResolvedBrief
+from cues.schemas.palettes import Role
 from cues.schemas.plan import Plan
 from cues.schemas.timing import parse_length
 
@@ -61,24 +62,25 @@ class ComposerModels:
 
 
 def compose(plan: Plan, models: ComposerModels) -> Score:
-    """The notes of every stem for ``plan``."""
+    """The notes of every part of ``plan``; the score's plan keeps the parts that play and the stems they make
+    (``orchestration.delivered``)."""
     slots = progression(plan, models.chords, plan.seed)
     melody_models = MelodyModels(models.melody, models.chord_vocabulary, models.vae, models.critic)
     melody, section_tokens = write_melody(plan, slots, melody_models)
-    parts = {
-        "melody": melody,
-        "harmony": arrangement.harmony_part(plan, slots, melody),
-        "bass": arrangement.bass_part(plan, slots, melody),
-        "percussion": arrangement.percussion_part(plan),
-    }
+    melody = orchestration.transposed(melody, plan.part(Role.lead).transpose)
+    parts = orchestration.orchestrate(plan, slots, melody)
     controls = arrangement.apply_ending(plan, parts, slots)
-    accents, accent_steps = arrangement.hit_accents(plan, slots, parts["melody"])
+    accents, accent_steps = arrangement.hit_accents(plan, slots, parts["lead"])
     for name, notes in accents.items():
-        parts[name] = sorted(parts[name] + notes)
+        if name in parts:
+            parts[name] = sorted(parts[name] + notes)
+    parts = orchestration.fit_registers(plan, parts)
+    plan = orchestration.delivered(plan, parts)
+    parts = {part.name: parts[part.name] for part in plan.parts}
     return Score(
         plan,
         parts,
-        controls,
+        {name: ramp for name, ramp in controls.items() if name in parts},
         accent_steps,
         section_tokens,
         [s.numeral(plan.mode) for s in slots],  # with their colours: V7, IVadd9, iv (borrowed)
@@ -100,4 +102,4 @@ def compose_cue(
     full = make_plan(brief, seed)
     plan = full if cutdown is None else make_plan(brief, seed, parse_length(cutdown), full)
     score = compose(plan, models)
-    return ComposedCue(plan, score, midi_bytes(score))
+    return ComposedCue(score.plan, score, midi_bytes(score))

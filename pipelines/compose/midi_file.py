@@ -1,7 +1,8 @@
 """A :class:`Score` as a Standard MIDI File (type 1), exact in time and identical byte for byte for the same score.
 
-Track 0 holds the tempo map, time and key signatures; then one track per stem, each on its own channel (drums on
-channel 10) with its program, laid out so the renderer can give every channel its own bus in one synth pass.
+Track 0 holds the tempo map, time and key signatures; then one track per part (``Plan.parts``), each on its own
+channel (drums on channel 10) with its program, laid out so the renderer can route every stem's channels to its own
+bus in one synth pass.
 
 Exact length: a MIDI tempo is a whole number of microseconds per quarter note, so a segment of the tempo map is
 written as its tempo rounded down, plus one tempo event on its last 16th that takes up the remainder. Every segment
@@ -59,13 +60,13 @@ def midi_bytes(score: Score) -> bytes:
     conductor += [(tick, mido.MetaMessage("set_tempo", tempo=tempo, time=0)) for tick, tempo in tempo_events(score)]
     end_tick = plan.total_steps * TICKS_PER_STEP
     tracks = [_track(conductor, end_tick)]
-    for stem in plan.stems:
-        channel = stem.channel
+    for part in plan.parts:
+        channel = part.channel
         events = [
-            (0, mido.MetaMessage("track_name", name=stem.name, time=0)),
-            (0, mido.Message("program_change", channel=channel, program=stem.program, time=0)),
+            (0, mido.MetaMessage("track_name", name=part.name, time=0)),
+            (0, mido.Message("program_change", channel=channel, program=part.program, time=0)),
         ]
-        for control in score.controls.get(stem.name, []):
+        for control in score.controls.get(part.name, []):
             events.append(
                 (
                     control.step * TICKS_PER_STEP,
@@ -74,7 +75,7 @@ def midi_bytes(score: Score) -> bytes:
                     ),
                 )
             )
-        for note in score.parts.get(stem.name, []):
+        for note in score.parts.get(part.name, []):
             events.append(
                 (
                     note.start * TICKS_PER_STEP,

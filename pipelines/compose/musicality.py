@@ -51,6 +51,7 @@ from cues.pipelines.compose.score import Note, Score
 from cues.pipelines.music.harmony import FLAT_SEVEN, LEADING_TONE, RAISED_SIX
 from cues.schemas.brief import Ending
 from cues.schemas.key import MODE_INTERVALS, Mode
+from cues.schemas.palettes import Role
 from cues.schemas.plan import Plan
 
 DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0
@@ -357,8 +358,8 @@ def line_figures(melody: Sequence[Note], periods: Sequence[Period], steps_per_ba
 
 
 def accompaniment(score: Score) -> list[Note]:
-    """Every pitched stem's notes but the melody's."""
-    pitched = {s.name for s in score.plan.stems if s.channel != DRUM_CHANNEL and s.name != "melody"}
+    """Every pitched part's notes but the melody's (the lead's)."""
+    pitched = {p.name for p in score.plan.parts if p.channel != DRUM_CHANNEL and p.role != Role.lead}
     return [n for name, notes in score.parts.items() if name in pitched for n in notes]
 
 
@@ -366,7 +367,7 @@ def summary(score: Score) -> dict:
     """Every number above for a composed score (JSON-ready; floats rounded to 4 places): the ``musicality`` block of
     ``quality.measure``."""
     plan = score.plan
-    melody, under = score.parts.get("melody", []), accompaniment(score)
+    melody, under = score.parts.get(Role.lead.value, []), accompaniment(score)
     sevenths, all_sevenths = flat_sevenths_over_leading_tone(melody, under, plan.tonic)
     scale = sorted(scale_pitch_classes(plan.tonic, plan.mode))
     harmony = harmony_stats(score.chord_spans, plan.steps_per_bar, plan.mode, plan.ending == Ending.loop)

@@ -128,7 +128,7 @@ def cue_slots(briefs: list[ResolvedBrief], models: ComposerModels, candidates: i
             for k in range(candidates):
                 cue = compose_cue(brief, seed + k, None, raw)
                 plan = cue.plan
-                tokens = melody_phrase_tokens(cue.score.parts["melody"], plan.tonic, plan.total_steps)
+                tokens = melody_phrase_tokens(cue.score.parts["lead"], plan.tonic, plan.total_steps)
                 versions.append(bar_windows(tokens, plan.steps_per_bar))
             for bar in sorted(set.intersection(*(set(v) for v in versions))):
                 phrases.append([v[bar] for v in versions])

@@ -1,4 +1,4 @@
-"""From a resolved brief to a :class:`Plan`: key, meter, tempo map, sections with bar counts, hits, ensemble.
+"""From a resolved brief to a :class:`Plan`: key, meter, tempo map, sections with bar counts, hits, parts.
 
 Pure and deterministic: the same brief, seed and cutdown give the same plan. Choices the brief leaves open (the key,
 the mode) are made from the mood table by hashing the seed with the choice's name, so one choice does not shift
@@ -17,6 +17,10 @@ Decisions where the brief contract is silent:
   cutdowns develop the same motifs differently.
 - A list of intensities that does not match the number of sections (possible only when the form is the default) is
   stretched over the sections.
+- The ensemble is one of the first mood's palette (``schemas/palettes.yaml``): the brief's seed picks one, and its
+  variations take the next ones in turn (variation 2 never plays variation 1's ensemble); a cutdown keeps its full
+  cue's; the parts, their stems and the roles each section's
+  intensity calls for are ``ensemble.py``'s.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import math
 
+from cues.pipelines.compose import ensemble
 from cues.pipelines.compose.tempo_map import (
     Grid,
     HitPlacement,
@@ -33,17 +38,16 @@ from cues.pipelines.compose.tempo_map import (
 )
 from cues.schemas.brief import Brief, Medium, ResolvedBrief
 from cues.schemas.form import FormSection, parse_form
-from cues.schemas.general_midi import FAMILIES, GM_PROGRAMS
 from cues.schemas.key import Key
-from cues.schemas.mood_table import STEMS, Groove, MoodProfile, blend
-from cues.schemas.plan import Hit, Plan, Section, Stem, TempoChange
+from cues.schemas.mood_table import MoodProfile, blend
+from cues.schemas.palettes import palettes
+from cues.schemas.plan import Hit, Plan, Section, TempoChange
 from cues.schemas.timing import MAX_TEMPO, Length
 
 EXPLICIT_TEMPO_SLACK = 1.08  # a brief's own tempo may move this much (×, ÷) to meet hits and whole bars
 MOOD_TEMPO_SLACK = 1.10  # a mood's tempo range is widened this much for the same reasons
 SECTION_WEIGHT = {"intro": 0.5, "outro": 0.5, "break": 0.5, "sting": 0.5, "build": 1.0, "bridge": 1.0}
 SECTION_INTENSITY = {"intro": 0.7, "outro": 0.7, "break": 0.6, "build": 0.9, "bridge": 1.0, "sting": 1.0}
-CHANNELS = {"melody": 0, "harmony": 1, "bass": 2, "percussion": 9}
 #: (fewest bars, form) per medium, most bars first: the first row whose bar count fits is the default form.
 DEFAULT_FORMS: dict[str, tuple[tuple[int, str], ...]] = {
     "film": ((32, "intro-A-B-A'-outro"), (16, "A-B-A'"), (8, "A-A'"), (1, "A")),
@@ -52,21 +56,6 @@ DEFAULT_FORMS: dict[str, tuple[tuple[int, str], ...]] = {
     "ad": ((24, "intro-A-B-A'"), (12, "A-B-A'"), (6, "A-A'"), (1, "A")),
     "trailer": ((32, "intro-A-build-B-outro"), (16, "A-build-B"), (8, "A-B"), (1, "A")),
     "game": ((32, "A-B-A'-C"), (16, "A-B"), (8, "A-A'"), (1, "A")),
-}
-#: A representative General MIDI program for each instrument family a brief may name, by stem role.
-FAMILY_PROGRAM = {
-    "piano": 0,
-    "mallets": 11,
-    "organ": 19,
-    "guitar": 24,
-    "bass": 33,
-    "strings": 48,
-    "harp": 46,
-    "choir": 52,
-    "brass": 61,
-    "woodwinds": 73,
-    "synth": 81,
-    "pad": 89,
 }
 
 
@@ -83,7 +72,13 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
     Raises :class:`PlanError` when the brief cannot be planned as asked.
     """
     profile = blend(brief.mood)
-    programs, groove = _ensemble(brief, profile)
+    palette = palettes().moods[brief.mood[0]]
+    # the brief's ensemble by its own seed; its variations (seed + variation - 1) take the next ones in turn
+    first = palette.ensembles.index(choice(palette.ensembles, brief.seed, "ensemble"))
+    chosen = palette.ensembles[(first + seed - brief.seed) % len(palette.ensembles)]
+    programs, groove = ensemble.programs_of(brief, profile, chosen)
+    parts = ensemble.parts_of(programs, chosen.texture, profile.melody_centre, profile.melody_style.span)
+    stems, absent = ensemble.stems_of(parts)
     notes: list[str] = []
     grid = Grid.of(brief.meter)
     key = _key(brief, profile, seed)
@@ -120,7 +115,10 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
     notes += [_hit_note(p) for p in placements if not p.achievable]
     if form is None:
         form = _default_form(brief.medium, bars, full_plan)
-    sections = _sections(form, bars, brief, profile, tempo_map, grid, notes)
+    sections = tuple(
+        s.model_copy(update={"roles": ensemble.section_roles(s.intensity, palette.enters, parts, groove)})
+        for s in _sections(form, bars, brief, profile, tempo_map, grid, notes)
+    )
     return Plan(
         brief_id=brief.id,
         seed=seed,
@@ -150,7 +148,10 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
         ending=brief.ending,
         sections=sections,
         hits=tuple(Hit(**p.as_dict(grid)) for p in placements),
-        stems=_stems(programs),
+        stems=stems,
+        absent_stems=absent,
+        parts=parts,
+        ensemble=None if brief.instruments else chosen.name,
         groove=groove,
         melody_centre=profile.melody_centre,
         density=profile.density,
@@ -274,53 +275,3 @@ def _intensities(form, brief: Brief, profile: MoodProfile, notes: list[str]) -> 
             factor = 1.2
         result.append(min(1.0, max(0.0, base * factor)))
     return result
-
-
-BASS_PROGRAMS = frozenset(range(32, 40)) | {43, 58, 70}  # the bass family, contrabass, tuba, bassoon
-DRUM_KITS = {
-    0: "Standard kit",
-    8: "Room kit",
-    16: "Power kit",
-    24: "Electronic kit",
-    25: "TR-808 kit",
-    32: "Jazz kit",
-    40: "Brush kit",
-    48: "Orchestra kit",
-}
-
-
-def _ensemble(brief: Brief, profile: MoodProfile) -> tuple[dict[str, int], Groove]:
-    """Programs per stem and the groove: the mood's, or the brief's ``instruments`` in their place.
-
-    Listed instruments fill melody, then harmony; a bass instrument takes the bass; ``drums`` or ``percussion``
-    keep a groove (on the standard or the orchestra kit), without them the percussion stem only accents the hits.
-    A role nobody was listed for takes the first pitched instrument listed (a piano-only brief is all piano).
-    """
-    if not brief.instruments:
-        return profile.ensemble.model_dump(), profile.groove
-    pitched, bass, kit, groove = [], None, 48, Groove.none
-    for name in brief.instruments:
-        if name in ("drums", "percussion"):
-            kit = 0 if name == "drums" else 48
-            groove = profile.groove if profile.groove != Groove.none else Groove.pulse
-        elif name == "bass" or (name in GM_PROGRAMS and GM_PROGRAMS.index(name) in BASS_PROGRAMS):
-            bass = bass if bass is not None else FAMILY_PROGRAM["bass"] if name == "bass" else GM_PROGRAMS.index(name)
-        else:
-            pitched.append(FAMILY_PROGRAM[name] if name in FAMILIES else GM_PROGRAMS.index(name))
-    fallback = pitched[0] if pitched else bass if bass is not None else profile.ensemble.melody
-    programs = {
-        "melody": pitched[0] if pitched else fallback,
-        "harmony": pitched[1] if len(pitched) > 1 else fallback,
-        "bass": bass if bass is not None else fallback,
-        "percussion": kit,
-    }
-    return programs, groove
-
-
-def _stems(programs: dict[str, int]) -> tuple[Stem, ...]:
-    stems = []
-    for name in STEMS:
-        program = programs[name]
-        instrument = DRUM_KITS.get(program, f"kit {program}") if name == "percussion" else GM_PROGRAMS[program]
-        stems.append(Stem(name=name, program=program, channel=CHANNELS[name], instrument=instrument))
-    return tuple(stems)

@@ -43,19 +43,21 @@ from cues.pipelines.compose.score import Note, Score
 from cues.pipelines.compose.tempo_map import HIT_TOLERANCE_MS, STEPS_PER_QUARTER, TempoMap
 from cues.pipelines.music.melody_tokens import FIRST_NOTE
 from cues.schemas.key import Mode
+from cues.schemas.palettes import Role
 
-MAJOR_MINOR = (Mode.major, Mode.minor)  # the only modes music21's key finder reports
+MAJOR_MINOR = (Mode.major, Mode.minor)
+LEAD = Role.lead.value  # the melody's part  # the only modes music21's key finder reports
 
 
 def measure(score: Score) -> dict:
     """The quality block of a cue's manifest (see the module docstring for each number's definition and units)."""
     plan = score.plan
-    parts = {stem.name: score.parts.get(stem.name, []) for stem in plan.stems}
-    pitched_names = {stem.name for stem in plan.stems if stem.channel != DRUM_CHANNEL}
+    parts = {part.name: score.parts.get(part.name, []) for part in plan.parts}
+    pitched_names = {part.name for part in plan.parts if part.channel != DRUM_CHANNEL}
     pitched = {name: notes for name, notes in parts.items() if name in pitched_names}
     all_pitched = [note for notes in pitched.values() for note in notes]
     in_key = {
-        name: allowed_notes(notes, plan.tonic, plan.mode, name == "melody" and plan.chromaticism > 0)
+        name: allowed_notes(notes, plan.tonic, plan.mode, name == LEAD and plan.chromaticism > 0)
         for name, notes in pitched.items()
     }
     percussion = [note for name, notes in parts.items() if name not in pitched for note in notes]
@@ -66,7 +68,7 @@ def measure(score: Score) -> dict:
     return {
         "in_key_rate": _round(in_key_rate([ok for flags in in_key.values() for ok in flags])),
         "in_key_rate_per_stem": {name: _round(in_key_rate(flags)) for name, flags in in_key.items()},
-        "pitch_class_entropy": _round(pitch_class_entropy(parts.get("melody", []))),
+        "pitch_class_entropy": _round(pitch_class_entropy(parts.get(LEAD, []))),
         "pitch_class_entropy_all": _round(pitch_class_entropy(all_pitched)),
         "groove_consistency": _round(groove_consistency(all_notes, plan.steps_per_bar, plan.bars)),
         "groove_consistency_percussion": _round(groove_consistency(percussion, plan.steps_per_bar, plan.bars)),

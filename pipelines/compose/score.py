@@ -1,4 +1,4 @@
-"""The symbolic cue: notes per stem on the 16th-note grid of its plan, before they become a MIDI file.
+"""The symbolic cue: notes per part on the 16th-note grid of its plan, before they become a MIDI file.
 
 Times are grid steps (four to a quarter note); the plan's tempo map turns them into seconds. Percussion notes are
 General MIDI drum numbers (36 kick, 38 snare, 42 closed hi-hat, 49 crash …) on channel 10.
@@ -40,7 +40,8 @@ class Control:
 
 @dataclass
 class Score:
-    """A composed cue: its plan, notes per stem (keys in ``Plan.stems`` order), and control changes per stem."""
+    """A composed cue: its plan, notes per part (keys: part names, in ``Plan.parts`` order), and control changes
+    per part."""
 
     plan: Plan
     parts: dict[str, list[Note]]

@@ -66,7 +66,7 @@ def silent_parts(score: Score) -> list[str]:
 
 def drum_parts(score: Score) -> list[str]:
     """The parts played on the General MIDI drum channel."""
-    return [stem.name for stem in score.plan.stems if stem.channel == DRUM_CHANNEL and stem.name in score.parts]
+    return [part.name for part in score.plan.parts if part.channel == DRUM_CHANNEL and part.name in score.parts]
 
 
 @dataclass(frozen=True)
@@ -91,5 +91,5 @@ def repeated_bars(notes: Sequence[Note], steps_per_bar: int) -> BarRepetition:
 
 
 def ensemble(plan: Plan) -> tuple[tuple[str, int], ...]:
-    """The cue's instruments: (stem, General MIDI program) of each stem, the drum kit's program for drums."""
-    return tuple((stem.name, stem.program) for stem in plan.stems)
+    """The cue's instruments: (part, General MIDI program) of each part, the drum kit's program for drums."""
+    return tuple((part.name, part.program) for part in plan.parts)

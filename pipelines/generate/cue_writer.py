@@ -68,7 +68,7 @@ def audio_request(plan: Plan, midi: bytes, brief: ResolvedBrief, key: str) -> Au
     last_bar_s = plan.steps_per_bar * duration_us / steps / 1e6
     return AudioRequest(
         midi=midi,
-        stems=tuple(StemRoute(stem.name, stem.channel) for stem in plan.stems),
+        stems=tuple(StemRoute(stem.name, stem.channels or stem.channel) for stem in plan.stems),
         length_s=plan.length_s,
         ending=plan.ending,
         delivery=brief.delivery,

@@ -224,7 +224,11 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
             silent = db(float(np.abs(audio).max())) < SILENT_STEM_DBFS
             loudness = gated_loudness(step_powers(audio, rate), rate)
             deliver(f"stems/{stem.name}", audio, pcm, loudness, db(peak), {"silent": silent})
-            stem_report[stem.name] = {"silent": silent, "midi_channel": stem.channel + 1}
+            stem_report[stem.name] = {
+                "silent": silent,
+                "midi_channel": stem.channel + 1,
+                "midi_channels": [c + 1 for c in stem.channels],
+            }
     extra = {"limited": mastered.limiter.engaged}
     if delivery.stems and stems:
         untrimmed = stem_sum * 10.0 ** (-mastered.stem_trim_db / 20.0)

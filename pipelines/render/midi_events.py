@@ -3,9 +3,10 @@
 Times are exact: ticks are converted to microseconds through the tempo map in integers, then to a sample index,
 so a cue of ``length`` seconds ends on sample ``round(length × rate)`` however many tempo changes it has.
 
-Stems: a stem is one MIDI channel of the file. The synth gives bus ``i`` to channel ``i``, so stem ``i``'s
-events are moved to channel ``i`` (and that channel is made a drum channel if the stem's source channel was 10),
-which keeps General MIDI's drum channel from sharing a bus with another stem.
+Stems: a stem is one or more MIDI channels of the file (several parts delivered as one stem). FluidSynth gives
+channel ``c`` to bus ``c mod buses``, so with one bus per stem the ``k``-th channel of stem ``i`` is moved to
+channel ``i + k × stems`` (:meth:`MidiPerformance.bus_of` undoes it); a moved channel is a drum channel if its
+source channel was 10, which keeps General MIDI's drum channel from sharing a bus with another stem.
 """
 
 from __future__ import annotations
@@ -23,14 +24,27 @@ MAX_STEMS = 16  # MIDI channels, hence synth buses
 
 @dataclass(frozen=True)
 class StemRoute:
-    """One stem: its name and the MIDI channel (0–15) its events are on in the file."""
+    """One stem: its name and the MIDI channels (0–15) its events are on in the file (one channel may be given as
+    an int)."""
 
     name: str
-    channel: int
+    channels: tuple[int, ...] | int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.channels, int):
+            object.__setattr__(self, "channels", (self.channels,))
+        if not self.channels:
+            raise MidiReadError(f"the stem {self.name!r} has no MIDI channel")
+
+    @property
+    def channel(self) -> int:
+        """The stem's first channel."""
+        return self.channels[0]
 
     @property
     def drums(self) -> bool:
-        return self.channel == DRUM_CHANNEL
+        """Whether the stem plays only the drum channel."""
+        return self.channels == (DRUM_CHANNEL,)
 
 
 @dataclass(frozen=True)
@@ -46,11 +60,17 @@ class TimedEvent:
 
 @dataclass(frozen=True)
 class MidiPerformance:
-    """What the synth plays: events sorted by sample, the stems in bus order, and the file's length in samples."""
+    """What the synth plays: events sorted by sample, the stems in bus order, the file's length in samples, and
+    the synth channels that are drum channels."""
 
     events: tuple[TimedEvent, ...]
     stems: tuple[StemRoute, ...]
     length_samples: int
+    drum_channels: frozenset[int] = frozenset()
+
+    def bus_of(self, channel: int) -> int:
+        """The bus (stem index) of a synth channel."""
+        return channel % len(self.stems)
 
 
 def read_performance(data: bytes, sample_rate: int, stems: tuple[StemRoute, ...] | None = None) -> MidiPerformance:
@@ -68,22 +88,28 @@ def read_performance(data: bytes, sample_rate: int, stems: tuple[StemRoute, ...]
     stems = stems or _default_stems(timed, names)
     if len(stems) > MAX_STEMS:
         raise MidiReadError(f"{len(stems)} stems; the synth has {MAX_STEMS} buses at most")
-    bus_of = {stem.channel: bus for bus, stem in enumerate(stems)}
-    if len(bus_of) != len(stems):
-        raise MidiReadError("two stems name the same MIDI channel")
+    synth_channel = {}  # source channel → synth channel (module docstring)
+    for bus, stem in enumerate(stems):
+        for k, channel in enumerate(stem.channels):
+            if channel in synth_channel:
+                raise MidiReadError("two stems name the same MIDI channel")
+            synth_channel[channel] = bus + k * len(stems)
+    if max(synth_channel.values()) >= MAX_STEMS:
+        raise MidiReadError(f"{len(synth_channel)} channels in {len(stems)} stems do not fit the synth's 16 channels")
+    drums = frozenset(synth_channel[c] for c in synth_channel if c == DRUM_CHANNEL)
     to_sample = _tick_to_sample(timed, midi.ticks_per_beat, sample_rate)
     events = []
     for tick, message in timed:
         if message.is_meta or not hasattr(message, "channel"):
             continue
-        if message.channel not in bus_of:
+        if message.channel not in synth_channel:
             if message.type == "note_on":
                 raise MidiReadError(f"notes on MIDI channel {message.channel + 1}, which no stem takes")
             continue
-        event = _event(to_sample(tick), bus_of[message.channel], message)
+        event = _event(to_sample(tick), synth_channel[message.channel], message)
         if event.kind != "ignored":  # sysex-like channel messages a synth of GM sounds does not need
             events.append(event)
-    return MidiPerformance(tuple(events), tuple(stems), to_sample(end_tick))
+    return MidiPerformance(tuple(events), tuple(stems), to_sample(end_tick), drums)
 
 
 def _absolute_ticks(midi: mido.MidiFile) -> tuple[list[tuple[int, object]], int, dict[int, str]]:

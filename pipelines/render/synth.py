@@ -173,8 +173,8 @@ class BusSynth:
 
     def _play(self, synth: int, performance: MidiPerformance, samples: int) -> np.ndarray:
         lib, stems = self._lib, len(performance.stems)
-        for channel in range(max(stems, self.buses)):
-            drums = channel < stems and performance.stems[channel].drums
+        for channel in range(MAX_STEMS):
+            drums = channel in performance.drum_channels
             lib.fluid_synth_set_channel_type(synth, channel, _CHANNEL_TYPE[drums])
             lib.fluid_synth_program_change(synth, channel, 0)  # the type change takes effect with a program change
 

@@ -127,12 +127,12 @@ def pianoroll_png(midi: bytes, plan: Plan | None, width_px: int = 1200) -> bytes
 def read_stem_notes(midi: bytes, plan: Plan | None) -> tuple[list[StemNotes], float]:
     """Every stem's notes in seconds, in the plan's stem order, and the MIDI file's length in seconds.
 
-    Uses the plan's stems (``name`` and ``channel`` 0–15) when it has them, else one stem per channel with notes,
+    Uses the plan's stems (``name`` and ``channels`` 0–15) when it has them, else one stem per channel with notes,
     named after its track. A note still sounding at the end of the file ends there.
     Raises :class:`~cues.schemas.errors.MidiReadError` for an unreadable file or notes on a channel no stem takes.
     """
     planned = plan.stems if plan else ()
-    routes = tuple(StemRoute(s.name, s.channel) for s in planned) or None
+    routes = tuple(StemRoute(s.name, s.channels or s.channel) for s in planned) or None
     # the renderer's own reader: the same tempo-map arithmetic, so the picture lines up with the audio
     performance = read_performance(midi, TICKS_PER_SECOND, routes)
     sounding: dict[tuple[int, int], list[int]] = {}
@@ -143,9 +143,9 @@ def read_stem_notes(midi: bytes, plan: Plan | None) -> tuple[list[StemNotes], fl
         elif event.kind == "note_off":
             starts = sounding.get((event.channel, event.data1))
             if starts:  # first on, first off: how a synth pairs repeated notes of one pitch
-                notes[event.channel].append((starts.pop(0), event.sample, event.data1))
+                notes[performance.bus_of(event.channel)].append((starts.pop(0), event.sample, event.data1))
     for (channel, pitch), starts in sorted(sounding.items()):
-        notes[channel].extend((start, performance.length_samples, pitch) for start in starts)
+        notes[performance.bus_of(channel)].extend((start, performance.length_samples, pitch) for start in starts)
 
     instruments = {s.name: s.instrument for s in planned}
     result = []

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from cues.pipelines.compose.tempo_map import TempoMap
 from cues.schemas.plan import Plan
 
+LEAD_PART = "melody"  # the part that carries the tune; the mix keeps its stem on top (pipelines/render/balance.py)
+
 
 @dataclass(frozen=True, order=True)
 class Note:

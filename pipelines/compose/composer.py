@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 MODEL_KINDS = ("melody", "vae", "chords")
 CRITIC = "critic"  # optional in a bundle: the phrase critic reranking candidate phrases (compose/rerank.py)
-COMPOSER_VERSION = "compose-2"  # bump when the same plan and models would give different notes
+COMPOSER_VERSION = "compose-3"  # bump when the same plan and models would give different notes
 
 
 @dataclass

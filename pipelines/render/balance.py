@@ -53,11 +53,11 @@ class SectionBalance:
 
     def as_record(self) -> dict:
         def rounded(value: float | None) -> float | None:
-            return None if value is None else round(value, 2)
+            return None if value is None else round(float(value), 2)
 
         return {
-            "lead_db": round(self.lead_db, 2),
-            "accompaniment_db": round(self.accompaniment_db, 2),
+            "lead_db": round(float(self.lead_db), 2),
+            "accompaniment_db": round(float(self.accompaniment_db), 2),
             "margin_db": rounded(self.margin_db),
             "balanced_margin_db": rounded(self.balanced_margin_db),
         }
@@ -86,7 +86,7 @@ def section_faders(
             balances.append(None)
             continue
         others = accompaniment[:, section]
-        margin = lead_level - others.max()
+        margin = float(lead_level - others.max())
         if others.max() <= LEVEL_FLOOR_LUFS:
             balances.append(SectionBalance(0.0, 0.0, None, None))
             continue

@@ -107,8 +107,9 @@ class CueRenderer:
         return self._synths[key]
 
     def master_cue(self, request: AudioRequest) -> MasteredCue:
-        """Synthesise, shape the ending and master one cue, without encoding: the stems and mix as float arrays
-        (what :meth:`render` encodes, and what ``bench/arrangement.py`` measures)."""
+        """Synthesise, balance (the request's lead on top, ``balance.py``), shape the ending and master one cue,
+        without encoding: the stems and mix as float arrays (what :meth:`render` encodes, and what
+        ``bench/arrangement.py`` measures)."""
         if request.delivery.loudness is None:
             raise RenderError("the delivery loudness is not resolved (call Brief.resolve first)")
         config, delivery = self.config, request.delivery

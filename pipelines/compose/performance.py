@@ -170,4 +170,3 @@ def _released_before_restruck(played: list[Played]) -> list[Played]:
 def volumes(score: Score) -> dict[str, int]:
     """The CC 7 volume of each part of ``score``'s plan (module docstring: the initial balance)."""
     return {stem.name: articulation(score.plan, stem.name).volume for stem in score.plan.stems}
-

@@ -28,6 +28,21 @@ class SynthConfig(BaseModel):
     polyphony: int = Field(256, ge=16, le=4096, description="Voices at most; the oldest are stolen beyond it.")
 
 
+class BalanceConfig(BaseModel):
+    """The mixing rule that keeps the lead on top (``pipelines/render/balance.py``): per section, the lead stem's
+    level minus the loudest accompaniment stem's is brought inside ``±(band_db - guard_db)``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    band_db: float = Field(3.0, ge=0, le=20, description="The lead within this many dB of the loudest other stem.")
+    guard_db: float = Field(1.0, ge=0, le=10, description="Aim this far inside the band (ramps, tails), dB.")
+    lead_range_db: tuple[float, float] = Field((-12.0, 24.0), description="Lowest and highest lead fader, dB.")
+    accompaniment_range_db: tuple[float, float] = Field(
+        (-12.0, 6.0), description="Lowest and highest fader of the accompaniment stems, dB."
+    )
+    ramp_s: float = Field(0.25, ge=0, le=2, description="Fader ramp (raised cosine) centred on a section boundary, s.")
+
+
 class RenderConfig(BaseModel):
     """How cues become audio: synth, soundfont, endings and mastering that the brief does not set."""
 
@@ -44,6 +59,7 @@ class RenderConfig(BaseModel):
     limiter_release_ms: float = Field(80.0, gt=0, le=1000, description="True-peak limiter release, ms.")
     limiter_lookahead_ms: float = Field(5.0, gt=0, le=20, description="True-peak limiter lookahead, ms.")
     mp3_bitrate_kbps: int = Field(192, ge=64, le=320, description="Bit rate of the MP3 preview (CBR), kbit/s.")
+    balance: BalanceConfig = Field(default_factory=BalanceConfig, description="The lead-on-top mixing rule.")
 
 
 class GenerateConfig(BaseModel):

@@ -88,6 +88,28 @@ class StemAudio(BaseModel):
     )
 
 
+class SectionBalance(BaseModel):
+    """The mix's faders in one section of the plan (``pipelines/render/balance.py``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lead_db: float = Field(description="Gain of the lead stem, dB.")
+    accompaniment_db: float = Field(description="Gain of every other stem, dB.")
+    margin_db: float | None = Field(
+        description="Lead minus the loudest other stem before the faders, dB; None where the lead is silent."
+    )
+    balanced_margin_db: float | None = Field(description="The same margin after the faders (as planned), dB.")
+
+
+class Balance(BaseModel):
+    """The lead-on-top mixing rule as applied: the lead stem's name and the faders of each section, in plan order."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lead: str | None = Field(description="The lead stem; None when the rule had nothing to balance.")
+    sections: tuple[SectionBalance, ...]
+
+
 class AudioSummary(BaseModel):
     """The render of the cue: format, length, mastering gain and limiter, and the renderer's identity."""
 
@@ -108,6 +130,7 @@ class AudioSummary(BaseModel):
     gain_db: float = Field(description="The one loudness gain applied to the mix and every stem.")
     stem_trim_db: float = Field(description="Extra trim on every stem so that no stem file clips (0 = none).")
     limiter: Limiter
+    balance: Balance | None = Field(None, description="The lead-on-top faders per section; None before render-2.")
     loudness_target_lufs: float
     true_peak_ceiling_dbtp: float
 

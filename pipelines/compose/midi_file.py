@@ -1,8 +1,10 @@
 """A :class:`Score` as a Standard MIDI File (type 1), exact in time and identical byte for byte for the same score.
 
 Track 0 holds the tempo map, time and key signatures; then one track per part (``Plan.parts``), each on its own
-channel (drums on channel 10) with its program, laid out so the renderer can route every stem's channels to its own
-bus in one synth pass.
+channel (drums on channel 10) with its program and volume (CC 7), laid out so the renderer can route every stem's
+channels to its own bus in one synth pass. The notes are written as played (``performance.py``: humanised timing and
+velocity, articulation, a swell per phrase), not as the grid has them; hits, section downbeats and the length stay
+exact.
 
 Exact length: a MIDI tempo is a whole number of microseconds per quarter note, so a segment of the tempo map is
 written as its tempo rounded down, plus one tempo event on its last 16th that takes up the remainder. Every segment
@@ -16,6 +18,7 @@ from fractions import Fraction
 
 import mido
 
+from cues.pipelines.compose.performance import perform, volumes
 from cues.pipelines.compose.score import Score
 from cues.pipelines.compose.tempo_map import STEPS_PER_QUARTER, TempoMap
 from cues.schemas.key import Mode
@@ -60,11 +63,13 @@ def midi_bytes(score: Score) -> bytes:
     conductor += [(tick, mido.MetaMessage("set_tempo", tempo=tempo, time=0)) for tick, tempo in tempo_events(score)]
     end_tick = plan.total_steps * TICKS_PER_STEP
     tracks = [_track(conductor, end_tick)]
+    volume = volumes(score)
     for part in plan.parts:
         channel = part.channel
         events = [
             (0, mido.MetaMessage("track_name", name=part.name, time=0)),
             (0, mido.Message("program_change", channel=channel, program=part.program, time=0)),
+            (0, mido.Message("control_change", channel=channel, control=7, value=volume[part.name], time=0)),
         ]
         for control in score.controls.get(part.name, []):
             events.append(
@@ -75,19 +80,11 @@ def midi_bytes(score: Score) -> bytes:
                     ),
                 )
             )
-        for note in score.parts.get(part.name, []):
+        for note in perform(score, part.name, TICKS_PER_STEP):
             events.append(
-                (
-                    note.start * TICKS_PER_STEP,
-                    mido.Message("note_on", channel=channel, note=note.pitch, velocity=note.velocity, time=0),
-                )
+                (note.on, mido.Message("note_on", channel=channel, note=note.pitch, velocity=note.velocity, time=0))
             )
-            events.append(
-                (
-                    note.end * TICKS_PER_STEP,
-                    mido.Message("note_off", channel=channel, note=note.pitch, velocity=0, time=0),
-                )
-            )
+            events.append((note.off, mido.Message("note_off", channel=channel, note=note.pitch, velocity=0, time=0)))
         tracks.append(_track(events, end_tick))
     midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_QUARTER)
     midi.tracks.extend(tracks)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from cues.pipelines.compose.tempo_map import TempoMap
 from cues.schemas.plan import Plan
 
+LEAD_STEM = "melody"  # the stem of the lead part (the tune); the mix keeps it on top (pipelines/render/balance.py)
+
 
 @dataclass(frozen=True, order=True)
 class Note:

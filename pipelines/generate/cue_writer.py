@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 from cues.pipelines.compose.composer import COMPOSER_VERSION, ComposerModels, compose_cue
 from cues.pipelines.compose.quality import measure
+from cues.pipelines.compose.score import LEAD_STEM
 from cues.pipelines.render.cue_renderer import AudioRequest, CueRenderer
 from cues.pipelines.render.midi_events import StemRoute
 from cues.pipelines.report.pianoroll import pianoroll_png
@@ -63,7 +64,7 @@ def render_key(spec: CueSpec, model_versions: dict[str, str], renderer: dict) ->
 
 
 def audio_request(plan: Plan, midi: bytes, brief: ResolvedBrief, key: str) -> AudioRequest:
-    """What the renderer needs for a composed cue: its stems' channels, length, ending and delivery."""
+    """What the renderer needs for a composed cue: its stems' channels, length, ending, delivery, sections and lead."""
     _, steps, _, duration_us = plan.tempo_map_us[-1]
     last_bar_s = plan.steps_per_bar * duration_us / steps / 1e6
     return AudioRequest(
@@ -76,6 +77,8 @@ def audio_request(plan: Plan, midi: bytes, brief: ResolvedBrief, key: str) -> Au
         title=plan.brief_id,
         reference=key,
         seed=plan.seed,
+        sections=tuple((section.start_s, section.end_s) for section in plan.sections),
+        lead=LEAD_STEM if any(stem.name == LEAD_STEM for stem in plan.stems) else None,
     )
 
 

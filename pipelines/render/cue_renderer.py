@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cues.pipelines.render.audio_files import BextInfo, Pcm, flac_bytes, mp3_bytes, to_pcm, wav_bytes
+from cues.pipelines.render.balance import SectionBalance, balance_stems
 from cues.pipelines.render.endings import shape_ending
 from cues.pipelines.render.loudness import SILENCE, db, gated_loudness, step_powers, true_peak
 from cues.pipelines.render.master import Mastered, master
-from cues.pipelines.render.midi_events import StemRoute, read_performance
+from cues.pipelines.render.midi_events import MidiPerformance, StemRoute, note_spans, read_performance
 from cues.pipelines.render.soundfont import Soundfont, find_soundfont
 from cues.pipelines.render.synth import BusSynth
 from cues.schemas.brief import AudioFormat, Delivery, Ending
@@ -26,7 +27,7 @@ from cues.schemas.errors import RenderError
 
 log = logging.getLogger(__name__)
 
-RENDERER_VERSION = "render-1"  # bump when the same MIDI, soundfont and settings would give different audio
+RENDERER_VERSION = "render-2"  # bump when the same MIDI, soundfont and settings would give different audio
 SILENT_STEM_DBFS = -120.0  # a stem whose peak stays below this is reported silent
 
 
@@ -43,6 +44,8 @@ class AudioRequest:
     title: str = ""
     reference: str = ""  # the cue key, written into the WAVs' bext chunk (which carries no date: same key, same bytes)
     seed: int = 0  # dither
+    sections: tuple[tuple[float, float], ...] = ()  # (start s, end s) of each section of the plan: the balance's
+    lead: str | None = None  # the stem that carries the tune, kept on top of the others (render/balance.py)
 
 
 @dataclass
@@ -56,6 +59,7 @@ class MasteredCue:
     rate: int
     length_samples: int
     timings: dict[str, float]
+    balance: list[SectionBalance] = field(default_factory=list)  # the lead's and accompaniment's faders per section
 
 
 @dataclass
@@ -103,8 +107,9 @@ class CueRenderer:
         return self._synths[key]
 
     def master_cue(self, request: AudioRequest) -> MasteredCue:
-        """Synthesise, shape the ending and master one cue, without encoding: the stems and mix as float arrays
-        (what :meth:`render` encodes, and what ``bench/arrangement.py`` measures)."""
+        """Synthesise, balance (the request's lead on top, ``balance.py``), shape the ending and master one cue,
+        without encoding: the stems and mix as float arrays (what :meth:`render` encodes, and what
+        ``bench/arrangement.py`` measures)."""
         if request.delivery.loudness is None:
             raise RenderError("the delivery loudness is not resolved (call Brief.resolve first)")
         config, delivery = self.config, request.delivery
@@ -118,6 +123,10 @@ class CueRenderer:
         rings = request.ending in (Ending.ring_out, Ending.loop)
         raw = self.synth(rate, len(performance.stems)).render(performance, length + (max_tail if rings else 0))
         timings["synth_s"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        balance = _balance(raw, rate, request, performance, config)
+        timings["balance_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
         floor = 0.0
@@ -145,7 +154,7 @@ class CueRenderer:
             lookahead_ms=config.limiter_lookahead_ms,
         )
         timings["master_s"] = time.perf_counter() - clock
-        return MasteredCue(mastered, performance.stems, rate, length, timings)
+        return MasteredCue(mastered, performance.stems, rate, length, timings, balance)
 
     def render(self, request: AudioRequest) -> RenderedAudio:
         cue = self.master_cue(request)
@@ -170,11 +179,29 @@ class CueRenderer:
                     "max_gain_reduction_db": mastered.limiter.max_gain_reduction_db,
                     "passes": mastered.limiter.passes,
                 },
+                "balance": {
+                    "lead": request.lead if cue.balance else None,
+                    "sections": [section.as_record() for section in cue.balance],
+                },
                 "loudness_target_lufs": delivery.loudness,
                 "true_peak_ceiling_dbtp": delivery.true_peak,
             }
         )
         return audio
+
+
+def _balance(
+    raw: np.ndarray, rate: int, request: AudioRequest, performance: MidiPerformance, config: RenderConfig
+) -> list[SectionBalance]:
+    """Keep the request's lead on top of the other stems, section by section (``render/balance.py``), in place."""
+    names = [stem.name for stem in performance.stems]
+    if request.lead not in names or not request.sections:
+        return []
+    lead = names.index(request.lead)
+    spans = [(round(start * rate), round(end * rate)) for start, end in request.sections]
+    notes = note_spans(performance, lead)
+    plays = [any(on < end and off > start for on, off in notes) for start, end in spans]
+    return balance_stems(raw, rate, spans, lead, plays, config.balance)
 
 
 def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate: int, mp3_kbps: int):

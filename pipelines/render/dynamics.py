@@ -60,10 +60,14 @@ class LevelMeter:
         end = min(max(round(end_s * self.rate), 0), last)
         if end <= start:
             return LEVEL_FLOOR_LUFS
-        mean_square = (self.cumulative[end] - self.cumulative[start]) / (end - start)
-        if mean_square <= 0:
-            return LEVEL_FLOOR_LUFS
-        return max(LEVEL_FLOOR_LUFS, -0.691 + 10.0 * float(np.log10(mean_square)))
+        return loudness_of((self.cumulative[end] - self.cumulative[start]) / (end - start))
+
+
+def loudness_of(mean_square: float) -> float:
+    """The level (LUFS) of a K-weighted mean square summed over channels; :data:`LEVEL_FLOOR_LUFS` for silence."""
+    if mean_square <= 0:
+        return LEVEL_FLOOR_LUFS
+    return max(LEVEL_FLOOR_LUFS, -0.691 + 10.0 * float(np.log10(mean_square)))
 
 
 def span_levels(meter: LevelMeter, spans: Sequence[tuple[float, float]], until_s: float | None = None) -> list:

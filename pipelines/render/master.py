@@ -9,6 +9,9 @@ is pedalboard's ``BrickwallLimiter`` with its 4× oversampled (true-peak) detect
 own. Limiting lowers the loudness a little, and its detector's oversampler is not the meter's, so the gain and
 the limiter's ceiling are adjusted in a few passes until the mix measures within 0.1 LU of the target and under
 the ceiling by our BS.1770-4 meter. Loops are limited as a ring (the end's limiting carries into the start).
+
+The stems arrive balanced: ``balance.py`` has already put the lead on top of the accompaniment, section by section,
+by faders on the stems themselves; everything here is common to every stem, so the balance is what is delivered.
 """
 
 from __future__ import annotations

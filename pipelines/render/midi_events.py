@@ -112,6 +112,21 @@ def read_performance(data: bytes, sample_rate: int, stems: tuple[StemRoute, ...]
     return MidiPerformance(tuple(events), tuple(stems), to_sample(end_tick), drums)
 
 
+def note_spans(performance: MidiPerformance, bus: int) -> list[tuple[int, int]]:
+    """(note-on sample, note-off sample) of every note on ``bus``; a note never released ends at the file's end."""
+    held: dict[int, list[int]] = {}
+    spans = []
+    for event in performance.events:
+        if event.channel != bus:
+            continue
+        if event.kind == "note_on":
+            held.setdefault(event.data1, []).append(event.sample)
+        elif event.kind == "note_off" and held.get(event.data1):
+            spans.append((held[event.data1].pop(0), event.sample))
+    spans += [(start, performance.length_samples) for starts in held.values() for start in starts]
+    return sorted(spans)
+
+
 def _absolute_ticks(midi: mido.MidiFile) -> tuple[list[tuple[int, object]], int, dict[int, str]]:
     """Every message with its absolute tick (stable: file order within a tick), the last tick, track names."""
     timed: list[tuple[int, int, int, object]] = []

@@ -8,10 +8,8 @@ Pure functions of the plan, the chord slots and the melody; every number below i
   the beats. No chord tone sounds a semitone from a held melody note (``voicing.py``).
 - **Bass**: the chord's root in ``BASS_RANGE``, nearest the previous root, in a pattern per groove; a note that would
   sit a semitone from the melody moves to another chord tone (``voicing.py``).
-- **Percussion**: the groove (see ``pipelines/compose/grooves.py``) thinned by intensity, a crash at the downbeat
-  of a section that rises, a fill into the next section.
-- **Hits**: a crash and a kick (timpani on the orchestra kit) plus an accented re-strike of the chord at each hit,
-  voiced against the melody like every strike.
+- **Drums**: in ``pipelines/compose/drums.py`` (the groove, its fills, and the drums of hits and endings).
+- **Hits**: an accented re-strike of the chord at each hit, voiced against the melody like every strike.
 - **Endings** (brief contract): ``ring_out`` a tonic chord on the last bar's downbeat held to the end;
   ``button`` a short accented tonic chord on the last beat; ``fade`` an expression ramp to silence over the last
   bars; ``cut`` plays through; ``loop`` keeps playing into the turnaround, with no note crossing the end.
@@ -20,16 +18,12 @@ Pure functions of the plan, the chord slots and the melody; every number below i
 from __future__ import annotations
 
 from cues.pipelines.compose.chord_colour import Colour
-from cues.pipelines.compose.grooves import groove_hits
 from cues.pipelines.compose.progression import Slot
 from cues.pipelines.compose.score import Control, Note
 from cues.pipelines.compose.voicing import BASS_RANGE, MelodyLine, bass_pitch, bass_spans, lead_voices, voice_strike
 from cues.schemas.brief import Ending
-from cues.schemas.mood_table import Groove
 from cues.schemas.plan import Plan
 
-CRASH, KICK, TIMPANI_LOW = 49, 36, 41
-ORCHESTRA_KIT = 48
 FADE_BARS = 2
 
 
@@ -131,39 +125,17 @@ def _bass_rhythm(plan: Plan, slot: Slot, intensity: float) -> list[tuple[int, in
     return result
 
 
-def percussion_part(plan: Plan) -> list[Note]:
-    notes = []
-    kit = next(s.program for s in plan.stems if s.name == "percussion")
-    for index, section in enumerate(plan.sections):
-        start = section.start_bar * plan.steps_per_bar
-        level = velocity(plan, section.intensity, 0.85)
-        for bar in range(section.bars):
-            bar_start = start + bar * plan.steps_per_bar
-            last_bar = bar == section.bars - 1 and index < len(plan.sections) - 1
-            for offset, drum, scale in groove_hits(
-                plan.groove, plan.steps_per_bar, plan.steps_per_beat, section.intensity, fill=last_bar, kit=kit
-            ):
-                notes.append(Note(bar_start + offset, bar_start + offset + 1, drum, max(1, round(level * scale))))
-        previous = plan.sections[index - 1].intensity if index else 0.0
-        if index and section.intensity >= 0.6 and section.intensity > previous - 0.05 and plan.groove.value != "none":
-            notes.append(Note(start, start + 1, CRASH, velocity(plan, section.intensity)))
-    return notes
-
-
 def hit_accents(plan: Plan, slots: list[Slot], melody: list[Note]) -> tuple[dict[str, list[Note]], list[int]]:
-    """Accents at the hits the plan could place: crash + kick (or timpani), and the chord struck hard (voiced
-    against ``melody`` like every strike)."""
+    """Accents at the hits the plan could place: the chord struck hard (voiced against ``melody`` like every
+    strike); their drums are ``drums.hit_drums``."""
     line = MelodyLine(melody, plan.total_steps)
-    kit = next(s.program for s in plan.stems if s.name == "percussion")
-    low = TIMPANI_LOW if kit == ORCHESTRA_KIT else KICK
-    parts: dict[str, list[Note]] = {"percussion": [], "harmony": []}
+    parts: dict[str, list[Note]] = {"harmony": []}
     steps = []
     for hit in plan.hits:
         step = hit.step
         if step >= plan.total_steps:
             continue
         steps.append(step)
-        parts["percussion"] += [Note(step, step + 1, CRASH, 120), Note(step, step + 1, low, 118)]
         slot = next(s for s in slots if s.start <= step < s.end)
         end = min(step + plan.steps_per_beat, plan.total_steps)
         parts["harmony"] += _struck(
@@ -186,11 +158,6 @@ def apply_ending(plan: Plan, parts: dict[str, list[Note]], slots: list[Slot]) ->
             parts[name] = [n for n in parts[name] if n.start < last_bar]
         parts["harmony"] += _struck(plan, slots[-1], tonic_voicing, last_bar, total, line, final_level, final=True)
         parts["bass"].append(Note(last_bar, total, _low_root(plan, slots[-1]), final_level))
-        if plan.groove != Groove.none:  # a quiet cue without drums ends on its chord alone
-            parts["percussion"] += [
-                Note(last_bar, last_bar + 1, CRASH, final_level),
-                Note(last_bar, last_bar + 1, KICK, final_level),
-            ]
     elif plan.ending == Ending.button:
         button = total - plan.steps_per_beat
         length = max(1, plan.steps_per_beat // 2)
@@ -201,8 +168,6 @@ def apply_ending(plan: Plan, parts: dict[str, list[Note]], slots: list[Slot]) ->
         line = MelodyLine(parts["melody"], total)
         parts["harmony"] += _struck(plan, slots[-1], tonic_voicing, button, button + length, line, accent, final=True)
         parts["bass"].append(Note(button, button + length, _low_root(plan, slots[-1]), accent))
-        if plan.groove != Groove.none:
-            parts["percussion"] += [Note(button, button + 1, CRASH, accent), Note(button, button + 1, KICK, accent)]
     elif plan.ending == Ending.fade:
         start = max(0, total - FADE_BARS * bar)
         ramp = [Control(s, 11, round(127 * (total - s) / (total - start))) for s in range(start, total, 2)]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from cues.pipelines.compose import arrangement
+from cues.pipelines.compose import arrangement, drums
 from cues.pipelines.compose.melody import MelodyModels, write_melody
 from cues.pipelines.compose.midi_file import midi_bytes
 from cues.pipelines.compose.plan import make_plan
@@ -69,10 +69,11 @@ def compose(plan: Plan, models: ComposerModels) -> Score:
         "melody": melody,
         "harmony": arrangement.harmony_part(plan, slots, melody),
         "bass": arrangement.bass_part(plan, slots, melody),
-        "percussion": arrangement.percussion_part(plan),
+        "percussion": drums.percussion_part(plan),
     }
     controls = arrangement.apply_ending(plan, parts, slots)
     accents, accent_steps = arrangement.hit_accents(plan, slots, parts["melody"])
+    accents["percussion"] = drums.ending_drums(plan) + drums.hit_drums(plan)
     for name, notes in accents.items():
         parts[name] = sorted(parts[name] + notes)
     return Score(

@@ -22,6 +22,7 @@ from cues.pipelines.compose.progression import Slot
 from cues.pipelines.compose.score import Control, Note
 from cues.pipelines.compose.voicing import BASS_RANGE, MelodyLine, bass_pitch, bass_spans, lead_voices, voice_strike
 from cues.schemas.brief import Ending
+from cues.schemas.grooves import groove_table
 from cues.schemas.plan import Plan
 
 FADE_BARS = 2
@@ -101,7 +102,7 @@ def _bass_tones(plan: Plan, slot: Slot) -> list[int]:
 
 def _bass_rhythm(plan: Plan, slot: Slot, intensity: float) -> list[tuple[int, int, str]]:
     beat, bar = plan.steps_per_beat, plan.steps_per_bar
-    groove = plan.groove.value
+    groove = groove_table()[plan.groove].feel.value  # the bass follows the groove's rhythmic family
     if groove in ("none", "pulse") or intensity < 0.35:
         pattern = [(0, bar, "root")]
     elif groove in ("driving", "ostinato"):

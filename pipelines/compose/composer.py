@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from cues.pipelines.compose import arrangement, drums
+from cues.pipelines.compose import arrangement, crescendo, drums
 from cues.pipelines.compose.melody import MelodyModels, write_melody
 from cues.pipelines.compose.midi_file import midi_bytes
 from cues.pipelines.compose.plan import make_plan
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 MODEL_KINDS = ("melody", "vae", "chords")
 CRITIC = "critic"  # optional in a bundle: the phrase critic reranking candidate phrases (compose/rerank.py)
-COMPOSER_VERSION = "compose-2"  # bump when the same plan and models would give different notes
+COMPOSER_VERSION = "compose-3"  # bump when the same plan and models would give different notes
 
 
 @dataclass
@@ -74,6 +74,9 @@ def compose(plan: Plan, models: ComposerModels) -> Score:
     controls = arrangement.apply_ending(plan, parts, slots)
     accents, accent_steps = arrangement.hit_accents(plan, slots, parts["melody"])
     accents["percussion"] = drums.ending_drums(plan) + drums.hit_drums(plan)
+    pitched = [name for name in parts if name != drums.DRUM_STEM]
+    for name, ramp in crescendo.crescendos(plan, pitched).items():
+        controls[name] = sorted(controls.get(name, []) + ramp, key=lambda control: control.step)
     for name, notes in accents.items():
         parts[name] = sorted(parts[name] + notes)
     return Score(

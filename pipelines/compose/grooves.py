@@ -11,7 +11,8 @@ Decisions where the issue is silent:
   (6/8: a beat of six sixteenths) the duple offbeat falls on the beat's third eighth and its sixteenths on the
   second eighth and the last sixteenth, which turns a straight pattern into a lilting one rather than a dotted one.
 - A bar takes none, one or two of its groove's variations (one most often), and one to a few ghost notes on offbeat
-  sixteenths its ghost drum does not already play, fewer at lower intensity: a drummer repeats the pattern, but rarely the same bar twice.
+  sixteenths its ghost drum does not already play, fewer at lower intensity: a drummer repeats the pattern, but
+  rarely the same bar twice.
 - A fill replaces what the groove plays in its last beat(s) except the kick and bass drum; it is one beat long at
   a phrase's end and two (in bars of three beats or more, from intensity 0.7) at a section's end.
 """

@@ -2,7 +2,7 @@
 
 The first mood of a brief dominates: numbers (tempo, melody centre, density, harmonic rhythm, velocity, chromaticism,
 intensity, chord colours, and the numbers of the melodic style) are weighted averages with weights 1, ½, ⅓
-normalised; modes, tonics, groove and the melody's contour come from the first mood, since an average
+normalised; modes, tonics, grooves and the melody's contour come from the first mood, since an average
 of two grooves or a rising and a falling line is neither.
 """
 
@@ -15,21 +15,9 @@ from importlib import resources
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cues.schemas.grooves import Groove
 from cues.schemas.key import Mode
 from cues.schemas.moods import MOODS
-
-
-class Groove(StrEnum):
-    """Drum/percussion patterns the arranger knows."""
-
-    none = "none"
-    pulse = "pulse"
-    straight = "straight"
-    driving = "driving"
-    half_time = "half_time"
-    shuffle = "shuffle"
-    march = "march"
-    ostinato = "ostinato"
 
 
 class TempoRange(BaseModel):
@@ -97,7 +85,7 @@ class MoodProfile(BaseModel):
     melody_centre: float = Field(ge=48, le=84, description="MIDI pitch at the centre of the melody")
     density: float = Field(gt=0, le=1, description="share of 16th steps with a melody onset")
     harmonic_rhythm: float = Field(gt=0, le=2, description="chords per bar")
-    groove: Groove
+    grooves: tuple[Groove, ...] = Field(min_length=3, description="the grooves a cue may play, taken in turn by seed")
     velocity: float = Field(ge=1, le=127)
     chromaticism: float = Field(ge=0, le=0.1)
     intensity: float = Field(ge=0, le=1)

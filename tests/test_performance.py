@@ -65,8 +65,12 @@ def test_hits_section_downbeats_and_drums_stay_exact(cues):
                 written[key] = max(written.get(key, 0), n.velocity)
         assert written.items() <= {(p.on, p.pitch): p.velocity for p in played}.items(), name
     drums = next(p.name for p in plan.parts if p.channel == 9)
-    grid = {(n.start * TICKS_PER_STEP, n.end * TICKS_PER_STEP, n.pitch) for n in cue.score.parts[drums]}
-    assert {(p.on, p.off, p.pitch) for p in played_parts(cue)[drums]} == grid  # a double strike sounds once
+    longest: dict[tuple[int, int], int] = {}  # a double strike (a hit's landing on a groove's stroke) sounds once,
+    for n in cue.score.parts[drums]:  # as long as the longer of the two
+        key = (n.start * TICKS_PER_STEP, n.pitch)
+        longest[key] = max(longest.get(key, 0), n.end * TICKS_PER_STEP)
+    grid = {(on, off, pitch) for (on, pitch), off in longest.items()}
+    assert {(p.on, p.off, p.pitch) for p in played_parts(cue)[drums]} == grid
     # every hit still lands on its sample: a crash within 10 ms of the time asked for
     performance = read_performance(cue.midi, RATE)
     crashes = [e.sample / RATE for e in performance.events if e.kind == "note_on" and e.data1 == 49]

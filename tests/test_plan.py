@@ -85,7 +85,7 @@ def test_loops_in_bars_are_whole_bars(bars, meter, mood):
 
 
 def test_explicit_tempo_is_kept_when_it_fits_and_moved_with_a_note_when_not():
-    plan = plan_of(length=60, tempo=112, ending="button")
+    plan = plan_of(length=60, tempo=112, ending="button", medium="tv")  # a tv cue has no arc to note
     assert plan.tempo_bpm == 112 and plan.bars == 28 and plan.notes == ()
     plan = plan_of(length=6, tempo=112, ending="button")
     assert plan.bars == 3 and plan.tempo_bpm == 120

@@ -10,10 +10,8 @@ Pure functions of the plan, the chord slots and the melody; every number below i
   figure plays the rhythm). No chord tone sounds a semitone from a held melody note (``voicing.py``).
 - **Bass**: the chord's root in ``BASS_RANGE``, nearest the previous root, in a pattern per groove; a note that would
   sit a semitone from the melody moves to another chord tone (``voicing.py``).
-- **Percussion**: the groove (see ``pipelines/compose/grooves.py``) thinned by intensity, a crash at the downbeat
-  of a section that rises, a fill into the next section.
-- **Hits**: a crash and a kick (timpani on the orchestra kit) plus an accented re-strike of the chord at each hit,
-  voiced against the melody like every strike.
+- **Drums**: in ``pipelines/compose/drums.py`` (the groove, its fills, and the drums of hits and endings).
+- **Hits**: an accented re-strike of the chord at each hit, voiced against the melody like every strike.
 - **Endings** (brief contract): ``ring_out`` a tonic chord on the last bar's downbeat held to the end;
   ``button`` a short accented tonic chord on the last beat; ``fade`` an expression ramp to silence over the last
   bars; ``cut`` plays through; ``loop`` keeps playing into the turnaround, with no note crossing the end.
@@ -22,17 +20,14 @@ Pure functions of the plan, the chord slots and the melody; every number below i
 from __future__ import annotations
 
 from cues.pipelines.compose.chord_colour import Colour
-from cues.pipelines.compose.grooves import groove_hits
 from cues.pipelines.compose.progression import Slot
 from cues.pipelines.compose.score import Control, Note
 from cues.pipelines.compose.voicing import BASS_RANGE, MelodyLine, bass_pitch, bass_spans, lead_voices, voice_strike
 from cues.schemas.brief import Ending
-from cues.schemas.mood_table import Groove
+from cues.schemas.grooves import groove_table
 from cues.schemas.palettes import Role
 from cues.schemas.plan import Plan
 
-CRASH, KICK, TIMPANI_LOW = 49, 36, 41
-ORCHESTRA_KIT = 48
 FADE_BARS = 2
 PAD_RESTRIKE = 0.5  # from this intensity the pad re-strikes its chord every bar
 
@@ -40,12 +35,6 @@ PAD_RESTRIKE = 0.5  # from this intensity the pad re-strikes its chord every bar
 def velocity(plan: Plan, intensity: float, scale: float = 1.0) -> int:
     """MIDI velocity from the mood's base velocity, the section's intensity and a per-part scale."""
     return round(min(127, max(20, plan.velocity * scale * (0.7 + 0.6 * intensity))))
-
-
-def drum_kit(plan: Plan) -> int:
-    """The program of the cue's drum kit (the orchestra kit when it has no drums part)."""
-    drums = plan.part(Role.drums)
-    return drums.program if drums else ORCHESTRA_KIT
 
 
 def pad_part(plan: Plan, slots: list[Slot], melody: list[Note]) -> list[Note]:
@@ -112,7 +101,7 @@ def _bass_tones(plan: Plan, slot: Slot) -> list[int]:
 
 def _bass_rhythm(plan: Plan, slot: Slot, intensity: float) -> list[tuple[int, int, str]]:
     beat, bar = plan.steps_per_beat, plan.steps_per_bar
-    groove = plan.groove.value
+    groove = groove_table()[plan.groove].feel.value  # the bass follows the groove's rhythmic family
     if groove in ("none", "pulse") or intensity < 0.35:
         pattern = [(0, bar, "root")]
     elif groove in ("driving", "ostinato"):
@@ -136,39 +125,17 @@ def _bass_rhythm(plan: Plan, slot: Slot, intensity: float) -> list[tuple[int, in
     return result
 
 
-def percussion_part(plan: Plan) -> list[Note]:
-    notes = []
-    kit = drum_kit(plan)
-    for index, section in enumerate(plan.sections):
-        start = section.start_bar * plan.steps_per_bar
-        level = velocity(plan, section.intensity, 0.85)
-        for bar in range(section.bars):
-            bar_start = start + bar * plan.steps_per_bar
-            last_bar = bar == section.bars - 1 and index < len(plan.sections) - 1
-            for offset, drum, scale in groove_hits(
-                plan.groove, plan.steps_per_bar, plan.steps_per_beat, section.intensity, fill=last_bar, kit=kit
-            ):
-                notes.append(Note(bar_start + offset, bar_start + offset + 1, drum, max(1, round(level * scale))))
-        previous = plan.sections[index - 1].intensity if index else 0.0
-        if index and section.intensity >= 0.6 and section.intensity > previous - 0.05 and plan.groove.value != "none":
-            notes.append(Note(start, start + 1, CRASH, velocity(plan, section.intensity)))
-    return notes
-
-
 def hit_accents(plan: Plan, slots: list[Slot], melody: list[Note]) -> tuple[dict[str, list[Note]], list[int]]:
-    """Accents at the hits the plan could place: crash + kick (or timpani), and the chord struck hard (voiced
-    against ``melody`` like every strike)."""
+    """Accents at the hits the plan could place: the chord struck hard (voiced against ``melody`` like every
+    strike); their drums are ``drums.hit_drums``."""
     line = MelodyLine(melody, plan.total_steps)
-    kit = drum_kit(plan)
-    low = TIMPANI_LOW if kit == ORCHESTRA_KIT else KICK
-    parts: dict[str, list[Note]] = {"drums": [], "pad": []}
+    parts: dict[str, list[Note]] = {"pad": []}
     steps = []
     for hit in plan.hits:
         step = hit.step
         if step >= plan.total_steps:
             continue
         steps.append(step)
-        parts["drums"] += [Note(step, step + 1, CRASH, 120), Note(step, step + 1, low, 118)]
         slot = next(s for s in slots if s.start <= step < s.end)
         end = min(step + plan.steps_per_beat, plan.total_steps)
         parts["pad"] += _struck(
@@ -180,17 +147,16 @@ def hit_accents(plan: Plan, slots: list[Slot], melody: list[Note]) -> tuple[dict
 def apply_ending(plan: Plan, parts: dict[str, list[Note]], slots: list[Slot]) -> dict[str, list[Control]]:
     """Shape the last bar(s) for the ending in place (before the hit accents are added, which an ending must not
     remove); returns the control changes it needs (fade). ``parts`` are keyed by part name (``lead``, ``pad``,
-    ``bass``, ``drums``, …); the final chord is the pad's, with the bass's root and the drums' crash when those play
-    in the last section."""
+    ``bass``, ``drums``, …); the final chord is the pad's, with the bass's root when the bass plays in the last
+    section (the drums' are ``drums.ending_drums``)."""
     total, bar = plan.total_steps, plan.steps_per_bar
     last_bar = total - bar
     controls: dict[str, list[Control]] = {}
     tonic_voicing = lead_voices(None, slots[-1].voiced_pitch_classes(plan))
     line = MelodyLine(parts["lead"], total)
     final_level = velocity(plan, plan.sections[-1].intensity)
-    closing = set(plan.sections[-1].roles) or {Role.bass, Role.drums}
-    bass, drums = Role.bass in closing and "bass" in parts, Role.drums in closing and "drums" in parts
-    drums = drums and plan.groove != Groove.none  # a quiet cue without drums ends on its chord alone
+    closing = set(plan.sections[-1].roles) or {Role.bass}
+    bass = Role.bass in closing and "bass" in parts
     if plan.ending == Ending.ring_out:
         for name in parts:
             if name != "lead":
@@ -198,11 +164,6 @@ def apply_ending(plan: Plan, parts: dict[str, list[Note]], slots: list[Slot]) ->
         parts["pad"] += _struck(plan, slots[-1], tonic_voicing, last_bar, total, line, final_level, final=True)
         if bass:
             parts["bass"].append(Note(last_bar, total, _low_root(plan, slots[-1]), final_level))
-        if drums:
-            parts["drums"] += [
-                Note(last_bar, last_bar + 1, CRASH, final_level),
-                Note(last_bar, last_bar + 1, KICK, final_level),
-            ]
     elif plan.ending == Ending.button:
         button = total - plan.steps_per_beat
         length = max(1, plan.steps_per_beat // 2)
@@ -214,8 +175,6 @@ def apply_ending(plan: Plan, parts: dict[str, list[Note]], slots: list[Slot]) ->
         parts["pad"] += _struck(plan, slots[-1], tonic_voicing, button, button + length, line, accent, final=True)
         if bass:
             parts["bass"].append(Note(button, button + length, _low_root(plan, slots[-1]), accent))
-        if drums:
-            parts["drums"] += [Note(button, button + 1, CRASH, accent), Note(button, button + 1, KICK, accent)]
     elif plan.ending == Ending.fade:
         start = max(0, total - FADE_BARS * bar)
         ramp = [Control(s, 11, round(127 * (total - s) / (total - start))) for s in range(start, total, 2)]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from cues.pipelines.compose import arrangement, orchestration
+from cues.pipelines.compose import arrangement, crescendo, drums, orchestration
 from cues.pipelines.compose.melody import MelodyModels, write_melody
 from cues.pipelines.compose.midi_file import midi_bytes
 from cues.pipelines.compose.plan import make_plan
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 MODEL_KINDS = ("melody", "vae", "chords")
 CRITIC = "critic"  # optional in a bundle: the phrase critic reranking candidate phrases (compose/rerank.py)
-COMPOSER_VERSION = "compose-3"  # bump when the same plan and models would give different notes
+COMPOSER_VERSION = "compose-4"  # bump when the same plan and models would give different notes
 
 
 @dataclass
@@ -71,6 +71,10 @@ def compose(plan: Plan, models: ComposerModels) -> Score:
     parts = orchestration.orchestrate(plan, slots, melody)
     controls = arrangement.apply_ending(plan, parts, slots)
     accents, accent_steps = arrangement.hit_accents(plan, slots, parts["lead"])
+    accents[drums.DRUM_PART] = drums.ending_drums(plan) + drums.hit_drums(plan)
+    pitched = [part.name for part in plan.parts if part.role != Role.drums]
+    for name, ramp in crescendo.crescendos(plan, pitched).items():
+        controls[name] = sorted(controls.get(name, []) + ramp, key=lambda control: control.step)
     for name, notes in accents.items():
         if name in parts:
             parts[name] = sorted(parts[name] + notes)

@@ -70,17 +70,19 @@ DRUM_KITS = {
 STANDARD_KIT, ORCHESTRA_KIT = 0, 48
 
 
-def programs_of(brief: Brief, profile: MoodProfile, chosen: Ensemble) -> tuple[dict[Role, int], Groove]:
-    """The program of each role and the groove: the chosen ensemble's, or the brief's ``instruments`` (module
-    docstring)."""
+def programs_of(
+    brief: Brief, profile: MoodProfile, chosen: Ensemble, groove: Groove
+) -> tuple[dict[Role, int], Groove]:
+    """The program of each role and the groove (the mood's ``groove`` the plan chose): the chosen ensemble's, or
+    the brief's ``instruments`` (module docstring)."""
     if not brief.instruments:
         roles = {role: chosen.program(role) for role in Role}
-        return {role: program for role, program in roles.items() if program is not None}, profile.groove
-    pitched, bass, kit, groove = [], None, ORCHESTRA_KIT, Groove.none
+        return {role: program for role, program in roles.items() if program is not None}, groove
+    pitched, bass, kit, mood_groove, groove = [], None, ORCHESTRA_KIT, groove, Groove.none
     for name in brief.instruments:
         if name in ("drums", "percussion"):
             kit = STANDARD_KIT if name == "drums" else ORCHESTRA_KIT
-            groove = profile.groove if profile.groove != Groove.none else Groove.pulse
+            groove = mood_groove if mood_groove != Groove.none else Groove.pulse
         elif name == "bass" or (name in GM_PROGRAMS and GM_PROGRAMS.index(name) in BASS_PROGRAMS):
             bass = bass if bass is not None else FAMILY_PROGRAM["bass"] if name == "bass" else GM_PROGRAMS.index(name)
         else:

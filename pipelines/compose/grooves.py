@@ -1,99 +1,147 @@
-"""Drum and percussion grooves, written in beats so one pattern serves 4/4, 3/4, 2/4 and 6/8.
+"""One bar of a groove (``schemas/grooves.yaml``), as a drummer would play it there: the pattern thinned by the
+section's intensity, the answering second bar, the bar's own variations and ghost notes, and fills.
 
-A groove is a list of layers; each layer is a General MIDI drum note, where it plays (on which beats, and where in
-the beat), a velocity scale, and the intensity from which it joins — so a quiet section keeps only the foundation
-and a loud one adds the hats. On the orchestra kit (program 48) the low drums are timpani and concert drums.
+Pure functions of the groove, the meter and a per-bar random generator (which the caller seeds from the plan's
+seed and the bar, so the same plan gives the same bars). Strokes are ``(step in the bar, drum, level)`` with drums
+by name and levels as shares of the section's drum velocity; ``drums.py`` maps them to notes and velocities.
+
+Decisions where the issue is silent:
+
+- Grooves are written in beats and fractions of a beat, so one pattern serves 4/4, 3/4 and 2/4; in compound meters
+  (6/8: a beat of six sixteenths) the duple offbeat falls on the beat's third eighth and its sixteenths on the
+  second eighth and the last sixteenth, which turns a straight pattern into a lilting one rather than a dotted one.
+- A bar takes none, one or two of its groove's variations (one most often), and one to a few ghost notes on offbeat
+  sixteenths its ghost drum does not already play, fewer at lower intensity: a drummer repeats the pattern, but
+  rarely the same bar twice.
+- A fill replaces what the groove plays in its last beat(s) except the kick and bass drum; it is one beat long at
+  a phrase's end and two (in bars of three beats or more, from intensity 0.7) at a section's end.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import random
+from collections.abc import Iterable
 
-from cues.schemas.mood_table import Groove
+from cues.schemas.grooves import Beats, Drum, Fill, GrooveSpec, Stroke
 
-KICK, SNARE, CLOSED_HAT, OPEN_HAT, RIDE, LOW_TOM, MID_TOM, FLOOR_TOM, SHAKER = 36, 38, 42, 46, 51, 45, 47, 41, 70
+Strike = tuple[int, Drum, float]  # (step in the bar, drum, share of the section's drum velocity)
 
-
-@dataclass(frozen=True)
-class Layer:
-    """``drum`` on ``beats`` (``"all"``, ``"odd"`` = 1, 3 …, ``"even"`` = 2, 4 …, ``"first"``) at ``offsets``
-    (fractions of a beat), from ``min_intensity`` up."""
-
-    drum: int
-    beats: str
-    offsets: tuple[float, ...]
-    scale: float
-    min_intensity: float = 0.0
-
-
-GROOVES: dict[Groove, tuple[Layer, ...]] = {
-    Groove.none: (),
-    Groove.pulse: (Layer(FLOOR_TOM, "all", (0.0,), 0.55), Layer(SHAKER, "all", (0.5,), 0.35, 0.5)),
-    Groove.straight: (
-        Layer(KICK, "odd", (0.0,), 0.9),
-        Layer(SNARE, "even", (0.0,), 0.85, 0.4),
-        Layer(CLOSED_HAT, "all", (0.0, 0.5), 0.5, 0.5),
-    ),
-    Groove.driving: (
-        Layer(KICK, "all", (0.0,), 0.95),
-        Layer(SNARE, "even", (0.0,), 0.9, 0.3),
-        Layer(CLOSED_HAT, "all", (0.0, 0.25, 0.5, 0.75), 0.45, 0.55),
-        Layer(OPEN_HAT, "all", (0.5,), 0.5, 0.8),
-    ),
-    Groove.half_time: (
-        Layer(KICK, "first", (0.0,), 0.95),
-        Layer(SNARE, "middle", (0.0,), 0.9, 0.35),
-        Layer(RIDE, "all", (0.0, 0.5), 0.45, 0.6),
-    ),
-    Groove.shuffle: (
-        Layer(KICK, "odd", (0.0,), 0.85),
-        Layer(SNARE, "even", (0.0,), 0.8, 0.4),
-        Layer(CLOSED_HAT, "all", (0.0, 0.75), 0.5, 0.45),
-    ),
-    Groove.march: (
-        Layer(KICK, "odd", (0.0,), 0.85),
-        Layer(SNARE, "all", (0.0,), 0.6, 0.3),
-        Layer(SNARE, "even", (0.5, 0.75), 0.45, 0.6),
-    ),
-    Groove.ostinato: (
-        Layer(LOW_TOM, "all", (0.0, 0.25, 0.5, 0.75), 0.45),
-        Layer(KICK, "odd", (0.0,), 0.9, 0.4),
-        Layer(SNARE, "even", (0.0,), 0.7, 0.65),
-    ),
-}
+COMPOUND_OFFSETS = {0.25: 2 / 6, 0.5: 4 / 6, 0.75: 5 / 6}  # duple fractions of a beat → eighths of a 6/8 beat
+VARIATIONS_PER_BAR = (0, 1, 1, 2)  # how many variations a bar takes, drawn uniformly
+FILL_FROM = 0.35  # no fills below this intensity: a quiet section just plays on
+LONG_FILL_FROM = 0.7  # a section's end gets a two-beat fill from this intensity
+FOUNDATION = frozenset({Drum.kick, Drum.bass_drum})  # what keeps playing under a fill
+TOM_RUNS = (
+    (Drum.tom_high, Drum.tom_high, Drum.tom_mid, Drum.tom_mid, Drum.tom_low, Drum.tom_low, Drum.tom_floor),
+    (Drum.snare, Drum.snare, Drum.tom_high, Drum.tom_mid, Drum.tom_low, Drum.tom_floor, Drum.tom_floor),
+    (Drum.tom_high, Drum.snare, Drum.tom_mid, Drum.snare, Drum.tom_low, Drum.tom_floor, Drum.tom_floor),
+)
 
 
-def _on(beats: str, beat: int, count: int) -> bool:
-    if beats == "all":
-        return True
-    if beats == "first":
-        return beat == 0
-    if beats == "middle":  # the backbeat of half time: beat 3 of 4, beat 2 of 2 or 3
-        return beat == count // 2 if count > 1 else False
-    return beat % 2 == (0 if beats == "odd" else 1)
-
-
-def groove_hits(
-    groove: Groove, steps_per_bar: int, steps_per_beat: int, intensity: float, fill: bool = False, kit: int = 0
-) -> list[tuple[int, int, float]]:
-    """(step in the bar, drum, velocity scale) of one bar of ``groove`` at ``intensity``; ``fill`` leads into the
-    next section with toms on the last beat (from intensity 0.5)."""
+def stroke_steps(stroke: Stroke, steps_per_bar: int, steps_per_beat: int) -> list[int]:
+    """The steps of the bar on which ``stroke`` falls."""
     count = steps_per_bar // steps_per_beat
-    hits: dict[tuple[int, int], float] = {}
-    for layer in GROOVES[groove]:
-        if intensity < layer.min_intensity:
+    compound = steps_per_beat % 3 == 0
+    steps = []
+    for beat in range(count):
+        if not _on(stroke.beats, beat, count):
             continue
-        for beat in range(count):
-            if not _on(layer.beats, beat, count):
-                continue
-            for offset in layer.offsets:
-                step = beat * steps_per_beat + round(offset * steps_per_beat)
-                if step < steps_per_bar:
-                    hits[(step, layer.drum)] = max(hits.get((step, layer.drum), 0.0), layer.scale)
-    if fill and groove != Groove.none and intensity >= 0.5:
-        last = steps_per_bar - steps_per_beat
-        hits = {k: v for k, v in hits.items() if k[0] < last or k[1] == KICK}
-        toms = (MID_TOM, LOW_TOM, FLOOR_TOM, FLOOR_TOM, FLOOR_TOM, FLOOR_TOM)
-        for k, step in enumerate(range(last, steps_per_bar, max(1, steps_per_beat // 4))):
-            hits[(step, toms[min(k, len(toms) - 1)])] = 0.6 + 0.1 * k
-    return sorted((step, drum, min(scale, 1.0)) for (step, drum), scale in hits.items())
+        for offset in stroke.at:
+            fraction = COMPOUND_OFFSETS.get(offset, offset) if compound else offset
+            step = beat * steps_per_beat + round(fraction * steps_per_beat)
+            if step < steps_per_bar:
+                steps.append(step)
+    return steps
+
+
+def _on(beats: Beats, beat: int, count: int) -> bool:
+    if beats == Beats.all:
+        return True
+    if beats == Beats.first:
+        return beat == 0
+    if beats == Beats.last:
+        return beat == count - 1
+    if beats == Beats.middle:  # the backbeat of half time: beat 3 of 4, beat 2 of 2 or 3
+        return count > 1 and beat == count // 2
+    return beat % 2 == (0 if beats == Beats.odd else 1)
+
+
+def _plays(stroke: Stroke, intensity: float) -> bool:
+    return stroke.start <= intensity < stroke.stop
+
+
+def groove_bar(
+    spec: GrooveSpec,
+    steps_per_bar: int,
+    steps_per_beat: int,
+    intensity: float,
+    answer: bool,
+    rng: random.Random,
+) -> list[Strike]:
+    """One bar of ``spec`` at ``intensity``: its strokes, the answer's when ``answer``, the variations and ghost
+    notes ``rng`` picks for this bar. Empty when nothing of the groove plays at this intensity."""
+    strokes = [s for s in spec.bar if _plays(s, intensity)]
+    if answer:
+        strokes += [s for s in spec.answer if _plays(s, intensity)]
+    if not strokes:
+        return []
+    eligible = [s for s in spec.variations if _plays(s, intensity)]
+    taken = min(len(eligible), rng.choice(VARIATIONS_PER_BAR))
+    strokes += rng.sample(eligible, taken)
+    hits: dict[tuple[int, Drum], float] = {}
+    for stroke in strokes:
+        for step in stroke_steps(stroke, steps_per_bar, steps_per_beat):
+            hits[(step, stroke.drum)] = max(hits.get((step, stroke.drum), 0.0), stroke.level)
+    ghosts = spec.ghosts
+    if ghosts is not None and intensity >= ghosts.start:
+        free = [s for s in range(steps_per_bar) if s % steps_per_beat and (s, ghosts.drum) not in hits]
+        most = max(2, math.ceil(ghosts.count * (0.5 + 0.5 * (intensity - ghosts.start) / (1 - ghosts.start))))
+        for step in rng.sample(free, min(len(free), rng.randint(1, most))):
+            hits[(step, ghosts.drum)] = ghosts.level
+    return sorted((step, drum, level) for (step, drum), level in hits.items())
+
+
+def fill_beats(steps_per_bar: int, steps_per_beat: int, intensity: float, section_end: bool) -> int:
+    """How many beats a fill takes at the end of a phrase or (``section_end``) a section; 0 for none."""
+    if intensity < FILL_FROM:
+        return 0
+    if section_end and intensity >= LONG_FILL_FROM and steps_per_bar // steps_per_beat >= 3:
+        return 2
+    return 1
+
+
+def with_fill(
+    bar: Iterable[Strike],
+    kind: Fill,
+    steps_per_bar: int,
+    steps_per_beat: int,
+    beats: int,
+    rng: random.Random,
+) -> list[Strike]:
+    """``bar`` with its last ``beats`` beats replaced by a fill of ``kind`` (the kick and bass drum kept), rising
+    in level into the next bar's downbeat."""
+    start = steps_per_bar - beats * steps_per_beat
+    kept = [s for s in bar if s[0] < start or s[1] in FOUNDATION]
+    return sorted(kept + fill_strokes(kind, start, steps_per_bar, rng))
+
+
+def fill_strokes(kind: Fill, start: int, end: int, rng: random.Random) -> list[Strike]:
+    """A fill of ``kind`` over steps ``[start, end)`` (sixteenths, the first half in eighths when it is long),
+    rising from about half to full level."""
+    length = end - start
+    steps = [s for s in range(start, end) if length <= 4 or s >= start + length // 2 or (s - start) % 2 == 0]
+    run = rng.choice(TOM_RUNS)
+    strokes = []
+    for k, step in enumerate(steps):
+        position = k / max(1, len(steps) - 1)
+        level = 0.5 + 0.45 * position
+        if kind == Fill.toms:
+            drum = run[min(len(run) - 1, round(position * (len(run) - 1)))]
+        else:
+            drum = {Fill.snare_roll: Drum.snare, Fill.timpani_roll: Drum.timpani_root, Fill.cymbal_swell: Drum.ride}[
+                kind
+            ]
+            level = (0.3 if kind == Fill.cymbal_swell else 0.4) + 0.5 * position
+        strokes.append((step, drum, level))
+    return strokes

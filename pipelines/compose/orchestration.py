@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from cues.pipelines.compose import arrangement, counter_line, figures
+from cues.pipelines.compose import arrangement, counter_line, drums, figures
 from cues.pipelines.compose.ensemble import stems_of
 from cues.pipelines.compose.progression import Slot
 from cues.pipelines.compose.score import Note
@@ -46,7 +46,7 @@ def orchestrate(plan: Plan, slots: list[Slot], melody: list[Note]) -> dict[str, 
         elif part.role == Role.bass:
             notes = arrangement.bass_part(plan, slots, melody)
         elif part.role == Role.drums:
-            notes = arrangement.percussion_part(plan)
+            notes = drums.percussion_part(plan)
         else:
             notes = []  # effects play only what the hits add
         parts[part.name] = in_sections(plan, part.role, notes)

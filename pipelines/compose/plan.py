@@ -21,6 +21,10 @@ Decisions where the brief contract is silent:
   variations take the next ones in turn (variation 2 never plays variation 1's ensemble); a cutdown keeps its full
   cue's; the parts, their stems and the roles each section's
   intensity calls for are ``ensemble.py``'s.
+- Film, trailer and ad cues of 30 s or more whose brief does not pin ``intensity`` get an arc (``_arc``: start
+  low, build to the climax at the last main section or at the last hit, breathe out after it), written in the
+  notes; other media and shorter cues keep the gentle shape around the mood's intensity. A cutdown takes the
+  intensities of its full cue's sections of the same label (or name), so an edit keeps the parent's shape.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from cues.pipelines.compose.tempo_map import (
 from cues.schemas.brief import Brief, Medium, ResolvedBrief
 from cues.schemas.form import FormSection, parse_form
 from cues.schemas.key import Key
-from cues.schemas.mood_table import MoodProfile, blend
+from cues.schemas.mood_table import Groove, MoodProfile, blend
 from cues.schemas.palettes import palettes
 from cues.schemas.plan import Hit, Plan, Section, TempoChange
 from cues.schemas.timing import MAX_TEMPO, Length
@@ -48,6 +52,12 @@ EXPLICIT_TEMPO_SLACK = 1.08  # a brief's own tempo may move this much (×, ÷) t
 MOOD_TEMPO_SLACK = 1.10  # a mood's tempo range is widened this much for the same reasons
 SECTION_WEIGHT = {"intro": 0.5, "outro": 0.5, "break": 0.5, "sting": 0.5, "build": 1.0, "bridge": 1.0}
 SECTION_INTENSITY = {"intro": 0.7, "outro": 0.7, "break": 0.6, "build": 0.9, "bridge": 1.0, "sting": 1.0}
+ARC_MEDIA = (Medium.film, Medium.trailer, Medium.ad)  # cues that build, from ARC_FROM_S seconds (issue 16)
+ARC_FROM_S = 30.0
+ARC_LIFT, ARC_PEAK_LEAST = 0.2, 0.6  # the climax: the mood's intensity + 0.2, at least 0.6
+ARC_DEPTH, ARC_DEPTH_PER_BASE, ARC_FLOOR = 0.45, 0.25, 0.1  # the start: 0.45 (+0.25 × mood) below it, ≥ 0.1
+OUTRO_SHARE = 0.35  # after the climax the music breathes out to this share of the arc's span above its start
+FRAME_SECTIONS = frozenset({"intro", "outro", "break", "sting"})
 #: (fewest bars, form) per medium, most bars first: the first row whose bar count fits is the default form.
 DEFAULT_FORMS: dict[str, tuple[tuple[int, str], ...]] = {
     "film": ((32, "intro-A-B-A'-outro"), (16, "A-B-A'"), (8, "A-A'"), (1, "A")),
@@ -76,7 +86,7 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
     # the brief's ensemble by its own seed; its variations (seed + variation - 1) take the next ones in turn
     first = palette.ensembles.index(choice(palette.ensembles, brief.seed, "ensemble"))
     chosen = palette.ensembles[(first + seed - brief.seed) % len(palette.ensembles)]
-    programs, groove = ensemble.programs_of(brief, profile, chosen)
+    programs, groove = ensemble.programs_of(brief, profile, chosen, mood_groove(profile, seed))
     parts = ensemble.parts_of(programs, chosen.texture, profile.melody_centre, profile.melody_style.span)
     stems, absent = ensemble.stems_of(parts)
     notes: list[str] = []
@@ -115,9 +125,10 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
     notes += [_hit_note(p) for p in placements if not p.achievable]
     if form is None:
         form = _default_form(brief.medium, bars, full_plan)
+    hit_bars = [p.step // grid.steps_per_bar for p in placements]
     sections = tuple(
         s.model_copy(update={"roles": ensemble.section_roles(s.intensity, palette.enters, parts, groove)})
-        for s in _sections(form, bars, brief, profile, tempo_map, grid, notes)
+        for s in _sections(form, bars, brief, profile, tempo_map, grid, notes, hit_bars, full_plan)
     )
     return Plan(
         brief_id=brief.id,
@@ -233,9 +244,10 @@ def allocate_bars(form: tuple[FormSection, ...], bars: int) -> list[int]:
     return result
 
 
-def _sections(form, bars, brief, profile, tempo_map, grid, notes) -> tuple[Section, ...]:
+def _sections(form, bars, brief, profile, tempo_map, grid, notes, hit_bars, full_plan) -> tuple[Section, ...]:
     counts = allocate_bars(form, bars)
-    intensities = _intensities(form, brief, profile, notes)
+    length_s = tempo_map.seconds(bars * grid.steps_per_bar)
+    intensities = _intensities(form, brief, profile, notes, counts, length_s, hit_bars, full_plan)
     sections, start = [], 0
     for section, count, intensity in zip(form, counts, intensities, strict=True):
         sections.append(
@@ -254,7 +266,12 @@ def _sections(form, bars, brief, profile, tempo_map, grid, notes) -> tuple[Secti
     return tuple(sections)
 
 
-def _intensities(form, brief: Brief, profile: MoodProfile, notes: list[str]) -> list[float]:
+def _intensities(
+    form, brief: Brief, profile: MoodProfile, notes: list[str], counts, length_s, hit_bars, full_plan
+) -> list[float]:
+    """Each section's intensity: the brief's when it pins them; a cutdown's from its full cue's sections of the
+    same label; an arc for film, trailer and ad cues of ``ARC_FROM_S`` or more; else a gentle shape around the
+    mood's intensity (contrasting sections lift, the last lettered section a little more, intro and outro lower)."""
     given = brief.intensity
     if isinstance(given, int | float):
         return [float(given)] * len(form)
@@ -263,6 +280,24 @@ def _intensities(form, brief: Brief, profile: MoodProfile, notes: list[str]) -> 
             notes.append(f"{len(given)} intensities stretched over {len(form)} sections")
             return [given[min(len(given) - 1, i * len(given) // len(form))] for i in range(len(form))]
         return [float(v) for v in given]
+    gentle = _gentle_intensities(form, profile)
+    if full_plan is not None:
+        by_label = {s.label: s.intensity for s in full_plan.sections}
+        by_name = {s.name: s.intensity for s in reversed(full_plan.sections)}  # the first section of the name
+        return [by_label.get(s.label, by_name.get(s.name, own)) for s, own in zip(form, gentle, strict=True)]
+    if brief.medium not in ARC_MEDIA or length_s < ARC_FROM_S - 1e-6 or len(form) < 2:
+        return gentle
+    result = _arc(form, counts, profile.intensity, hit_bars)
+    peak = max(range(len(result)), key=lambda i: result[i])
+    notes.append(
+        f"intensity arc for a {brief.medium.value} cue of {length_s:.0f} s: "
+        + ", ".join(f"{s.label} {v:.2f}" for s, v in zip(form, result, strict=True))
+        + f" (climax: {form[peak].label})"
+    )
+    return result
+
+
+def _gentle_intensities(form, profile: MoodProfile) -> list[float]:
     base = profile.intensity
     lettered = [i for i, s in enumerate(form) if len(s.name) == 1]
     climax = lettered[-1] if len(lettered) > 1 else None
@@ -275,3 +310,32 @@ def _intensities(form, brief: Brief, profile: MoodProfile, notes: list[str]) -> 
             factor = 1.2
         result.append(min(1.0, max(0.0, base * factor)))
     return result
+
+
+def _arc(form, counts, base: float, hit_bars) -> list[float]:
+    """Low at the start, building section by section to a climax — the section of the last hit the plan placed
+    (unless that is the first), else the last main section — and breathing out after it. The climax reaches
+    ``max(base + ARC_LIFT, ARC_PEAK_LEAST)`` and the start lies ``ARC_DEPTH`` (more for a louder mood) below it, so
+    the span is at least 0.45 and widest for the loud moods."""
+    peak = min(1.0, max(base + ARC_LIFT, ARC_PEAK_LEAST))
+    floor = max(ARC_FLOOR, peak - ARC_DEPTH - ARC_DEPTH_PER_BASE * base)
+    starts = [sum(counts[:i]) for i in range(len(form))]
+    main = [i for i, s in enumerate(form) if s.name not in FRAME_SECTIONS] or list(range(len(form)))
+    climax = main[-1] if main[-1] > 0 else len(form) - 1
+    if hit_bars:
+        hit_section = max(i for i, start in enumerate(starts) if start <= max(hit_bars))
+        climax = hit_section if hit_section > 0 else climax
+    after = len(form) - 1 - climax
+    result = []
+    for i in range(len(form)):
+        if i <= climax:
+            result.append(floor + (peak - floor) * i / climax)
+        else:  # down to OUTRO_SHARE of the span at the last section
+            result.append(peak - (peak - floor) * (1 - OUTRO_SHARE) * (i - climax) / after)
+    return result
+
+
+def mood_groove(profile: MoodProfile, seed: int) -> Groove:
+    """The mood's grooves taken in turn by seed: successive variations (seed + variation − 1) never repeat a groove
+    before each has played, and a cutdown (same seed) keeps its full cue's groove."""
+    return profile.grooves[seed % len(profile.grooves)]

@@ -187,7 +187,7 @@ def main() -> None:
             "key_match": quality["key_match"],
             "tonic_match": quality["tonic_match"],
             "pitch_class_entropy": quality["pitch_class_entropy"],
-            "corpus_entropy_range": corpus.range(quality["stems"]["melody"]["notes"]),
+            "corpus_entropy_range": corpus.range(quality["stems"]["lead"]["notes"]),
             "same_more_similar": quality["section_similarity"]["same_more_similar"],
             "hits_met": len(errors) == len(achievable) and all(e <= 10 for e in errors),
             "hit_error_max_ms": quality["hit_error_max_ms"],
@@ -202,7 +202,7 @@ def main() -> None:
         rows.append(row)
         features.append(
             melody_features(
-                cue.score.parts["melody"],
+                cue.score.parts["lead"],
                 cue.plan.steps_per_beat,
                 cue.plan.steps_per_bar,
                 cue.plan.tempo_bpm,

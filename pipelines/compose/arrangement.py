@@ -29,6 +29,7 @@ from cues.schemas.palettes import Role
 from cues.schemas.plan import Plan
 
 FADE_BARS = 2
+HIT_BEATS = 2  # a hit lands as a tutti held this long: the ensemble louder for a beat or two, not only a crash
 PAD_RESTRIKE = 0.5  # from this intensity the pad re-strikes its chord every bar
 
 
@@ -126,10 +127,10 @@ def _bass_rhythm(plan: Plan, slot: Slot, intensity: float) -> list[tuple[int, in
 
 
 def hit_accents(plan: Plan, slots: list[Slot], melody: list[Note]) -> tuple[dict[str, list[Note]], list[int]]:
-    """Accents at the hits the plan could place: the chord struck hard (voiced against ``melody`` like every
-    strike); their drums are ``drums.hit_drums``."""
+    """Accents at the hits the plan could place, a tutti held for ``HIT_BEATS``: the chord struck hard (voiced
+    against ``melody`` like every strike) over the bass's low root; their drums are ``drums.hit_drums``."""
     line = MelodyLine(melody, plan.total_steps)
-    parts: dict[str, list[Note]] = {"pad": []}
+    parts: dict[str, list[Note]] = {"pad": [], "bass": []}
     steps = []
     for hit in plan.hits:
         step = hit.step
@@ -137,10 +138,11 @@ def hit_accents(plan: Plan, slots: list[Slot], melody: list[Note]) -> tuple[dict
             continue
         steps.append(step)
         slot = next(s for s in slots if s.start <= step < s.end)
-        end = min(step + plan.steps_per_beat, plan.total_steps)
+        end = min(step + HIT_BEATS * plan.steps_per_beat, plan.total_steps)
         parts["pad"] += _struck(
             plan, slot, lead_voices(None, slot.voiced_pitch_classes(plan)), step, end, line, 118
         )
+        parts["bass"].append(Note(step, end, _low_root(plan, slot), 118))
     return parts, steps
 
 

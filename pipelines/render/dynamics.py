@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from cues.pipelines.render.loudness import ABSOLUTE_GATE_LUFS, k_weighted, step_powers, window_powers
+from cues.pipelines.render.loudness import ABSOLUTE_GATE_LUFS, k_weighted, power_lufs, step_powers, window_powers
 
 LEVEL_FLOOR_LUFS = -120.0  # level of a silent span
 SILENT_STEM_DBFS = -90.0  # a stem whose sample peak stays below this delivers nothing audible (24-bit noise: −144)
@@ -67,7 +67,7 @@ def loudness_of(mean_square: float) -> float:
     """The level (LUFS) of a K-weighted mean square summed over channels; :data:`LEVEL_FLOOR_LUFS` for silence."""
     if mean_square <= 0:
         return LEVEL_FLOOR_LUFS
-    return max(LEVEL_FLOOR_LUFS, -0.691 + 10.0 * float(np.log10(mean_square)))
+    return max(LEVEL_FLOOR_LUFS, float(power_lufs(mean_square)))
 
 
 def span_levels(meter: LevelMeter, spans: Sequence[tuple[float, float]], until_s: float | None = None) -> list:
@@ -130,12 +130,11 @@ def loudness_range(audio: np.ndarray, rate: int) -> float | None:
     energy = window_powers(step_powers(audio, rate), rate, SHORT_TERM_S)
     if not energy.size:
         return None
-    with np.errstate(divide="ignore"):
-        short_term = -0.691 + 10.0 * np.log10(energy)
+    short_term = power_lufs(energy)
     above = short_term >= ABSOLUTE_GATE_LUFS
     if not above.any():
         return None
-    gate = -0.691 + 10.0 * np.log10(energy[above].mean()) + RANGE_GATE_LU
+    gate = power_lufs(energy[above].mean()) + RANGE_GATE_LU
     kept = short_term[above & (short_term >= gate)]
     low, high = np.percentile(kept, RANGE_PERCENTILES)
     return float(high - low)

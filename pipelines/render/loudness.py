@@ -27,6 +27,13 @@ STEP_S = 0.1  # 75 % overlap
 SILENCE = -float("inf")
 
 
+def power_lufs(mean_square):
+    """BS.1770's loudness (LUFS) of a K-weighted mean square summed over channels (a number or an array); −inf for
+    zero."""
+    with np.errstate(divide="ignore"):
+        return -0.691 + 10.0 * np.log10(mean_square)
+
+
 def db(value: float) -> float:
     """Amplitude ratio → dB (−inf for 0)."""
     return 20.0 * float(np.log10(value)) if value > 0 else SILENCE
@@ -75,14 +82,13 @@ def gated_loudness(powers: np.ndarray, rate: int, gain_db: float = 0.0) -> float
     if not z.size:
         return SILENCE
     z = z * 10.0 ** (gain_db / 10.0)
-    with np.errstate(divide="ignore"):
-        block_loudness = -0.691 + 10.0 * np.log10(z)
+    block_loudness = power_lufs(z)
     above_absolute = block_loudness >= ABSOLUTE_GATE_LUFS
     if not above_absolute.any():
         return SILENCE
-    relative = -0.691 + 10.0 * np.log10(z[above_absolute].mean()) + RELATIVE_GATE_LU
+    relative = power_lufs(z[above_absolute].mean()) + RELATIVE_GATE_LU
     final = z[above_absolute & (block_loudness > relative)]
-    return float(-0.691 + 10.0 * np.log10(final.mean())) if final.size else SILENCE
+    return float(power_lufs(final.mean())) if final.size else SILENCE
 
 
 def integrated_loudness(audio: np.ndarray, rate: int) -> float:

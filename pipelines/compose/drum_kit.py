@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from cues.schemas.grooves import Drum
 
-ORCHESTRA_KIT = 48
+STANDARD_KIT, ORCHESTRA_KIT = 0, 48  # General MIDI drum kits' programs
 TIMPANI_LOWEST, TIMPANI_LOWEST_PC = 41, 5  # the orchestra kit's timpani run from note 41 (F) up by semitones
 
 STANDARD: dict[Drum, int] = {

@@ -23,6 +23,7 @@ by the cue's seed). Decisions where the issue and the brief contract are silent:
 
 from __future__ import annotations
 
+from cues.pipelines.compose.drum_kit import ORCHESTRA_KIT, STANDARD_KIT
 from cues.pipelines.compose.voicing import BASS_RANGE, VOICING_RANGE
 from cues.schemas.brief import Brief
 from cues.schemas.general_midi import FAMILIES, GM_PROGRAMS
@@ -67,7 +68,6 @@ DRUM_KITS = {
     40: "Brush kit",
     48: "Orchestra kit",
 }
-STANDARD_KIT, ORCHESTRA_KIT = 0, 48
 
 
 def programs_of(

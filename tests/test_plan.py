@@ -207,6 +207,15 @@ def test_every_mood_has_three_ensembles_in_the_data_and_the_seed_reaches_them(mo
     assert sorted(variations) == sorted(e.name for e in palette.ensembles)  # variations rotate through them
 
 
+@pytest.mark.parametrize("mood", ["epic", "calm"])
+def test_briefs_of_successive_seeds_play_every_pairing_of_groove_and_ensemble(mood):
+    palette = palettes().moods[mood]
+    plans = [plan_of(mood=mood, length=30, seed=seed) for seed in range(12)]
+    pairs = {(plan.groove, plan.ensemble) for plan in plans}
+    assert len(pairs) == len(palette.ensembles) * len({plan.groove for plan in plans}) == 12
+    assert all(a.ensemble != b.ensemble for a, b in zip(plans, plans[1:]))
+
+
 def test_palette_instruments_have_ranges_that_hold_their_registers():
     table = palettes()
     for palette in table.moods.values():

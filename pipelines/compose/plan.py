@@ -17,10 +17,11 @@ Decisions where the brief contract is silent:
   cutdowns develop the same motifs differently.
 - A list of intensities that does not match the number of sections (possible only when the form is the default) is
   stretched over the sections.
-- The ensemble is one of the first mood's palette (``schemas/palettes.yaml``): the brief's seed picks one, and its
-  variations take the next ones in turn (variation 2 never plays variation 1's ensemble); a cutdown keeps its full
-  cue's; the parts, their stems and the roles each section's
-  intensity calls for are ``ensemble.py``'s.
+- The ensemble is one of the first mood's palette (``schemas/palettes.yaml``): the brief's seed picks one
+  (``mood_ensemble``: briefs of successive seeds walk through every pairing of the mood's grooves and ensembles,
+  where a hash would leave two of four briefs of a mood on one ensemble half the time), and its variations take the
+  next ones in turn (variation 2 never plays variation 1's ensemble); a cutdown keeps its full cue's; the parts,
+  their stems and the roles each section's intensity calls for are ``ensemble.py``'s.
 - Film, trailer and ad cues of 30 s or more whose brief does not pin ``intensity`` get an arc (``_arc``: start
   low, build to the climax at the last main section or at the last hit, breathe out after it), written in the
   notes; other media and shorter cues keep the gentle shape around the mood's intensity. A cutdown takes the
@@ -44,7 +45,7 @@ from cues.schemas.brief import Brief, Medium, ResolvedBrief
 from cues.schemas.form import FormSection, parse_form
 from cues.schemas.key import Key
 from cues.schemas.mood_table import Groove, MoodProfile, blend
-from cues.schemas.palettes import palettes
+from cues.schemas.palettes import Ensemble, palettes
 from cues.schemas.plan import Hit, Plan, Section, TempoChange
 from cues.schemas.timing import MAX_TEMPO, Length
 
@@ -84,7 +85,7 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
     profile = blend(brief.mood)
     palette = palettes().moods[brief.mood[0]]
     # the brief's ensemble by its own seed; its variations (seed + variation - 1) take the next ones in turn
-    first = palette.ensembles.index(choice(palette.ensembles, brief.seed, "ensemble"))
+    first = palette.ensembles.index(mood_ensemble(palette.ensembles, profile, brief.seed))
     chosen = palette.ensembles[(first + seed - brief.seed) % len(palette.ensembles)]
     programs, groove = ensemble.programs_of(brief, profile, chosen, mood_groove(profile, seed))
     parts = ensemble.parts_of(programs, chosen.texture, profile.melody_centre, profile.melody_style.span)
@@ -333,6 +334,13 @@ def _arc(form, counts, base: float, hit_bars) -> list[float]:
         else:  # down to OUTRO_SHARE of the span at the last section
             result.append(peak - (peak - floor) * (1 - OUTRO_SHARE) * (i - climax) / after)
     return result
+
+
+def mood_ensemble(ensembles: tuple[Ensemble, ...], profile: MoodProfile, seed: int) -> Ensemble:
+    """The ensemble of a brief's seed, in step with ``mood_groove``: seed s plays ensemble (s + s // G) mod E of E,
+    groove s mod G of G, so any G × E successive seeds play every pairing once (when G + 1 and E are coprime, as
+    for 4 grooves and 3 ensembles) and successive seeds never repeat an ensemble."""
+    return ensembles[(seed + seed // len(profile.grooves)) % len(ensembles)]
 
 
 def mood_groove(profile: MoodProfile, seed: int) -> Groove:

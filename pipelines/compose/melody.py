@@ -56,6 +56,7 @@ from cues.pipelines.music.melody_tokens import FIRST_NOTE, LOW, NUM_TOKENS, toke
 from cues.schemas.brief import Ending
 from cues.schemas.key import MODE_INTERVALS, Mode
 from cues.schemas.mood_table import blend
+from cues.schemas.palettes import Role
 from cues.schemas.plan import Plan, Section
 
 MOTIF_CANDIDATES = 8  # VAE latent points (LSTM rollouts: half as many) the motif is chosen among
@@ -103,7 +104,25 @@ def write_melody(plan: Plan, slots: list[Slot], models: MelodyModels) -> tuple[l
         level = round(min(127, max(30, plan.velocity * (0.8 + 0.4 * section.intensity))))
         for start, end, relative in melody_tokens.decode(tokens, 0):  # pitches relative to the tonic
             notes.append(Note(offset + start, offset + end, relative + plan.tonic, level))
-    return notes, tokens_by_section
+    return _within_range(notes, plan, cue.harmony), tokens_by_section
+
+
+def _within_range(notes: list[Note], plan: Plan, harmony: Harmony) -> list[Note]:
+    """A note that development (a sequence up, an approach from above) carried past the lead instrument's range
+    takes the nearest tone of its chord inside the range. Folding it by an octave, as the other parts are, would
+    throw single notes of the tune an octave away: two leaps and two turns where the line had one peak."""
+    lead = plan.part(Role.lead)
+    if lead is None:
+        return notes
+    low, high = lead.low - lead.transpose, lead.high - lead.transpose
+    fitted = []
+    for note in notes:
+        if not low <= note.pitch <= high:
+            tones = harmony.at(note.start)
+            inside = [p for p in range(low, high + 1) if (p - plan.tonic) % 12 in tones]
+            note = Note(note.start, note.end, min(inside, key=lambda p: abs(p - note.pitch)), note.velocity)
+        fitted.append(note)
+    return fitted
 
 
 def _cue(plan: Plan, slots: list[Slot], models: MelodyModels) -> Cue:

@@ -86,6 +86,11 @@ class StemAudio(BaseModel):
     midi_channels: tuple[int, ...] = Field(
         (), description="Every MIDI channel the stem carries (its parts'), 1-based; absent in older manifests."
     )
+    groups: tuple[str, ...] = Field(
+        (),
+        description="The role groups the stem carries (delivery.stems), in render order; absent in older manifests, "
+        "whose stems are each the role group of their name.",
+    )
 
 
 class SectionBalance(BaseModel):
@@ -119,7 +124,12 @@ class AudioSummary(BaseModel):
     bit_depth: int
     samples: int = Field(description="Sample frames of the mix (and of every stem).")
     duration_s: float = Field(description="The files' duration, seconds (with the tail of a ring-out).")
-    stems: dict[str, StemAudio]
+    stems: dict[str, StemAudio] = Field(description="The delivered stems, in delivery order.")
+    absent_stems: tuple[str, ...] = Field(
+        (),
+        description="Stems delivery.stems asks for that are not delivered: none of their role groups has a note in "
+        "this cue (never a silent file); absent in older manifests (the plan's absent_stems).",
+    )
     silent_stems: tuple[str, ...]
     renderer: str
     soundfont: SoundfontIdentity

@@ -75,7 +75,7 @@ def list_cues(
 
 @commands.command()
 def show(name: CueName, store: Store = DEFAULT_STORE) -> None:
-    """A delivered cue: its plan (tempo, key, sections, hits), files and metrics.
+    """A delivered cue: its plan (tempo, key, sections, hits), metrics, stems, the mix's faders per section, files.
 
     Example: cues show night-chase --store ./cue-store
     """

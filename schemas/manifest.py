@@ -107,11 +107,14 @@ class SectionBalance(BaseModel):
 
 
 class Balance(BaseModel):
-    """The lead-on-top mixing rule as applied: the lead stem's name and the faders of each section, in plan order."""
+    """The lead-on-top mixing rule as applied: the lead stem's name and the faders of each section, in plan order.
+    The rule works on the role-group stems the cue is rendered in, before ``delivery.stems`` gathers them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    lead: str | None = Field(description="The lead stem; None when the rule had nothing to balance.")
+    lead: str | None = Field(
+        description="The lead's role-group stem (melody); None when the rule had nothing to balance."
+    )
     sections: tuple[SectionBalance, ...]
 
 

@@ -24,7 +24,7 @@ Decisions where the issue is silent:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
@@ -49,8 +49,6 @@ class StemPreset(StrEnum):
     compact = "compact"  # melody, music (strings, brass and winds, keys and pads), rhythm (bass, drums), fx
     bed = "bed"  # the tune, and the bed under it (what an editor cuts under dialogue)
 
-
-Grouping = Mapping[str, tuple[StemGroup, ...]]  # stem name → the role groups it sums
 
 PRESETS: dict[StemPreset, dict[str, tuple[StemGroup, ...]]] = {
     StemPreset.roles: {group.value: (group,) for group in StemGroup},

@@ -31,6 +31,7 @@ from cues.schemas.brief_fields import (
     KeyValue,
     LengthValue,
     MoodValue,
+    StemsValue,
     TitleValue,
     VersionValue,
 )
@@ -122,7 +123,11 @@ class Delivery(BaseModel):
         min_length=1,
         description="Files to deliver: a subset of wav, flac, mp3, midi.",
     )
-    stems: bool = Field(True, strict=True, description="Deliver one audio file per stem besides the mix.")
+    stems: StemsValue = Field(
+        True,
+        description="Stems besides the mix: true (one per role group), false, a preset or a mapping of stem names "
+        "to role groups.",
+    )
 
     @model_validator(mode="after")
     def _formats_unique(self) -> Delivery:

@@ -24,6 +24,15 @@ from cues.schemas.form import ALLOWED_FORMS, FormParseError, FormSection, format
 from cues.schemas.general_midi import FAMILIES, GM_PROGRAMS
 from cues.schemas.key import ALLOWED_KEYS, Key, KeyParseError, parse_key
 from cues.schemas.moods import MAX_MOODS, MOOD_ALIASES, MOODS, canonical_mood, did_you_mean
+from cues.schemas.stem_grouping import (
+    ALLOWED_STEMS,
+    GROUP_NAMES,
+    PRESETS,
+    STEM_NAME_PATTERN,
+    StemPreset,
+    StemsSetting,
+    parse_stems,
+)
 from cues.schemas.timing import (
     ALLOWED_LENGTHS,
     ALLOWED_TIMES,
@@ -254,6 +263,35 @@ IntensityValue = Annotated[
                 {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}, "minItems": 1},
             ],
             "description": "0 to 1, or a list with one number per section. Default from the mood.",
+        }
+    ),
+]
+
+
+_GROUP_SCHEMA = {"type": "string", "enum": list(GROUP_NAMES)}
+StemsValue = Annotated[
+    StemsSetting,
+    BeforeValidator(parse_stems),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "boolean"},
+                {"type": "string", "enum": list(PRESETS)},
+                {
+                    "type": "object",
+                    "minProperties": 1,
+                    "propertyNames": {"pattern": STEM_NAME_PATTERN},
+                    "additionalProperties": {
+                        "anyOf": [
+                            _GROUP_SCHEMA,
+                            {"type": "array", "items": _GROUP_SCHEMA, "minItems": 1, "uniqueItems": True},
+                        ]
+                    },
+                },
+            ],
+            "description": f"Stems besides the mix: {ALLOWED_STEMS}. Role groups a mapping does not list go to the "
+            "stem 'other'; a group goes in one stem only.",
+            "examples": [True, StemPreset.compact.value, {"lead": ["melody"], "rhythm": ["bass", "drums_perc"]}],
         }
     ),
 ]

@@ -118,12 +118,13 @@ def _expand_batch(document: dict) -> list[object]:
     return [merge_defaults(defaults, brief) if isinstance(brief, dict) else brief for brief in briefs]
 
 
-def merge_defaults(defaults: dict, brief: dict) -> dict:
-    """``brief`` over ``defaults``; nested mappings (``delivery``) merge field by field, the brief's value wins."""
+def merge_defaults(defaults: dict, brief: dict, nested: bool = True) -> dict:
+    """``brief`` over ``defaults``; nested mappings (``delivery``) merge field by field, the brief's value wins. A
+    mapping inside those (a ``delivery.stems`` grouping) is one value: the brief's replaces the defaults' whole."""
     merged = copy.deepcopy(defaults)
     for key, value in brief.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_defaults(merged[key], value)
+        if nested and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_defaults(merged[key], value, nested=False)
         else:
             merged[key] = copy.deepcopy(value)
     return merged

@@ -86,6 +86,11 @@ class StemAudio(BaseModel):
     midi_channels: tuple[int, ...] = Field(
         (), description="Every MIDI channel the stem carries (its parts'), 1-based; absent in older manifests."
     )
+    groups: tuple[str, ...] = Field(
+        (),
+        description="The role groups the stem carries (delivery.stems), in render order; absent in older manifests, "
+        "whose stems are each the role group of their name.",
+    )
 
 
 class SectionBalance(BaseModel):
@@ -102,11 +107,14 @@ class SectionBalance(BaseModel):
 
 
 class Balance(BaseModel):
-    """The lead-on-top mixing rule as applied: the lead stem's name and the faders of each section, in plan order."""
+    """The lead-on-top mixing rule as applied: the lead stem's name and the faders of each section, in plan order.
+    The rule works on the role-group stems the cue is rendered in, before ``delivery.stems`` gathers them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    lead: str | None = Field(description="The lead stem; None when the rule had nothing to balance.")
+    lead: str | None = Field(
+        description="The lead's role-group stem (melody); None when the rule had nothing to balance."
+    )
     sections: tuple[SectionBalance, ...]
 
 
@@ -119,7 +127,12 @@ class AudioSummary(BaseModel):
     bit_depth: int
     samples: int = Field(description="Sample frames of the mix (and of every stem).")
     duration_s: float = Field(description="The files' duration, seconds (with the tail of a ring-out).")
-    stems: dict[str, StemAudio]
+    stems: dict[str, StemAudio] = Field(description="The delivered stems, in delivery order.")
+    absent_stems: tuple[str, ...] = Field(
+        (),
+        description="Stems delivery.stems asks for that are not delivered: none of their role groups has a note in "
+        "this cue (never a silent file); absent in older manifests (the plan's absent_stems).",
+    )
     silent_stems: tuple[str, ...]
     renderer: str
     soundfont: SoundfontIdentity

@@ -118,9 +118,12 @@ class Plan(BaseModel):
     ending: Ending
     sections: tuple[Section, ...]
     hits: tuple[Hit, ...] = Field(description="where each of the brief's hits landed, in time order")
-    stems: tuple[Stem, ...] = Field(description="the delivered stems: groups of parts with notes in this cue")
+    stems: tuple[Stem, ...] = Field(
+        description="the stems the cue is rendered and balanced in, one per role group with notes; delivered as they "
+        "are unless the brief's delivery.stems gathers them (the manifest's audio.stems)"
+    )
     absent_stems: tuple[str, ...] = Field(
-        (), description="stem groups not delivered: no part of this cue plays in them (no silent files)"
+        (), description="role groups not rendered: no part of this cue plays in them (no silent files)"
     )
     parts: tuple[Part, ...] = Field((), description="the parts, in MIDI track order (empty in plans before roles)")
     ensemble: str | None = Field(None, description="the palette's ensemble, in words; None for a brief's instruments")

@@ -103,11 +103,20 @@ def problems_from(error: ValidationError, model: type[BaseModel]) -> list[Proble
     """One :class:`Problem` per pydantic error of ``model``, in the order pydantic reports them."""
     problems: list[Problem] = []
     for detail in error.errors(include_url=False):
-        if detail["type"] == INCONSISTENT:
-            problems.extend(detail["ctx"]["problems"])
+        if detail["type"] == INCONSISTENT:  # a nested value's problems have paths under its own
+            base = format_path(tuple(detail["loc"]))
+            problems.extend(_under(base, problem) for problem in detail["ctx"]["problems"])
             continue
         problems.append(_problem(detail, model))
     return problems
+
+
+def _under(base: str, problem: Problem) -> Problem:
+    """``problem`` with its path below ``base`` (``delivery.stems`` + ``music[1]``)."""
+    if not base:
+        return problem
+    path = base + ("" if not problem.path else problem.path if problem.path.startswith("[") else "." + problem.path)
+    return Problem(path, problem.message, problem.value, problem.has_value)
 
 
 def _problem(detail: dict[str, Any], model: type[BaseModel]) -> Problem:

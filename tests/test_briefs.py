@@ -149,7 +149,9 @@ def test_wrong_type():
         "quarters) (got 'fast')"
     )
     assert only_error(GOOD + b"delivery: {stems: maybe}\n").endswith(
-        "delivery.stems: must be true or false (got 'maybe')"
+        "delivery.stems: unknown stem preset 'maybe'; allowed: true, false, a preset (roles, compact, bed), or a "
+        "mapping of stem names to role groups (melody, strings, brass_winds, keys_pads, bass, drums_perc, fx) "
+        "(got 'maybe')"
     )
     assert only_error(GOOD + b"variations: 2.5\n").endswith(
         "variations: must be a whole number; allowed: Alternate cues with different seeds, 1 to 10 (got 2.5)"

@@ -86,7 +86,11 @@ def test_job_composes_the_examples_into_a_local_store_and_a_rerun_skips_them(ray
         assert manifest.mix == mix and result.audio.loudness_lufs == mix.loudness_lufs
         assert abs(mix.loudness_lufs - delivery.loudness) <= 0.5 and mix.true_peak_dbtp <= -1.0
         stems = {name for name in manifest.files if name.startswith("stems/") and name.endswith(".wav")}
-        assert stems == {f"stems/{s.name}.wav" for s in manifest.plan.stems}
+        assert stems == {f"stems/{name}.wav" for name in manifest.audio.stems}  # as delivery.stems names them
+        carried = [group for stem in manifest.audio.stems.values() for group in stem.groups]
+        assert sorted(carried) == sorted(s.name for s in manifest.plan.stems)  # every sounding role group, once
+        if manifest.brief_id == "the-last-watch-teaser-trailer":  # the example that groups its stems
+            assert set(manifest.audio.stems) | set(manifest.audio.absent_stems) == {"tune", "orchestra", "rhythm", "fx"}
         assert ("preview.mp3" in manifest.files) == ("mp3" in delivery.formats)
         assert ("mix.flac" in manifest.files) == ("flac" in delivery.formats)
         assert manifest.files["mix.wav"].content_type == "audio/wav"

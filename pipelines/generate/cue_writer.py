@@ -47,6 +47,7 @@ from cues.schemas.brief import AudioFormat, ResolvedBrief, canonical_hash
 from cues.schemas.errors import StoreConflict, StoreUnavailable
 from cues.schemas.manifest import MANIFEST_VERSION, CueManifest, FileEntry, read_manifest
 from cues.schemas.plan import Plan
+from cues.schemas.stem_grouping import delivered_stems
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,9 @@ def render_key(spec: CueSpec, model_versions: dict[str, str], renderer: dict) ->
 
 
 def audio_request(plan: Plan, midi: bytes, brief: ResolvedBrief, key: str) -> AudioRequest:
-    """What the renderer needs for a composed cue: its stems' channels, length, ending, delivery, sections and lead."""
+    """What the renderer needs for a composed cue: its stems' channels, length, ending, delivery, sections and lead,
+    and the stems the brief's ``delivery.stems`` gathers from them."""
+    grouping, _ = delivered_stems(brief.delivery.stems, [stem.name for stem in plan.stems])
     _, steps, _, duration_us = plan.tempo_map_us[-1]
     last_bar_s = plan.steps_per_bar * duration_us / steps / 1e6
     return AudioRequest(
@@ -79,6 +82,7 @@ def audio_request(plan: Plan, midi: bytes, brief: ResolvedBrief, key: str) -> Au
         seed=plan.seed,
         sections=tuple((section.start_s, section.end_s) for section in plan.sections),
         lead=LEAD_STEM if any(stem.name == LEAD_STEM for stem in plan.stems) else None,
+        grouping=tuple(grouping.items()) if brief.delivery.stems is not False else None,
     )
 
 
@@ -115,6 +119,7 @@ def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRende
     timings["quality_s"] = time.perf_counter() - clock
     audio = renderer.render(audio_request(cue.plan, cue.midi, spec.brief, key))
     timings.update(audio.timings)
+    _, absent = delivered_stems(spec.brief.delivery.stems, [stem.name for stem in cue.plan.stems])
     clock = time.perf_counter()
     plan = cue.plan.model_dump(mode="json")
     files: dict[str, tuple[bytes, str, dict[str, Any]]] = {
@@ -143,7 +148,7 @@ def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRende
         "models": models.versions,
         "composer_version": COMPOSER_VERSION,
         "quality": quality,
-        "audio": audio.summary,
+        "audio": {**audio.summary, "absent_stems": absent},
         "timings_s": {name: round(seconds, 3) for name, seconds in timings.items()},
     }
     return MadeCue(spec, key, files, manifest)

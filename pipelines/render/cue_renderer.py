@@ -46,13 +46,16 @@ class AudioRequest:
     seed: int = 0  # dither
     sections: tuple[tuple[float, float], ...] = ()  # (start s, end s) of each section of the plan: the balance's
     lead: str | None = None  # the stem that carries the tune, kept on top of the others (render/balance.py)
+    # the stems delivered, each with the names of the rendered ``stems`` it sums (the brief's ``delivery.stems``);
+    # None: as rendered. Rendering and the balance work on the rendered stems, so the mix is the same either way.
+    grouping: tuple[tuple[str, tuple[str, ...]], ...] | None = None
 
 
 @dataclass
 class MasteredCue:
-    """One cue's audio before encoding: ``mastered`` holds the stems (in the order of ``stems``, the synth's buses)
-    and the mix as float arrays at ``rate``; the musical length is ``length_samples`` (a ring-out or loop render is
-    longer by its tail)."""
+    """One cue's audio before encoding: ``mastered`` holds the stems (in the order of ``stems``: the synth's buses,
+    or the delivered stems gathered from them) and the mix as float arrays at ``rate``; the musical length is
+    ``length_samples`` (a ring-out or loop render is longer by its tail)."""
 
     mastered: Mastered
     stems: tuple[StemRoute, ...]
@@ -144,6 +147,7 @@ class CueRenderer:
             tail_floor=floor,
         )
         del raw
+        stems, groups = _gathered(performance.stems, request.grouping)
         mastered = master(
             shaped,
             rate,
@@ -152,9 +156,10 @@ class CueRenderer:
             loop=request.ending == Ending.loop,
             release_ms=config.limiter_release_ms,
             lookahead_ms=config.limiter_lookahead_ms,
+            groups=groups,
         )
         timings["master_s"] = time.perf_counter() - clock
-        return MasteredCue(mastered, performance.stems, rate, length, timings, balance)
+        return MasteredCue(mastered, stems, rate, length, timings, balance)
 
     def render(self, request: AudioRequest) -> RenderedAudio:
         cue = self.master_cue(request)
@@ -202,6 +207,28 @@ def _balance(
     notes = note_spans(performance, lead)
     plays = [any(on < end and off > start for on, off in notes) for start, end in spans]
     return balance_stems(raw, rate, spans, lead, plays, config.balance)
+
+
+def _gathered(
+    rendered: tuple[StemRoute, ...], grouping: tuple[tuple[str, tuple[str, ...]], ...] | None
+) -> tuple[tuple[StemRoute, ...], list[list[int]] | None]:
+    """The delivered stems of ``grouping`` (each with the channels of the rendered stems it sums) and, for
+    :func:`master`, the indices of those rendered stems; ``(rendered, None)`` when the stems are delivered as
+    rendered (no grouping, or one that names each rendered stem alone, in order)."""
+    if grouping is None:
+        return rendered, None
+    index = {stem.name: i for i, stem in enumerate(rendered)}
+    unknown = sorted({name for _, names in grouping for name in names} - set(index))
+    if unknown:
+        raise RenderError(f"the stem grouping names stems the cue does not render: {', '.join(unknown)}")
+    groups = [[index[name] for name in names] for _, names in grouping]
+    stems = tuple(
+        StemRoute(name, tuple(c for i in members for c in rendered[i].channels), tuple(names))
+        for (name, names), members in zip(grouping, groups, strict=True)
+    )
+    if [(s.name, s.groups) for s in stems] == [(s.name, (s.name,)) for s in rendered]:
+        return rendered, None
+    return stems, groups
 
 
 def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate: int, mp3_kbps: int):
@@ -255,6 +282,7 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
                 "silent": silent,
                 "midi_channel": stem.channel + 1,
                 "midi_channels": [c + 1 for c in stem.channels],
+                "groups": list(stem.groups or (stem.name,)),
             }
     extra = {"limited": mastered.limiter.engaged}
     if delivery.stems and stems:

@@ -12,10 +12,15 @@ the ceiling by our BS.1770-4 meter. Loops are limited as a ring (the end's limit
 
 The stems arrive balanced: ``balance.py`` has already put the lead on top of the accompaniment, section by section,
 by faders on the stems themselves; everything here is common to every stem, so the balance is what is delivered.
+
+The stems rendered (one per role group) may be delivered gathered into fewer (``groups``: the brief's
+``delivery.stems``). The mix is summed from the rendered stems before they are gathered, so it is the same for any
+grouping, and the trim is decided on the gathered stems, the files that must not clip.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,11 +68,16 @@ def master(
     loop: bool = False,
     release_ms: float = 80.0,
     lookahead_ms: float = 5.0,
+    groups: Sequence[Sequence[int]] | None = None,
 ) -> Mastered:
     """Bring ``stems`` (stems, 2, samples) to ``target_lufs`` with one gain; limit the mix to ``ceiling_dbtp``.
 
-    ``stems`` is scaled in place (it is the renderer's buffer; a copy would double a long cue's memory)."""
+    ``groups`` gathers the stems delivered: each the sum of the rendered stems at those indices (None: as
+    rendered). ``stems`` is scaled in place when not gathered (it is the renderer's buffer; a copy would double a
+    long cue's memory); gathered stems are a new, smaller array."""
     raw_mix = stems.sum(axis=0, dtype=np.float32)
+    if groups is not None:
+        stems = np.stack([stems[list(members)].sum(axis=0, dtype=np.float32) for members in groups])
     powers = step_powers(raw_mix, rate)
     raw_loudness = gated_loudness(powers, rate)
     if raw_loudness == SILENCE:

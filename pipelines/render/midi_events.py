@@ -25,10 +25,11 @@ MAX_STEMS = 16  # MIDI channels, hence synth buses
 @dataclass(frozen=True)
 class StemRoute:
     """One stem: its name and the MIDI channels (0–15) its events are on in the file (one channel may be given as
-    an int)."""
+    an int); a delivered stem gathered from several rendered ones also names them (``groups``, in render order)."""
 
     name: str
     channels: tuple[int, ...] | int
+    groups: tuple[str, ...] = ()  # the rendered stems it sums; empty: it is one rendered stem, itself
 
     def __post_init__(self) -> None:
         if isinstance(self.channels, int):

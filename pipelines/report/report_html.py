@@ -41,6 +41,9 @@ section{margin:20px 0}.cue{background:#fff;border:1px solid #ddd;border-radius:8
 img.roll{display:block;width:100%;height:auto;border:1px solid #eee;margin:6px 0}
 .cols{display:flex;flex-wrap:wrap;gap:8px 40px}dl{display:grid;grid-template-columns:auto auto;gap:2px 14px;margin:0}
 dt{color:#444}dd{margin:0;font-variant-numeric:tabular-nums}.file{margin-right:16px;white-space:nowrap}
+.bar{display:inline-block;position:relative;width:96px;height:10px;background:#f2f2f2;vertical-align:middle}
+.bar .band{position:absolute;left:37.5%;width:25%;top:0;bottom:0;background:#dfeedd}
+.bar .margin{position:absolute;top:2px;bottom:2px;background:#3a7bd5}
 """
 # One player at a time: auditioning two cues at once is never what the listener wants.
 SCRIPT = (
@@ -178,7 +181,10 @@ def _card(result: CueResult, manifest: CueManifest | None, link: Callable[[str],
     if PIANOROLL_FILE in files:
         src = escape(link(f"{prefix}/{PIANOROLL_FILE}"))
         parts.append(f'<img class="roll" src="{src}" alt="piano roll of {escape(cue_id)}">')
-    parts.append(f'<div class="cols"><div>{_plan(plan)}</div><div>{_quality(manifest)}</div></div>')
+    parts.append(
+        f'<div class="cols"><div>{_plan(plan)}</div><div>{_quality(manifest)}{_stems(manifest)}</div>'
+        f"<div>{_balance(manifest)}</div></div>"
+    )
     parts.append(_downloads(prefix, files, link))
     parts.append("</article>")
     return "\n".join(parts)
@@ -230,6 +236,49 @@ def _quality(manifest: CueManifest) -> str:
     ]
     body = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in rows)
     return f"<h3>Quality</h3><dl>{body}</dl>"
+
+
+def _stems(manifest: CueManifest) -> str:
+    """The delivered stems with the role groups each carries, and those asked for that have no notes."""
+    audio = manifest.audio
+    rows = [_row(name, ", ".join(stem.groups or (name,))) for name, stem in audio.stems.items()]
+    rows += [_row(name, "absent: no notes in this cue") for name in audio.absent_stems]
+    return "<h3>Stems</h3>" + _table(("stem", "role groups"), rows)
+
+
+def _balance(manifest: CueManifest) -> str:
+    """The mix rule's faders per section (``pipelines/render/balance.py``): the lead's and the accompaniment's gain,
+    and the lead's margin over the loudest other stem before and after, with a bar for the margin after (the ±3 dB
+    the rule promises shaded)."""
+    balance = manifest.audio.balance
+    if balance is None or not balance.sections:
+        return f'<h3>Mix balance</h3><p class="dim">{MISSING} nothing to balance</p>'
+    rows = []
+    for section, faders in zip(manifest.plan.sections, balance.sections, strict=False):
+        rows.append(
+            f"<tr><td>{escape(section.label)}</td>"
+            f'<td class="n">{_fmt(faders.lead_db, "+.2f")}</td>'
+            f'<td class="n">{_fmt(faders.accompaniment_db, "+.2f")}</td>'
+            f'<td class="n">{_fmt(faders.margin_db, "+.2f")}</td>'
+            f'<td class="n">{_fmt(faders.balanced_margin_db, "+.2f")}</td>'
+            f"<td>{_margin_bar(faders.balanced_margin_db)}</td></tr>"
+        )
+    head = "".join(f"<th>{h}</th>" for h in ("section", "lead dB", "accomp. dB", "margin before", "after", ""))
+    return (
+        f'<h3>Mix balance <span class="dim">lead: {escape(balance.lead or MISSING)}</span></h3>'
+        f'<table class="balance"><tr>{head}</tr>{"".join(rows)}</table>'
+    )
+
+
+def _margin_bar(margin: float | None) -> str:
+    """A bar from 0 dB to ``margin`` on a −12…+12 dB scale, over the shaded ±3 dB band; empty where the lead rests."""
+    if margin is None:
+        return ""
+    low, high = sorted((50.0, 50.0 + max(-12.0, min(12.0, margin)) / 24.0 * 100.0))  # percent of the bar
+    return (
+        f'<span class="bar" title="{margin:+.2f} dB"><span class="band"></span>'
+        f'<span class="margin" style="left:{low:.1f}%;width:{high - low:.1f}%"></span></span>'
+    )
 
 
 def _downloads(prefix: str, files: dict[str, FileEntry], link: Callable[[str], str]) -> str:

@@ -20,6 +20,7 @@ from rich.table import Table
 from cues.pipelines.generate.batch_outputs import cue_manifests, write_report
 from cues.pipelines.store import open_store
 from cues.schemas.errors import InvalidRequest, StoreError
+from cues.schemas.manifest import CueManifest
 from cues.services.catalog import FORMAT_SUFFIX, fetch, file_url, find_cue, read_batch, select_files
 from cues.services.catalog import list_cues as find
 from cues.services.cli.options import DEFAULT_STORE, Store
@@ -74,7 +75,7 @@ def list_cues(
 
 @commands.command()
 def show(name: CueName, store: Store = DEFAULT_STORE) -> None:
-    """A delivered cue: its plan (tempo, key, sections, hits), files and metrics.
+    """A delivered cue: its plan (tempo, key, sections, hits), metrics, stems, the mix's faders per section, files.
 
     Example: cues show night-chase --store ./cue-store
     """
@@ -112,6 +113,8 @@ def show(name: CueName, store: Store = DEFAULT_STORE) -> None:
         f"audio {audio.duration_s:.3f} s, {audio.sample_rate} Hz/{audio.bit_depth}-bit, gain "
         f"{audio.gain_db:+.2f} dB, limiter {limited}, soundfont {_text(audio.soundfont.name)}"
     )
+    _show_stems(m)
+    _show_balance(m)
     table = Table(box=None, pad_edge=False)
     for column in ("file", "bytes", "samples", "LUFS", "dBTP", "sha256"):
         table.add_column(column)
@@ -190,6 +193,37 @@ def report(
         record = read_batch(source, batch)  # refuses a record naming another batch: the report goes to BATCH's
         key = write_report(source, record, cue_manifests(source, record, on_unreadable=_skipped))
         typer.echo(source.presigned_url(key, 7 * 24 * 3600))
+
+
+def _show_stems(m: CueManifest) -> None:
+    """One line: each delivered stem and the role groups it carries, then the stems asked for that have no notes."""
+    stems = "; ".join(
+        name if (stem.groups or (name,)) == (name,) else f"{name} = {' + '.join(stem.groups)}"
+        for name, stem in m.audio.stems.items()
+    )
+    absent = f"; absent (no notes): {', '.join(m.audio.absent_stems)}" if m.audio.absent_stems else ""
+    out.print(f"stems: {_text(stems or 'none delivered')}{_text(absent)}")
+
+
+def _show_balance(m: CueManifest) -> None:
+    """The lead-on-top faders of the mix, one line per section of the plan (``pipelines/render/balance.py``)."""
+    balance = m.audio.balance
+    if balance is None or not balance.sections:
+        out.print("balance: none (no lead, or nothing to balance it against)")
+        return
+    out.print(
+        f"balance: the lead ({_text(balance.lead)}) within 3 dB of the loudest other stem; faders per section, "
+        "and the lead's margin over the loudest other stem before → after"
+    )
+    for section, faders in zip(m.plan.sections, balance.sections, strict=False):
+        if faders.margin_db is None or faders.balanced_margin_db is None:
+            margin = "no margin (the lead rests or plays alone)"
+        else:
+            margin = f"margin {faders.margin_db:+.2f} → {faders.balanced_margin_db:+.2f} dB"
+        out.print(
+            f"  {_text(section.label)} {section.start_s:.1f}–{section.end_s:.1f} s: lead {faders.lead_db:+.2f} dB, "
+            f"accompaniment {faders.accompaniment_db:+.2f} dB, {margin}"
+        )
 
 
 def _cell(value: object) -> str:

@@ -41,6 +41,7 @@ from cues.pipelines.compose.tempo_map import (
     solve_tempo_map,
 )
 from cues.schemas.brief import Brief, Medium, ResolvedBrief
+from cues.schemas.effects import effects_table
 from cues.schemas.form import FormSection, parse_form
 from cues.schemas.key import Key
 from cues.schemas.mood_table import Groove, MoodProfile, blend
@@ -86,8 +87,11 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
     # the brief's ensemble by its own seed; its variations (seed + variation - 1) take the next ones in turn
     first = palette.ensembles.index(choice(palette.ensembles, brief.seed, "ensemble"))
     chosen = palette.ensembles[(first + seed - brief.seed) % len(palette.ensembles)]
-    programs, groove = ensemble.programs_of(brief, profile, chosen, mood_groove(profile, seed))
-    parts = ensemble.parts_of(programs, chosen.texture, profile.melody_centre, profile.melody_style.span)
+    effects = effects_table().of_mood(brief.mood[0])
+    programs, groove = ensemble.programs_of(brief, profile, chosen, mood_groove(profile, seed), effects)
+    parts = ensemble.parts_of(
+        programs, chosen.texture, profile.melody_centre, profile.melody_style.span, effects.impact
+    )
     stems, absent = ensemble.stems_of(parts)
     notes: list[str] = []
     grid = Grid.of(brief.meter)

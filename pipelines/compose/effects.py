@@ -93,23 +93,24 @@ def effect_parts(
     beat = plan.steps_per_beat
     fade_from = plan.total_steps - FADE_BARS * plan.steps_per_bar if plan.ending == Ending.fade else plan.total_steps
     notes: dict[str, list[Note]] = {RISER: [], **({IMPACT: []} if impact else {})}
-    ramp: list[Control] = []
+    ramp: dict[int, Control] = {}  # by step: a riser starting where the one before ends takes its step
     previous = 0
     for target in targets(plan):
         start = max(previous, target.step - RISER_BEATS * beat)
         previous = target.step
         tone = _riser_tone(plan, slots, line, start, target.step)
+        level = ACCENT if target.hit else velocity(plan, target.intensity)
         if target.step - start >= beat and target.step <= fade_from and tone is not None:
-            level = ACCENT if target.hit else velocity(plan, target.intensity)
             notes[RISER] += _riser_notes(start, target.step, tone, riser.low, riser.high, effects, level)
-            ramp += _swell(start, target.step)
+            ramp |= {control.step: control for control in _swell(start, target.step)}
             if impact is not None and effects.roll:
                 notes[IMPACT] += _roll(max(start, target.step - ROLL_BEATS * beat), target.step, tone, impact.low)
         if impact is not None and target.lands:
             end = min(target.step + HIT_BEATS * beat, plan.total_steps)
             pitch = _low(_impact_class(plan, slots, line, target.step, end, tone), impact.low)
-            notes[IMPACT].append(Note(target.step, end, pitch, ACCENT if target.hit else velocity(plan, 1.0)))
-    return {name: sorted(set(part)) for name, part in notes.items()}, ({RISER: ramp} if ramp else {})
+            notes[IMPACT].append(Note(target.step, end, pitch, level))
+    swells = {RISER: sorted(ramp.values(), key=lambda control: control.step)} if ramp else {}
+    return {name: sorted(set(part)) for name, part in notes.items()}, swells
 
 
 def _riser_notes(

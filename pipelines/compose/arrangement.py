@@ -19,6 +19,8 @@ Pure functions of the plan, the chord slots and the melody; every number below i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cues.pipelines.compose.chord_colour import Colour
 from cues.pipelines.compose.progression import Slot
 from cues.pipelines.compose.score import Control, Note
@@ -33,9 +35,28 @@ HIT_BEATS = 2  # a hit lands as a tutti held this long: the ensemble louder for 
 PAD_RESTRIKE = 0.5  # from this intensity the pad re-strikes its chord every bar
 
 
+@dataclass(frozen=True)
+class Dynamics:
+    """Velocity by section intensity: ``softest`` (MIDI velocity) at intensity 0, rising linearly to ``loudest`` ×
+    the mood's velocity at intensity 1. Soft is soft in every mood and how loud the climax gets is the mood's, so
+    the loud moods build most (issue 16: the heroic family has the widest dynamic range)."""
+
+    softest: float  # MIDI velocity at intensity 0
+    loudest: float  # × the mood's velocity, at intensity 1
+
+    def at(self, mood_velocity: float, intensity: float) -> float:
+        return self.softest + (self.loudest * mood_velocity - self.softest) * intensity
+
+
+#: The accompaniment's dynamics: an epic arc from intensity 0.125 to 1 goes from velocity 42 to 125 (about 19 dB in
+#: General MIDI's 40 log10 velocity curve), a calm one from 0.1 to 0.6 from 35 to 58 (9 dB): with the layers, ≥ 6 dB
+#: between an arc's quietest and loudest sections (the mood's velocity × 0.7 to 1.3 gave 5–6 dB on half the arcs).
+DYNAMICS = Dynamics(softest=30, loudest=1.2)
+
+
 def velocity(plan: Plan, intensity: float, scale: float = 1.0) -> int:
-    """MIDI velocity from the mood's base velocity, the section's intensity and a per-part scale."""
-    return round(min(127, max(20, plan.velocity * scale * (0.7 + 0.6 * intensity))))
+    """MIDI velocity from the mood's base velocity, the section's intensity (``DYNAMICS``) and a per-part scale."""
+    return round(min(127, max(20, scale * DYNAMICS.at(plan.velocity, intensity))))
 
 
 def pad_part(plan: Plan, slots: list[Slot], melody: list[Note]) -> list[Note]:

@@ -12,7 +12,8 @@ mood family (``schemas/effects.yaml``); the parts are ``ensemble.py``'s (``fx``:
   span, rising slowly first (squared: most of the swell in its last beats), and stays full after it. A sound effect
   (a reverse cymbal) is one note; a melodic riser (a tremolo or slow string, a pad) a chord tone doubled at the
   octave. Its pitch class is a chord tone of every chord under the span that the melody never sounds a semitone
-  from (the tonic and the dominant first); with none, the target has no riser.
+  from (the tonic and the dominant first); with none, the target has no riser. A sound effect plays at the
+  impact's velocity, a melodic riser at ``SWELL_SCALE`` of the section's: it prepares the hit, it must not cover it.
 - **Impacts** land on every hit (``ACCENT``) and on the downbeat of a climax (a rise into intensity ``CLIMAX_FROM``
   or more, at the section's velocity), low in the instrument's range (from ``IMPACT_FLOOR``) on the chord's root
   (its fifth, or the riser's tone, when the melody is a semitone from the root), held ``arrangement.HIT_BEATS``.
@@ -46,7 +47,9 @@ CLIMAX_FROM = 0.75  # a rise into a section at least this intense lands with an 
 RISER_BEATS = 4  # a riser's length before its target (a bar of 4/4)
 ROLL_BEATS = 2  # a roll's length: the riser's last beats
 SWELL_FROM = 24  # the riser's expression at its start (CC 11; about −29 dB in General MIDI's squared curve)
-ACCENT = 118  # velocity of an impact on a hit (the drums' landing)
+ACCENT = 118  # velocity of an impact, and of a sound-effect riser, on a hit (the drums' landing)
+SWELL_SCALE = 0.6  # a melodic riser's velocity × the section's: a sustained string or pad at full velocity in the
+# second before a hit masks the hit (the 60 bench cues' tense and tender hit accents fell by 4-6 dB)
 ROLL_FROM, ROLL_TO = 0.3, 0.85  # a roll's first and last stroke, as shares of ACCENT
 IMPACT_FLOOR = 36  # an impact's lowest pitch (C2): a boom, not a rumble
 RISER_CENTRE = 60  # a riser sits in the octave from here (within its instrument's range)
@@ -101,7 +104,8 @@ def effect_parts(
         tone = _riser_tone(plan, slots, line, start, target.step)
         level = ACCENT if target.hit else velocity(plan, target.intensity)
         if target.step - start >= beat and target.step <= fade_from and tone is not None:
-            notes[RISER] += _riser_notes(start, target.step, tone, riser.low, riser.high, effects, level)
+            swell = velocity(plan, target.intensity, SWELL_SCALE) if effects.riser_is_pitched else level
+            notes[RISER] += _riser_notes(start, target.step, tone, riser.low, riser.high, effects, swell)
             ramp |= {control.step: control for control in _swell(start, target.step)}
             if impact is not None and effects.roll:
                 notes[IMPACT] += _roll(max(start, target.step - ROLL_BEATS * beat), target.step, tone, impact.low)

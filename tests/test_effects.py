@@ -2,11 +2,13 @@
 them, timpani rolls in heroic cues; real composed cues with the shipped models, read back from their MIDI bytes."""
 
 import io
+import math
 
 import mido
 import pytest
 
 from cues.pipelines.compose import effects
+from cues.pipelines.compose.arrangement import DYNAMICS
 from cues.pipelines.compose.composer import ComposerModels, compose_cue
 from cues.pipelines.compose.midi_file import TICKS_PER_STEP, midi_length_us
 from cues.pipelines.compose.plan import make_plan
@@ -124,3 +126,18 @@ def test_targets_are_the_hits_and_the_clear_rises_a_rise_near_a_hit_being_the_hi
         before = plan.sections[plan.sections.index(section) - 1]
         assert section.intensity - before.intensity >= effects.RISE_STEP - 1e-9
         assert all(abs(target.step - h) >= plan.steps_per_beat for h in hits)
+
+
+def test_the_loud_moods_build_most_from_a_soft_start_common_to_all():
+    """Arcs start near one soft floor; the heroic moods climb highest and get the most decibels per step."""
+    spans = {}
+    for mood in ("epic", "happy", "calm"):
+        plan = make_plan(brief_of(mood=mood, length=60), 2)
+        levels = [s.intensity for s in plan.sections]
+        assert min(levels) <= 0.15 and levels[0] == min(levels), (mood, levels)
+        spans[mood] = max(levels) - min(levels)
+    assert spans["epic"] > spans["happy"] > spans["calm"] >= 0.45
+    db = {v: 40 * math.log10(DYNAMICS.at(v, 1.0) / DYNAMICS.at(v, 0.0)) for v in (104, 84, 64)}  # per unit
+    assert db[104] > db[84] > db[64] >= 15
+    step = [40 * math.log10(DYNAMICS.at(104, i + 0.1) / DYNAMICS.at(104, i)) for i in (0.0, 0.45, 0.9)]
+    assert max(step) - min(step) < 1e-9  # each step of intensity is heard alike, soft or loud

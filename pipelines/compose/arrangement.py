@@ -37,20 +37,22 @@ PAD_RESTRIKE = 0.5  # from this intensity the pad re-strikes its chord every bar
 
 @dataclass(frozen=True)
 class Dynamics:
-    """Velocity by section intensity: ``softest`` (MIDI velocity) at intensity 0, rising linearly to ``loudest`` ×
-    the mood's velocity at intensity 1. Soft is soft in every mood and how loud the climax gets is the mood's, so
-    the loud moods build most (issue 16: the heroic family has the widest dynamic range)."""
+    """Velocity by section intensity: ``softest`` (MIDI velocity) at intensity 0, rising geometrically to
+    ``loudest`` × the mood's velocity at intensity 1. Soft is soft in every mood and how loud the climax gets is the
+    mood's; the rise is even in decibels (General MIDI's velocity curve is 40 log10), so every step of intensity is
+    heard alike, and the loud moods, with the most decibels per step, build most (issue 16: the heroic family has
+    the widest dynamic range)."""
 
     softest: float  # MIDI velocity at intensity 0
     loudest: float  # × the mood's velocity, at intensity 1
 
     def at(self, mood_velocity: float, intensity: float) -> float:
-        return self.softest + (self.loudest * mood_velocity - self.softest) * intensity
+        return self.softest * (self.loudest * mood_velocity / self.softest) ** intensity
 
 
-#: The accompaniment's dynamics: an epic arc from intensity 0.125 to 1 goes from velocity 42 to 125 (about 19 dB in
-#: General MIDI's 40 log10 velocity curve), a calm one from 0.1 to 0.6 from 35 to 58 (9 dB): with the layers, ≥ 6 dB
-#: between an arc's quietest and loudest sections (the mood's velocity × 0.7 to 1.3 gave 5–6 dB on half the arcs).
+#: The accompaniment's dynamics: 25 dB per unit of intensity for the heroic moods (velocity 30 to 125), 21 for the
+#: bright (30 to 101), 16 for the calm (30 to 77), before the layers add theirs; linear in velocity (the mood's × 0.7
+#: to 1.3) an arc spread 5–6 dB on half the bench's arcs and the heroic family, at the top of the curve, least.
 DYNAMICS = Dynamics(softest=30, loudest=1.2)
 
 

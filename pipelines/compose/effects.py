@@ -17,8 +17,9 @@ mood family (``schemas/effects.yaml``); the parts are ``ensemble.py``'s (``fx``:
 - **Impacts** land on every hit (``ACCENT``) and on the downbeat of a climax (a rise into intensity ``CLIMAX_FROM``
   or more, at the section's velocity), low in the instrument's range (from ``IMPACT_FLOOR``) on the chord's root
   (its fifth, or the riser's tone, when the melody is a semitone from the root), held ``arrangement.HIT_BEATS``.
-- **Rolls** (families with ``roll``): the impact instrument strikes every sixteenth of the riser's last
-  ``ROLL_BEATS``, crescendo from ``ROLL_FROM`` to ``ROLL_TO`` of the accent, on the riser's tone.
+- **Rolls** (families with ``roll``): into what an impact lands (a hit, a climax; a quiet section's step up is
+  prepared by the riser alone), the impact instrument strikes every sixteenth of the riser's last ``ROLL_BEATS``,
+  crescendo from ``ROLL_FROM`` to ``ROLL_TO`` of the accent, on the riser's tone.
 
 What stays exact: the impacts start on the hit's step and the risers end on it (``performance.py`` keeps the
 effects on the grid: hits ±10 ms hold); nothing sounds past the cue's end (a loop's seam and a cutdown's length stay
@@ -107,7 +108,7 @@ def effect_parts(
             swell = velocity(plan, target.intensity, SWELL_SCALE) if effects.riser_is_pitched else level
             notes[RISER] += _riser_notes(start, target.step, tone, riser.low, riser.high, effects, swell)
             ramp |= {control.step: control for control in _swell(start, target.step)}
-            if impact is not None and effects.roll:
+            if impact is not None and effects.roll and target.lands:
                 notes[IMPACT] += _roll(max(start, target.step - ROLL_BEATS * beat), target.step, tone, impact.low)
         if impact is not None and target.lands:
             end = min(target.step + HIT_BEATS * beat, plan.total_steps)

@@ -16,7 +16,8 @@ mood family (``schemas/effects.yaml``); the parts are ``ensemble.py``'s (``fx``:
   impact's velocity, a melodic riser at ``SWELL_SCALE`` of the section's: it prepares the hit, it must not cover it.
 - **Impacts** land on every hit (``ACCENT``) and on the downbeat of a climax (a rise into intensity ``CLIMAX_FROM``
   or more, at the section's velocity), low in the instrument's range (from ``IMPACT_FLOOR``) on the chord's root
-  (its fifth, or the riser's tone, when the melody is a semitone from the root), held ``arrangement.HIT_BEATS``.
+  (its fifth, the riser's tone or its third when the melody is a semitone from the root), held
+  ``arrangement.HIT_BEATS``.
 - **Rolls** (families with ``roll``): into what an impact lands (a hit, a climax; a quiet section's step up is
   prepared by the riser alone), the impact instrument strikes every sixteenth of the riser's last ``ROLL_BEATS``,
   crescendo from ``ROLL_FROM`` to ``ROLL_TO`` of the accent, on the riser's tone.
@@ -166,11 +167,9 @@ def _riser_tone(plan: Plan, slots: list[Slot], line: MelodyLine, start: int, end
 
 
 def _impact_class(plan: Plan, slots: list[Slot], line: MelodyLine, start: int, end: int, tone: int | None) -> int:
-    """The chord's root at ``start``, or its fifth, or ``tone`` (or the tonic), whichever the melody does not sound a
-    semitone from over ``start``–``end``."""
+    """The chord's root at ``start``, or its fifth, or ``tone`` (or the tonic), or its third: the first the melody
+    sounds a semitone from on the fewest steps of ``start``–``end`` (none, unless every one clashes)."""
     slot = next(s for s in slots if s.start <= start < s.end)
-    root, _, fifth, *_ = slot.chord.pitch_classes(plan.tonic)
-    for pitch_class in (root, fifth, tone if tone is not None else plan.tonic):
-        if not line.clashes(pitch_class, start, end).any():
-            return pitch_class
-    return root
+    root, third, fifth, *_ = slot.chord.pitch_classes(plan.tonic)
+    candidates = (root, fifth, tone if tone is not None else plan.tonic, third)
+    return min(candidates, key=lambda pitch_class: int(line.clashes(pitch_class, start, end).sum()))

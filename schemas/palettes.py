@@ -31,7 +31,7 @@ class Role(StrEnum):
     figure = "figure"  # rhythmic accompaniment from the chords: arpeggio, ostinato, pulsed/strummed/tremolo chords
     bass = "bass"
     drums = "drums"  # a drum kit on the General MIDI percussion channel
-    fx = "fx"  # swells and impacts
+    fx = "fx"  # risers and impacts (schemas/effects.yaml): two parts, ``fx`` and ``impact``
 
 
 #: The roles that join the lead as intensity rises (the lead always plays, effects only at hits).
@@ -86,7 +86,8 @@ class PlayableRange(BaseModel):
 
 class Ensemble(BaseModel):
     """One set of instruments for a mood: a General MIDI program (0–127) per role; ``drums`` is the kit's program
-    (0 standard, 16 power, 24 electronic, 40 brush, 48 orchestra); ``fx`` is optional."""
+    (0 standard, 16 power, 24 electronic, 40 brush, 48 orchestra); ``fx`` is optional: the riser, instead of its
+    mood family's (``schemas/effects.yaml``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -52,7 +52,9 @@ class Part(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(description="the part's name: its role's; the MIDI track's name")
+    name: str = Field(
+        description="the part's name, also its MIDI track's: its role's (the fx role has two, fx and impact)"
+    )
     role: Role
     program: int = Field(ge=0, le=127)
     instrument: str

@@ -31,7 +31,14 @@ def test_scale_melody_is_in_key_and_chromatic_is_seven_twelfths():
     plan = plan_of()
     scale = measure(Score(plan, {"lead": line(C_MAJOR_SCALE)}))
     assert scale["in_key_rate"] == 1.0
-    assert scale["in_key_rate_per_stem"] == {"lead": 1.0, "counter": None, "pad": None, "figure": None, "bass": None}
+    assert scale["in_key_rate_per_stem"] == {  # the plan's pitched parts, its riser (fx) included
+        "lead": 1.0,
+        "counter": None,
+        "pad": None,
+        "figure": None,
+        "bass": None,
+        "fx": None,
+    }
     assert scale["pitch_class_entropy"] == round(math.log2(7), 4)
 
     chromatic = measure(Score(plan, {"lead": line(range(60, 72)), "bass": line([36, 43])}))
@@ -170,8 +177,8 @@ def test_stem_statistics_and_empty_stems():
         "range": 11,
     }
     empty = {"notes": 0, "notes_per_bar": 0.0, "lowest": None, "highest": None, "range": None}
-    assert all(result["stems"][name] == empty for name in ("counter", "pad", "figure", "bass", "drums"))
-    assert result["empty_stems"] == ["counter", "pad", "figure", "bass", "drums"]
+    assert all(result["stems"][name] == empty for name in ("counter", "pad", "figure", "bass", "drums", "fx"))
+    assert result["empty_stems"] == ["counter", "pad", "figure", "bass", "drums", "fx"]
 
 
 def test_empty_score_is_json_ready():
@@ -179,4 +186,4 @@ def test_empty_score_is_json_ready():
     assert json.loads(json.dumps(result)) == result
     assert result["in_key_rate"] is None and result["key_estimate"] is None
     assert result["key_match"] is None and result["tonic_match"] is None
-    assert result["empty_stems"] == ["lead", "counter", "pad", "figure", "bass", "drums"]
+    assert result["empty_stems"] == ["lead", "counter", "pad", "figure", "bass", "drums", "fx"]

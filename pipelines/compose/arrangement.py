@@ -19,6 +19,8 @@ Pure functions of the plan, the chord slots and the melody; every number below i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cues.pipelines.compose.chord_colour import Colour
 from cues.pipelines.compose.progression import Slot
 from cues.pipelines.compose.score import Control, Note
@@ -33,9 +35,30 @@ HIT_BEATS = 2  # a hit lands as a tutti held this long: the ensemble louder for 
 PAD_RESTRIKE = 0.5  # from this intensity the pad re-strikes its chord every bar
 
 
+@dataclass(frozen=True)
+class Dynamics:
+    """Velocity by section intensity: ``softest`` (MIDI velocity) at intensity 0, rising geometrically to
+    ``loudest`` × the mood's velocity at intensity 1. Soft is soft in every mood and how loud the climax gets is the
+    mood's; the rise is even in decibels (General MIDI's velocity curve is 40 log10), so every step of intensity is
+    heard alike, and the loud moods, with the most decibels per step, build most (issue 16: the heroic family has
+    the widest dynamic range)."""
+
+    softest: float  # MIDI velocity at intensity 0
+    loudest: float  # × the mood's velocity, at intensity 1
+
+    def at(self, mood_velocity: float, intensity: float) -> float:
+        return self.softest * (self.loudest * mood_velocity / self.softest) ** intensity
+
+
+#: The accompaniment's dynamics: 25 dB per unit of intensity for the heroic moods (velocity 30 to 125), 21 for the
+#: bright (30 to 101), 16 for the calm (30 to 77), before the layers add theirs; linear in velocity (the mood's × 0.7
+#: to 1.3) an arc spread 5–6 dB on half the bench's arcs and the heroic family, at the top of the curve, least.
+DYNAMICS = Dynamics(softest=30, loudest=1.2)
+
+
 def velocity(plan: Plan, intensity: float, scale: float = 1.0) -> int:
-    """MIDI velocity from the mood's base velocity, the section's intensity and a per-part scale."""
-    return round(min(127, max(20, plan.velocity * scale * (0.7 + 0.6 * intensity))))
+    """MIDI velocity from the mood's base velocity, the section's intensity (``DYNAMICS``) and a per-part scale."""
+    return round(min(127, max(20, scale * DYNAMICS.at(plan.velocity, intensity))))
 
 
 def pad_part(plan: Plan, slots: list[Slot], melody: list[Note]) -> list[Note]:

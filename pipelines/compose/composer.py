@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from cues.pipelines.compose import arrangement, crescendo, drums, orchestration
+from cues.pipelines.compose import arrangement, crescendo, drums, effects, orchestration
 from cues.pipelines.compose.melody import MelodyModels, write_melody
 from cues.pipelines.compose.midi_file import midi_bytes
 from cues.pipelines.compose.plan import make_plan
@@ -20,6 +20,7 @@ from cues.pipelines.compose.progression import progression
 from cues.pipelines.compose.score import Score
 from cues.pipelines.models.bundle import DEFAULT_BUNDLE, load_model, model_exists
 from cues.schemas.brief import ResolvedBrief
+from cues.schemas.effects import effects_table
 from cues.schemas.palettes import Role
 from cues.schemas.plan import Plan
 from cues.schemas.timing import parse_length
@@ -72,10 +73,12 @@ def compose(plan: Plan, models: ComposerModels) -> Score:
     controls = arrangement.apply_ending(plan, parts, slots)
     accents, accent_steps = arrangement.hit_accents(plan, slots, parts["lead"])
     accents[drums.DRUM_PART] = drums.ending_drums(plan) + drums.hit_drums(plan)
-    pitched = [part.name for part in plan.parts if part.role != Role.drums]
-    for name, ramp in crescendo.crescendos(plan, pitched).items():
+    family = effects_table().of_mood(plan.moods[0])
+    fx_notes, fx_ramps = effects.effect_parts(plan, slots, parts["lead"], family)
+    pitched = [part.name for part in plan.parts if part.role not in (Role.drums, Role.fx)]  # risers swell alone
+    for name, ramp in (crescendo.crescendos(plan, pitched) | fx_ramps).items():
         controls[name] = sorted(controls.get(name, []) + ramp, key=lambda control: control.step)
-    for name, notes in accents.items():
+    for name, notes in (accents | fx_notes).items():
         if name in parts:
             parts[name] = sorted(parts[name] + notes)
     parts = orchestration.fit_registers(plan, parts)

@@ -9,6 +9,10 @@ by the cue's seed). Decisions where the issue and the brief contract are silent:
   for takes the first pitched instrument listed (a piano-only brief is all piano). ``drums`` (standard kit) or
   ``percussion`` (orchestra kit) keep the mood's groove; without either the drums only accent the hits (orchestra
   kit). The figure keeps the chosen ensemble's texture; such a cue has no effects part.
+- **Effects** (``schemas/effects.yaml``, by the first mood's family): two parts of the ``fx`` role, both in the
+  ``fx`` stem: the riser (``fx``, the ensemble's own ``fx`` program if it names one, else the family's) and the
+  impact (``impact``, on its own channel, ``IMPACT_CHANNEL``, so that the riser's expression ramps leave it alone;
+  none in a family without one).
 - **Registers**: the lead is its instrument's range, and the melody is moved by the octave (if any) that best fits
   its span into it (``Part.transpose``); the counter sits below the lead (``COUNTER_BELOW`` semitones under its
   centre); the pad voices in ``VOICING_RANGE``, the bass in ``BASS_RANGE``, a figure from its texture's
@@ -26,12 +30,15 @@ from __future__ import annotations
 from cues.pipelines.compose.drum_kit import ORCHESTRA_KIT, STANDARD_KIT
 from cues.pipelines.compose.voicing import BASS_RANGE, VOICING_RANGE
 from cues.schemas.brief import Brief
+from cues.schemas.effects import FamilyEffects
 from cues.schemas.general_midi import FAMILIES, GM_PROGRAMS
 from cues.schemas.mood_table import Groove, MoodProfile
 from cues.schemas.palettes import Ensemble, Role, StemGroup, Texture, palettes
 from cues.schemas.plan import Part, Stem
 
 CHANNELS = {Role.lead: 0, Role.counter: 1, Role.pad: 2, Role.figure: 3, Role.bass: 4, Role.fx: 5, Role.drums: 9}
+IMPACT = "impact"  # the name of the effects role's second part, the impact
+IMPACT_CHANNEL = 6
 COUNTER_BELOW = (20, 4)  # the counter's window: this many semitones below the lead's centre (lowest, highest)
 FIGURE_FLOOR = {  # lowest pitch of a figure's window, by texture: ostinati low, pulses and tremolo mid
     Texture.arpeggio: 48,
@@ -71,12 +78,13 @@ DRUM_KITS = {
 
 
 def programs_of(
-    brief: Brief, profile: MoodProfile, chosen: Ensemble, groove: Groove
+    brief: Brief, profile: MoodProfile, chosen: Ensemble, groove: Groove, effects: FamilyEffects
 ) -> tuple[dict[Role, int], Groove]:
-    """The program of each role and the groove (the mood's ``groove`` the plan chose): the chosen ensemble's, or
-    the brief's ``instruments`` (module docstring)."""
+    """The program of each role and the groove (the mood's ``groove`` the plan chose): the chosen ensemble's, with
+    the riser of the mood family's ``effects`` unless the ensemble names its own, or the brief's ``instruments``
+    (module docstring)."""
     if not brief.instruments:
-        roles = {role: chosen.program(role) for role in Role}
+        roles = {role: chosen.program(role) for role in Role} | {Role.fx: chosen.fx or effects.riser}
         return {role: program for role, program in roles.items() if program is not None}, groove
     pitched, bass, kit, mood_groove, groove = [], None, ORCHESTRA_KIT, groove, Groove.none
     for name in brief.instruments:
@@ -114,9 +122,12 @@ def window(low: int, high: int, floor: int, ceiling: int) -> tuple[int, int]:
     return low, high
 
 
-def parts_of(programs: dict[Role, int], texture: Texture, melody_centre: float, melody_span: int) -> tuple[Part, ...]:
-    """The parts for ``programs`` (role → General MIDI program), in role order, with channels, stems and registers
-    (module docstring)."""
+def parts_of(
+    programs: dict[Role, int], texture: Texture, melody_centre: float, melody_span: int, impact: int | None = None
+) -> tuple[Part, ...]:
+    """The parts for ``programs`` (role → General MIDI program), in role order, with channels, stems and registers,
+    and the ``impact`` part on that program when the cue has effects and their family an impact (module
+    docstring)."""
     table = palettes()
     lead = table.playable(programs[Role.lead])
     shift = octave_shift(melody_centre, melody_span, lead.low, lead.high)
@@ -152,6 +163,20 @@ def parts_of(programs: dict[Role, int], texture: Texture, melody_centre: float, 
                 high=high,
                 transpose=shift if role == Role.lead else 0,
                 texture=texture if role == Role.figure else None,
+            )
+        )
+    if Role.fx in programs and impact is not None:
+        playable = table.playable(impact)
+        result.append(
+            Part(
+                name=IMPACT,
+                role=Role.fx,
+                program=impact,
+                instrument=GM_PROGRAMS[impact],
+                channel=IMPACT_CHANNEL,
+                stem=table.group(Role.fx, impact),
+                low=playable.low,
+                high=playable.high,
             )
         )
     return tuple(result)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from cues.pipelines.compose import motifs as develop
+from cues.pipelines.compose.arrangement import Dynamics
 from cues.pipelines.compose.figure_fit import keep_figures
 from cues.pipelines.compose.line_fit import (
     STRONG_BEATS,
@@ -62,6 +63,7 @@ from cues.schemas.plan import Plan, Section
 MOTIF_CANDIDATES = 8  # VAE latent points (LSTM rollouts: half as many) the motif is chosen among
 CANDIDATES = 5  # continuations sampled together per phrase, fresh and developed
 VAE_STEPS = 32
+LEAD_DYNAMICS = Dynamics(softest=44, loudest=1.2)  # the tune stays audible in the quietest sections
 OPEN_ENDINGS = (2, 11, 10, 7)  # an antecedent's last note: 2̂, 7̂ (raised or not), 5̂, whichever its chord holds
 
 
@@ -101,7 +103,7 @@ def write_melody(plan: Plan, slots: list[Slot], models: MelodyModels) -> tuple[l
     notes = []
     for section, tokens in zip(plan.sections, tokens_by_section, strict=True):
         offset = section.start_bar * plan.steps_per_bar
-        level = round(min(127, max(30, plan.velocity * (0.8 + 0.4 * section.intensity))))
+        level = round(min(127, max(30, LEAD_DYNAMICS.at(plan.velocity, section.intensity))))
         for start, end, relative in melody_tokens.decode(tokens, 0):  # pitches relative to the tonic
             notes.append(Note(offset + start, offset + end, relative + plan.tonic, level))
     return _within_range(notes, plan, cue.harmony), tokens_by_section

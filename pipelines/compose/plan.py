@@ -42,6 +42,7 @@ from cues.pipelines.compose.tempo_map import (
     solve_tempo_map,
 )
 from cues.schemas.brief import Brief, Medium, ResolvedBrief
+from cues.schemas.effects import effects_table
 from cues.schemas.form import FormSection, parse_form
 from cues.schemas.key import Key
 from cues.schemas.mood_table import Groove, MoodProfile, blend
@@ -56,7 +57,7 @@ SECTION_INTENSITY = {"intro": 0.7, "outro": 0.7, "break": 0.6, "build": 0.9, "br
 ARC_MEDIA = (Medium.film, Medium.trailer, Medium.ad)  # cues that build, from ARC_FROM_S seconds (issue 16)
 ARC_FROM_S = 30.0
 ARC_LIFT, ARC_PEAK_LEAST = 0.2, 0.6  # the climax: the mood's intensity + 0.2, at least 0.6
-ARC_DEPTH, ARC_DEPTH_PER_BASE, ARC_FLOOR = 0.45, 0.25, 0.1  # the start: 0.45 (+0.25 × mood) below it, ≥ 0.1
+ARC_FLOOR = 0.1  # every arc starts here, whatever the mood: the loud moods, climbing highest, build most
 OUTRO_SHARE = 0.35  # after the climax the music breathes out to this share of the arc's span above its start
 FRAME_SECTIONS = frozenset({"intro", "outro", "break", "sting"})
 #: (fewest bars, form) per medium, most bars first: the first row whose bar count fits is the default form.
@@ -87,8 +88,11 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
     # the brief's ensemble by its own seed; its variations (seed + variation - 1) take the next ones in turn
     first = palette.ensembles.index(mood_ensemble(palette.ensembles, profile, brief.seed))
     chosen = palette.ensembles[(first + seed - brief.seed) % len(palette.ensembles)]
-    programs, groove = ensemble.programs_of(brief, profile, chosen, mood_groove(profile, seed))
-    parts = ensemble.parts_of(programs, chosen.texture, profile.melody_centre, profile.melody_style.span)
+    effects = effects_table().of_mood(brief.mood[0])
+    programs, groove = ensemble.programs_of(brief, profile, chosen, mood_groove(profile, seed), effects)
+    parts = ensemble.parts_of(
+        programs, chosen.texture, profile.melody_centre, profile.melody_style.span, effects.impact
+    )
     stems, absent = ensemble.stems_of(parts)
     notes: list[str] = []
     grid = Grid.of(brief.meter)
@@ -316,10 +320,10 @@ def _gentle_intensities(form, profile: MoodProfile) -> list[float]:
 def _arc(form, counts, base: float, hit_bars) -> list[float]:
     """Low at the start, building section by section to a climax — the section of the last hit the plan placed
     (unless that is the first), else the last main section — and breathing out after it. The climax reaches
-    ``max(base + ARC_LIFT, ARC_PEAK_LEAST)`` and the start lies ``ARC_DEPTH`` (more for a louder mood) below it, so
-    the span is at least 0.45 and widest for the loud moods."""
+    ``max(base + ARC_LIFT, ARC_PEAK_LEAST)`` and the start is ``ARC_FLOOR``, so the span is at least 0.5 and widest
+    for the loud moods (epic 0.1 to 1.0: heroic cues build most)."""
     peak = min(1.0, max(base + ARC_LIFT, ARC_PEAK_LEAST))
-    floor = max(ARC_FLOOR, peak - ARC_DEPTH - ARC_DEPTH_PER_BASE * base)
+    floor = ARC_FLOOR
     starts = [sum(counts[:i]) for i in range(len(form))]
     main = [i for i, s in enumerate(form) if s.name not in FRAME_SECTIONS] or list(range(len(form)))
     climax = main[-1] if main[-1] > 0 else len(form) - 1

@@ -1,11 +1,12 @@
 """Benchmark of the composer's music quality and speed on a varied set of briefs (issue 5's and issue 15's targets).
 
 Builds ``--briefs`` (default 180) briefs, twelve per mood (so each of issue 15's five mood families is well
-represented: with four per mood, 60 cues, the melody-only mood classifier moved by ±0.1 between seed offsets), that vary within each mood over major/minor/modal and flat/sharp keys, media, endings and meters,
-lengths from 6 to 120 s, explicit and default forms, and hits; composes each with the default model bundle; prints
-one row per cue, the musicality numbers (``pipelines/compose/musicality.py``) per cue and per mood/mode beside the
-real-music reference (``bench/reference.py``, cached), the melody-only mood classifier (``bench/melody_mood.py``) and
-a table of the targets; writes ``bench/results/quality.json``.
+represented: with four per mood, 60 cues, the melody-only mood classifier moved by ±0.1 between seed offsets), that
+vary within each mood over major/minor/modal and flat/sharp keys, media, endings and meters, lengths from 6 to 120 s,
+explicit and default forms, and hits; composes each with the default model bundle; prints one row per cue, the
+musicality numbers (``pipelines/compose/musicality.py``) per cue and per mood/mode beside the real-music reference
+(``bench/reference.py``, cached), the melody-only mood classifier (``bench/melody_mood.py``) and a table of the
+targets; writes ``bench/results/quality.json``.
 
 Speed is CPU seconds of composition (plan → MIDI bytes, models already loaded) per 60 s of music, beside a
 baseline measured in the same run: the plan alone (no models), so the ratio says what the models cost.

@@ -253,3 +253,12 @@ def test_section_roles_follow_intensity():
     quiet = plan_of(mood="calm", length=60, intensity=1.0)  # no groove: drums never join
     assert all(Role.drums not in s.roles for s in quiet.sections)
     assert {len(s.roles) for s in quiet.sections} == {len(ACCOMPANIMENT)}
+
+
+@pytest.mark.parametrize("ending", ["button", "loop"])
+def test_a_long_ad_builds_an_arc_unless_it_loops(ending):
+    plan = plan_of(medium="ad", mood="epic", length=60, ending=ending)
+    intensities = [s.intensity for s in plan.sections]
+    arc = any(note.startswith("intensity arc") for note in plan.notes)
+    assert arc == (ending != "loop")
+    assert (max(intensities) - min(intensities) >= 0.5) == arc  # a loop keeps the gentle shape: no surge per pass

@@ -24,7 +24,8 @@ Decisions where the brief contract is silent:
   their stems and the roles each section's intensity calls for are ``ensemble.py``'s.
 - Film, trailer and ad cues of 30 s or more whose brief does not pin ``intensity`` get an arc (``_arc``: start
   low, build to the climax at the last main section or at the last hit, breathe out after it), written in the
-  notes; other media and shorter cues keep the gentle shape around the mood's intensity. A cutdown takes the
+  notes; other media, shorter cues and loops (a bed that repeats keeps its level: an arc would fall from its climax
+  to its quiet opening at every pass) keep the gentle shape around the mood's intensity. A cutdown takes the
   intensities of its full cue's sections of the same label (or name), so an edit keeps the parent's shape.
 """
 
@@ -41,7 +42,7 @@ from cues.pipelines.compose.tempo_map import (
     TempoBand,
     solve_tempo_map,
 )
-from cues.schemas.brief import Brief, Medium, ResolvedBrief
+from cues.schemas.brief import Brief, Ending, Medium, ResolvedBrief
 from cues.schemas.effects import effects_table
 from cues.schemas.form import FormSection, parse_form
 from cues.schemas.key import Key
@@ -275,8 +276,9 @@ def _intensities(
     form, brief: Brief, profile: MoodProfile, notes: list[str], counts, length_s, hit_bars, full_plan
 ) -> list[float]:
     """Each section's intensity: the brief's when it pins them; a cutdown's from its full cue's sections of the
-    same label; an arc for film, trailer and ad cues of ``ARC_FROM_S`` or more; else a gentle shape around the
-    mood's intensity (contrasting sections lift, the last lettered section a little more, intro and outro lower)."""
+    same label; an arc for film, trailer and ad cues of ``ARC_FROM_S`` or more that do not loop; else a gentle shape
+    around the mood's intensity (contrasting sections lift, the last lettered section a little more, intro and outro
+    lower)."""
     given = brief.intensity
     if isinstance(given, int | float):
         return [float(given)] * len(form)
@@ -290,7 +292,8 @@ def _intensities(
         by_label = {s.label: s.intensity for s in full_plan.sections}
         by_name = {s.name: s.intensity for s in reversed(full_plan.sections)}  # the first section of the name
         return [by_label.get(s.label, by_name.get(s.name, own)) for s, own in zip(form, gentle, strict=True)]
-    if brief.medium not in ARC_MEDIA or length_s < ARC_FROM_S - 1e-6 or len(form) < 2:
+    # a loop repeats its end into its start: an arc would fall from its climax to the quiet opening at every pass
+    if brief.medium not in ARC_MEDIA or length_s < ARC_FROM_S - 1e-6 or len(form) < 2 or brief.ending == Ending.loop:
         return gentle
     result = _arc(form, counts, profile.intensity, hit_bars)
     peak = max(range(len(result)), key=lambda i: result[i])

@@ -151,7 +151,9 @@ def summarise(rows: list[dict], cpu: float, music_s: float) -> dict:
         "bass notes": bass_notes,
         "approach notes, share of bass notes": round(sum(r["approach_notes"] for r in rows) / max(1, bass_notes), 3),
         "cues whose counter plays": sum(1 for r in rows if r["counter_seconds"]),
-        "counter notes per minute it plays": round(sum(r["counter_notes"] for r in rows) / max(1e-9, counter_s) * 60, 1),
+        "counter notes per minute it plays": round(
+            sum(r["counter_notes"] for r in rows) / max(1e-9, counter_s) * 60, 1
+        ),
         "lead's quiet beats the counter fills": round(
             sum(r["quiet_beats_filled"] for r in rows) / max(1, sum(r["quiet_beats"] for r in rows)), 3
         ),

@@ -13,6 +13,8 @@ Definitions (pure functions below, on grid steps):
 - **approach note**: a bass note that ends where a new chord begins (a chord span of the score starts at its end),
   is followed by a bass note starting there, a whole tone or a semitone away, and is not the new chord's first note
   itself (the first note of the next chord is the target).
+- **imitation**: a counter note starting at a step where the lead starts none, but started one a bar before (the
+  lead's rhythm answered a bar later).
 - **lead's quiet beats**: beats of the sections where the counter plays in which the lead starts no note (it rests
   or holds); **filled**: the counter starts a note in such a beat. **Lead rests filled**: of the steps in those
   sections where the lead is silent, the share where the counter sounds.
@@ -69,6 +71,8 @@ def counter_figures(score: Score) -> dict:
     for note in counter:
         counter_onsets[min(note.start, steps)] = True
         counter_sounds[note.start : min(note.end, steps)] = True
+    bar = plan.steps_per_bar
+    imitating = sum(1 for n in counter if n.start >= bar and lead_onsets[n.start - bar] and not lead_onsets[n.start])
     quiet = filled = rest = rest_filled = 0
     seconds = 0.0
     plays = texture.plays_in_sections(score, Role.counter.value)
@@ -86,6 +90,7 @@ def counter_figures(score: Score) -> dict:
         rest_filled += int((silent & counter_sounds[start:end]).sum())
     return {
         "counter_notes": sum(1 for n in counter),
+        "imitating_notes": imitating,
         "counter_seconds": seconds,
         "quiet_beats": quiet,
         "quiet_beats_filled": filled,
@@ -130,6 +135,12 @@ def main() -> None:
             }
         )
     summary = summarise(rows, cpu, music_s)
+    by_style: dict[str, list[int]] = {}
+    for row in rows:
+        counts = by_style.setdefault(str(row["bass_line"]), [0, 0])
+        counts[0] += row["approach_notes"]
+        counts[1] += row["bass_notes"]
+    summary["approach share by bass style"] = {k: round(a / max(1, n), 3) for k, (a, n) in sorted(by_style.items())}
     for name, value in summary.items():
         print(f"{name:<52}{value}")
     RESULTS.mkdir(exist_ok=True)
@@ -153,6 +164,9 @@ def summarise(rows: list[dict], cpu: float, music_s: float) -> dict:
         "cues whose counter plays": sum(1 for r in rows if r["counter_seconds"]),
         "counter notes per minute it plays": round(
             sum(r["counter_notes"] for r in rows) / max(1e-9, counter_s) * 60, 1
+        ),
+        "counter notes imitating the lead a bar later": round(
+            sum(r["imitating_notes"] for r in rows) / max(1, sum(r["counter_notes"] for r in rows)), 3
         ),
         "lead's quiet beats the counter fills": round(
             sum(r["quiet_beats_filled"] for r in rows) / max(1, sum(r["quiet_beats"] for r in rows)), 3

@@ -12,7 +12,8 @@ the palette's window under the pad). The styles:
   Held a bar at a time, struck on the groove's kick pattern from ``PEDAL_PULSE``. The chord lengths that
   ``musicality.harmony_stats`` measures are the progression's, so a pedal is never counted as a long chord.
 - **syncopated**: a note on each kick of the groove's bar (and of its answer in every second bar), lasting to the
-  next; the root on the chord's first note and on downbeats, the octave off the beat in loud sections; from
+  next; the root on the chord's first note and on downbeats, then the bar's later kicks alternating the fifth and
+  the root (the octave in loud sections); from
   ``DRIVE_EIGHTHS`` an approach on the chord's last eighth when no kick falls in its last beat.
 - **root_fifth**: root and fifth by the beat; from ``DRIVE_EIGHTHS`` driving eighths: root, root, fifth, octave.
 - **octaves**: driving eighths on the root; from ``DRIVE_EIGHTHS`` the off-beat eighths jump the octave.
@@ -147,7 +148,7 @@ def rhythm(plan: Plan, slot: Slot, style: BassStyle, intensity: float, changes: 
         starts = kick_starts(plan, slot, intensity)
         if intensity >= DRIVE_EIGHTHS and changes and starts[-1] < slot.end - beat:
             starts.append(slot.end - EIGHTH)  # a pickup into the change
-        whats = [_syncopated(plan, s, slot, intensity) for s in starts]
+        whats = _syncopated(starts, slot, bar, intensity)
     elif style == BassStyle.root_fifth:
         unit = EIGHTH if intensity >= DRIVE_EIGHTHS else beat
         starts = grid_starts(slot, unit)
@@ -162,10 +163,16 @@ def rhythm(plan: Plan, slot: Slot, style: BassStyle, intensity: float, changes: 
     return legato(starts, slot.end, whats)
 
 
-def _syncopated(plan: Plan, start: int, slot: Slot, intensity: float) -> str:
-    if start == slot.start or start % plan.steps_per_bar == 0 or intensity < DRIVE_EIGHTHS:
-        return "root"
-    return "octave" if start % plan.steps_per_beat else "root"
+def _syncopated(starts: list[int], slot: Slot, bar: int, intensity: float) -> list[str]:
+    """Root on the chord's first note and on downbeats; the later kicks of a bar alternate the fifth (the second,
+    fourth …: as a bassist plays, and it keeps the dominant's weight that lets the key be heard) and the root, or
+    the octave in loud sections."""
+    whats, count = [], 0
+    for start in starts:
+        count = 0 if start == slot.start or start % bar == 0 else count + 1
+        other = "octave" if intensity >= DRIVE_EIGHTHS else "root"
+        whats.append("root" if count == 0 else "fifth" if count % 2 else other)
+    return whats
 
 
 def legato(starts: list[int], end: int, whats: list[str]) -> list[Event]:

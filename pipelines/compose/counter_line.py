@@ -50,6 +50,7 @@ class Harmony:
         passing = {pc for pc in scale if not any((pc - a) % 12 in (1, 11) for a in altered)} | set(chord)
         register = range(part.low, part.high + 1)
         self.chord = [p for p in register if p % 12 in chord]
+        self.fifth = chord[2] if len(chord) > 2 else None
         self.passing = [p for p in register if p % 12 in passing]
 
 
@@ -81,7 +82,7 @@ def counter_part(plan: Plan, slots: list[Slot], melody: list[Note], part: Part, 
             if kind in ("answer", "echo"):
                 pitch = None if shift is None else imitate(source, shift, scale, harmony, on_beat, start, line)
             else:
-                pitch = strike(harmony.chord, previous, lead, lead_before, start, end, line)
+                pitch = strike(harmony.chord, previous, lead, lead_before, start, end, line, harmony.fifth)
             lead_before = lead if lead is not None else lead_before
             if pitch is None:
                 continue
@@ -160,9 +161,11 @@ def imitate(
     return min(free, key=lambda p: (abs(p - target), p)) if free else None
 
 
-def strike(tones, previous, lead, lead_before, start, end, line: MelodyLine) -> int | None:
+def strike(tones, previous, lead, lead_before, start, end, line: MelodyLine, fifth: int | None = None) -> int | None:
     """A chord tone for a struck counter note: moving against the lead, avoiding its pitch class and the counter's
-    own last pitch, least clashing; None when the slot has no tone in the register."""
+    own last pitch, least clashing, and, other things equal, the chord's ``fifth`` (pitch class): a counter-line
+    sings the root, third and colour, and piling up fifths would lean the key toward the dominant. None when the
+    slot has no tone in the register."""
     if not tones:
         return None
     if previous is None:
@@ -175,7 +178,8 @@ def strike(tones, previous, lead, lead_before, start, end, line: MelodyLine) -> 
         doubled = lead is not None and pitch % 12 == lead % 12
         move = pitch - previous
         against = direction == 0 or move * direction < 0
-        return (clash, doubled, move == 0, abs(move) > LEAP_LIMIT, not against, abs(move), pitch)
+        leaning = pitch % 12 == fifth
+        return (clash, doubled, move == 0, abs(move) > LEAP_LIMIT, not against, leaning, abs(move), pitch)
 
     return min(tones, key=cost)
 

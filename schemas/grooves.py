@@ -43,17 +43,15 @@ class Groove(StrEnum):
     timpani_swell = "timpani_swell"
 
 
-class Feel(StrEnum):
-    """The rhythmic family of a groove, which the bass line follows."""
+class BassStyle(StrEnum):
+    """How the bass line plays under a groove (``pipelines/compose/bass_line.py``)."""
 
-    none = "none"  # no pulse to follow: the bass holds its roots
-    pulse = "pulse"
-    straight = "straight"
-    driving = "driving"
-    half_time = "half_time"
-    shuffle = "shuffle"
-    march = "march"
-    ostinato = "ostinato"
+    walking = "walking"  # a note a beat: chord tones on the strong beats, a step into the next chord's root
+    pedal = "pedal"  # the tonic (the dominant in a build) held under changing chords, released at cadences
+    syncopated = "syncopated"  # the groove's kick pattern, root and octave, a step into each chord change
+    root_fifth = "root_fifth"  # root and fifth by the beat, driving eighths in loud sections
+    octaves = "octaves"  # driving eighths on the root, jumping the octave in loud sections
+    sustained = "sustained"  # the chord's root held, re-struck every bar
 
 
 class Drum(StrEnum):
@@ -139,12 +137,12 @@ class Fill(StrEnum):
 
 
 class GrooveSpec(BaseModel):
-    """One groove: its feel, its main bar, what the second bar of each pair adds, the variations a bar may take,
-    ghost notes, and its fill."""
+    """One groove: the bass line's style under it, its main bar, what the second bar of each pair adds, the
+    variations a bar may take, ghost notes, and its fill."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    feel: Feel
+    bass: BassStyle = Field(description="how the bass line plays under this groove")
     about: str = Field(description="what it sounds like, and for which moods")
     bar: tuple[Stroke, ...] = Field(description="the strokes of every bar")
     answer: tuple[Stroke, ...] = Field((), description="strokes added in the second bar of every two")

@@ -26,7 +26,7 @@ class Role(StrEnum):
     """What a part does in the arrangement; the order is the MIDI track order."""
 
     lead = "lead"  # the melody
-    counter = "counter"  # a second melodic voice below the lead, moving where the lead holds
+    counter = "counter"  # a second melodic voice below the lead, answering it where it rests or holds
     pad = "pad"  # sustained chords
     figure = "figure"  # rhythmic accompaniment from the chords: arpeggio, ostinato, pulsed/strummed/tremolo chords
     bass = "bass"
@@ -36,6 +36,9 @@ class Role(StrEnum):
 
 #: The roles that join the lead as intensity rises (the lead always plays, effects only at hits).
 ACCOMPANIMENT = (Role.counter, Role.pad, Role.figure, Role.bass, Role.drums)
+#: The counter enters among the first this many roles of a mood's ``enters``: with the ``layers`` steps of
+#: ``palettes.yaml`` (five parts from intensity 0.6), it answers the lead from the middle intensities up.
+COUNTER_ENTERS_BY = 4
 
 
 class Texture(StrEnum):
@@ -117,6 +120,10 @@ class MoodPalette(BaseModel):
     def _every_role_once(self) -> MoodPalette:
         if sorted(self.enters) != sorted(ACCOMPANIMENT):
             raise ValueError(f"enters must list {', '.join(ACCOMPANIMENT)} once each, got {', '.join(self.enters)}")
+        if self.enters.index(Role.counter) >= COUNTER_ENTERS_BY:
+            raise ValueError(
+                f"the counter must be among the first {COUNTER_ENTERS_BY} of enters, got {', '.join(self.enters)}"
+            )
         return self
 
 

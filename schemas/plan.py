@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from cues.schemas.brief import Ending, Medium
+from cues.schemas.grooves import BassStyle
 from cues.schemas.key import Mode
 from cues.schemas.mood_table import ChordColours, Groove
 from cues.schemas.palettes import Role, StemGroup, Texture
@@ -130,6 +131,12 @@ class Plan(BaseModel):
     parts: tuple[Part, ...] = Field((), description="the parts, in MIDI track order (empty in plans before roles)")
     ensemble: str | None = Field(None, description="the palette's ensemble, in words; None for a brief's instruments")
     groove: Groove
+    bass_line: BassStyle | None = Field(
+        None,
+        description="how the bass plays: the groove's style (schemas/grooves.yaml): walking, pedal (a held tonic, "
+        "or dominant in a build, under changing chords: deliberate, not a long chord), syncopated, root_fifth, "
+        "octaves, sustained; None in plans made before it",
+    )
     melody_centre: float
     density: float
     harmonic_rhythm: float

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from cues.pipelines.compose import arrangement, counter_line, figures
+from cues.pipelines.compose import arrangement, bass_line, counter_line, figures
 from cues.pipelines.compose.chord_colour import Colour
 from cues.pipelines.compose.composer import ComposerModels
 from cues.pipelines.compose.phrases import PhraseRole, phrase_spans
@@ -187,7 +187,7 @@ def test_the_accompaniment_never_sits_a_semitone_from_the_melody(
     slots = progression(plan, models.chords, plan.seed)
     melody = synthetic_melody(plan, melody_seed)
     harmony = arrangement.pad_part(plan, slots, melody)
-    bass = arrangement.bass_part(plan, slots, melody)
+    bass = bass_line.bass_part(plan, slots, melody, plan.part(Role.bass))
     accents, _ = arrangement.hit_accents(plan, slots, melody)
     figure = figures.figure_part(plan, slots, melody, plan.part(Role.figure), lambda intensity: 70)
     counter = counter_line.counter_part(plan, slots, melody, plan.part(Role.counter), lambda intensity: 70)

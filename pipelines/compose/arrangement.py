@@ -1,6 +1,6 @@
-"""Arranging the chords and the melody for the ensemble: the pad's voicings, bass line, groove, accents at hits, the
-ending (the figure and the counter-line are ``figures.py``'s and ``counter_line.py``'s; which part plays where is
-``orchestration.py``'s).
+"""Arranging the chords and the melody for the ensemble: the pad's voicings, accents at hits, the ending (the bass
+line, the figure and the counter-line are ``bass_line.py``'s, ``figures.py``'s and ``counter_line.py``'s; which part
+plays where is ``orchestration.py``'s).
 
 Pure functions of the plan, the chord slots and the melody; every number below is a musical rule, not a model.
 
@@ -8,8 +8,7 @@ Pure functions of the plan, the chord slots and the melody; every number below i
   ``VOICING_RANGE``, each chosen (among all inversions and octave placements) to move the voices least from the
   previous one. Below intensity ``PAD_RESTRIKE`` it sustains each chord; above, it re-strikes it every bar (the
   figure plays the rhythm). No chord tone sounds a semitone from a held melody note (``voicing.py``).
-- **Bass**: the chord's root in ``BASS_RANGE``, nearest the previous root, in a pattern per groove; a note that would
-  sit a semitone from the melody moves to another chord tone (``voicing.py``).
+- **Bass**: in ``pipelines/compose/bass_line.py`` (walking, pedal, syncopated … by the groove, with approach notes).
 - **Drums**: in ``pipelines/compose/drums.py`` (the groove, its fills, and the drums of hits and endings).
 - **Hits**: an accented re-strike of the chord at each hit, voiced against the melody like every strike.
 - **Endings** (brief contract): ``ring_out`` a tonic chord on the last bar's downbeat held to the end;
@@ -24,9 +23,8 @@ from dataclasses import dataclass
 from cues.pipelines.compose.chord_colour import Colour
 from cues.pipelines.compose.progression import Slot
 from cues.pipelines.compose.score import Control, Note
-from cues.pipelines.compose.voicing import BASS_RANGE, MelodyLine, bass_pitch, bass_spans, lead_voices, voice_strike
+from cues.pipelines.compose.voicing import BASS_RANGE, MelodyLine, lead_voices, voice_strike
 from cues.schemas.brief import Ending
-from cues.schemas.grooves import groove_table
 from cues.schemas.palettes import Role
 from cues.schemas.plan import Plan
 
@@ -91,62 +89,6 @@ def _strikes(plan: Plan, slot: Slot, intensity: float) -> list[tuple[int, int]]:
     every = slot.end - slot.start if intensity < PAD_RESTRIKE else plan.steps_per_bar
     starts = list(range(slot.start, slot.end, every))
     return [(s, min(s + every, slot.end)) for s in starts]
-
-
-def bass_part(plan: Plan, slots: list[Slot], melody: list[Note]) -> list[Note]:
-    """The roots (and fifths, by groove) nearest the last root, each moved to another chord tone, or shortened,
-    where it would sit a semitone from ``melody`` (``voicing.bass_pitch``)."""
-    line = MelodyLine(melody, plan.total_steps)
-    notes, previous = [], None
-    for slot in slots:
-        section = plan.sections[slot.section]
-        tones = _bass_tones(plan, slot)
-        root_pc, _, fifth_pc = tones
-        candidates = [p for p in range(*BASS_RANGE) if p % 12 == root_pc]
-        root = min(candidates, key=lambda p: (abs(p - (previous or 40)), p))
-        previous = root
-        fifth = root + (fifth_pc - root_pc) % 12  # the chord's own fifth: diminished in a diminished triad
-        level = velocity(plan, section.intensity, 0.9)
-        for start, end, which in _bass_rhythm(plan, slot, section.intensity):
-            planned = {"root": root, "fifth": fifth, "octave": root + 12}[which]
-            keep_root = slot.cadence or start % plan.steps_per_bar == 0
-            pitch = bass_pitch(planned, tones, start, end, line, keep_root)
-            notes += [Note(a, b, pitch, level) for a, b in bass_spans(pitch, start, end, line, plan.steps_per_beat)]
-    return notes
-
-
-def _bass_tones(plan: Plan, slot: Slot) -> list[int]:
-    """Root, third and fifth pitch classes the bass may play (a borrowed iv's minor third included)."""
-    root, third, fifth, *_ = slot.chord.pitch_classes(plan.tonic)
-    if slot.colour == Colour.borrowed:
-        third = (root + 3) % 12
-    return [root, third, fifth]
-
-
-def _bass_rhythm(plan: Plan, slot: Slot, intensity: float) -> list[tuple[int, int, str]]:
-    beat, bar = plan.steps_per_beat, plan.steps_per_bar
-    groove = groove_table()[plan.groove].feel.value  # the bass follows the groove's rhythmic family
-    if groove in ("none", "pulse") or intensity < 0.35:
-        pattern = [(0, bar, "root")]
-    elif groove in ("driving", "ostinato"):
-        eighth = max(1, beat // 2) if plan.steps_per_beat == 4 else 3
-        cycle = ["root", "root", "fifth", "octave"] if groove == "ostinato" else ["root"]
-        pattern = [(s, s + eighth, cycle[k % len(cycle)]) for k, s in enumerate(range(0, bar, eighth))]
-    elif groove == "half_time":
-        pattern = [(0, bar // 2 + beat // 2, "root"), (bar // 2 + beat // 2, bar, "fifth")]
-    else:  # straight, march, shuffle: root on the first beat, the fifth halfway through the bar
-        half = bar // 2 if bar % (2 * beat) == 0 else beat
-        pattern = [(0, half, "root"), (half, bar, "fifth")]
-    result = []
-    for bar_start in range(slot.start - slot.start % bar, slot.end, bar):
-        for offset, end_offset, which in pattern:
-            start, end = bar_start + offset, min(bar_start + end_offset, slot.end)
-            if slot.start <= start < end:
-                result.append((start, end, which))
-    if not result or result[0][0] > slot.start:  # a slot that starts mid-bar (at a hit) still sounds its root
-        first_end = result[0][0] if result else slot.end
-        result.insert(0, (slot.start, first_end, "root"))
-    return result
 
 
 def hit_accents(plan: Plan, slots: list[Slot], melody: list[Note]) -> tuple[dict[str, list[Note]], list[int]]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from cues.pipelines.compose import arrangement, counter_line, drums, figures
+from cues.pipelines.compose import arrangement, bass_line, counter_line, drums, figures
 from cues.pipelines.compose.ensemble import stems_of
 from cues.pipelines.compose.progression import Slot
 from cues.pipelines.compose.score import Note
@@ -44,7 +44,7 @@ def orchestrate(plan: Plan, slots: list[Slot], melody: list[Note]) -> dict[str, 
         elif part.role == Role.counter:
             notes = counter_line.counter_part(plan, slots, melody, part, level_of)
         elif part.role == Role.bass:
-            notes = arrangement.bass_part(plan, slots, melody)
+            notes = bass_line.bass_part(plan, slots, melody, part)
         elif part.role == Role.drums:
             notes = drums.percussion_part(plan)
         else:

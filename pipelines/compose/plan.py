@@ -45,6 +45,7 @@ from cues.pipelines.compose.tempo_map import (
 from cues.schemas.brief import Brief, Ending, Medium, ResolvedBrief
 from cues.schemas.effects import effects_table
 from cues.schemas.form import FormSection, parse_form
+from cues.schemas.grooves import groove_table
 from cues.schemas.key import Key
 from cues.schemas.mood_table import Groove, MoodProfile, blend
 from cues.schemas.palettes import Ensemble, palettes
@@ -170,6 +171,7 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
         parts=parts,
         ensemble=None if brief.instruments else chosen.name,
         groove=groove,
+        bass_line=groove_table()[groove].bass,
         melody_centre=profile.melody_centre,
         density=profile.density,
         harmonic_rhythm=profile.harmonic_rhythm,

@@ -41,12 +41,13 @@ class MelodyLine:
         self.classes = np.full(total_steps, REST)
         for note in melody:
             self.classes[note.start : min(note.end, total_steps)] = note.pitch % 12
+        # (steps, 12): which pitch classes clash at each step, made once: the arrangers ask thousands of times a cue
+        interval = (self.classes[:, None] - np.arange(12)[None, :]) % 12
+        self.near = (self.classes[:, None] != REST) & np.isin(interval, CLASH_INTERVALS)
 
     def clashes(self, pitch_class: int, start: int, end: int) -> np.ndarray:
         """For each step of ``start``..``end``: does the melody sound a semitone from ``pitch_class``?"""
-        window = self.classes[start:end]
-        interval = (window - pitch_class) % 12
-        return (window != REST) & np.isin(interval, CLASH_INTERVALS)
+        return self.near[start:end, pitch_class]
 
 
 def voicings(pitch_classes: list[int]) -> list[tuple[int, ...]]:
@@ -96,18 +97,25 @@ def voice_strike(
 
 
 def bass_pitch(
-    planned: int, chord_tones: list[int], start: int, end: int, line: MelodyLine, keep_root: bool = False
+    planned: int,
+    chord_tones: list[int],
+    start: int,
+    end: int,
+    line: MelodyLine,
+    keep_root: bool = False,
+    register: tuple[int, int] = BASS_RANGE,
 ) -> int:
     """The bass note for steps ``start``..``end``: ``planned`` unless it clashes with the melody, else the chord
-    tone (``chord_tones``: root, third, fifth pitch classes) clashing least, nearest ``planned``. With ``keep_root``
-    (a downbeat, a cadence) a root whose onset is clear of the melody stays, to be shortened by :func:`bass_spans`."""
+    tone (``chord_tones``: root, third, fifth pitch classes) clashing least, nearest ``planned`` within ``register``
+    (lowest, highest + 1). With ``keep_root`` (a downbeat, a cadence, a pedal) a note of the pitch class
+    ``chord_tones[0]`` whose onset is clear of the melody stays, to be shortened by :func:`bass_spans`."""
     clash = line.clashes(planned % 12, start, end)
     if not clash.any() or (keep_root and planned % 12 == chord_tones[0] and not clash[0]):
         return planned
     root, third, fifth = chord_tones[:3]
     candidates = []
     for preference, pc in enumerate((root, fifth, third)):
-        pitch = min(range(*BASS_RANGE), key=lambda p, pc=pc: ((p - pc) % 12 != 0, abs(p - planned), p))
+        pitch = min(range(*register), key=lambda p, pc=pc: ((p - pc) % 12 != 0, abs(p - planned), p))
         candidates.append((int(line.clashes(pc, start, end).sum()), preference, pitch))
     return min(candidates)[2]
 

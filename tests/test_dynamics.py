@@ -131,7 +131,8 @@ def test_a_real_cue_measures_sanely(rendered):
     assert all(m is None or -30 < m < 30 for m in margins) and any(m is not None for m in margins)
     # every delivered stem sounds
     assert silent_stems({r.name: audio.mastered.stems[i] for i, r in enumerate(audio.stems)}) == []
-    assert all(2 <= n <= 7 for n in layers_per_section(cue.score))
+    assert all(2 <= n <= 8 for n in layers_per_section(cue.score))  # the tutti: lead, counter, pad, figure, bass,
+    # drums and the two effects parts (riser and impact)
     assert 0 <= loudness_range(music, audio.rate) < 15
 
 

@@ -15,7 +15,9 @@ times, the soundfonts interleaved so drift in machine load hits all alike:
   file's samples between them;
 - **render speed**: the cues rendered as ``bench/render.py``'s "ours, render" stage (``CueRenderer.master_cue``:
   one bus-per-stem synth pass, balance, ending, mastering; the synth already loaded, each cue rendered once to warm
-  up, then timed): seconds of audio per CPU second, and the ratio to FluidR3_GM's in the same round;
+  up, then timed): seconds of audio per CPU second, and the ratio to FluidR3_GM's in the same round; again for the
+  synth pass alone (its CPU by its share of the stage's wall time), since balance and mastering do not depend on
+  the soundfont;
 - **coverage**: every General MIDI program ``schemas/palettes.yaml`` uses (every ensemble's lead, counter, pad,
   figure, bass and riser) and ``schemas/effects.yaml``'s risers and impacts must have a preset in bank 0, every drum
   kit (including the default 48, orchestra) one in bank 128. FluidSynth substitutes a missing preset silently (bank
@@ -39,7 +41,7 @@ times, the soundfonts interleaved so drift in machine load hits all alike:
 
 Prints one table and the coverage gaps, and writes ``bench/results/soundfonts.json``.
 
-    python bench/soundfonts.py [--rounds 2]
+    python bench/soundfonts.py [--rounds 3]
 """
 
 from __future__ import annotations
@@ -195,6 +197,8 @@ def child(name: str, work: Path) -> None:
                 "render_wall_s": round(wall, 3),
                 "render_cpu_s": round(cpu, 3),
                 "synth_wall_s": round(cue.timings["synth_s"], 3),
+                # the synth pass's CPU, by its share of the wall time (as bench/render.py splits its stages)
+                "synth_cpu_s": round(cpu * cue.timings["synth_s"] / sum(cue.timings.values()), 3),
                 "loudness_lufs": round(cue.mastered.loudness_lufs, 2),
                 **spectrum_figures(cue.mastered.mix, cue.rate),
             }
@@ -241,8 +245,11 @@ def reference_requests() -> list[tuple[str, object]]:
 
 
 def summarise(name: str, runs: list[dict], baseline: list[dict] | None) -> dict:
-    def rtf(run: dict) -> float:
-        return sum(c["audio_s"] for c in run["cues"]) / sum(c["render_cpu_s"] for c in run["cues"])
+    def rtf(run: dict, stage: str = "render_cpu_s") -> float:
+        return sum(c["audio_s"] for c in run["cues"]) / sum(c[stage] for c in run["cues"])
+
+    def synth_rtf(run: dict) -> float:
+        return rtf(run, "synth_cpu_s")
 
     first = runs[0]
     row = {
@@ -254,16 +261,18 @@ def summarise(name: str, runs: list[dict], baseline: list[dict] | None) -> dict:
         "synths_loaded": first["synths_loaded"],
         "rtf_per_core": round(statistics.median(rtf(r) for r in runs), 1),
         "rtf_per_core_runs": [round(rtf(r), 1) for r in runs],
+        "synth_rtf_per_core": round(statistics.median(synth_rtf(r) for r in runs), 1),
+        "synth_rtf_per_core_runs": [round(synth_rtf(r), 1) for r in runs],
     }
     if baseline:  # per round, against the baseline's run of the same round
-        row["ratio_to_baseline"] = round(
-            statistics.median(rtf(r) / rtf(b) for r, b in zip(runs, baseline, strict=True)), 3
-        )
+        pairs = list(zip(runs, baseline, strict=True))
+        row["ratio_to_baseline"] = round(statistics.median(rtf(r) / rtf(b) for r, b in pairs), 3)
+        row["synth_ratio_to_baseline"] = round(statistics.median(synth_rtf(r) / synth_rtf(b) for r, b in pairs), 3)
     for key in ("octave_flatness", "centroid_hz", "share_above_4k"):
         row[key] = round(float(np.mean([c[key] for c in first["cues"]])), 4)
     row["cues"] = [
-        {k: v for k, v in c.items() if k not in ("render_wall_s", "render_cpu_s", "synth_wall_s")}
-        | {"render_cpu_s": statistics.median(r["cues"][i]["render_cpu_s"] for r in runs)}
+        {k: v for k, v in c.items() if k not in ("render_wall_s", "render_cpu_s", "synth_wall_s", "synth_cpu_s")}
+        | {stage: statistics.median(r["cues"][i][stage] for r in runs) for stage in ("render_cpu_s", "synth_cpu_s")}
         for i, c in enumerate(first["cues"])
     ]
     row["coverage"] = first["coverage"]
@@ -300,19 +309,22 @@ def main() -> None:
 
     rows = [summarise(name, runs[name], runs.get(BASELINE)) for name in installed]
     print(
-        f"{'soundfont':<18} {'file':>6} {'load':>6} {'+RSS':>6} {'peak':>6} {'RTF/':>6} {'× ' + BASELINE[:6]:>9} "
+        f"{'soundfont':<18} {'file':>6} {'load':>6} {'+RSS':>6} {'peak':>6} "
+        f"{'render':>7} {'×':>5} {'synth':>6} {'×':>5} "
         f"{'missing':>8} {'silent':>7} {'oct.':>6} {'centroid':>9} {'>4 kHz':>7}"
     )
     used = f"of {len(melodic) + len(kits)}"
     print(
-        f"{'':<18} {'MB':>6} {'s':>6} {'MB':>6} {'MB':>6} {'core':>6} {'':>9} {used:>8}"
+        f"{'':<18} {'MB':>6} {'s':>6} {'MB':>6} {'MB':>6} "
+        f"{'RTF':>7} {BASELINE[:5]:>5} {'RTF':>6} {BASELINE[:5]:>5} {used:>8}"
         f" {'':>7} {'flat':>6} {'Hz':>9} {'%':>7}"
     )
     for r in rows:
         coverage = r["coverage"]
         print(
             f"{r['soundfont']:<18} {r['file_mb']:>6.0f} {r['load_s']:>6.2f} {r['rss_load_mb']:>6.0f} "
-            f"{r['peak_rss_mb']:>6.0f} {r['rtf_per_core']:>5.0f}x {r.get('ratio_to_baseline', float('nan')):>9.2f} "
+            f"{r['peak_rss_mb']:>6.0f} {r['rtf_per_core']:>6.0f}x {r.get('ratio_to_baseline', float('nan')):>5.2f} "
+            f"{r['synth_rtf_per_core']:>5.0f}x {r.get('synth_ratio_to_baseline', float('nan')):>5.2f} "
             f"{len(coverage['missing']):>8} {len(coverage['silent']):>7} {r['octave_flatness']:>6.3f} "
             f"{r['centroid_hz']:>9.0f} {100 * r['share_above_4k']:>7.1f}"
         )

@@ -281,7 +281,7 @@ def summarise(name: str, runs: list[dict], baseline: list[dict] | None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=2, help="fresh child processes per soundfont")
+    parser.add_argument("--rounds", type=int, default=3, help="fresh child processes per soundfont")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -29,9 +29,8 @@ times, the soundfonts interleaved so drift in machine load hits all alike:
   averaged), 22 Hz–22.6 kHz:
 
   - *octave flatness*: geometric over arithmetic mean of the energy in ten octave bands centred 31.25 Hz–16 kHz, in
-    ``[0, 1]``. 1 is equal energy per octave (pink noise, the usual reference for a full orchestral spectrum); a
-    mix whose energy sits in a few octaves scores low. The figure says "fullness" across the range, whatever its
-    tilt;
+    ``[0, 1]``. 1 is equal energy per octave (pink noise); a mix whose energy sits in a few octaves scores low, and
+    so does one that falls faster than pink towards the top or the bottom: "fullness" across the range;
   - *spectral centroid* (Hz): the energy-weighted mean frequency: brightness. Dull, band-limited samples pull it
     down;
   - *energy above 4 kHz* (% of the total): the presence and air band, where small, low-rate samples lose most.

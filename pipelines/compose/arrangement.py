@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from cues.pipelines.compose.chord_colour import Colour
 from cues.pipelines.compose.progression import Slot
 from cues.pipelines.compose.score import Control, Note
-from cues.pipelines.compose.voicing import BASS_RANGE, MelodyLine, lead_voices, voice_strike
+from cues.pipelines.compose.voicing import BASS_RANGE, MelodyLine, lead_voices, lowest_at_or_above, voice_strike
 from cues.schemas.brief import Ending
 from cues.schemas.palettes import Role
 from cues.schemas.plan import Plan
@@ -156,8 +156,7 @@ def _clip(note: Note, end: int) -> Note:
 
 
 def _low_root(plan: Plan, slot: Slot) -> int:
-    pc = slot.chord.pitch_classes(plan.tonic)[0]
-    return min(p for p in range(*BASS_RANGE) if p % 12 == pc)
+    return lowest_at_or_above(slot.chord.pitch_classes(plan.tonic)[0], BASS_RANGE[0])
 
 
 def _melody_tonic(plan: Plan, melody: list[Note]) -> int:

@@ -44,7 +44,7 @@ from cues.pipelines.compose.grooves import stroke_steps
 from cues.pipelines.compose.musicality import key_pitch_classes
 from cues.pipelines.compose.progression import Slot
 from cues.pipelines.compose.score import Note
-from cues.pipelines.compose.voicing import MelodyLine, bass_pitch, bass_spans
+from cues.pipelines.compose.voicing import MelodyLine, bass_pitch, bass_spans, lowest_at_or_above
 from cues.schemas.grooves import BassStyle, Drum, groove_table
 from cues.schemas.plan import Part, Plan
 
@@ -115,7 +115,7 @@ def nearest(pitch_class: int, previous: int, part: Part) -> int:
 
 def above(root: int, pitch_class: int, part: Part) -> int:
     """``pitch_class`` above ``root``, or an octave lower when that leaves the register."""
-    pitch = root + (pitch_class - root) % 12
+    pitch = lowest_at_or_above(pitch_class, root)
     return pitch if pitch <= part.high else pitch - 12
 
 
@@ -126,7 +126,7 @@ def pedal_pitch(plan: Plan, section_index: int, part: Part) -> int:
         intensities[section_index + 1] - intensities[section_index] >= BUILD_RISE - 1e-9
     )
     pitch_class = (plan.tonic + 7) % 12 if builds else plan.tonic
-    return min(p for p in range(part.low, part.high + 1) if p % 12 == pitch_class)
+    return lowest_at_or_above(pitch_class, part.low)
 
 
 def rhythm(plan: Plan, slot: Slot, style: BassStyle, intensity: float, changes: bool) -> list[Event]:

@@ -38,7 +38,7 @@ from cues.pipelines.compose.arrangement import FADE_BARS, HIT_BEATS, velocity
 from cues.pipelines.compose.drums import section_at
 from cues.pipelines.compose.progression import Slot
 from cues.pipelines.compose.score import Control, Note
-from cues.pipelines.compose.voicing import MelodyLine
+from cues.pipelines.compose.voicing import MelodyLine, lowest_at_or_above
 from cues.schemas.brief import Ending
 from cues.schemas.effects import FamilyEffects
 from cues.schemas.palettes import Role
@@ -125,7 +125,7 @@ def _riser_notes(
     """One note (a sound effect) or a tone and its octave (a melodic riser) of pitch class ``tone``, near
     ``RISER_CENTRE`` inside ``low``–``high``."""
     floor = max(low, min(RISER_CENTRE, high - 11))
-    pitch = next(p for p in range(floor, floor + 12) if p % 12 == tone)
+    pitch = lowest_at_or_above(tone, floor)
     pitches = [pitch] + ([pitch + 12] if effects.riser_is_pitched and pitch + 12 <= high else [])
     return [Note(start, end, p, min(127, level)) for p in pitches]
 
@@ -149,8 +149,7 @@ def _roll(start: int, end: int, tone: int, low: int) -> list[Note]:
 
 
 def _low(pitch_class: int, low: int) -> int:
-    floor = max(low, IMPACT_FLOOR)
-    return next(p for p in range(floor, floor + 12) if p % 12 == pitch_class)
+    return lowest_at_or_above(pitch_class, max(low, IMPACT_FLOOR))
 
 
 def _riser_tone(plan: Plan, slots: list[Slot], line: MelodyLine, start: int, end: int) -> int | None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from cues.pipelines.compose.chord_colour import Colour
 from cues.pipelines.compose.progression import Slot
 from cues.pipelines.compose.score import Note
-from cues.pipelines.compose.voicing import MelodyLine, voice_strike
+from cues.pipelines.compose.voicing import MelodyLine, lowest_at_or_above, voice_strike
 from cues.schemas.palettes import Texture
 from cues.schemas.plan import Part, Plan
 
@@ -66,7 +66,7 @@ def figure_part(plan: Plan, slots: list[Slot], melody: list[Note], part: Part, l
 def chord_tones(pitch_classes: list[int], low: int, high: int) -> list[int]:
     """The chord's pitches from the lowest root at or above ``low`` upwards, at most two octaves of them, up to
     ``high``."""
-    root = next(p for p in range(low, low + 12) if p % 12 == pitch_classes[0])
+    root = lowest_at_or_above(pitch_classes[0], low)
     candidates = sorted(p for p in range(root, min(high, root + 24) + 1) if p % 12 in pitch_classes)
     return candidates or [root]
 

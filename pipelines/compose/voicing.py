@@ -34,6 +34,11 @@ BASS_RANGE = (33, 52)
 REST = -1
 
 
+def lowest_at_or_above(pitch_class: int, floor: int) -> int:
+    """The lowest pitch of ``pitch_class`` at or above ``floor``."""
+    return floor + (pitch_class - floor) % 12
+
+
 class MelodyLine:
     """The melody's pitch class at every grid step of the cue (``REST`` where it is silent)."""
 

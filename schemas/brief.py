@@ -136,6 +136,24 @@ class Delivery(BaseModel):
         return self
 
 
+# the brief's fields that decide its music, and so a seedless brief's seed (``Brief.musical_hash``)
+MUSICAL_FIELDS = (
+    "id",
+    "medium",
+    "mood",
+    "length",
+    "key",
+    "tempo",
+    "meter",
+    "form",
+    "ending",
+    "hits",
+    "instruments",
+    "intensity",
+)
+_MUSIC_BUT_ID = set(MUSICAL_FIELDS) - {"id"}
+
+
 class Brief(BaseModel):
     """One cue to compose: what a music supervisor asks for. See ``docs/contracts/brief-v1.md``."""
 
@@ -203,7 +221,7 @@ class Brief(BaseModel):
     def resolve(self) -> ResolvedBrief:
         """This brief with the medium's defaults decided (ending, loudness) and a seed derived from its content: what
         the composer and the renderer take. Not validated again: every value is one this brief already passed."""
-        seed = self.seed if self.seed is not None else int(self.content_hash()[:15], 16)
+        seed = self.seed if self.seed is not None else int(self.musical_hash()[:15], 16)
         loudness = self.delivery.loudness if self.delivery.loudness is not None else DEFAULT_LOUDNESS[self.medium]
         fields = {name: getattr(self, name) for name in type(self).model_fields}
         fields.update(
@@ -216,6 +234,12 @@ class Brief(BaseModel):
     def content_hash(self) -> str:
         """sha256 hex of the brief's canonical JSON: equal briefs, however spelled, hash equal."""
         return canonical_hash(self.model_dump(mode="json"))
+
+    def musical_hash(self) -> str:
+        """sha256 hex of the fields that decide the notes (``MUSICAL_FIELDS``): a seedless brief's seed. A new
+        title, another delivery (formats, stems, alternates) or another cutdown list must not change approved music,
+        so those fields are left out; a cutdown's music depends only on its parent and its own length."""
+        return canonical_hash(self.model_dump(mode="json", include=set(MUSICAL_FIELDS)))
 
     def summary(self) -> str:
         """One line for listings: medium, moods, length, key, ending."""
@@ -266,14 +290,15 @@ def slugify(text: str) -> str:
 
 
 def default_brief_id(data: dict) -> str:
-    """The id a brief gets when it names none: the slug of its title, else ``cue-`` + 8 hex of its content."""
+    """The id a brief gets when it names none: the slug of its title, else ``cue-`` + 8 hex of its musical fields
+    (so that adding a format or a cutdown keeps the cue's id, as it keeps its music)."""
     title = data.get("title")
     if isinstance(title, str) and (slug := slugify(title)) and SLUG_RE.match(slug):
         return slug
     try:  # hash the canonical form, so `length: 30` and `length: "0:30"` get the same id
-        canonical = Brief.model_validate({**data, "id": "x"}).model_dump(mode="json", exclude={"id"})
+        canonical = Brief.model_validate({**data, "id": "x"}).model_dump(mode="json", include=_MUSIC_BUT_ID)
     except ValidationError:  # the brief is invalid anyway; any stable id will do for its error message
-        canonical = {k: v for k, v in data.items() if k != "id"}
+        canonical = {k: v for k, v in data.items() if k in _MUSIC_BUT_ID}
     return "cue-" + canonical_hash(canonical)[:8]
 
 

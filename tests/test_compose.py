@@ -15,6 +15,7 @@ from cues.pipelines.compose.midi_file import midi_length_us
 from cues.pipelines.compose.quality import measure
 from cues.pipelines.compose.texture import layers_per_section, plays_in_sections
 from cues.pipelines.generate.brief_sources import read_sources
+from cues.pipelines.generate.expansion import expand_cues
 from cues.pipelines.models.bundle import DEFAULT_BUNDLE
 from cues.schemas.brief import Brief
 from cues.schemas.grooves import Drum
@@ -108,6 +109,25 @@ def test_endings_are_exact_and_shaped(models, ending):
         assert ramp[0].value > ramp[-1].value and ramp[-1].value < 10
     if ending == "loop":
         assert cue.score.chords[0] == "I" and cue.score.chords[-1] == "V"  # the turnaround back to the top
+
+
+def test_editing_title_delivery_or_cutdowns_keeps_every_delivered_cues_music(models):
+    """A seedless brief's seed comes from its musical fields only (issue 18): an approved cue keeps its notes."""
+    approved = {"id": "harbour-night", "title": "Harbour", "medium": "ad", "mood": "romantic", "length": 12,
+                "cutdowns": [6], "delivery": {"formats": ["wav"]}}
+    edited = {**approved, "title": "Harbour at night (v2)", "cutdowns": [6, 9],
+              "delivery": {"formats": ["wav", "flac", "mp3"], "stems": "compact"}}
+
+    def midi_by_cue(data: dict) -> dict[str, bytes]:
+        specs = expand_cues(Brief.model_validate(data))
+        return {s.cue_id: compose_cue(s.brief, s.seed, s.cutdown, models).midi for s in specs}
+
+    before, after = midi_by_cue(approved), midi_by_cue(edited)
+    assert set(before) == {"harbour-night", "harbour-night-6s"} and set(after) == set(before) | {"harbour-night-9s"}
+    assert all(after[cue] == midi for cue, midi in before.items())
+    assert midi_by_cue({**approved, "hits": [5.0]})["harbour-night"] != before["harbour-night"]  # music still counts
+    untitled = {k: v for k, v in approved.items() if k not in ("id", "title")}
+    assert Brief.model_validate(untitled).id == Brief.model_validate({**untitled, "cutdowns": [6, 9]}).id
 
 
 def test_cutdowns_reuse_the_material_and_end_properly(models):

@@ -92,6 +92,9 @@ class CueResult(BaseModel):
     length_s: float | None = None
     quality: dict[str, Any] | None = None
     audio: AudioDigest | None = None
+    warnings: tuple[str, ...] = Field(
+        (), description="The plan's warnings: where it departs from the brief (a given tempo moved, a hit missed)."
+    )
 
     @classmethod
     def delivered(cls, manifest: CueManifest, skipped: bool = False) -> CueResult:
@@ -104,6 +107,7 @@ class CueResult(BaseModel):
             length_s=manifest.length_s,
             quality=manifest.quality,
             audio=AudioDigest.of(manifest),
+            warnings=manifest.plan.warnings,
         )
 
     @classmethod

@@ -144,6 +144,11 @@ class Plan(BaseModel):
     chromaticism: float
     colours: ChordColours = Field(ChordColours(), description="how often chords are voiced with a colour, per kind")
     notes: tuple[str, ...] = Field(description="adaptations the plan made, in words")
+    warnings: tuple[str, ...] = Field(
+        (),
+        description="the notes that depart from what the brief asked (a given tempo moved, a hit missed by more than "
+        "10 ms, intensities stretched over the sections): shown by submit, show and plan; --strict exits 3 on them",
+    )
 
     @property
     def total_steps(self) -> int:

@@ -120,6 +120,19 @@ def test_paths_in_names_and_files_are_refused(ray_session, tmp_path):
     assert missing.exit_code == 1 and "no delivered cue 'no-such-cue'" in missing.output
 
 
+def test_a_plan_that_departs_from_its_brief_is_shown_and_strict_exits_3(ray_session, tmp_path):
+    store, brief = tmp_path / "store", tmp_path / "near.yaml"
+    brief.write_text("id: near-hits\nmedium: ad\nmood: calm\nlength: 5\ntempo: 90\nhits: [2.0, 2.03]\n")
+    result = cues("submit", str(brief), "--store", str(store), "--strict")
+    assert result.exit_code == 3, result.output  # delivered, then refused: 30 ms apart, one hit cannot be met
+    assert "30.000 MISSED" in result.output
+    assert "warning near-hits: hit at 2 s cannot be met within 10 ms" in result.output
+    assert "warning near-hits: tempo 90 bpm became" in result.output
+    shown = cues("show", "near-hits", "--store", str(store))
+    assert "hit 2 s: at 2.030 s (+30.0 ms)" in shown.output and "MISSED" in shown.output
+    assert "warning: tempo 90 bpm became" in shown.output
+
+
 def test_a_tampered_file_fails_its_sha256_check(ray_session, tmp_path):
     store = tmp_path / "store"
     cues("submit", str(short_briefs(tmp_path, 1)), "--store", str(store))

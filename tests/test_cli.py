@@ -103,3 +103,32 @@ def test_installed_entry_point_never_shows_a_traceback(tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
     assert "alias bomb" in result.stdout and "not UTF-8" in result.stdout
     assert subprocess.run([cues, "--help"], capture_output=True, timeout=60).returncode == 0
+
+
+def test_plan_previews_every_cue_with_missed_hits_and_warnings_without_rendering(tmp_path):
+    briefs = tmp_path / "briefs.yaml"
+    briefs.write_text(
+        "briefs:\n"
+        "  - {id: near-hits, medium: film, mood: tense, length: 30, tempo: 90, hits: [10.0, 10.05], cutdowns: [15]}\n"
+        "  - {id: calm-one, medium: ad, mood: calm, length: 8, seed: 4}\n"
+    )
+    text = runner.invoke(app, ["plan", str(briefs)], terminal_width=200)
+    assert text.exit_code == 0, text.output
+    assert "near-hits  film, tense" in text.output and "near-hits-15s (cutdown 15.0)" in text.output
+    assert "calm-one  ad, calm" in text.output and "seed 4" in text.output
+    assert "+50.0" in text.output and "MISSED" in text.output  # 10.0 lands on 10.05's step
+    assert "warning: hit at 10 s cannot be met within 10 ms" in text.output
+    assert runner.invoke(app, ["plan", str(briefs), "--strict"]).exit_code == 3
+
+    rows = json.loads(runner.invoke(app, ["plan", str(briefs), "--format", "json"]).output)
+    assert [r["cue_id"] for r in rows] == ["near-hits", "near-hits-15s", "calm-one"]
+    near, cutdown, calm = rows
+    assert near["missed_hits"] == [10.0] and near["plan"]["hits"][1]["achievable"] is True
+    assert len(near["warnings"]) == 2 and cutdown["plan"]["hits"] == [] and calm["warnings"] == []
+    assert sum(s["bars"] for s in near["plan"]["sections"]) == near["plan"]["bars"]
+    examples = runner.invoke(app, ["plan", str(EXAMPLES_DIR)], terminal_width=200)
+    assert examples.exit_code == 0 and examples.output.count("seed ") == 16, examples.output  # `make run`'s 16
+
+    briefs.write_text("id: bad\nmedium: film\nmood: grumpy\nlength: 30\n")
+    invalid = runner.invoke(app, ["plan", str(briefs)])
+    assert invalid.exit_code == 2 and "grumpy" in invalid.output

@@ -15,7 +15,7 @@ import torch
 from cues.pipelines.compose import arrangement, crescendo, drums, effects, orchestration
 from cues.pipelines.compose.melody import MelodyModels, write_melody
 from cues.pipelines.compose.midi_file import midi_bytes
-from cues.pipelines.compose.plan import make_plan
+from cues.pipelines.compose.plan import plan_cue
 from cues.pipelines.compose.progression import progression
 from cues.pipelines.compose.score import Score
 from cues.pipelines.models.bundle import DEFAULT_BUNDLE, load_model, model_exists
@@ -23,7 +23,6 @@ from cues.schemas.brief import ResolvedBrief
 from cues.schemas.effects import effects_table
 from cues.schemas.palettes import Role
 from cues.schemas.plan import Plan
-from cues.schemas.timing import parse_length
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +105,5 @@ def compose_cue(
     brief: ResolvedBrief, seed: int, cutdown: float | str | None, models: ComposerModels
 ) -> ComposedCue:
     """One cue of a resolved brief: its full-length plan, or a cutdown planned from the full cue's plan."""
-    full = make_plan(brief, seed)
-    plan = full if cutdown is None else make_plan(brief, seed, parse_length(cutdown), full)
-    score = compose(plan, models)
+    score = compose(plan_cue(brief, seed, cutdown), models)
     return ComposedCue(score.plan, score, midi_bytes(score))

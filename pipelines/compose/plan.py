@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass, field
 
 from cues.pipelines.compose import ensemble
 from cues.pipelines.compose.tempo_map import (
@@ -50,7 +51,7 @@ from cues.schemas.key import Key
 from cues.schemas.mood_table import Groove, MoodProfile, blend
 from cues.schemas.palettes import Ensemble, palettes
 from cues.schemas.plan import Hit, Plan, Section, TempoChange
-from cues.schemas.timing import MAX_TEMPO, Length
+from cues.schemas.timing import MAX_TEMPO, Length, parse_length
 
 EXPLICIT_TEMPO_SLACK = 1.08  # a brief's own tempo may move this much (×, ÷) to meet hits and whole bars
 MOOD_TEMPO_SLACK = 1.10  # a mood's tempo range is widened this much for the same reasons
@@ -79,6 +80,28 @@ def choice(options, seed: int, name: str):
     return options[int.from_bytes(digest[:8], "big") % len(options)]
 
 
+def plan_cue(brief: ResolvedBrief, seed: int, cutdown: float | str | None = None) -> Plan:
+    """The plan of one cue of a resolved brief: its full-length plan, or a cutdown's planned from the full one."""
+    full = make_plan(brief, seed)
+    return full if cutdown is None else make_plan(brief, seed, parse_length(cutdown), full)
+
+
+@dataclass
+class PlanNotes:
+    """The plan's notes in words, in order (``all``), and those that depart from what the brief asked
+    (``warnings``: a given tempo moved, a hit missed, intensities stretched), which ``--strict`` refuses."""
+
+    all: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def info(self, text: str) -> None:
+        self.all.append(text)
+
+    def warn(self, text: str) -> None:
+        self.all.append(text)
+        self.warnings.append(text)
+
+
 def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, full_plan: Plan | None = None) -> Plan:
     """The plan of one cue of a resolved brief (``brief.resolve()``).
 
@@ -96,7 +119,7 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
         programs, chosen.texture, profile.melody_centre, profile.melody_style.span, effects.impact
     )
     stems, absent = ensemble.stems_of(parts)
-    notes: list[str] = []
+    notes = PlanNotes()
     grid = Grid.of(brief.meter)
     key = _key(brief, profile, seed)
     length = cutdown or brief.length
@@ -110,7 +133,7 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
         total_steps = sum(s.bars for s in form) * grid.steps_per_bar
     hits = () if cutdown else brief.hits
     if cutdown and brief.hits:
-        notes.append("the cutdown carries no hits: they belong to the full-length edit")
+        notes.info("the cutdown carries no hits: they belong to the full-length edit")
     min_bars = sum(s.bars or 1 for s in form) if form else 1
     try:
         tempo_map, placements = solve_tempo_map(grid, length_s, hits, band, total_steps, min_bars * grid.steps_per_bar)
@@ -126,10 +149,12 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
     bars = tempo_map.total_steps // grid.steps_per_bar
     low, high = tempo_map.bpm_range()
     if brief.tempo is not None and (abs(low - brief.tempo) > 0.05 or abs(high - brief.tempo) > 0.05):
-        notes.append(f"tempo {brief.tempo:g} bpm became {_tempo_text(low, high)} to fit whole bars and the hits")
+        notes.warn(f"tempo {brief.tempo:g} bpm became {_tempo_text(low, high)} to fit whole bars and the hits")
     elif not (band.low <= low and high <= band.high):
-        notes.append(f"tempo {_tempo_text(low, high)} is outside the mood's range, to fit the length")
-    notes += [_hit_note(p) for p in placements if not p.achievable]
+        notes.info(f"tempo {_tempo_text(low, high)} is outside the mood's range, to fit the length")
+    for placement in placements:
+        if not placement.achievable:
+            notes.warn(_hit_note(placement))
     if form is None:
         form = _default_form(brief.medium, bars, full_plan)
     hit_bars = [p.step // grid.steps_per_bar for p in placements]
@@ -178,7 +203,8 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
         velocity=profile.velocity,
         chromaticism=profile.chromaticism,
         colours=profile.colours,
-        notes=tuple(notes),
+        notes=tuple(notes.all),
+        warnings=tuple(notes.warnings),
     )
 
 
@@ -275,7 +301,7 @@ def _sections(form, bars, brief, profile, tempo_map, grid, notes, hit_bars, full
 
 
 def _intensities(
-    form, brief: Brief, profile: MoodProfile, notes: list[str], counts, length_s, hit_bars, full_plan
+    form, brief: Brief, profile: MoodProfile, notes: PlanNotes, counts, length_s, hit_bars, full_plan
 ) -> list[float]:
     """Each section's intensity: the brief's when it pins them; a cutdown's from its full cue's sections of the
     same label; an arc for film, trailer and ad cues of ``ARC_FROM_S`` or more that do not loop; else a gentle shape
@@ -286,7 +312,7 @@ def _intensities(
         return [float(given)] * len(form)
     if given:
         if len(given) != len(form):
-            notes.append(f"{len(given)} intensities stretched over {len(form)} sections")
+            notes.warn(f"{len(given)} intensities stretched over {len(form)} sections")
             return [given[min(len(given) - 1, i * len(given) // len(form))] for i in range(len(form))]
         return [float(v) for v in given]
     gentle = _gentle_intensities(form, profile)
@@ -299,7 +325,7 @@ def _intensities(
         return gentle
     result = _arc(form, counts, profile.intensity, hit_bars)
     peak = max(range(len(result)), key=lambda i: result[i])
-    notes.append(
+    notes.info(
         f"intensity arc for a {brief.medium.value} cue of {length_s:.0f} s: "
         + ", ".join(f"{s.label} {v:.2f}" for s, v in zip(form, result, strict=True))
         + f" (climax: {form[peak].label})"

@@ -22,12 +22,14 @@ from cues.services.cli.options import (
     Soundfont,
     Sources,
     Store,
+    Strict,
     WorkerCpus,
     Workers,
 )
 from cues.services.cli.output import (
     EXIT_FAILURE,
     EXIT_INVALID,
+    EXIT_STRICT,
     err,
     out,
     print_batch,
@@ -98,6 +100,7 @@ def submit(
             "harmless) and return; follow it with `ray job logs`.",
         ),
     ] = False,
+    strict: Strict = False,
 ) -> None:
     """Generate a batch of cues on Ray: validate the briefs, expand variations and cutdowns, then compose, render,
     master and store every cue; write the batch's record, cue sheet and report.
@@ -106,7 +109,7 @@ def submit(
     pianoroll.png, and manifest.json last); a cue already in the store is skipped, so a re-run does only what is
     missing. The batch goes to batches/<batch-id>/ (batch.json, cuesheet.csv, report.html, then _SUCCESS).
     Invalid briefs and failed cues are reported and the rest are delivered; exits 2 if any brief was invalid, 1 if
-    any cue failed.
+    any cue failed; with --strict, 3 if any plan departs from its brief (its warnings are listed under the table).
 
     Example: cues submit briefs/ s3://acme-music/briefs/ --store s3://acme-music/cues --workers 8
     """
@@ -126,7 +129,7 @@ def submit(
         with reported_errors():
             out.print(submit_as_job(config))
         return
-    _generate(config)
+    _generate(config, strict)
 
 
 @commands.command()
@@ -140,6 +143,7 @@ def run(
     num_cpus: NumCpus = None,
     models: Models = None,
     soundfont: Soundfont = None,
+    strict: Strict = False,
 ) -> None:
     """The main job with the embedded defaults: `cues submit` on the bundled example briefs (or SOURCES), local
     Ray unless RAY_ADDRESS is set, store ./cue-store. Same outputs and exit codes as `cues submit`.
@@ -153,14 +157,15 @@ def run(
             models=models,
             render=RenderConfig(soundfont=soundfont),
             ray=RayConfig(address=ray_address, num_cpus=num_cpus),
-        )
+        ),
+        strict,
     )
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _generate(config) -> None:
+def _generate(config, strict: bool = False) -> None:
     """Run the batch with a progress bar, print its summary, exit with its status. Ctrl-C or SIGTERM stops it with
     one line (what was delivered; a re-run finishes the rest) and exit 128 + the signal's number (130, 143)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -217,6 +222,8 @@ def _generate(config) -> None:
         raise typer.Exit(EXIT_INVALID)
     if record.failed_cues:
         raise typer.Exit(EXIT_FAILURE)
+    if strict and any(r.warnings for r in record.results):
+        raise typer.Exit(EXIT_STRICT)
 
 
 def _shown_path(path: Path) -> str:

@@ -51,3 +51,11 @@ WorkerCpus = Annotated[
         "autoscaling cluster, so each worker brings a core.",
     ),
 ]
+Strict = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Exit 3 when a plan departs from its brief (a given tempo moved, a hit missed by more than 10 ms), "
+        "after delivering.",
+    ),
+]

@@ -1,7 +1,8 @@
 """What the CLI shows and how it ends: the consoles, the exit codes, library errors as one line (never a
 traceback), and briefs and batches as plain lines that grep well, colour only on a terminal.
 
-Exit status: 0 success, 1 a failure of the system (storage, Ray), 2 invalid input (briefs, schedules, options).
+Exit status: 0 success, 1 a failure of the system (storage, Ray), 2 invalid input (briefs, schedules, options),
+3 with ``--strict``, a plan that departs from its brief (its warnings).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from cues.schemas.errors import BriefError, InvalidRequest, ScoringError, StoreU
 
 EXIT_FAILURE = 1
 EXIT_INVALID = 2
+HIT_TOLERANCE_MS = 10.0  # the brief contract's: a hit further from its time is MISSED
+EXIT_STRICT = 3  # --strict: a plan departed from its brief (a moved tempo, a missed hit)
 
 # Piped into a log (CI, cron, a Ray job), rich would assume 80 columns and cut cue ids short in the summary table.
 LOG_WIDTH = 160
@@ -73,13 +76,14 @@ def print_batch(console: Console, record: BatchRecord) -> None:
         else:
             status = f"[red]{escape(result.error or 'failed')}[/red]"
         hits = quality.get("hit_error_max_ms")
+        missed = hits is not None and hits > HIT_TOLERANCE_MS
         limited = "*" if audio and audio.limited else ""
         table.add_row(
             escape(result.cue_id),
             f"{result.length_s:.2f} s" if result.length_s else "",
             f"{quality['in_key_rate']:.3f}" if quality.get("in_key_rate") is not None else "",
             f"{estimate.get('tonic', '')} {estimate.get('mode', '')}".strip(),
-            f"{hits:.3f}" if hits is not None else "",
+            (f"[red]{hits:.3f} MISSED[/red]" if missed else f"{hits:.3f}") if hits is not None else "",
             f"{audio.loudness_lufs:.1f}" if audio and audio.loudness_lufs is not None else "",
             f"{audio.true_peak_dbtp:.1f}{limited}" if audio and audio.true_peak_dbtp is not None else "",
             status,
@@ -87,6 +91,9 @@ def print_batch(console: Console, record: BatchRecord) -> None:
     console.print(table)
     if any(r.audio and r.audio.limited for r in record.results):
         console.print("[dim]* the true-peak limiter acted on the mix (stems are never limited)[/dim]")
+    for result in record.results:
+        for warning in result.warnings:
+            console.print(f"[yellow]warning[/yellow] {escape(result.cue_id)}: {escape(warning)}")
     for brief in record.failures:
         console.print(f"[red]invalid[/red]  {escape(brief.error or brief.brief)}")
     ok = sum(b.ok for b in record.briefs)

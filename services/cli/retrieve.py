@@ -94,13 +94,16 @@ def show(name: CueName, store: Store = DEFAULT_STORE) -> None:
     sections = ", ".join(f"{s.label} {s.start_s:.1f}–{s.end_s:.1f} s" for s in plan.sections)
     out.print(f"sections: {_text(sections)}")
     for hit in plan.hits:
-        met = "met" if hit.achievable else "[red]NOT met[/red]"
+        met = "met" if hit.achievable else "[red]MISSED[/red]"
         out.print(
             f"hit {hit.requested_s:g} s: at {hit.achieved_s:.3f} s ({hit.error_ms:+.1f} ms), bar {hit.bar} beat "
             f"{hit.beat}, {_text(hit.placement)}, {met}"
         )
+    for warning in plan.warnings:
+        out.print(f"[yellow]warning:[/yellow] {_text(warning)}")
     for note in plan.notes:
-        out.print(f"note: {_text(note)}")
+        if note not in plan.warnings:
+            out.print(f"note: {_text(note)}")
     estimate = quality.get("key_estimate") or {}
     heard = _text(f"{estimate.get('tonic', '')} {estimate.get('mode', '')}")
     out.print(

@@ -42,6 +42,12 @@ class Schedule(BaseModel):
     template: dict[str, Any] = Field(default_factory=dict, description="Brief fields under every matrix brief.")
     store: str | None = Field(None, description="file://… or s3://bucket/prefix. Default: the configured store.")
     keep_last: int | None = Field(None, ge=1, strict=True, description="How many past runs' batch records to list.")
+    seed: Literal["fixed", "per_occurrence"] = Field(
+        "fixed",
+        description="fixed: every occurrence gives the same music (a cue already delivered is not made again); "
+        "per_occurrence: new music at each occurrence for every brief without its own seed (the same within one "
+        "occurrence, so a re-run completes it).",
+    )
 
     @field_validator("cron")
     @classmethod
@@ -198,3 +204,11 @@ def read_schedule_bytes(data: bytes, source: str) -> Schedule:
         return Schedule.model_validate(raw)
     except ValidationError as err:
         raise ScheduleError(problems_from(err, Schedule), source, label) from None
+
+
+def occurrence_seed(brief: Brief, occurrence: str) -> int:
+    """The seed of ``brief`` at one occurrence of a ``seed: per_occurrence`` schedule: its own seed when it names
+    one, else derived from its musical seed and the occurrence's stamp (new music each time, the same on a re-run)."""
+    if brief.seed is not None:
+        return brief.seed
+    return int(canonical_hash({"music": brief.musical_hash(), "occurrence": occurrence})[:15], 16)

@@ -37,7 +37,7 @@ import socket
 import uuid
 import zoneinfo
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from croniter import CroniterError, croniter
@@ -50,7 +50,7 @@ from cues.schemas.brief import Brief
 from cues.schemas.brief_file import BriefEntry
 from cues.schemas.config import GenerateConfig
 from cues.schemas.errors import InvalidRequest, Problem, ScheduleError, StoreConflict, StoreError, StoreNotFound
-from cues.schemas.schedule import Schedule, read_schedule_bytes
+from cues.schemas.schedule import Schedule, occurrence_seed, read_schedule_bytes
 
 log = logging.getLogger(__name__)
 
@@ -150,12 +150,20 @@ def schedule_files(folder: str | Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
-def schedule_entries(schedule: Schedule, source: str) -> list[BriefEntry]:
-    """The briefs of one run: those of the schedule's sources, then its matrix briefs (deterministic ids)."""
+def schedule_entries(schedule: Schedule, source: str, occurrence: str | None = None) -> list[BriefEntry]:
+    """The briefs of one run: those of the schedule's sources, then its matrix briefs (deterministic ids). With
+    ``seed: per_occurrence``, each brief without a seed of its own gets the occurrence's (``occurrence_seed``)."""
 
     entries = read_sources(schedule.briefs) if schedule.briefs else []
     for position, raw in enumerate(schedule.matrix_briefs(), start=1):
         entries.append(BriefEntry(f"{source} (matrix)", position, Brief.model_validate(raw)))
+    if schedule.seed == "per_occurrence" and occurrence is not None:
+        entries = [
+            replace(e, brief=e.brief.model_copy(update={"seed": occurrence_seed(e.brief, occurrence)}))
+            if e.ok
+            else e
+            for e in entries
+        ]
     return entries
 
 
@@ -369,7 +377,7 @@ def run_occurrence(
         done = state.result(occurrence)  # it finished while we were claiming it
         if done:
             return RunOutcome(schedule.name, occurrence, "done", done["batch_id"], done["status"], "already ran")
-        record = run_job(config, on_progress, entries=schedule_entries(schedule, source))
+        record = run_job(config, on_progress, entries=schedule_entries(schedule, source, occurrence))
         result = state.finish(occurrence, record)
     finally:
         state.release(occurrence, token)

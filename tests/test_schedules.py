@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cues.pipelines.generate.expansion import expand_cues
 from cues.pipelines.store import open_store
 from cues.schemas.config import GenerateConfig, RenderConfig
 from cues.schemas.errors import InvalidRequest, Problem, ScheduleError, SoundfontMissing
@@ -31,6 +32,7 @@ from cues.services.scheduler import (
     read_schedule,
     requested_occurrence,
     run_occurrence,
+    schedule_entries,
     stamp,
 )
 
@@ -363,3 +365,29 @@ def test_a_schedule_of_briefs_sources_has_no_matrix_briefs(tmp_path):
     path.write_text("name: nightly\ncron: '30 1 * * *'\nbriefs: [schemas/examples/]\n")
     result = cues("schedule", "validate", str(path))
     assert result.output == f"ok       {path}  nightly  cron '30 1 * * *' UTC, 0 matrix briefs, 1 sources\n"
+
+
+def test_a_per_occurrence_schedule_composes_new_music_each_time_and_the_same_on_a_re_run(tmp_path):
+    brief = tmp_path / "pinned.yaml"
+    brief.write_text("id: pinned\nmedium: ad\nmood: calm\nlength: 6\nseed: 42\n")
+    raw = {
+        "name": "refresh",
+        "cron": "0 3 * * MON",
+        "briefs": [str(brief)],
+        "matrix": {"mood": ["happy", "calm"]},
+        "template": {"medium": "ad", "length": 6},
+    }
+
+    def seeds(schedule: Schedule, occurrence: str) -> dict[str, int]:
+        entries = schedule_entries(schedule, "refresh.yaml", occurrence)
+        return {spec.cue_id: spec.seed for e in entries for spec in expand_cues(e.brief)}
+
+    fixed, fresh = Schedule.model_validate(raw), Schedule.model_validate({**raw, "seed": "per_occurrence"})
+    assert fixed.seed == "fixed" and seeds(fixed, "2026-11-23T03:00Z") == seeds(fixed, "2026-11-30T03:00Z")
+    monday, next_monday = seeds(fresh, "2026-11-23T03:00Z"), seeds(fresh, "2026-11-30T03:00Z")
+    assert monday == seeds(fresh, "2026-11-23T03:00Z")  # a re-run of one occurrence: the same cues
+    assert monday["pinned"] == next_monday["pinned"] == 42  # a brief's own seed is kept
+    for cue in ("refresh-happy", "refresh-calm"):
+        assert monday[cue] != next_monday[cue] != seeds(fixed, "2026-11-23T03:00Z")[cue]
+    with pytest.raises(ScheduleError, match="per_occurrence"):
+        read_schedule_bytes(b"name: x\ncron: '0 3 * * *'\nbriefs: [a]\nseed: weekly\n", "x.yaml")

@@ -84,7 +84,8 @@ def _parse_moods(value: Any) -> tuple[str, ...]:
         mood = canonical_mood(word)
         if mood is None:
             hint = did_you_mean(word, (*MOODS, *MOOD_ALIASES))
-            raise PydanticCustomError("unknown_mood", f"unknown mood {echo(word)}{hint}; allowed: {', '.join(MOODS)}")
+            allowed = f"allowed: {', '.join(MOODS)}, or a synonym (`cues moods` lists them)"
+            raise PydanticCustomError("unknown_mood", f"unknown mood {echo(word)}{hint}; {allowed}")
         if mood in moods:
             raise PydanticCustomError("mood_repeated", f"mood {echo(word)} is given twice")
         moods.append(mood)

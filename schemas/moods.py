@@ -41,6 +41,30 @@ MOOD_ALIASES: dict[str, str] = {
     "love": "romantic",
     "energetic": "action",
     "ethereal": "dreamy",
+    # words supervisors write (issue 18: "upbeat" was refused without a suggestion)
+    "upbeat": "happy",
+    "bright": "happy",
+    "fun": "playful",
+    "quirky": "playful",
+    "serene": "calm",
+    "tranquil": "calm",
+    "motivational": "uplifting",
+    "victorious": "triumphant",
+    "grand": "epic",
+    "cinematic": "epic",
+    "anxious": "tense",
+    "sinister": "dark",
+    "gloomy": "dark",
+    "somber": "sad",
+    "sombre": "sad",
+    "wistful": "melancholic",
+    "eerie": "mysterious",
+    "mystical": "mysterious",
+    "tender": "romantic",
+    "sentimental": "romantic",
+    "driving": "action",
+    "intense": "action",
+    "dreamlike": "dreamy",
 }
 
 MAX_MOODS = 3
@@ -65,3 +89,8 @@ def did_you_mean(word: str, vocabulary: Iterable[str]) -> str:
     if not close:
         return ""
     return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+
+
+def synonyms_of(mood: str) -> tuple[str, ...]:
+    """The synonyms a brief may write for the vocabulary word ``mood``, alphabetically."""
+    return tuple(sorted(word for word, meant in MOOD_ALIASES.items() if meant == mood))

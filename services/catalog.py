@@ -34,6 +34,7 @@ from cues.pipelines.store import ObjectStore
 from cues.schemas.batch import BatchRecord, read_batch_record
 from cues.schemas.errors import IntegrityError, InvalidRequest, StoreError, StoreNotFound
 from cues.schemas.manifest import CueManifest, FileEntry, read_manifest
+from cues.schemas.moods import MOOD_ALIASES, MOODS, canonical_mood, did_you_mean
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")  # cue ids, render keys, batch ids: slugs (use fullmatch)
 FORMAT_SUFFIX = {"wav": ".wav", "flac": ".flac", "mp3": ".mp3", "midi": ".mid"}
@@ -171,8 +172,15 @@ def list_cues(
     mood: str | None = None,
     on_unreadable: Unreadable | None = None,
 ) -> list[DeliveredCue]:
-    """Delivered cues, optionally only those of ``batch`` (its delivered cues), of ``medium``, with ``mood``. A cue
-    whose manifest cannot be read goes to ``on_unreadable`` (see :func:`delivered`); a damaged batch record raises."""
+    """Delivered cues, optionally only those of ``batch`` (its delivered cues), of ``medium``, with ``mood`` (a
+    mood or a synonym, any case). A cue whose manifest cannot be read goes to ``on_unreadable`` (see
+    :func:`delivered`); a damaged batch record raises, and so does a word that is no mood (with suggestions)."""
+    wanted = None
+    if mood:
+        wanted = canonical_mood(mood)
+        if wanted is None:
+            hint = did_you_mean(mood.strip(), (*MOODS, *MOOD_ALIASES))
+            raise InvalidRequest(f"unknown mood {mood!r}{hint}; `cues moods` lists the moods and their synonyms")
     if batch:
         cues = []
         for result in read_batch(store, batch).delivered:
@@ -188,8 +196,8 @@ def list_cues(
         cues = list(delivered(store, on_unreadable=on_unreadable))
     if medium:
         cues = [c for c in cues if c.manifest.brief.medium.value == medium]
-    if mood:
-        cues = [c for c in cues if mood in c.manifest.plan.moods]
+    if wanted:
+        cues = [c for c in cues if wanted in c.manifest.plan.moods]
     return cues
 
 

@@ -180,7 +180,7 @@ def test_unknown_mood_suggests_close_words():
     assert only_error(b"medium: film\nmood: [tense, melancolic]\nlength: 30\n") == (
         "b.yaml: brief #1: mood: unknown mood 'melancolic'; did you mean 'melancholic' or 'melancholy'?; allowed: "
         "calm, happy, playful, uplifting, triumphant, epic, tense, suspense, dark, sad, melancholic, mysterious, "
-        "romantic, action, dreamy (got ['tense', 'melancolic'])"
+        "romantic, action, dreamy, or a synonym (`cues moods` lists them) (got ['tense', 'melancolic'])"
     )
 
 

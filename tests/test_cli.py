@@ -56,7 +56,8 @@ def test_validate_invalid_exits_2_with_one_line_per_brief(tmp_path):
     lines = result.output.strip().splitlines()
     assert lines[0].startswith(f"ok       {tmp_path}/a.yaml  one  film, tense, 0:30")
     assert lines[1].startswith(
-        f"invalid  {tmp_path}/a.yaml: brief #2: mood: unknown mood 'tence'; did you mean 'tense'?"
+        f"invalid  {tmp_path}/a.yaml: brief #2: mood: unknown mood 'tence'; "
+        "did you mean 'tense' or 'tender' or 'intense'?"
     )
     assert lines[2] == (
         f"invalid  {tmp_path}/b.yml: brief 'one': id: duplicate id: already used by brief #1 of {tmp_path}/a.yaml; "

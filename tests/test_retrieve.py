@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from cues.pipelines.store import parse_store_uri
 from cues.schemas.batch import BatchRecord, CueResult, CueSpec
 from cues.schemas.errors import StoreURIError
+from cues.schemas.moods import MOOD_ALIASES, MOODS
 from cues.services.cli.app import app
 from tests.test_report import BATCH_ID, write_cue
 
@@ -313,3 +314,21 @@ def test_control_characters_in_store_data_are_not_printed(root):
         assert not CONTROL.search(result.output), repr(result.output)
     assert "brief chase[2J]0;owned31m: " in shown.output
     assert "note: a note[2J]0;owned31m with a line break\n" in shown.output
+
+
+def test_ls_by_mood_reads_synonyms_in_any_case_and_suggests_for_unknown_words(root):
+    assert manifest_of(root, GOOD)["plan"]["moods"] == ["tense", "dark"]
+    for word in ("dark", "DARK", " Sinister ", "anxious"):
+        listed = runner.invoke(app, ["ls", "--mood", word, "--store", str(root), "--format", "json"])
+        assert listed.exit_code == 0 and sorted(r["cue_id"] for r in json.loads(listed.stdout)) == ["bad", "good"]
+    unknown = runner.invoke(app, ["ls", "--mood", "tens", "--store", str(root)])
+    assert unknown.exit_code == 2 and "unknown mood 'tens'; did you mean 'tense'" in unknown.stderr
+    assert "cues moods" in unknown.stderr
+
+
+def test_moods_lists_every_mood_with_its_synonyms():
+    rows = json.loads(runner.invoke(app, ["moods", "--format", "json"]).stdout)
+    assert [r["mood"] for r in rows] == list(MOODS)
+    assert {s: r["mood"] for r in rows for s in r["synonyms"]} == MOOD_ALIASES
+    assert next(r for r in rows if r["mood"] == "happy")["synonyms"] == ["bright", "cheerful", "joyful", "upbeat"]
+    assert "upbeat" in runner.invoke(app, ["moods"]).stdout

@@ -1,4 +1,5 @@
-"""``cues plan``: the resolved plan of every cue of some briefs, without composing or rendering.
+"""``cues plan``: the resolved plan of every cue of some briefs, without composing or rendering; ``cues moods``: the
+mood vocabulary a brief plans from.
 
 What a supervisor checks before spending a render: the tempo map, the sections with their bars and times, each hit
 asked for against where it lands (MISSED when more than 10 ms away), the stems, the seed, and the plan's notes —
@@ -20,6 +21,9 @@ from cues.pipelines.compose.tempo_map import PlanError
 from cues.pipelines.generate.brief_sources import read_sources
 from cues.pipelines.generate.expansion import expand_cues
 from cues.schemas.batch import CueSpec
+from cues.schemas.effects import effects_table
+from cues.schemas.mood_table import mood_table
+from cues.schemas.moods import MOODS, synonyms_of
 from cues.schemas.plan import Plan
 from cues.services.cli.options import Sources
 from cues.services.cli.output import EXIT_INVALID, EXIT_STRICT, err, out, print_entries, reported_errors
@@ -69,6 +73,42 @@ def plan(
         raise typer.Exit(EXIT_INVALID)
     if strict and any(p.warnings for _, p in planned):
         raise typer.Exit(EXIT_STRICT)
+
+
+@commands.command()
+def moods(
+    output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """The mood vocabulary of briefs: every mood with the synonyms a brief may write for it, its family (which
+    effects it uses), its tempo range and its modes.
+
+    Example: cues moods
+    """
+    if output not in {"text", "json"}:
+        raise typer.BadParameter("use text or json", param_hint="--format")
+    table, effects = mood_table(), effects_table()
+    rows = [
+        {
+            "mood": mood,
+            "synonyms": list(synonyms_of(mood)),
+            "family": next(name for name, family in effects.families.items() if mood in family.moods),
+            "tempo_bpm": [table[mood].tempo.min, table[mood].tempo.max],
+            "modes": [m.value for m in table[mood].modes],
+        }
+        for mood in MOODS
+    ]
+    if output == "json":
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    listing = Table(box=None, pad_edge=False)
+    for column in ("mood", "synonyms", "family", "tempo bpm", "modes"):
+        listing.add_column(column)
+    for row in rows:
+        low, high = row["tempo_bpm"]
+        tempo, modes = f"{low:g}–{high:g}", ", ".join(row["modes"])
+        listing.add_row(row["mood"], ", ".join(row["synonyms"]), row["family"], tempo, modes)
+    out.print(listing)
+    out.print("Moods and synonyms are read without regard to case; a brief names one to three, the first dominates.")
 
 
 def _record(spec: CueSpec, plan: Plan) -> dict:

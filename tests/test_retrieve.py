@@ -332,3 +332,21 @@ def test_moods_lists_every_mood_with_its_synonyms():
     assert {s: r["mood"] for r in rows for s in r["synonyms"]} == MOOD_ALIASES
     assert next(r for r in rows if r["mood"] == "happy")["synonyms"] == ["bright", "cheerful", "joyful", "upbeat"]
     assert "upbeat" in runner.invoke(app, ["moods"]).stdout
+
+
+def test_the_batch_table_marks_modal_keys_missed_hits_and_warnings(root):
+    from rich.console import Console
+
+    from cues.schemas.batch import read_batch_record
+    from cues.services.cli.output import print_batch
+
+    record = read_batch_record((root / "batches" / BATCH_ID / "batch.json").read_bytes())
+    good, bad = record.results
+    modal = {**good.quality, "key_estimate": {"tonic": "C", "mode": "major"}, "key_match": None}
+    missed = {**bad.quality, "hit_error_max_ms": 30.0, "key_match": False}
+    warned = bad.model_copy(update={"quality": missed, "warnings": ("hit at 2 s cannot be met within 10 ms",)})
+    console = Console(record=True, width=200)
+    print_batch(console, record.model_copy(update={"results": (good.model_copy(update={"quality": modal}), warned)}))
+    text = console.export_text()
+    assert "C major ~" in text and "~ a modal key" in text and "≠ the key heard is not the key planned" in text
+    assert "30.000 MISSED" in text and "warning bad: hit at 2 s cannot be met within 10 ms" in text

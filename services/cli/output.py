@@ -82,7 +82,7 @@ def print_batch(console: Console, record: BatchRecord) -> None:
             escape(result.cue_id),
             f"{result.length_s:.2f} s" if result.length_s else "",
             f"{quality['in_key_rate']:.3f}" if quality.get("in_key_rate") is not None else "",
-            f"{estimate.get('tonic', '')} {estimate.get('mode', '')}".strip(),
+            _heard(estimate, quality.get("key_match", True)),
             (f"[red]{hits:.3f} MISSED[/red]" if missed else f"{hits:.3f}") if hits is not None else "",
             f"{audio.loudness_lufs:.1f}" if audio and audio.loudness_lufs is not None else "",
             f"{audio.true_peak_dbtp:.1f}{limited}" if audio and audio.true_peak_dbtp is not None else "",
@@ -91,6 +91,15 @@ def print_batch(console: Console, record: BatchRecord) -> None:
     console.print(table)
     if any(r.audio and r.audio.limited for r in record.results):
         console.print("[dim]* the true-peak limiter acted on the mix (stems are never limited)[/dim]")
+    heard = [r.quality for r in record.results if r.quality and r.quality.get("key_estimate")]
+    matches = {quality.get("key_match", True) for quality in heard}  # absent in records before key_match
+    if None in matches:
+        console.print(
+            "[dim]~ a modal key (dorian, phrygian, lydian, mixolydian): the key finder hears only major and minor, so "
+            "the nearest of those is expected[/dim]"
+        )
+    if False in matches:
+        console.print("[dim]≠ the key heard is not the key planned (the plan's key is in `cues show`)[/dim]")
     for result in record.results:
         for warning in result.warnings:
             console.print(f"[yellow]warning[/yellow] {escape(result.cue_id)}: {escape(warning)}")
@@ -114,6 +123,15 @@ def print_batch(console: Console, record: BatchRecord) -> None:
     console.print(summary)
     folder = f"{record.store.rstrip('/')}/{record.folder}"
     console.print(f"Batch: {folder}/ (batch.json, cuesheet.csv, report.html)")
+
+
+def _heard(estimate: dict, match: bool | None) -> str:
+    """The key the key finder heard, marked ``~`` for a modal plan (it hears only major and minor) and ``≠`` when
+    it differs from a major or minor plan."""
+    heard = f"{estimate.get('tonic', '')} {estimate.get('mode', '')}".strip()
+    if not heard:
+        return ""
+    return heard + {None: " ~", False: " ≠"}.get(match, "")
 
 
 def print_stopped(console: Console, signal_name: str, finished: list[CueResult] | None, total: int | None) -> None:

@@ -221,6 +221,22 @@ def test_serve_reports_a_bad_file_and_runs_the_others(tmp_path):
     assert f"Error: {folder}/a-feb.yaml: schedule 'feb': cron: matches no date" in result.output
     assert f"Error: {folder}/b-broken.yaml: malformed YAML" in result.output
     assert (store / "schedules/weekly/state.json").is_file()  # the good schedule was seen (its clock started)
+    assert "weekly: nothing due; next occurrence 20" in result.output and "own store" not in result.output
+
+
+def test_serve_and_list_say_what_they_found_and_where_results_go(tmp_path):
+    store, elsewhere = tmp_path / "store", tmp_path / "elsewhere"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for command in (["list"], ["serve", "--once"]):
+        result = cues("schedule", *command, str(empty), "--store", str(store))
+        assert result.exit_code == 0 and f"no schedule files (*.yaml, *.yml) in {empty}" in result.output, command
+    path = weekly(tmp_path, elsewhere)
+    listed = cues("schedule", "list", str(path), "--store", str(store))
+    assert f"store {elsewhere.as_uri()} (its own)" in listed.output
+    served = cues("schedule", "serve", str(path), "--store", str(store), "--once")
+    assert f"weekly: results go to the schedule's own store {elsewhere.as_uri()}, not {store}" in served.output
+    assert (elsewhere / "schedules/weekly/state.json").is_file() and not store.exists()
 
 
 # --- item 12: messages and --at ----------------------------------------------------------------------------------

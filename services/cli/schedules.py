@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cues.pipelines.store import open_store
+from cues.pipelines.store import open_store, parse_store_uri
 from cues.schemas.config import GenerateConfig, RayConfig
 from cues.schemas.errors import BriefError, InvalidRequest, ScheduleError, ScoringError
 from cues.schemas.schedule import read_schedule_bytes
@@ -96,6 +96,7 @@ def schedule_run(
 
     with reported_errors():
         schedule = read_schedule(file)
+        _say_own_store(schedule, store)
         when, resolved = requested_occurrence(schedule, at, dt.datetime.now(dt.UTC))
         if resolved:
             out.print(resolved, markup=False)
@@ -122,17 +123,35 @@ def schedule_serve(
 
     Example: cues schedule serve schedules/ --store s3://acme-music/cues
     """
-    from cues.services.scheduler import ScheduleState, due, read_schedule, run_occurrence, schedule_files
+    from cues.services.scheduler import (
+        ScheduleState,
+        due,
+        occurrences_after,
+        read_schedule,
+        run_occurrence,
+        schedule_files,
+        stamp,
+    )
 
     base = _base_config(store, ray_address, workers, worker_cpus)
+    first = True
     while True:
         exit_code = 0
-        for path in schedule_files(folder):
+        paths = schedule_files(folder)
+        if not paths and (once or first):
+            out.print(f"no schedule files (*.yaml, *.yml) in {folder}", markup=False)
+        for path in paths:
             try:
                 schedule = read_schedule(path)
+                if first:
+                    _say_own_store(schedule, store)
                 state = ScheduleState(open_store(schedule.store or store), schedule.name)
-                when, missed = due(schedule, state, dt.datetime.now(dt.UTC))
+                now = dt.datetime.now(dt.UTC)
+                when, missed = due(schedule, state, now)
                 if when is None:
+                    if once:  # a long-running serve stays quiet between occurrences
+                        (upcoming,) = occurrences_after(schedule, now)
+                        out.print(f"{schedule.name}: nothing due; next occurrence {stamp(upcoming)}", markup=False)
                     continue
                 if missed:
                     out.print(f"{schedule.name}: {missed} occurrence(s) missed; running the most recent")
@@ -141,7 +160,15 @@ def schedule_serve(
                 exit_code = max(exit_code, _report(path, error))
         if once:
             raise typer.Exit(exit_code)
+        first = False
         time.sleep(poll)
+
+
+def _say_own_store(schedule, store: str) -> None:
+    """A schedule's ``store:`` wins over ``--store``: say so, so results are never looked for in the wrong place."""
+    if schedule.store and parse_store_uri(schedule.store) != parse_store_uri(store):
+        line = f"{schedule.name}: results go to the schedule's own store {schedule.store}, not {store}"
+        err.print(line, markup=False)
 
 
 def _report(path: Path, error: ScoringError) -> int:
@@ -166,7 +193,10 @@ def schedule_list(
 
     now = dt.datetime.now(dt.UTC)
     exit_code = 0
-    for path in schedule_files(folder):
+    paths = schedule_files(folder)
+    if not paths:
+        out.print(f"no schedule files (*.yaml, *.yml) in {folder}", markup=False)
+    for path in paths:
         try:
             schedule = read_schedule(path)
             state = ScheduleState(open_store(schedule.store or store), schedule.name)
@@ -176,7 +206,8 @@ def schedule_list(
         except ScoringError as error:  # one bad schedule never hides the others
             exit_code = max(exit_code, _report(path, error))
             continue
-        out.print(f"[bold]{schedule.name}[/bold]  cron '{schedule.cron}' {schedule.timezone}  next: {nexts}")
+        own = f"  store {schedule.store} (its own)" if schedule.store else ""
+        out.print(f"[bold]{schedule.name}[/bold]  cron '{schedule.cron}' {schedule.timezone}  next: {nexts}{own}")
         for line in lines or ["no runs yet"]:
             out.print(f"  {line}", markup=False)
     raise typer.Exit(exit_code)

@@ -115,6 +115,36 @@ class CueResult(BaseModel):
         return cls(cue_id=cue_id, ok=False, error=error)
 
 
+class BatchRun(BaseModel):
+    """One run of a batch (a submit, a re-submit, a schedule occurrence run again): what it did."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    started: str = Field(description="UTC time the run's record was made, ISO 8601.")
+    status: str
+    rendered: int = Field(ge=0, description="Cues made by this run.")
+    skipped: int = Field(ge=0, description="Cues found already in the store.")
+    failed: int = Field(ge=0, description="Cues that failed in this run.")
+    invalid_briefs: int = Field(0, ge=0)
+    wall_s: float | None = None
+    code_version: str = ""
+
+    @classmethod
+    def of(cls, record: BatchRecord) -> BatchRun:
+        """The run a record (or a record written before runs were kept) describes."""
+        results = record.results
+        return cls(
+            started=record.created,
+            status=record.status,
+            rendered=sum(r.ok and not r.skipped for r in results),
+            skipped=sum(r.skipped for r in results),
+            failed=sum(not r.ok for r in results),
+            invalid_briefs=len(record.failures),
+            wall_s=record.wall_s,
+            code_version=record.code_version,
+        )
+
+
 class BatchRecord(BaseModel):
     """Contents of ``batches/<batch-id>/batch.json``."""
 
@@ -135,6 +165,20 @@ class BatchRecord(BaseModel):
     occurrence: str | None = Field(None, description="The schedule occurrence this batch is, if any (ISO 8601 UTC).")
     schedule: str | None = Field(None, description="The schedule's name, if the batch is a scheduled run.")
     wall_s: float | None = Field(None, description="Wall time of the run, seconds.")
+    runs: tuple[BatchRun, ...] = Field(
+        (),
+        description="Every run of the batch, oldest first: a re-submit adds its run and keeps the first's summary "
+        "(``created`` stays the first run's; ``status``, ``results`` and ``wall_s`` are the latest run's). Empty in "
+        "records written before runs were kept.",
+    )
+
+    def after(self, previous: BatchRecord | None) -> BatchRecord:
+        """This run's record continuing ``previous`` (the batch's stored record, if any): its runs, then this one."""
+        this = BatchRun.of(self)
+        if previous is None:
+            return self.model_copy(update={"runs": (this,)})
+        earlier = previous.runs or (BatchRun.of(previous),)
+        return self.model_copy(update={"created": previous.created, "runs": (*earlier, this)})
 
     @property
     def failures(self) -> tuple[BriefOutcome, ...]:

@@ -135,6 +135,43 @@ def delivered(
         yield cue
 
 
+def list_batches(store: ObjectStore, on_unreadable: Unreadable | None = None) -> list[BatchRecord]:
+    """Every batch recorded in the store (``batches/<batch-id>/batch.json``), newest first run first. A damaged
+    record goes to ``on_unreadable`` and is left out; without it, it raises."""
+    records = []
+    for key in store.list("batches/"):
+        parts = key.split("/")
+        if len(parts) != 3 or parts[2] != "batch.json":
+            continue
+        try:
+            records.append(read_batch(store, parts[1]))
+        except (IntegrityError, InvalidRequest) as error:
+            if on_unreadable is None:
+                raise
+            on_unreadable(error if isinstance(error, IntegrityError) else IntegrityError(str(error)))
+    return sorted(records, key=lambda r: (r.created, r.batch_id), reverse=True)
+
+
+def batch_summary(store: ObjectStore, record: BatchRecord) -> dict:
+    """One batch as ``cues batches`` lists it (text and JSON)."""
+    first = record.runs[0].started if record.runs else record.created
+    return {
+        "batch_id": record.batch_id,
+        "created": first,
+        "last_run": record.runs[-1].started if record.runs else record.created,
+        "runs": max(1, len(record.runs)),
+        "status": record.status,
+        "schedule": record.schedule,
+        "occurrence": record.occurrence,
+        "sources": list(record.sources),
+        "cues": len(record.cues),
+        "delivered": len(record.delivered),
+        "failed": len(record.failed_cues),
+        "invalid_briefs": len(record.failures),
+        "report": store.uri_for(f"{record.folder}/report.html"),
+    }
+
+
 def read_batch(store: ObjectStore, batch_id: str) -> BatchRecord:
     """The record of batch ``batch_id`` (``batches/<batch-id>/batch.json``); :class:`IntegrityError` when it is
     damaged, names another batch, or its results do not match its cues or point outside their cue folders."""

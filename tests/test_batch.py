@@ -104,6 +104,7 @@ def test_submit_the_examples_to_s3_then_read_them_back(ray_session, s3_bucket, t
     assert again.exit_code == 0
     record = json.loads(s3.get_object(Bucket=s3_bucket, Key=f"library/batches/{batch}/batch.json")["Body"].read())
     assert all(r["skipped"] for r in record["results"]) and len(record["results"]) == 16
+    assert [(run["rendered"], run["skipped"]) for run in record["runs"]] == [(16, 0), (0, 16)]  # the first is kept
 
 
 def test_paths_in_names_and_files_are_refused(ray_session, tmp_path):

@@ -350,3 +350,39 @@ def test_the_batch_table_marks_modal_keys_missed_hits_and_warnings(root):
     text = console.export_text()
     assert "C major ~" in text and "~ a modal key" in text and "≠ the key heard is not the key planned" in text
     assert "30.000 MISSED" in text and "warning bad: hit at 2 s cannot be met within 10 ms" in text
+
+
+def test_a_re_run_adds_to_the_batch_record_and_batches_lists_it(root):
+    from cues.pipelines.generate.batch_outputs import write_batch
+    from cues.pipelines.store import open_store
+    from cues.schemas.batch import read_batch_record
+
+    key = root / "batches" / BATCH_ID / "batch.json"
+    first = read_batch_record(key.read_bytes())  # written before runs were kept
+    assert first.runs == ()
+    listed = json.loads(runner.invoke(app, ["batches", "--store", str(root), "--format", "json"]).stdout)
+    assert [(b["batch_id"], b["runs"], b["delivered"], b["failed"]) for b in listed] == [(BATCH_ID, 1, 2, 0)]
+    assert listed[0]["report"] == f"{root.as_uri()}/batches/{BATCH_ID}/report.html"
+
+    store = open_store(str(root))
+    again = first.model_copy(
+        update={
+            "created": "2026-02-03T04:05:06+00:00",
+            "results": tuple(r.model_copy(update={"skipped": True}) for r in first.results),
+            "wall_s": 1.5,
+        }
+    )
+    written = write_batch(store, again)
+    write_batch(store, again.model_copy(update={"created": "2026-03-04T05:06:07+00:00"}))
+    stored = read_batch_record(key.read_bytes())
+    assert written.created == stored.created == first.created  # the first run's summary is kept
+    assert [(r.started, r.rendered, r.skipped) for r in stored.runs] == [
+        (first.created, 2, 0),
+        ("2026-02-03T04:05:06+00:00", 0, 2),
+        ("2026-03-04T05:06:07+00:00", 0, 2),
+    ]
+    text = runner.invoke(app, ["batches", "--store", str(root)], terminal_width=250).stdout
+    assert BATCH_ID in text and "briefs/" in text and "1 batch\n" in text
+    key.write_text("{")
+    damaged = runner.invoke(app, ["batches", "--store", str(root)])
+    assert damaged.exit_code == 0 and "Warning: skipped a damaged batch record" in damaged.stderr

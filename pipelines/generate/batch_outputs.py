@@ -9,14 +9,17 @@ store (valid for :data:`REPORT_LINK_SECONDS`; ``cues report`` makes fresh ones).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 
 from cues.pipelines.report.cuesheet import cuesheet_csv
 from cues.pipelines.report.report_html import relative_link, report_html
 from cues.pipelines.store import ObjectStore
-from cues.schemas.batch import BatchRecord
+from cues.schemas.batch import BatchRecord, read_batch_record
 from cues.schemas.errors import IntegrityError, StoreError, StoreNotFound
 from cues.schemas.manifest import CueManifest, read_manifest
+
+log = logging.getLogger(__name__)
 
 REPORT_LINK_SECONDS = 7 * 24 * 3600  # SigV4's longest validity
 
@@ -53,8 +56,10 @@ def write_report(store: ObjectStore, record: BatchRecord, manifests: dict[str, C
     return key
 
 
-def write_batch(store: ObjectStore, record: BatchRecord) -> None:
-    """Write the batch folder of ``record``, ``_SUCCESS`` last."""
+def write_batch(store: ObjectStore, record: BatchRecord) -> BatchRecord:
+    """Write the batch folder of ``record``, ``_SUCCESS`` last; returns the record written: ``record`` as the
+    latest run of the batch, after the runs of the record already stored (a re-submit keeps the first summary)."""
+    record = record.after(_stored_record(store, record.key))
     folder = record.folder
     store.delete(f"{folder}/_SUCCESS")  # a re-run: the folder is incomplete until this run's outputs are in
     manifests = cue_manifests(store, record)
@@ -71,3 +76,15 @@ def write_batch(store: ObjectStore, record: BatchRecord) -> None:
         "invalid_briefs": len(record.failures),
     }
     store.put_bytes(f"{folder}/_SUCCESS", json.dumps(summary).encode(), content_type="application/json")
+    return record
+
+
+def _stored_record(store: ObjectStore, key: str) -> BatchRecord | None:
+    """The batch record at ``key``, if there is one that reads (a damaged one is replaced, with a warning)."""
+    try:
+        return read_batch_record(store.get_bytes(key), store.uri_for(key))
+    except StoreNotFound:
+        return None
+    except IntegrityError as error:
+        log.warning("replacing a damaged batch record (its earlier runs are lost): %s", error)
+        return None

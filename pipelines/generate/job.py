@@ -138,7 +138,7 @@ def run(
         wall_s=round(time.perf_counter() - started, 3),
     )
     try:
-        write_batch(store, record)
+        record = write_batch(store, record)
     except StoreError as err:  # the cues are delivered or failed already: their results must not be lost with it
         kept = keep_record_locally(record)
         where = f"the record is in {kept}" if kept else "it could not be kept in a local file either"

@@ -21,7 +21,16 @@ from cues.pipelines.generate.batch_outputs import cue_manifests, write_report
 from cues.pipelines.store import open_store
 from cues.schemas.errors import InvalidRequest, StoreError
 from cues.schemas.manifest import CueManifest
-from cues.services.catalog import FORMAT_SUFFIX, fetch, file_url, find_cue, read_batch, select_files
+from cues.services.catalog import (
+    FORMAT_SUFFIX,
+    batch_summary,
+    fetch,
+    file_url,
+    find_cue,
+    list_batches,
+    read_batch,
+    select_files,
+)
 from cues.services.catalog import list_cues as find
 from cues.services.cli.options import DEFAULT_STORE, Store
 from cues.services.cli.output import err, out, reported_errors
@@ -182,6 +191,44 @@ def url(
 
 
 @commands.command()
+def batches(
+    store: Store = DEFAULT_STORE,
+    output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """List the batches recorded in a store, newest first: id, first run, runs, sources, cues delivered and failed,
+    status and the report's location (`cues report BATCH` renews an S3 report's links).
+
+    Example: cues batches --store s3://acme-music/cues
+    """
+    if output not in {"text", "json"}:
+        raise typer.BadParameter("use text or json", param_hint="--format")
+    with reported_errors():
+        source = open_store(store, existing=True)
+        rows = [batch_summary(source, record) for record in list_batches(source, on_unreadable=_skipped_batch)]
+    if output == "json":
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("batch", "created", "runs", "sources", "cues", "delivered", "failed", "status", "report"):
+        table.add_column(column)
+    for r in rows:
+        sources = r["sources"] if not r["schedule"] else [f"schedule {r['schedule']} {r['occurrence']}"]
+        table.add_row(
+            _text(r["batch_id"]),
+            _text(r["created"]),
+            str(r["runs"]),
+            _text(", ".join(sources)),
+            str(r["cues"]),
+            str(r["delivered"]),
+            f"[red]{r['failed']}[/red]" if r["failed"] else "0",
+            _text(r["status"]),
+            _text(r["report"]),
+        )
+    out.print(table)
+    out.print(f"{len(rows)} batch{'es' * (len(rows) != 1)}")
+
+
+@commands.command()
 def report(
     batch: Annotated[str, typer.Argument(help="The batch id (batches/<batch-id>/).")],
     store: Store = DEFAULT_STORE,
@@ -237,6 +284,11 @@ def _text(value: object) -> str:
     """Store text for the terminal, on one line: control characters dropped (tabs and line breaks become spaces),
     markup escaped."""
     return escape(CONTROL_RE.sub(lambda m: " " if m.group() in "\t\n\r" else "", str(value)))
+
+
+def _skipped_batch(error: StoreError) -> None:
+    """A batch ``cues batches`` left out because its record cannot be read: one line on stderr, naming it."""
+    err.print(f"Warning: skipped a damaged batch record: {CONTROL_RE.sub('', str(error))}", markup=False)
 
 
 def _skipped(error: StoreError) -> None:

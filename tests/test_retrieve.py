@@ -386,3 +386,23 @@ def test_a_re_run_adds_to_the_batch_record_and_batches_lists_it(root):
     key.write_text("{")
     damaged = runner.invoke(app, ["batches", "--store", str(root)])
     assert damaged.exit_code == 0 and "Warning: skipped a damaged batch record" in damaged.stderr
+
+
+def test_diff_shows_what_a_revision_changed_and_kept(root):
+    revised = manifest_of(root)
+    sections = revised["plan"]["sections"]
+    sections[-1] = {**sections[-1], "intensity": 0.95}
+    revised["chords"] = ["i", "iv", "V"]
+    write_manifest(root, revised)
+    result = runner.invoke(app, ["diff", "good", "bad", "--store", str(root)], terminal_width=250)
+    assert result.exit_code == 0, result.output
+    label = sections[-1]["label"]
+    changed = [line.split()[0] for line in result.output.splitlines()[1:-1]]
+    assert changed == ["section", "chords"], result.output  # only what differs, unless --all
+    assert "intensity 0.95" in result.output and f"{label}: bars" in result.output
+    assert "2 of " in result.output and "100% of the first cue's chords kept in order" in result.output
+    rows = json.loads(runner.invoke(app, ["diff", "good", "bad", "--store", str(root), "--format", "json"]).stdout)
+    assert rows["a"] == "good/k-aaa111aaa111" and rows["chords_kept"] == 1.0
+    assert {r["aspect"] for r in rows["rows"] if r["changed"]} == {f"section {len(sections)}", "chords"}
+    same = runner.invoke(app, ["diff", "good", "good", "--store", str(root), "--all"], terminal_width=250)
+    assert "0 of " in same.output and "key" in same.output

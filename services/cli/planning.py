@@ -1,5 +1,5 @@
-"""``cues plan``: the resolved plan of every cue of some briefs, without composing or rendering; ``cues moods``: the
-mood vocabulary a brief plans from.
+"""``cues plan``: the resolved plan of every cue of some briefs, without composing or rendering; ``cues diff``: two
+delivered cues' plans side by side; ``cues moods``: the mood vocabulary a brief plans from.
 
 What a supervisor checks before spending a render: the tempo map, the sections with their bars and times, each hit
 asked for against where it lands (MISSED when more than 10 ms away), the stems, the seed, and the plan's notes —
@@ -20,13 +20,16 @@ from cues.pipelines.compose.plan import plan_cue
 from cues.pipelines.compose.tempo_map import PlanError
 from cues.pipelines.generate.brief_sources import read_sources
 from cues.pipelines.generate.expansion import expand_cues
+from cues.pipelines.store import open_store
 from cues.schemas.batch import CueSpec
 from cues.schemas.effects import effects_table
 from cues.schemas.mood_table import mood_table
 from cues.schemas.moods import MOODS, synonyms_of
 from cues.schemas.plan import Plan
-from cues.services.cli.options import Sources
+from cues.services.catalog import find_cue
+from cues.services.cli.options import DEFAULT_STORE, Sources, Store
 from cues.services.cli.output import EXIT_INVALID, EXIT_STRICT, err, out, print_entries, reported_errors
+from cues.services.plan_diff import chords_kept, plan_rows
 
 commands = typer.Typer()
 
@@ -73,6 +76,49 @@ def plan(
         raise typer.Exit(EXIT_INVALID)
     if strict and any(p.warnings for _, p in planned):
         raise typer.Exit(EXIT_STRICT)
+
+
+@commands.command()
+def diff(
+    a: Annotated[str, typer.Argument(help="A delivered cue: <cue-id> (its newest render) or <cue-id>/<render-key>.")],
+    b: Annotated[str, typer.Argument(help="The cue to compare it with, named the same way.")],
+    store: Store = DEFAULT_STORE,
+    output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    everything: Annotated[bool, typer.Option("--all", help="Show the rows that are equal too.")] = False,
+) -> None:
+    """Two delivered cues' plans side by side: key, tempo map, length, sections (bars, times, intensity), hits,
+    ensemble, groove, stems, seed and chords — what a revision changed, and what it kept.
+
+    Example: cues diff night-chase night-chase-45s
+    """
+    if output not in {"text", "json"}:
+        raise typer.BadParameter("use text or json", param_hint="--format")
+    with reported_errors():
+        source = open_store(store, existing=True)
+        (first, _), (second, _) = find_cue(source, a), find_cue(source, b)
+    ma, mb = first.manifest, second.manifest
+    rows = plan_rows(ma.plan, mb.plan, ma.chords, mb.chords)
+    kept = chords_kept(ma.chords, mb.chords)
+    if output == "json":
+        record = {
+            "a": f"{first.cue_id}/{first.render_key}",
+            "b": f"{second.cue_id}/{second.render_key}",
+            "chords_kept": round(kept, 4),
+            "rows": [r.as_record() for r in rows],
+        }
+        typer.echo(json.dumps(record, indent=2))
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("", f"{first.cue_id}/{first.render_key}", f"{second.cue_id}/{second.render_key}"):
+        table.add_column(escape(column))
+    for row in rows:
+        if row.changed or everything:
+            mark = "[yellow]" if row.changed else ""
+            close = "[/yellow]" if row.changed else ""
+            table.add_row(f"{mark}{escape(row.aspect)}{close}", escape(row.a), escape(row.b))
+    out.print(table)
+    changed = sum(r.changed for r in rows)
+    out.print(f"{changed} of {len(rows)} aspects differ; {kept:.0%} of the first cue's chords kept in order")
 
 
 @commands.command()

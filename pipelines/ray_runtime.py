@@ -120,14 +120,17 @@ def _check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
 
 
 def describe() -> dict:
-    """``address`` of the GCS, ``local`` (this process started the instance) and ``cpus`` in the cluster."""
+    """``address`` of the GCS, ``local`` (this process started the instance), ``cpus`` and ``memory`` (bytes Ray
+    schedules tasks and actors by, object store excluded) in the cluster."""
     import ray
 
     local = _started_local if _started_local is not None else not os.environ.get("RAY_ADDRESS")
+    resources = ray.cluster_resources()
     return {
         "address": ray.get_runtime_context().gcs_address,
         "local": local,
-        "cpus": int(ray.cluster_resources().get("CPU", 0)),
+        "cpus": int(resources.get("CPU", 0)),
+        "memory": float(resources.get("memory", 0.0)),
     }
 
 

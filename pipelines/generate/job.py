@@ -27,6 +27,7 @@ from pathlib import Path
 from cues.pipelines.generate.batch_outputs import write_batch
 from cues.pipelines.generate.brief_sources import read_sources
 from cues.pipelines.generate.expansion import expand_cues
+from cues.pipelines.generate.worker_memory import WORKER_MEMORY, fit_memory
 from cues.pipelines.generate.workers import WorkerPool, fit_local, pool_size
 from cues.pipelines.ray_runtime import init_ray, shutdown_ray
 from cues.pipelines.render.soundfont import find_soundfont
@@ -114,8 +115,9 @@ def run(
         size = pool_size(config.workers, len(cues))
         if ray_info["local"]:  # a local Ray never grows: a worker that does not fit would never start
             size = fit_local(size, config.worker_cpus, ray_info["cpus"])
+        size, memory = fit_memory(size, WORKER_MEMORY.bytes_for(cues), ray_info.get("memory", 0.0))
         cpus, timeout = config.worker_cpus, config.worker_start_timeout_s
-        with WorkerPool(size, store.uri, config.models, config.render, cpus, timeout) as pool:
+        with WorkerPool(size, store.uri, config.models, config.render, cpus, timeout, memory) as pool:
             try:
                 versions = pool.versions()
                 results = pool.deliver(cues, lambda done, total: on_progress and on_progress(DELIVERING, done, total))

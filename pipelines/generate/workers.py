@@ -81,8 +81,8 @@ class CueWorker:
 class WorkerPool:
     """The cue workers of one batch (a context manager: leaving it kills the workers).
 
-    ``cpus`` per worker is what each asks Ray for; a worker not started within ``start_timeout_s`` seconds is given
-    up (see the module's decisions)."""
+    ``cpus`` and ``memory`` (bytes) per worker are what each asks Ray for; a worker not started within
+    ``start_timeout_s`` seconds is given up (see the module's decisions)."""
 
     def __init__(
         self,
@@ -92,11 +92,16 @@ class WorkerPool:
         render: RenderConfig,
         cpus: float = WORKER_CPUS,
         start_timeout_s: float = START_TIMEOUT_S,
+        memory: int = 0,
     ):
         import ray
 
         self._actor = ray.remote(
-            num_cpus=cpus, max_restarts=RESTARTS, max_task_retries=RESTARTS, max_concurrency=CUES_IN_FLIGHT
+            num_cpus=cpus,
+            memory=memory or None,  # bytes for the batch's longest cue (worker_memory.py); 0: by CPU alone
+            max_restarts=RESTARTS,
+            max_task_retries=RESTARTS,
+            max_concurrency=CUES_IN_FLIGHT,
         )(CueWorker)
         self._args = (store_uri, models_uri, render)
         self._cpus, self._start_timeout_s = cpus, start_timeout_s

@@ -135,7 +135,9 @@ def alternate_problems(alternates: AlternatesSetting, stems: StemsSetting) -> li
             where = f"{name}[{index}]"
             if stem not in allowed:
                 problems.append(
-                    Problem(where, f"unknown stem {echo(stem)}{did_you_mean(stem, allowed)}; allowed: {', '.join(allowed)}")
+                    Problem(
+                        where, f"unknown stem {echo(stem)}{did_you_mean(stem, allowed)}; allowed: {', '.join(allowed)}"
+                    )
                 )
                 continue
             for group in grouping.get(stem) or (StemGroup(stem),):

@@ -52,7 +52,9 @@ class FileEntry(BaseModel):
     true_peak_dbtp: float | None = Field(None, description="WAV/FLAC: true peak (4× oversampled), dBTP.")
     clipped_samples: int | None = Field(None, ge=0, description="WAV/FLAC: samples clipped when quantised.")
     silent: bool | None = Field(None, description="Stems: peak below -120 dBFS.")
-    limited: bool | None = Field(None, description="Mix: the true-peak limiter reduced gain somewhere.")
+    limited: bool | None = Field(
+        None, description="Mix, alternates: the true-peak limiter reduced gain somewhere."
+    )
     stems_sum_residual_dbfs: float | None = Field(
         None, description="Mix: peak of (sum of stems - mix before limiting), dBFS; None when they null exactly."
     )
@@ -118,6 +120,19 @@ class Balance(BaseModel):
     sections: tuple[SectionBalance, ...]
 
 
+class AlternateAudio(BaseModel):
+    """One alternate mix (``delivery.alternates``); its file's loudness and true peak are in its file entry."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stems: tuple[str, ...] = Field(description="The role-group stems it sums, in render order.")
+    missing: tuple[str, ...] = Field((), description="Role groups it asks for that have no note in this cue.")
+    silent: bool = Field(description="Nothing it keeps sounds: no file is delivered.")
+    equals_mix: bool = Field(description="It keeps every stem that sounds: the same audio as the mix.")
+    limited: bool = Field(description="It went through the mix's true-peak limiter to stay under the ceiling.")
+    max_gain_reduction_db: float = Field(0.0, description="The limiter's largest gain reduction, dB (0: none).")
+
+
 class AudioSummary(BaseModel):
     """The render of the cue: format, length, mastering gain and limiter, and the renderer's identity."""
 
@@ -146,6 +161,11 @@ class AudioSummary(BaseModel):
     balance: Balance | None = Field(None, description="The lead-on-top faders per section; None before render-2.")
     loudness_target_lufs: float
     true_peak_ceiling_dbtp: float
+    alternates: dict[str, AlternateAudio] = Field(
+        {},
+        description="The alternate mixes asked for (delivery.alternates), delivered as alternates/<name>.wav/.flac "
+        "at the mix's gain; empty when none is asked for (and in older manifests).",
+    )
 
 
 class CueManifest(BaseModel):

@@ -42,6 +42,7 @@ from cues.pipelines.render.cue_renderer import AudioRequest, CueRenderer
 from cues.pipelines.render.midi_events import StemRoute
 from cues.pipelines.report.pianoroll import pianoroll_png
 from cues.pipelines.store import ObjectStore
+from cues.schemas.alternates import alternate_groups
 from cues.schemas.batch import CueResult, CueSpec
 from cues.schemas.brief import AudioFormat, ResolvedBrief, canonical_hash
 from cues.schemas.errors import StoreConflict, StoreUnavailable
@@ -83,6 +84,10 @@ def audio_request(plan: Plan, midi: bytes, brief: ResolvedBrief, key: str) -> Au
         sections=tuple((section.start_s, section.end_s) for section in plan.sections),
         lead=LEAD_STEM if any(stem.name == LEAD_STEM for stem in plan.stems) else None,
         grouping=tuple(grouping.items()) if brief.delivery.stems is not False else None,
+        alternates=tuple(
+            (name, tuple(g.value for g in groups))
+            for name, groups in alternate_groups(brief.delivery.alternates, brief.delivery.stems).items()
+        ),
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cues.pipelines.render.alternates import MasteredAlternate, master_alternates, sum_alternates
 from cues.pipelines.render.audio_files import BextInfo, Pcm, flac_bytes, mp3_bytes, to_pcm, wav_bytes
 from cues.pipelines.render.balance import SectionBalance, balance_stems
 from cues.pipelines.render.endings import shape_ending
@@ -49,6 +50,8 @@ class AudioRequest:
     # the stems delivered, each with the names of the rendered ``stems`` it sums (the brief's ``delivery.stems``);
     # None: as rendered. Rendering and the balance work on the rendered stems, so the mix is the same either way.
     grouping: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    # the alternate mixes (``delivery.alternates``), each with the names of the rendered stems it keeps
+    alternates: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass
@@ -63,6 +66,7 @@ class MasteredCue:
     length_samples: int
     timings: dict[str, float]
     balance: list[SectionBalance] = field(default_factory=list)  # the lead's and accompaniment's faders per section
+    alternates: list[MasteredAlternate] = field(default_factory=list)  # render/alternates.py
 
 
 @dataclass
@@ -147,6 +151,7 @@ class CueRenderer:
             tail_floor=floor,
         )
         del raw
+        sums = sum_alternates(shaped, [stem.name for stem in performance.stems], request.alternates)
         stems, groups = _gathered(performance.stems, request.grouping)
         mastered = master(
             shaped,
@@ -158,14 +163,25 @@ class CueRenderer:
             lookahead_ms=config.limiter_lookahead_ms,
             groups=groups,
         )
+        alternates = master_alternates(
+            sums,
+            mastered.gain_db,
+            rate,
+            delivery.true_peak,
+            mastered.limiter,
+            loop=request.ending == Ending.loop,
+            release_ms=config.limiter_release_ms,
+            lookahead_ms=config.limiter_lookahead_ms,
+        )
         timings["master_s"] = time.perf_counter() - clock
-        return MasteredCue(mastered, stems, rate, length, timings, balance)
+        return MasteredCue(mastered, stems, rate, length, timings, balance, alternates)
 
     def render(self, request: AudioRequest) -> RenderedAudio:
         cue = self.master_cue(request)
         mastered, delivery, timings = cue.mastered, request.delivery, cue.timings
         clock = time.perf_counter()
         audio = _encode(request, mastered, cue.stems, cue.rate, self.config.mp3_bitrate_kbps)
+        _encode_alternates(request, cue.alternates, cue.rate, audio)
         timings["encode_s"] = time.perf_counter() - clock
         audio.timings = timings
         audio.summary.update(
@@ -250,15 +266,7 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
         )
 
     def deliver(name: str, audio: np.ndarray, pcm: Pcm, loudness: float, peak: float, extra: dict) -> None:
-        numbers = {
-            "samples": pcm.frames,
-            "sample_rate": rate,
-            "bit_depth": bits,
-            "loudness_lufs": _rounded(loudness),
-            "true_peak_dbtp": _rounded(peak),
-            "clipped_samples": pcm.clipped,
-            **extra,
-        }
+        numbers = _file_numbers(pcm, rate, loudness, peak) | extra
         if AudioFormat.wav in formats:
             files[f"{name}.wav"] = wav_bytes(pcm, rate, bext(f"{request.title} {name}".strip(), loudness, peak))
             info[f"{name}.wav"] = numbers
@@ -303,6 +311,44 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
         "silent_stems": sorted(name for name, s in stem_report.items() if s["silent"]),
     }
     return RenderedAudio(files, info, summary)
+
+
+def _encode_alternates(request: AudioRequest, alternates: list[MasteredAlternate], rate: int, audio) -> None:
+    """``alternates/<name>.wav``/``.flac`` of every alternate that sounds, with their numbers, into ``audio``; the
+    manifest's ``audio.alternates`` for all of them."""
+    bits, formats = request.delivery.bit_depth, set(request.delivery.formats)
+    loop = request.ending == Ending.loop
+    for index, alt in enumerate(alternates):
+        if alt.audio is None:
+            continue
+        pcm = to_pcm(alt.audio, bits, request.seed + 64 + index)  # dither of its own, after the stems' (≤ 16)
+        loudness = gated_loudness(step_powers(alt.audio, rate), rate)
+        peak = db(true_peak(alt.audio, circular=loop))
+        numbers = _file_numbers(pcm, rate, loudness, peak) | {"limited": alt.limiter.engaged}
+        name = f"alternates/{alt.name}"
+        if AudioFormat.wav in formats:
+            description = f"{request.title} alternate {alt.name}: {' + '.join(alt.kept)}".strip()
+            history = f"A=PCM,F={rate},W={bits},M=stereo,T=cues {RENDERER_VERSION} FluidSynth\r\n"
+            bext = BextInfo(description, "cues", request.reference, loudness_lufs=loudness, true_peak_dbtp=peak,
+                            coding_history=history)  # fmt: skip
+            audio.files[f"{name}.wav"] = wav_bytes(pcm, rate, bext)
+            audio.file_info[f"{name}.wav"] = numbers
+        if AudioFormat.flac in formats:
+            audio.files[f"{name}.flac"] = flac_bytes(pcm, rate)
+            audio.file_info[f"{name}.flac"] = numbers
+    audio.summary["alternates"] = {alt.name: alt.as_record() for alt in alternates}
+
+
+def _file_numbers(pcm: Pcm, rate: int, loudness: float, peak: float) -> dict:
+    """A WAV or FLAC file's numbers in the manifest."""
+    return {
+        "samples": pcm.frames,
+        "sample_rate": rate,
+        "bit_depth": pcm.bits,
+        "loudness_lufs": _rounded(loudness),
+        "true_peak_dbtp": _rounded(peak),
+        "clipped_samples": pcm.clipped,
+    }
 
 
 def _rounded(value: float) -> float | None:

@@ -52,9 +52,7 @@ class FileEntry(BaseModel):
     true_peak_dbtp: float | None = Field(None, description="WAV/FLAC: true peak (4× oversampled), dBTP.")
     clipped_samples: int | None = Field(None, ge=0, description="WAV/FLAC: samples clipped when quantised.")
     silent: bool | None = Field(None, description="Stems: peak below -120 dBFS.")
-    limited: bool | None = Field(
-        None, description="Mix, alternates: the true-peak limiter reduced gain somewhere."
-    )
+    limited: bool | None = Field(None, description="Mix, alternates: the true-peak limiter reduced gain somewhere.")
     stems_sum_residual_dbfs: float | None = Field(
         None, description="Mix: peak of (sum of stems - mix before limiting), dBFS; None when they null exactly."
     )
@@ -211,6 +209,11 @@ class CueManifest(BaseModel):
     def mix(self) -> FileEntry | None:
         """The delivery master's entry: ``mix.wav``, else ``mix.flac``; None for a MIDI- or MP3-only delivery."""
         return next((self.files[name] for name in MIX_FILES if name in self.files), None)
+
+    def alternate_file(self, name: str) -> str | None:
+        """The file name of the alternate ``name``'s master: ``alternates/<name>.wav``, else ``.flac``; None when
+        it has neither (silent, or an MP3/MIDI-only delivery)."""
+        return next((f for f in (f"alternates/{name}.wav", f"alternates/{name}.flac") if f in self.files), None)
 
     @property
     def cutdown_label(self) -> str:

@@ -13,6 +13,7 @@ from cues.pipelines.compose.composer import ComposerModels, compose_cue
 from cues.pipelines.generate.cue_writer import audio_request, deliver_cue
 from cues.pipelines.generate.expansion import expand_cues
 from cues.pipelines.render.cue_renderer import CueRenderer
+from cues.pipelines.report.cuesheet import cuesheet_csv
 from cues.pipelines.report.report_html import relative_link, report_html
 from cues.pipelines.store import open_store
 from cues.schemas.batch import BatchRecord
@@ -67,9 +68,11 @@ def test_a_grouping_changes_the_stems_only_not_the_midi_or_the_mix(models, rende
 
 @pytest.fixture(scope="module")
 def compact(models, renderer, tmp_path_factory):
-    """The piano brief with ``stems: compact``, delivered into a local store: (store root, its result, manifest)."""
+    """The piano brief with ``stems: compact`` and three alternate mixes, delivered into a local store: (store root,
+    its result, manifest)."""
     root = tmp_path_factory.mktemp("store")
-    [spec] = expand_cues(Brief.model_validate({**PIANO, "id": "keys", "delivery": {"stems": "compact"}}))
+    delivery = {"stems": "compact", "alternates": ["underscore", "drums_bass", "no_drums"]}
+    [spec] = expand_cues(Brief.model_validate({**PIANO, "id": "keys", "delivery": delivery}))
     result = deliver_cue(open_store(str(root)), spec, models, renderer)
     return root, result, read_manifest((root / result.prefix / "manifest.json").read_bytes())
 
@@ -92,6 +95,30 @@ def test_a_grouped_cue_is_delivered_named_as_asked_and_sums_to_the_mix(compact):
     assert not audio.limiter.engaged and audio.stem_trim_db == 0.0
     assert 20 * np.log10(np.abs(summed - master).max()) <= -90
     assert manifest.audio.balance.lead == "melody"
+
+
+def test_alternates_are_the_sums_of_their_delivered_stems_at_the_mixs_gain(compact):
+    root, result, manifest = compact
+    folder = root / result.prefix
+
+    def read(name: str) -> np.ndarray:
+        return soundfile.read(io.BytesIO((folder / name).read_bytes()), dtype="float64")[0]
+
+    alternates = manifest.audio.alternates
+    assert list(alternates) == ["underscore", "drums_bass", "no_drums"]
+    assert alternates["underscore"].stems == ("keys_pads", "bass") and not alternates["underscore"].equals_mix
+    # the cue has no drums: drums_bass delivers its bass and says what it lacks; no_drums is the mix, and says so
+    assert (alternates["drums_bass"].stems, alternates["drums_bass"].missing) == (("bass",), ("drums_perc",))
+    assert alternates["no_drums"].equals_mix and not any(a.silent or a.limited for a in alternates.values())
+    delivered = sorted(n for n in manifest.files if n.startswith("alternates/"))
+    assert delivered == ["alternates/drums_bass.wav", "alternates/no_drums.wav", "alternates/underscore.wav"]
+    assert manifest.audio.stem_trim_db == 0.0  # so the stems are at the mix's gain exactly
+    null = 10 ** (-90 / 20)  # -90 dBFS: what the stems' sum nulls to against the mix
+    assert np.abs(read("alternates/underscore.wav") - read("stems/music.wav") - read("stems/rhythm.wav")).max() < null
+    assert np.abs(read("alternates/drums_bass.wav") - read("stems/rhythm.wav")).max() < null
+    assert np.array_equal(read("alternates/no_drums.wav"), read("mix.wav"))
+    underscore = manifest.files["alternates/underscore.wav"]
+    assert underscore.loudness_lufs < manifest.mix.loudness_lufs and underscore.true_peak_dbtp <= -1.0
 
 
 def test_cues_show_prints_the_stems_and_each_sections_faders_from_the_manifest(compact):
@@ -138,6 +165,15 @@ def test_the_report_shows_the_stems_and_the_balance_per_cue(compact):
     assert "<tr><td>music</td><td>keys_pads</td></tr>" in page
     assert "<tr><td>fx</td><td>absent: no notes in this cue</td></tr>" in page
     assert '<h3>Mix balance <span class="dim">lead: melody</span></h3>' in page
+    # the alternates: one player each, the stems kept and what the cue lacks
+    assert page.count('<audio controls preload="none" src="../../cues/keys/') == 1 + 3
+    assert "<td>drums_bass</td><td>bass</td>" in page and "missing: drums_perc" in page and "= the mix" in page
+    [row] = cuesheet_csv([manifest], {}).splitlines()[1:]
+    underscore = manifest.files["alternates/underscore.wav"].loudness_lufs
+    assert row.endswith(
+        f"underscore {underscore};drums_bass {manifest.files['alternates/drums_bass.wav'].loudness_lufs};"
+        f"no_drums {manifest.mix.loudness_lufs} =mix"
+    )
     for section, faders in zip(manifest.plan.sections, manifest.audio.balance.sections, strict=True):
         cells = [f"{faders.lead_db:+.2f}", f"{faders.accompaniment_db:+.2f}"]
         cells += [f"{m:+.2f}" if m is not None else "—" for m in (faders.margin_db, faders.balanced_margin_db)]

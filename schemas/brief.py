@@ -166,6 +166,13 @@ class Brief(BaseModel):
     title: TitleValue | None = Field(
         None, description="Title, at most 200 characters, one line without control characters."
     )
+    artist: TitleValue | None = Field(
+        None,
+        # left out of the canonical form when not given: briefs without it keep their hash
+        exclude_if=lambda value: value is None,
+        description="Credited artist or composer, at most 200 characters, one line: the MP3 preview's ID3 artist. "
+        "Default: cues.",
+    )
     medium: Medium = Field(description="Sets defaults for ending, loudness and form.")
     mood: MoodValue
     length: LengthValue

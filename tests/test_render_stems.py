@@ -3,7 +3,10 @@ delivered into a local store without Ray: named as asked, summing to the mix, ab
 same for every grouping; and the mix rule's faders shown by ``cues show`` and the batch report."""
 
 import io
+import json
+import subprocess
 
+import mutagen
 import numpy as np
 import pytest
 import soundfile
@@ -72,7 +75,8 @@ def compact(models, renderer, tmp_path_factory):
     its result, manifest)."""
     root = tmp_path_factory.mktemp("store")
     delivery = {"stems": "compact", "alternates": ["underscore", "drums_bass", "no_drums"]}
-    [spec] = expand_cues(Brief.model_validate({**PIANO, "id": "keys", "delivery": delivery}))
+    brief = {**PIANO, "id": "keys", "title": "Keys at dusk", "artist": "Ana Lumen", "delivery": delivery}
+    [spec] = expand_cues(Brief.model_validate(brief))
     result = deliver_cue(open_store(str(root)), spec, models, renderer)
     return root, result, read_manifest((root / result.prefix / "manifest.json").read_bytes())
 
@@ -119,6 +123,25 @@ def test_alternates_are_the_sums_of_their_delivered_stems_at_the_mixs_gain(compa
     assert np.array_equal(read("alternates/no_drums.wav"), read("mix.wav"))
     underscore = manifest.files["alternates/underscore.wav"]
     assert underscore.loudness_lufs < manifest.mix.loudness_lufs and underscore.true_peak_dbtp <= -1.0
+
+
+def test_the_files_say_what_they_are_to_independent_readers(compact):
+    root, result, manifest = compact
+    folder, plan = root / result.prefix, manifest.plan
+    tempo = f"{plan.tempo_bpm:.0f}"
+    tags = mutagen.File(folder / "preview.mp3").tags  # ID3v2, read by mutagen
+    assert (str(tags["TIT2"]), str(tags["TPE1"]), str(tags["TBPM"])) == ("Keys at dusk", "Ana Lumen", tempo)
+    assert str(tags["TKEY"]) == plan.key.split()[0] + ("m" if plan.mode in ("minor", "dorian", "phrygian") else "")
+    assert str(tags["COMM::eng"]) == f"cue keys, render {manifest.cue_key}, {plan.key}, {tempo} bpm"
+    for name in ("mix.wav", "stems/music.wav", "alternates/underscore.wav"):  # the bext chunk, read by ffprobe
+        probe = subprocess.run(
+            ["ffprobe", "-v", "error", "-show_format", "-of", "json", str(folder / name)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        bext = json.loads(probe.stdout)["format"]["tags"]
+        assert bext["time_reference"] == "0" and bext["originator_reference"] == manifest.cue_key
+        about = f"Keys at dusk (keys), {plan.key}, {tempo} bpm, {plan.meter}"
+        assert bext["comment"].startswith(f"{name.removesuffix('.wav')} of {about}"), bext["comment"]
 
 
 def test_cues_show_prints_the_stems_and_each_sections_faders_from_the_manifest(compact):

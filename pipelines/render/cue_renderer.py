@@ -17,6 +17,7 @@ from cues.pipelines.render.alternates import MasteredAlternate, master_alternate
 from cues.pipelines.render.audio_files import BextInfo, Pcm, flac_bytes, mp3_bytes, to_pcm, wav_bytes
 from cues.pipelines.render.balance import SectionBalance, balance_stems
 from cues.pipelines.render.endings import shape_ending
+from cues.pipelines.render.id3 import Id3Tags, tagged_mp3
 from cues.pipelines.render.loudness import SILENCE, db, gated_loudness, step_powers, true_peak
 from cues.pipelines.render.master import Mastered, master
 from cues.pipelines.render.midi_events import MidiPerformance, StemRoute, note_spans, read_performance
@@ -28,7 +29,8 @@ from cues.schemas.errors import RenderError
 
 log = logging.getLogger(__name__)
 
-RENDERER_VERSION = "render-2"  # bump when the same MIDI, soundfont and settings would give different audio
+RENDERER_VERSION = "render-3"  # bump when the same MIDI, soundfont and settings would give different files
+# render-3: alternate mixes, the bext description and TimeReference, the MP3 preview's ID3 tags
 SILENT_STEM_DBFS = -120.0  # a stem whose peak stays below this is reported silent
 
 
@@ -42,8 +44,10 @@ class AudioRequest:
     ending: Ending
     delivery: Delivery  # with ``loudness`` resolved (not None)
     fade_s: float = 2.0  # ``fade``: length of the audio fade (the last bar)
-    title: str = ""
+    title: str = ""  # what the WAVs' bext description says of the cue, after the file's name ("mix of <title>")
     reference: str = ""  # the cue key, written into the WAVs' bext chunk (which carries no date: same key, same bytes)
+    time_reference: int = 0  # the bext TimeReference: the first sample's time in samples since midnight
+    id3: Id3Tags | None = None  # the MP3 preview's ID3v2 tags (render/id3.py); None: untagged
     seed: int = 0  # dither
     sections: tuple[tuple[float, float], ...] = ()  # (start s, end s) of each section of the plan: the balance's
     lead: str | None = None  # the stem that carries the tune, kept on top of the others (render/balance.py)
@@ -182,6 +186,8 @@ class CueRenderer:
         clock = time.perf_counter()
         audio = _encode(request, mastered, cue.stems, cue.rate, self.config.mp3_bitrate_kbps)
         _encode_alternates(request, cue.alternates, cue.rate, audio)
+        if request.id3 is not None and "preview.mp3" in audio.files:
+            audio.files["preview.mp3"] = tagged_mp3(audio.files["preview.mp3"], request.id3)
         timings["encode_s"] = time.perf_counter() - clock
         audio.timings = timings
         audio.summary.update(
@@ -263,12 +269,13 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
             loudness_lufs=loudness,
             true_peak_dbtp=peak,
             coding_history=f"A=PCM,F={rate},W={bits},M=stereo,T=cues {RENDERER_VERSION} FluidSynth\r\n",
+            time_reference=request.time_reference,
         )
 
     def deliver(name: str, audio: np.ndarray, pcm: Pcm, loudness: float, peak: float, extra: dict) -> None:
         numbers = _file_numbers(pcm, rate, loudness, peak) | extra
         if AudioFormat.wav in formats:
-            files[f"{name}.wav"] = wav_bytes(pcm, rate, bext(f"{request.title} {name}".strip(), loudness, peak))
+            files[f"{name}.wav"] = wav_bytes(pcm, rate, bext(_description(request, name), loudness, peak))
             info[f"{name}.wav"] = numbers
         if AudioFormat.flac in formats:
             files[f"{name}.flac"] = flac_bytes(pcm, rate)
@@ -327,16 +334,21 @@ def _encode_alternates(request: AudioRequest, alternates: list[MasteredAlternate
         numbers = _file_numbers(pcm, rate, loudness, peak) | {"limited": alt.limiter.engaged}
         name = f"alternates/{alt.name}"
         if AudioFormat.wav in formats:
-            description = f"{request.title} alternate {alt.name}: {' + '.join(alt.kept)}".strip()
             history = f"A=PCM,F={rate},W={bits},M=stereo,T=cues {RENDERER_VERSION} FluidSynth\r\n"
+            description = f"{_description(request, name)}; keeps {' + '.join(alt.kept)}"
             bext = BextInfo(description, "cues", request.reference, loudness_lufs=loudness, true_peak_dbtp=peak,
-                            coding_history=history)  # fmt: skip
+                            coding_history=history, time_reference=request.time_reference)  # fmt: skip
             audio.files[f"{name}.wav"] = wav_bytes(pcm, rate, bext)
             audio.file_info[f"{name}.wav"] = numbers
         if AudioFormat.flac in formats:
             audio.files[f"{name}.flac"] = flac_bytes(pcm, rate)
             audio.file_info[f"{name}.flac"] = numbers
     audio.summary["alternates"] = {alt.name: alt.as_record() for alt in alternates}
+
+
+def _description(request: AudioRequest, name: str) -> str:
+    """A WAV's bext description: the file, then what the request says of the cue (``mix of Night chase …``)."""
+    return f"{name} of {request.title}" if request.title else name
 
 
 def _file_numbers(pcm: Pcm, rate: int, loudness: float, peak: float) -> dict:

@@ -37,6 +37,20 @@ FILE_NAME_RULE = (
 )
 
 
+def download_name(cue_id: str, name: str) -> str:
+    """The name a file of the cue ``cue_id`` gets when downloaded (``cues get``, presigned links, the report's
+    download links): the cue id, ``_`` and its name in the cue folder with ``/`` as ``_``, so that the files of many
+    cues can sit in one folder: ``night-chase_mix.wav``, ``night-chase_stems_bass.wav``. The store keeps its layout."""
+    return f"{cue_id}_{name.replace('/', '_')}"
+
+
+def download_name_of_key(key: str) -> str | None:
+    """:func:`download_name` of a store key inside a cue folder (``cues/<cue-id>/<render-key>/<name>``); None for a
+    key elsewhere (a batch's report)."""
+    parts = key.split("/", 3)
+    return download_name(parts[1], parts[3]) if len(parts) == 4 and parts[0] == "cues" else None
+
+
 class FileEntry(BaseModel):
     """One file of the cue folder: its size and sha256 (checked by ``cues get``), and for audio its numbers."""
 

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from cues.pipelines.store.uri import check_key
 from cues.schemas.batch import BatchRecord, BriefOutcome, CueResult
-from cues.schemas.manifest import CueManifest, FileEntry
+from cues.schemas.manifest import CueManifest, FileEntry, download_name
 from cues.schemas.plan import Plan
 
 PLAYERS = ("preview.mp3", "mix.wav", "mix.flac")  # the first the cue has plays: the MP3 is small and plays anywhere
@@ -186,7 +186,7 @@ def _card(result: CueResult, manifest: CueManifest | None, link: Callable[[str],
         f"<div>{_balance(manifest)}</div></div>"
     )
     parts.append(_alternates(manifest, prefix, link))
-    parts.append(_downloads(prefix, files, link))
+    parts.append(_downloads(manifest.cue_id, prefix, files, link))
     parts.append("</article>")
     return "\n".join(parts)
 
@@ -305,11 +305,12 @@ def _margin_bar(margin: float | None) -> str:
     )
 
 
-def _downloads(prefix: str, files: dict[str, FileEntry], link: Callable[[str], str]) -> str:
+def _downloads(cue_id: str, prefix: str, files: dict[str, FileEntry], link: Callable[[str], str]) -> str:
     # stems in the manifest's order, which is the plan's: melody first, percussion last
     names = [n for n in DOWNLOADS if n in files] + [n for n in files if n.startswith(("stems/", "alternates/"))]
     anchors = [
-        f'<span class="file"><a href="{escape(link(f"{prefix}/{name}"))}" download>{escape(name)}</a>'
+        f'<span class="file"><a href="{escape(link(f"{prefix}/{name}"))}" '
+        f'download="{escape(download_name(cue_id, name))}">{escape(name)}</a>'
         f'<span class="dim"> {escape(_size(files[name].bytes))}</span></span>'
         for name in names
     ]

@@ -150,6 +150,10 @@ def test_cues_show_prints_the_stems_and_each_sections_faders_from_the_manifest(c
     assert shown.exit_code == 0, shown.output
     lines = shown.output.splitlines()
     assert "stems: melody; music = keys_pads; rhythm = bass; absent (no notes): fx" in lines
+    assert (
+        "alternates: underscore = keys_pads + bass (missing strings, brass_winds, drums_perc, fx), drums_bass = bass "
+        "(missing drums_perc), no_drums = melody + keys_pads + bass (missing strings, brass_winds, fx; = the mix)"
+    ) in lines
     balance = manifest.audio.balance
     assert len(balance.sections) == len(manifest.plan.sections) >= 2
     assert any(s.lead_db != 0 for s in balance.sections)  # the rule moved the faders: the lines show numbers

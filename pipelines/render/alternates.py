@@ -48,6 +48,7 @@ class MasteredAlternate:
     audio: np.ndarray | None  # (2, samples) float32; None: nothing it keeps sounds, so no file
     equals_mix: bool
     limiter: LimiterReport
+    true_peak_dbtp: float | None = None  # of ``audio`` as delivered (None: no audio)
 
     @property
     def silent(self) -> bool:
@@ -96,9 +97,9 @@ def master_alternates(
     setting = mix_limiter.ceiling_db if mix_limiter.engaged else None
     mastered = []
     for alt in sums:
-        audio, report = None, LimiterReport(False)
+        audio, report, peak = None, LimiterReport(False), None
         if alt.audio is not None:
-            audio, report = limit_at_gain(
+            audio, report, peak = limit_at_gain(
                 alt.audio * gain,
                 rate,
                 ceiling_dbtp,
@@ -107,5 +108,5 @@ def master_alternates(
                 release_ms=release_ms,
                 lookahead_ms=lookahead_ms,
             )
-        mastered.append(MasteredAlternate(alt.name, alt.kept, alt.missing, audio, alt.equals_mix, report))
+        mastered.append(MasteredAlternate(alt.name, alt.kept, alt.missing, audio, alt.equals_mix, report, peak))
     return mastered

@@ -324,13 +324,12 @@ def _encode_alternates(request: AudioRequest, alternates: list[MasteredAlternate
     """``alternates/<name>.wav``/``.flac`` of every alternate that sounds, with their numbers, into ``audio``; the
     manifest's ``audio.alternates`` for all of them."""
     bits, formats = request.delivery.bit_depth, set(request.delivery.formats)
-    loop = request.ending == Ending.loop
     for index, alt in enumerate(alternates):
         if alt.audio is None:
             continue
         pcm = to_pcm(alt.audio, bits, request.seed + 64 + index)  # dither of its own, after the stems' (≤ 16)
         loudness = gated_loudness(step_powers(alt.audio, rate), rate)
-        peak = db(true_peak(alt.audio, circular=loop))
+        peak = alt.true_peak_dbtp  # measured once, when it was kept under the ceiling
         numbers = _file_numbers(pcm, rate, loudness, peak) | {"limited": alt.limiter.engaged}
         name = f"alternates/{alt.name}"
         if AudioFormat.wav in formats:

@@ -268,7 +268,7 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
             originator_reference=request.reference,
             loudness_lufs=loudness,
             true_peak_dbtp=peak,
-            coding_history=f"A=PCM,F={rate},W={bits},M=stereo,T=cues {RENDERER_VERSION} FluidSynth\r\n",
+            coding_history=_coding_history(rate, bits),
             time_reference=request.time_reference,
         )
 
@@ -333,16 +333,27 @@ def _encode_alternates(request: AudioRequest, alternates: list[MasteredAlternate
         numbers = _file_numbers(pcm, rate, loudness, peak) | {"limited": alt.limiter.engaged}
         name = f"alternates/{alt.name}"
         if AudioFormat.wav in formats:
-            history = f"A=PCM,F={rate},W={bits},M=stereo,T=cues {RENDERER_VERSION} FluidSynth\r\n"
             description = f"{_description(request, name)}; keeps {' + '.join(alt.kept)}"
-            bext = BextInfo(description, "cues", request.reference, loudness_lufs=loudness, true_peak_dbtp=peak,
-                            coding_history=history, time_reference=request.time_reference)  # fmt: skip
+            bext = BextInfo(
+                description,
+                "cues",
+                request.reference,
+                loudness_lufs=loudness,
+                true_peak_dbtp=peak,
+                coding_history=_coding_history(rate, bits),
+                time_reference=request.time_reference,
+            )
             audio.files[f"{name}.wav"] = wav_bytes(pcm, rate, bext)
             audio.file_info[f"{name}.wav"] = numbers
         if AudioFormat.flac in formats:
             audio.files[f"{name}.flac"] = flac_bytes(pcm, rate)
             audio.file_info[f"{name}.flac"] = numbers
     audio.summary["alternates"] = {alt.name: alt.as_record() for alt in alternates}
+
+
+def _coding_history(rate: int, bits: int) -> str:
+    """The bext coding history of a file we render (EBU R 98: algorithm, rate, word length, mode, text)."""
+    return f"A=PCM,F={rate},W={bits},M=stereo,T=cues {RENDERER_VERSION} FluidSynth\r\n"
 
 
 def _description(request: AudioRequest, name: str) -> str:

@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from cues.schemas.alternates import AlternatesValue, alternate_problems
 from cues.schemas.brief_fields import (
     FormValue,
     HitValue,
@@ -128,11 +129,24 @@ class Delivery(BaseModel):
         description="Stems besides the mix: true (one per role group), false, a preset or a mapping of stem names "
         "to role groups.",
     )
+    alternates: AlternatesValue = Field(
+        (),
+        # left out of the canonical form when none is asked for: older briefs keep their hash and derived seed
+        exclude_if=lambda value: not value,
+        description="Alternate mixes (schemas/alternates.py): presets or a mapping of names to the stems each keeps.",
+    )
 
     @model_validator(mode="after")
     def _formats_unique(self) -> Delivery:
         if len(set(self.formats)) != len(self.formats):
             raise PydanticCustomError("formats_repeated", "a format is listed twice")
+        return self
+
+    @model_validator(mode="after")
+    def _alternates_known(self) -> Delivery:
+        problems = alternate_problems(self.alternates, self.stems)
+        if problems:
+            raise inconsistent([Problem(f"alternates.{p.path}", p.message, p.value, p.has_value) for p in problems])
         return self
 
 
@@ -169,6 +183,13 @@ class Brief(BaseModel):
     )
     title: TitleValue | None = Field(
         None, description="Title, at most 200 characters, one line without control characters."
+    )
+    artist: TitleValue | None = Field(
+        None,
+        # left out of the canonical form when not given: briefs without it keep their hash
+        exclude_if=lambda value: value is None,
+        description="Credited artist or composer, at most 200 characters, one line: the MP3 preview's ID3 artist. "
+        "Default: cues.",
     )
     medium: Medium = Field(description="Sets defaults for ending, loudness and form.")
     mood: MoodValue

@@ -37,6 +37,20 @@ FILE_NAME_RULE = (
 )
 
 
+def download_name(cue_id: str, name: str) -> str:
+    """The name a file of the cue ``cue_id`` gets when downloaded (``cues get``, presigned links, the report's
+    download links): the cue id, ``_`` and its name in the cue folder with ``/`` as ``_``, so that the files of many
+    cues can sit in one folder: ``night-chase_mix.wav``, ``night-chase_stems_bass.wav``. The store keeps its layout."""
+    return f"{cue_id}_{name.replace('/', '_')}"
+
+
+def download_name_of_key(key: str) -> str | None:
+    """:func:`download_name` of a store key inside a cue folder (``cues/<cue-id>/<render-key>/<name>``); None for a
+    key elsewhere (a batch's report)."""
+    parts = key.split("/", 3)
+    return download_name(parts[1], parts[3]) if len(parts) == 4 and parts[0] == "cues" else None
+
+
 class FileEntry(BaseModel):
     """One file of the cue folder: its size and sha256 (checked by ``cues get``), and for audio its numbers."""
 
@@ -52,7 +66,7 @@ class FileEntry(BaseModel):
     true_peak_dbtp: float | None = Field(None, description="WAV/FLAC: true peak (4× oversampled), dBTP.")
     clipped_samples: int | None = Field(None, ge=0, description="WAV/FLAC: samples clipped when quantised.")
     silent: bool | None = Field(None, description="Stems: peak below -120 dBFS.")
-    limited: bool | None = Field(None, description="Mix: the true-peak limiter reduced gain somewhere.")
+    limited: bool | None = Field(None, description="Mix, alternates: the true-peak limiter reduced gain somewhere.")
     stems_sum_residual_dbfs: float | None = Field(
         None, description="Mix: peak of (sum of stems - mix before limiting), dBFS; None when they null exactly."
     )
@@ -118,6 +132,19 @@ class Balance(BaseModel):
     sections: tuple[SectionBalance, ...]
 
 
+class AlternateAudio(BaseModel):
+    """One alternate mix (``delivery.alternates``); its file's loudness and true peak are in its file entry."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stems: tuple[str, ...] = Field(description="The role-group stems it sums, in render order.")
+    missing: tuple[str, ...] = Field((), description="Role groups it asks for that have no note in this cue.")
+    silent: bool = Field(description="Nothing it keeps sounds: no file is delivered.")
+    equals_mix: bool = Field(description="It keeps every stem that sounds: the same audio as the mix.")
+    limited: bool = Field(description="It went through the mix's true-peak limiter to stay under the ceiling.")
+    max_gain_reduction_db: float = Field(0.0, description="The limiter's largest gain reduction, dB (0: none).")
+
+
 class AudioSummary(BaseModel):
     """The render of the cue: format, length, mastering gain and limiter, and the renderer's identity."""
 
@@ -146,6 +173,11 @@ class AudioSummary(BaseModel):
     balance: Balance | None = Field(None, description="The lead-on-top faders per section; None before render-2.")
     loudness_target_lufs: float
     true_peak_ceiling_dbtp: float
+    alternates: dict[str, AlternateAudio] = Field(
+        {},
+        description="The alternate mixes asked for (delivery.alternates), delivered as alternates/<name>.wav/.flac "
+        "at the mix's gain; empty when none is asked for (and in older manifests).",
+    )
 
 
 class CueManifest(BaseModel):
@@ -191,6 +223,11 @@ class CueManifest(BaseModel):
     def mix(self) -> FileEntry | None:
         """The delivery master's entry: ``mix.wav``, else ``mix.flac``; None for a MIDI- or MP3-only delivery."""
         return next((self.files[name] for name in MIX_FILES if name in self.files), None)
+
+    def alternate_file(self, name: str) -> str | None:
+        """The file name of the alternate ``name``'s master: ``alternates/<name>.wav``, else ``.flac``; None when
+        it has neither (silent, or an MP3/MIDI-only delivery)."""
+        return next((f for f in (f"alternates/{name}.wav", f"alternates/{name}.flac") if f in self.files), None)
 
     @property
     def cutdown_label(self) -> str:

@@ -15,6 +15,9 @@ Decisions where the contract is silent:
 - ``cues get`` is all or nothing: files go to a temporary folder inside ``-o`` first and are moved into place only
   when every sha256 checks out; the folder is named after the cue's folder in the store, and a destination that
   resolves outside ``-o`` (through a symlink) is refused.
+- Downloaded files carry the cue id (:func:`~cues.schemas.manifest.download_name`: ``night-chase_mix.wav``,
+  ``night-chase_stems_bass.wav``, the manifest too), in ``cues get``'s folder and in presigned links' downloads, so
+  the files of many cues never collide; the store's own names stay as they are.
 - A batch record must name its own folder and have one result per cue, each in its own cue folder; else
   :class:`IntegrityError` (``cues report`` writes only into the folder named on the command line).
 """
@@ -33,7 +36,7 @@ from pathlib import Path
 from cues.pipelines.store import ObjectStore
 from cues.schemas.batch import BatchRecord, read_batch_record
 from cues.schemas.errors import IntegrityError, InvalidRequest, StoreError, StoreNotFound
-from cues.schemas.manifest import CueManifest, FileEntry, read_manifest
+from cues.schemas.manifest import CueManifest, FileEntry, download_name, read_manifest
 from cues.schemas.moods import MOOD_ALIASES, MOODS, canonical_mood, did_you_mean
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")  # cue ids, render keys, batch ids: slugs (use fullmatch)
@@ -269,8 +272,8 @@ def find_cue(
 
 
 def select_files(cue: DeliveredCue, stems: bool = False, fmt: str | None = None) -> list[str]:
-    """Names of the files ``cues get`` fetches: the mix (in ``fmt``, default every format delivered), the MIDI and
-    the plan; with ``stems``, the stems too. Always the manifest."""
+    """Names of the files ``cues get`` fetches: the mix and the alternate mixes (in ``fmt``, default every format
+    delivered), the MIDI and the plan; with ``stems``, the stems too. Always the manifest."""
     suffixes = [FORMAT_SUFFIX[fmt]] if fmt else [".wav", ".flac", ".mp3", ".mid"]
     chosen = []
     for name in cue.files:
@@ -286,18 +289,19 @@ def select_files(cue: DeliveredCue, stems: bool = False, fmt: str | None = None)
 
 def fetch(store: ObjectStore, cue: DeliveredCue, names: list[str], dest: Path) -> list[Path]:
     """Download ``names`` of ``cue`` into ``dest/<cue-id>/`` (the cue's folder name in the store), plus the manifest,
+    each named :func:`download_name` (``<cue-id>_mix.wav``),
     all or nothing: into a temporary folder inside ``dest`` first, each file checked against the manifest's sha256,
     then moved into place (replacing files of an earlier fetch; other files there stay). A file that does not match
     raises :class:`IntegrityError` and nothing is left behind; a destination that resolves outside ``dest`` (through
     a symlink), or a ``dest`` that cannot be a folder, raises :class:`InvalidRequest`."""
     entries = {name: _listed(cue, name) for name in names}
     root = Path(dest).resolve()
-    targets = {name: Path(dest) / cue.cue_id / name for name in [*names, "manifest.json"]}
-    for name, target in targets.items():
+    targets = {name: Path(dest) / cue.cue_id / download_name(cue.cue_id, name) for name in [*names, "manifest.json"]}
+    for target in targets.values():
         if not target.resolve().is_relative_to(root):
             raise InvalidRequest(
-                f"cues get writes only inside -o {dest}: {cue.cue_id}/{name} would go to {target.resolve()} (through "
-                "a symlink); remove the link or choose another -o"
+                f"cues get writes only inside -o {dest}: {cue.cue_id}/{target.name} would go to {target.resolve()} "
+                "(through a symlink); remove the link or choose another -o"
             )
     if root.exists() and not root.is_dir():
         raise InvalidRequest(f"-o {dest} is not a folder; name a folder to write {cue.cue_id}/ into")
@@ -327,9 +331,10 @@ def fetch(store: ObjectStore, cue: DeliveredCue, names: list[str], dest: Path) -
 
 
 def file_url(store: ObjectStore, cue: DeliveredCue, name: str = "mix.wav", expires: int = 3600) -> str:
-    """A URL for one of ``cue``'s files: presigned (S3) or the file's path (local store)."""
+    """A URL for one of ``cue``'s files: presigned (S3; downloaded as :func:`download_name`) or the file's path
+    (local store)."""
     _listed(cue, name)
-    return store.presigned_url(f"{cue.prefix}/{name}", expires)
+    return store.presigned_url(f"{cue.prefix}/{name}", expires, filename=download_name(cue.cue_id, name))
 
 
 def _listed(cue: DeliveredCue, name: str) -> FileEntry:

@@ -84,13 +84,17 @@ def test_submit_the_examples_to_s3_then_read_them_back(ray_session, s3_bucket, t
     fetched = sorted(
         p.relative_to(tmp_path / "out" / "night-chase").as_posix() for p in (tmp_path / "out").rglob("*.*")
     )
-    delivered = json.loads((tmp_path / "out" / "night-chase" / "manifest.json").read_text())["plan"]["stems"]
-    assert fetched == sorted(["manifest.json", "mix.wav", *(f"stems/{stem['name']}.wav" for stem in delivered)])
-    assert {"stems/melody.wav", "stems/bass.wav", "stems/drums_perc.wav"} <= set(fetched)  # a chase: tune, bass, drums
+    delivered = json.loads((tmp_path / "out/night-chase/night-chase_manifest.json").read_text())["plan"]["stems"]
+    named = ["manifest.json", "mix.wav", *(f"stems_{stem['name']}.wav" for stem in delivered)]
+    assert fetched == sorted(f"night-chase_{name}" for name in named)  # each file named with its cue id
+    assert {"night-chase_stems_melody.wav", "night-chase_stems_bass.wav", "night-chase_stems_drums_perc.wav"} <= set(
+        fetched
+    )  # a chase: tune, bass, drums
     link = cues("url", "night-chase", "--file", "stems/bass.wav", "--expires", "600", "--store", uri).output.strip()
     assert "X-Amz-Signature=" in link
     with urllib.request.urlopen(link) as response:  # presigned: no credentials needed
-        assert sha256(response.read()) == sha256((tmp_path / "out/night-chase/stems/bass.wav").read_bytes())
+        assert sha256(response.read()) == sha256((tmp_path / "out/night-chase/night-chase_stems_bass.wav").read_bytes())
+        assert response.headers["Content-Disposition"] == 'attachment; filename="night-chase_stems_bass.wav"'
 
     # the report, from S3 with presigned links, in a real browser: every player and piano roll loads
     if shutil.which("chromium"):

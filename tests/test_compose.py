@@ -3,6 +3,7 @@
 import io
 
 import mido
+import pretty_midi
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -44,6 +45,17 @@ def notes_by_channel(data: bytes) -> dict[int, list[tuple[int, int]]]:
     return result
 
 
+def markers_s(data: bytes) -> list[tuple[float, str]]:
+    """(seconds, text) of every marker meta event, read back by mido and timed through the tempo map by pretty_midi."""
+    timing = pretty_midi.PrettyMIDI(io.BytesIO(data))
+    found, tick = [], 0
+    for message in mido.MidiFile(file=io.BytesIO(data)).tracks[0]:
+        tick += message.time
+        if message.type == "marker":
+            found.append((timing.tick_to_time(tick), message.text))
+    return found
+
+
 def test_the_default_bundle_is_shipped_with_its_cards(models):
     for kind in ("melody", "vae", "chords", "critic"):
         assert {"model.pt", "card.json", "card.md", "_COMPLETE"} <= {p.name for p in (DEFAULT_BUNDLE / kind).iterdir()}
@@ -69,6 +81,12 @@ def test_examples_are_in_key_exact_and_hit_their_hits(models):
         assert quality["hits_all_within_10ms"] in (True, None), quality["hits"]
         assert quality["section_similarity"]["same_more_similar"] in (True, None), brief.id
         assert quality["empty_stems"] == []  # a part without notes is not in the plan
+        # markers for the sections and the hits, where they are (composed here rather than in a test of their own)
+        expected = [(s.start_s, s.label, 0) for s in cue.plan.sections]
+        expected += [(h.achieved_s, f"hit {i} {h.requested_s:.3f}s", 1) for i, h in enumerate(cue.plan.hits, 1)]
+        found = markers_s(cue.midi)
+        assert [text for _, text in found] == [text for _, text, _ in sorted(expected)], brief.id
+        assert max(abs(at - s) for (at, _), (s, _, _) in zip(found, sorted(expected), strict=True)) < 0.001
 
 
 @pytest.mark.parametrize("mood", MOODS)

@@ -17,7 +17,10 @@ from cues.pipelines.render.cue_renderer import CueRenderer
 from cues.schemas.brief_file import read_brief_bytes
 from cues.schemas.manifest import read_manifest
 
-EVERY_FORMAT = "id: race\nmedium: ad\nmood: happy\nlength: 4\ndelivery: {formats: [wav, flac, mp3, midi], stems: true}"
+EVERY_FORMAT = (
+    "id: race\nmedium: ad\nmood: happy\nlength: 4\n"
+    "delivery: {formats: [wav, flac, mp3, midi], stems: true, alternates: [underscore]}"
+)
 
 
 def spec_of(text: str):
@@ -42,6 +45,7 @@ def test_rendering_the_same_render_key_twice_gives_byte_identical_files(models):
         second = make_cue(spec, key, models, renderer)
     assert sorted(first.files) == sorted(second.files)
     assert {"mix.wav", "mix.flac", "preview.mp3", "cue.mid", "pianoroll.png", "stems/bass.wav"} <= set(first.files)
+    assert {"alternates/underscore.wav", "alternates/underscore.flac"} <= set(first.files)
     for name, (data, _, _) in first.files.items():
         assert data == second.files[name][0], name
 

@@ -243,14 +243,17 @@ def test_files_are_readable_by_soundfile_and_sox(renderer, tmp_path, rate, bits)
 
 
 def test_wav_carries_a_bext_chunk_with_loudness(renderer):
-    audio = renderer.render(request(Ending.cut, Delivery(loudness=-20.0, formats=("wav",)), reference="k-abc"))
+    hour = 3600 * 48000  # a file that starts at 01:00:00:00
+    delivery = Delivery(loudness=-20.0, formats=("wav",))
+    audio = renderer.render(request(Ending.cut, delivery, reference="k-abc", time_reference=hour))
     data = audio.files["mix.wav"]
     at = data.index(b"bext")
     size = struct.unpack("<I", data[at + 4 : at + 8])[0]
     payload = data[at + 8 : at + 8 + size]
-    assert payload[:256].rstrip(b"\x00") == b"t mix"
+    assert payload[:256].rstrip(b"\x00") == b"mix of t"
     assert payload[256:288].rstrip(b"\x00") == b"cues" and payload[288:320].rstrip(b"\x00") == b"k-abc"
     assert payload[320:338] == bytes(18)  # origination date and time: empty, so re-renders are identical
+    assert struct.unpack("<Q", payload[338:346]) == (hour,)  # TimeReference, samples since midnight
     (version,) = struct.unpack("<H", payload[346:348])
     loudness, _, peak = struct.unpack("<hhh", payload[412:418])
     assert version == 2 and loudness == -2000 and peak == round(audio.file_info["mix.wav"]["true_peak_dbtp"] * 100)

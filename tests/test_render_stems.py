@@ -3,7 +3,10 @@ delivered into a local store without Ray: named as asked, summing to the mix, ab
 same for every grouping; and the mix rule's faders shown by ``cues show`` and the batch report."""
 
 import io
+import json
+import subprocess
 
+import mutagen
 import numpy as np
 import pytest
 import soundfile
@@ -13,6 +16,7 @@ from cues.pipelines.compose.composer import ComposerModels, compose_cue
 from cues.pipelines.generate.cue_writer import audio_request, deliver_cue
 from cues.pipelines.generate.expansion import expand_cues
 from cues.pipelines.render.cue_renderer import CueRenderer
+from cues.pipelines.report.cuesheet import cuesheet_csv
 from cues.pipelines.report.report_html import relative_link, report_html
 from cues.pipelines.store import open_store
 from cues.schemas.batch import BatchRecord
@@ -67,9 +71,12 @@ def test_a_grouping_changes_the_stems_only_not_the_midi_or_the_mix(models, rende
 
 @pytest.fixture(scope="module")
 def compact(models, renderer, tmp_path_factory):
-    """The piano brief with ``stems: compact``, delivered into a local store: (store root, its result, manifest)."""
+    """The piano brief with ``stems: compact`` and three alternate mixes, delivered into a local store: (store root,
+    its result, manifest)."""
     root = tmp_path_factory.mktemp("store")
-    [spec] = expand_cues(Brief.model_validate({**PIANO, "id": "keys", "delivery": {"stems": "compact"}}))
+    delivery = {"stems": "compact", "alternates": ["underscore", "drums_bass", "no_drums"]}
+    brief = {**PIANO, "id": "keys", "title": "Keys at dusk", "artist": "Ana Lumen", "delivery": delivery}
+    [spec] = expand_cues(Brief.model_validate(brief))
     result = deliver_cue(open_store(str(root)), spec, models, renderer)
     return root, result, read_manifest((root / result.prefix / "manifest.json").read_bytes())
 
@@ -94,12 +101,59 @@ def test_a_grouped_cue_is_delivered_named_as_asked_and_sums_to_the_mix(compact):
     assert manifest.audio.balance.lead == "melody"
 
 
+def test_alternates_are_the_sums_of_their_delivered_stems_at_the_mixs_gain(compact):
+    root, result, manifest = compact
+    folder = root / result.prefix
+
+    def read(name: str) -> np.ndarray:
+        return soundfile.read(io.BytesIO((folder / name).read_bytes()), dtype="float64")[0]
+
+    alternates = manifest.audio.alternates
+    assert list(alternates) == ["underscore", "drums_bass", "no_drums"]
+    assert alternates["underscore"].stems == ("keys_pads", "bass") and not alternates["underscore"].equals_mix
+    # the cue has no drums: drums_bass delivers its bass and says what it lacks; no_drums is the mix, and says so
+    assert (alternates["drums_bass"].stems, alternates["drums_bass"].missing) == (("bass",), ("drums_perc",))
+    assert alternates["no_drums"].equals_mix and not any(a.silent or a.limited for a in alternates.values())
+    delivered = sorted(n for n in manifest.files if n.startswith("alternates/"))
+    assert delivered == ["alternates/drums_bass.wav", "alternates/no_drums.wav", "alternates/underscore.wav"]
+    assert manifest.audio.stem_trim_db == 0.0  # so the stems are at the mix's gain exactly
+    null = 10 ** (-90 / 20)  # -90 dBFS: what the stems' sum nulls to against the mix
+    assert np.abs(read("alternates/underscore.wav") - read("stems/music.wav") - read("stems/rhythm.wav")).max() < null
+    assert np.abs(read("alternates/drums_bass.wav") - read("stems/rhythm.wav")).max() < null
+    assert np.array_equal(read("alternates/no_drums.wav"), read("mix.wav"))
+    underscore = manifest.files["alternates/underscore.wav"]
+    assert underscore.loudness_lufs < manifest.mix.loudness_lufs and underscore.true_peak_dbtp <= -1.0
+
+
+def test_the_files_say_what_they_are_to_independent_readers(compact):
+    root, result, manifest = compact
+    folder, plan = root / result.prefix, manifest.plan
+    tempo = f"{plan.tempo_bpm:.0f}"
+    tags = mutagen.File(folder / "preview.mp3").tags  # ID3v2, read by mutagen
+    assert (str(tags["TIT2"]), str(tags["TPE1"]), str(tags["TBPM"])) == ("Keys at dusk", "Ana Lumen", tempo)
+    assert str(tags["TKEY"]) == plan.key.split()[0] + ("m" if plan.mode in ("minor", "dorian", "phrygian") else "")
+    assert str(tags["COMM::eng"]) == f"cue keys, render {manifest.cue_key}, {plan.key}, {tempo} bpm"
+    for name in ("mix.wav", "stems/music.wav", "alternates/underscore.wav"):  # the bext chunk, read by ffprobe
+        probe = subprocess.run(
+            ["ffprobe", "-v", "error", "-show_format", "-of", "json", str(folder / name)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        bext = json.loads(probe.stdout)["format"]["tags"]
+        assert bext["time_reference"] == "0" and bext["originator_reference"] == manifest.cue_key
+        about = f"Keys at dusk (keys), {plan.key}, {tempo} bpm, {plan.meter}"
+        assert bext["comment"].startswith(f"{name.removesuffix('.wav')} of {about}"), bext["comment"]
+
+
 def test_cues_show_prints_the_stems_and_each_sections_faders_from_the_manifest(compact):
     root, _, manifest = compact
     shown = CliRunner().invoke(app, ["show", "keys", "--store", str(root)])
     assert shown.exit_code == 0, shown.output
     lines = shown.output.splitlines()
     assert "stems: melody; music = keys_pads; rhythm = bass; absent (no notes): fx" in lines
+    assert (
+        "alternates: underscore = keys_pads + bass (missing strings, brass_winds, drums_perc, fx), drums_bass = bass "
+        "(missing drums_perc), no_drums = melody + keys_pads + bass (missing strings, brass_winds, fx; = the mix)"
+    ) in lines
     balance = manifest.audio.balance
     assert len(balance.sections) == len(manifest.plan.sections) >= 2
     assert any(s.lead_db != 0 for s in balance.sections)  # the rule moved the faders: the lines show numbers
@@ -138,6 +192,15 @@ def test_the_report_shows_the_stems_and_the_balance_per_cue(compact):
     assert "<tr><td>music</td><td>keys_pads</td></tr>" in page
     assert "<tr><td>fx</td><td>absent: no notes in this cue</td></tr>" in page
     assert '<h3>Mix balance <span class="dim">lead: melody</span></h3>' in page
+    # the alternates: one player each, the stems kept and what the cue lacks
+    assert page.count('<audio controls preload="none" src="../../cues/keys/') == 1 + 3
+    assert "<td>drums_bass</td><td>bass</td>" in page and "missing: drums_perc" in page and "= the mix" in page
+    [row] = cuesheet_csv([manifest], {}).splitlines()[1:]
+    underscore = manifest.files["alternates/underscore.wav"].loudness_lufs
+    assert row.endswith(
+        f"underscore {underscore};drums_bass {manifest.files['alternates/drums_bass.wav'].loudness_lufs};"
+        f"no_drums {manifest.mix.loudness_lufs} =mix"
+    )
     for section, faders in zip(manifest.plan.sections, manifest.audio.balance.sections, strict=True):
         cells = [f"{faders.lead_db:+.2f}", f"{faders.accompaniment_db:+.2f}"]
         cells += [f"{m:+.2f}" if m is not None else "—" for m in (faders.margin_db, faders.balanced_margin_db)]

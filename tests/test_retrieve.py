@@ -98,15 +98,15 @@ def test_a_manifest_naming_the_root_as_its_cue_is_refused(root, tmp_path):
 def test_get_names_the_folder_after_the_store_folder_and_refuses_a_symlink_out_of_o(root, tmp_path):
     out = tmp_path / "out"
     assert cues("get", "good", "--format", "midi", "-o", str(out), "--store", str(root)).exit_code == 0
-    assert files_under(out) == ["good/cue.mid", "good/manifest.json"]
+    assert files_under(out) == ["good/good_cue.mid", "good/good_manifest.json"]  # named with the cue id
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (out / "bad").symlink_to(elsewhere)
     result = cues("get", "bad", "--format", "midi", "-o", str(out), "--store", str(root))
     assert result.exit_code == 2
     assert result.output == (
-        f"Error: cues get writes only inside -o {out}: bad/cue.mid would go to {elsewhere}/cue.mid (through a "
-        "symlink); remove the link or choose another -o\n"
+        f"Error: cues get writes only inside -o {out}: bad/bad_cue.mid would go to {elsewhere}/bad_cue.mid (through "
+        "a symlink); remove the link or choose another -o\n"
     )
     assert files_under(elsewhere) == [] and not list(out.glob(".cues-get-*"))
 

@@ -102,6 +102,12 @@ def test_presigned_url_reads_without_credentials(store):
     url = store.presigned_url("cues/a/preview.mp3", expires_in=600)
     with urllib.request.urlopen(url, timeout=10) as response:
         assert response.read() == b"ID3 audio"
+        assert response.headers.get("Content-Disposition") is None
+    named = store.presigned_url("cues/a/preview.mp3", expires_in=600, filename="a_preview.mp3")
+    with urllib.request.urlopen(named, timeout=10) as response:
+        assert response.read() == b"ID3 audio"  # S3 names the download; a local path keeps the file's own name
+        disposition = response.headers.get("Content-Disposition")
+        assert disposition == ('attachment; filename="a_preview.mp3"' if named.startswith("http") else None)
     for bad in (0, 7 * 24 * 3600 + 1, True, 1.5):
         with pytest.raises(StoreURIError, match="expires_in must be 1 to 604800 seconds"):
             store.presigned_url("cues/a/preview.mp3", expires_in=bad)

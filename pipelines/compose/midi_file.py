@@ -1,10 +1,12 @@
 """A :class:`Score` as a Standard MIDI File (type 1), exact in time and identical byte for byte for the same score.
 
-Track 0 holds the tempo map, time and key signatures; then one track per part (``Plan.parts``), each on its own
-channel (drums on channel 10) with its program and volume (CC 7), laid out so the renderer can route every stem's
-channels to its own bus in one synth pass. The notes are written as played (``performance.py``: humanised timing and
-velocity, articulation, a swell per phrase), not as the grid has them; hits, section downbeats and the length stay
-exact.
+Track 0 holds the tempo map, time and key signatures, and markers (meta event FF 06, which DAWs show on their
+timeline): one at each section's downbeat named by its label (``A``, ``A'``, ``intro``), and one at each hit
+(``hit 1 12.000s``, the time the brief asked for; the marker sits where the hit landed). Then one track per part
+(``Plan.parts``), each on its own channel (drums on channel 10) with its program and volume (CC 7), laid out so the
+renderer can route every stem's channels to its own bus in one synth pass. The notes are written as played
+(``performance.py``: humanised timing and velocity, articulation, a swell per phrase), not as the grid has them;
+hits, section downbeats and the length stay exact.
 
 Exact length: a MIDI tempo is a whole number of microseconds per quarter note, so a segment of the tempo map is
 written as its tempo rounded down, plus one tempo event on its last 16th that takes up the remainder. Every segment
@@ -52,6 +54,15 @@ def key_signature(tonic: int, mode: Mode) -> str:
     return _SHARP_NAMES[(tonic - _PARENT_MAJOR[mode]) % 12]
 
 
+def markers(score: Score) -> list[tuple[int, str]]:
+    """(tick, text) of every marker: each section's downbeat, then each hit, in time order (a hit on a section's
+    downbeat comes after the section's marker)."""
+    plan = score.plan
+    sections = [(s.start_bar * plan.steps_per_bar * TICKS_PER_STEP, 0, s.label) for s in plan.sections]
+    hits = [(h.step * TICKS_PER_STEP, 1, f"hit {i} {h.requested_s:.3f}s") for i, h in enumerate(plan.hits, start=1)]
+    return [(tick, text) for tick, _, text in sorted(sections + hits)]
+
+
 def midi_bytes(score: Score) -> bytes:
     plan = score.plan
     numerator, denominator = (int(x) for x in plan.meter.split("/"))
@@ -61,6 +72,7 @@ def midi_bytes(score: Score) -> bytes:
         (0, mido.MetaMessage("key_signature", key=key_signature(plan.tonic, plan.mode), time=0)),
     ]
     conductor += [(tick, mido.MetaMessage("set_tempo", tempo=tempo, time=0)) for tick, tempo in tempo_events(score)]
+    conductor += [(tick, mido.MetaMessage("marker", text=text, time=0)) for tick, text in markers(score)]
     end_tick = plan.total_steps * TICKS_PER_STEP
     tracks = [_track(conductor, end_tick)]
     volume = volumes(score)

@@ -17,7 +17,7 @@ from cues.pipelines.report.report_html import relative_link, report_html
 from cues.pipelines.store import ObjectStore
 from cues.schemas.batch import BatchRecord, read_batch_record
 from cues.schemas.errors import IntegrityError, StoreError, StoreNotFound
-from cues.schemas.manifest import CueManifest, read_manifest
+from cues.schemas.manifest import CueManifest, download_name_of_key, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def store_link(store: ObjectStore, report_key: str):
     """How the report at ``report_key`` links a store key: relative path (local) or presigned URL (S3)."""
     if store.location.scheme == "file":
         return relative_link(report_key)
-    return lambda key: store.presigned_url(key, REPORT_LINK_SECONDS)
+    return lambda key: store.presigned_url(key, REPORT_LINK_SECONDS, filename=download_name_of_key(key))
 
 
 def write_report(store: ObjectStore, record: BatchRecord, manifests: dict[str, CueManifest]) -> str:

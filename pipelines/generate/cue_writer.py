@@ -39,9 +39,11 @@ from cues.pipelines.compose.composer import COMPOSER_VERSION, ComposerModels, co
 from cues.pipelines.compose.quality import measure
 from cues.pipelines.compose.score import LEAD_STEM
 from cues.pipelines.render.cue_renderer import AudioRequest, CueRenderer
+from cues.pipelines.render.id3 import Id3Tags, tkey
 from cues.pipelines.render.midi_events import StemRoute
 from cues.pipelines.report.pianoroll import pianoroll_png
 from cues.pipelines.store import ObjectStore
+from cues.schemas.alternates import alternate_groups
 from cues.schemas.batch import CueResult, CueSpec
 from cues.schemas.brief import AudioFormat, ResolvedBrief, canonical_hash
 from cues.schemas.errors import StoreConflict, StoreUnavailable
@@ -64,9 +66,16 @@ def render_key(spec: CueSpec, model_versions: dict[str, str], renderer: dict) ->
     return "k-" + canonical_hash(identity)[:12]
 
 
-def audio_request(plan: Plan, midi: bytes, brief: ResolvedBrief, key: str) -> AudioRequest:
+def audio_request(plan: Plan, midi: bytes, brief: ResolvedBrief, key: str, cue_id: str | None = None) -> AudioRequest:
     """What the renderer needs for a composed cue: its stems' channels, length, ending, delivery, sections and lead,
-    and the stems the brief's ``delivery.stems`` gathers from them."""
+    the stems the brief's ``delivery.stems`` gathers from them, its alternate mixes, and the files' metadata (the
+    WAVs' bext description, the MP3's ID3 tags) for the cue ``cue_id`` (default: the brief's id).
+
+    The bext ``TimeReference`` is 0 (the file starts at timecode 00:00:00:00): a brief gives no start timecode, and
+    a cue is placed in an edit by its hits and length, not by a position in a reel."""
+    cue_id = cue_id or plan.brief_id
+    named = f"{brief.title} ({cue_id})" if brief.title else cue_id
+    tempo = f"{plan.tempo_bpm:.0f} bpm"
     grouping, _ = delivered_stems(brief.delivery.stems, [stem.name for stem in plan.stems])
     _, steps, _, duration_us = plan.tempo_map_us[-1]
     last_bar_s = plan.steps_per_bar * duration_us / steps / 1e6
@@ -77,12 +86,23 @@ def audio_request(plan: Plan, midi: bytes, brief: ResolvedBrief, key: str) -> Au
         ending=plan.ending,
         delivery=brief.delivery,
         fade_s=last_bar_s,
-        title=plan.brief_id,
+        title=f"{named}, {plan.key}, {tempo}, {plan.meter}",
         reference=key,
+        id3=Id3Tags(
+            title=brief.title or cue_id,
+            artist=brief.artist or "cues",
+            bpm=round(plan.tempo_bpm),
+            key=tkey(plan.key.split()[0], plan.mode),
+            comment=f"cue {cue_id}, render {key}, {plan.key}, {tempo}",
+        ),
         seed=plan.seed,
         sections=tuple((section.start_s, section.end_s) for section in plan.sections),
         lead=LEAD_STEM if any(stem.name == LEAD_STEM for stem in plan.stems) else None,
         grouping=tuple(grouping.items()) if brief.delivery.stems is not False else None,
+        alternates=tuple(
+            (name, tuple(g.value for g in groups))
+            for name, groups in alternate_groups(brief.delivery.alternates, brief.delivery.stems).items()
+        ),
     )
 
 
@@ -117,7 +137,7 @@ def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRende
     clock = time.perf_counter()
     quality = measure(cue.score)
     timings["quality_s"] = time.perf_counter() - clock
-    audio = renderer.render(audio_request(cue.plan, cue.midi, spec.brief, key))
+    audio = renderer.render(audio_request(cue.plan, cue.midi, spec.brief, key, spec.cue_id))
     timings.update(audio.timings)
     _, absent = delivered_stems(spec.brief.delivery.stems, [stem.name for stem in cue.plan.stems])
     clock = time.perf_counter()

@@ -45,6 +45,7 @@ class BextInfo:
     loudness_lufs: float | None = None
     true_peak_dbtp: float | None = None
     coding_history: str = ""
+    time_reference: int = 0  # the first sample's time, in samples since midnight (timecode 00:00:00:00 = 0)
 
 
 def to_pcm(audio: np.ndarray, bits: int, seed: int = 0) -> Pcm:
@@ -151,7 +152,7 @@ def _bext_payload(info: BextInfo) -> bytes:
             _fixed(info.originator_reference, 32),
             _fixed(info.date, 10),
             _fixed(info.time, 8),
-            struct.pack("<QH", 0, 2),  # time reference (samples since midnight), version 2
+            struct.pack("<QH", info.time_reference, 2),  # time reference (samples since midnight), version 2
             bytes(64),  # UMID: none
             struct.pack(
                 "<hhhhh",

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cues.pipelines.render.alternates import MasteredAlternate, master_alternates, sum_alternates
 from cues.pipelines.render.audio_files import BextInfo, Pcm, flac_bytes, mp3_bytes, to_pcm, wav_bytes
 from cues.pipelines.render.balance import SectionBalance, balance_stems
 from cues.pipelines.render.endings import shape_ending
+from cues.pipelines.render.id3 import Id3Tags, tagged_mp3
 from cues.pipelines.render.loudness import SILENCE, db, gated_loudness, step_powers, true_peak
 from cues.pipelines.render.master import Mastered, master
 from cues.pipelines.render.midi_events import MidiPerformance, StemRoute, note_spans, read_performance
@@ -27,7 +29,8 @@ from cues.schemas.errors import RenderError
 
 log = logging.getLogger(__name__)
 
-RENDERER_VERSION = "render-2"  # bump when the same MIDI, soundfont and settings would give different audio
+RENDERER_VERSION = "render-3"  # bump when the same MIDI, soundfont and settings would give different files
+# render-3: alternate mixes, the bext description and TimeReference, the MP3 preview's ID3 tags
 SILENT_STEM_DBFS = -120.0  # a stem whose peak stays below this is reported silent
 
 
@@ -41,14 +44,18 @@ class AudioRequest:
     ending: Ending
     delivery: Delivery  # with ``loudness`` resolved (not None)
     fade_s: float = 2.0  # ``fade``: length of the audio fade (the last bar)
-    title: str = ""
+    title: str = ""  # what the WAVs' bext description says of the cue, after the file's name ("mix of <title>")
     reference: str = ""  # the cue key, written into the WAVs' bext chunk (which carries no date: same key, same bytes)
+    time_reference: int = 0  # the bext TimeReference: the first sample's time in samples since midnight
+    id3: Id3Tags | None = None  # the MP3 preview's ID3v2 tags (render/id3.py); None: untagged
     seed: int = 0  # dither
     sections: tuple[tuple[float, float], ...] = ()  # (start s, end s) of each section of the plan: the balance's
     lead: str | None = None  # the stem that carries the tune, kept on top of the others (render/balance.py)
     # the stems delivered, each with the names of the rendered ``stems`` it sums (the brief's ``delivery.stems``);
     # None: as rendered. Rendering and the balance work on the rendered stems, so the mix is the same either way.
     grouping: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    # the alternate mixes (``delivery.alternates``), each with the names of the rendered stems it keeps
+    alternates: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass
@@ -63,6 +70,7 @@ class MasteredCue:
     length_samples: int
     timings: dict[str, float]
     balance: list[SectionBalance] = field(default_factory=list)  # the lead's and accompaniment's faders per section
+    alternates: list[MasteredAlternate] = field(default_factory=list)  # render/alternates.py
 
 
 @dataclass
@@ -147,6 +155,7 @@ class CueRenderer:
             tail_floor=floor,
         )
         del raw
+        sums = sum_alternates(shaped, [stem.name for stem in performance.stems], request.alternates)
         stems, groups = _gathered(performance.stems, request.grouping)
         mastered = master(
             shaped,
@@ -158,14 +167,27 @@ class CueRenderer:
             lookahead_ms=config.limiter_lookahead_ms,
             groups=groups,
         )
+        alternates = master_alternates(
+            sums,
+            mastered.gain_db,
+            rate,
+            delivery.true_peak,
+            mastered.limiter,
+            loop=request.ending == Ending.loop,
+            release_ms=config.limiter_release_ms,
+            lookahead_ms=config.limiter_lookahead_ms,
+        )
         timings["master_s"] = time.perf_counter() - clock
-        return MasteredCue(mastered, stems, rate, length, timings, balance)
+        return MasteredCue(mastered, stems, rate, length, timings, balance, alternates)
 
     def render(self, request: AudioRequest) -> RenderedAudio:
         cue = self.master_cue(request)
         mastered, delivery, timings = cue.mastered, request.delivery, cue.timings
         clock = time.perf_counter()
         audio = _encode(request, mastered, cue.stems, cue.rate, self.config.mp3_bitrate_kbps)
+        _encode_alternates(request, cue.alternates, cue.rate, audio)
+        if request.id3 is not None and "preview.mp3" in audio.files:
+            audio.files["preview.mp3"] = tagged_mp3(audio.files["preview.mp3"], request.id3)
         timings["encode_s"] = time.perf_counter() - clock
         audio.timings = timings
         audio.summary.update(
@@ -246,21 +268,14 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
             originator_reference=request.reference,
             loudness_lufs=loudness,
             true_peak_dbtp=peak,
-            coding_history=f"A=PCM,F={rate},W={bits},M=stereo,T=cues {RENDERER_VERSION} FluidSynth\r\n",
+            coding_history=_coding_history(rate, bits),
+            time_reference=request.time_reference,
         )
 
     def deliver(name: str, audio: np.ndarray, pcm: Pcm, loudness: float, peak: float, extra: dict) -> None:
-        numbers = {
-            "samples": pcm.frames,
-            "sample_rate": rate,
-            "bit_depth": bits,
-            "loudness_lufs": _rounded(loudness),
-            "true_peak_dbtp": _rounded(peak),
-            "clipped_samples": pcm.clipped,
-            **extra,
-        }
+        numbers = _file_numbers(pcm, rate, loudness, peak) | extra
         if AudioFormat.wav in formats:
-            files[f"{name}.wav"] = wav_bytes(pcm, rate, bext(f"{request.title} {name}".strip(), loudness, peak))
+            files[f"{name}.wav"] = wav_bytes(pcm, rate, bext(_description(request, name), loudness, peak))
             info[f"{name}.wav"] = numbers
         if AudioFormat.flac in formats:
             files[f"{name}.flac"] = flac_bytes(pcm, rate)
@@ -303,6 +318,59 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
         "silent_stems": sorted(name for name, s in stem_report.items() if s["silent"]),
     }
     return RenderedAudio(files, info, summary)
+
+
+def _encode_alternates(request: AudioRequest, alternates: list[MasteredAlternate], rate: int, audio) -> None:
+    """``alternates/<name>.wav``/``.flac`` of every alternate that sounds, with their numbers, into ``audio``; the
+    manifest's ``audio.alternates`` for all of them."""
+    bits, formats = request.delivery.bit_depth, set(request.delivery.formats)
+    for index, alt in enumerate(alternates):
+        if alt.audio is None:
+            continue
+        pcm = to_pcm(alt.audio, bits, request.seed + 64 + index)  # dither of its own, after the stems' (≤ 16)
+        loudness = gated_loudness(step_powers(alt.audio, rate), rate)
+        peak = alt.true_peak_dbtp  # measured once, when it was kept under the ceiling
+        numbers = _file_numbers(pcm, rate, loudness, peak) | {"limited": alt.limiter.engaged}
+        name = f"alternates/{alt.name}"
+        if AudioFormat.wav in formats:
+            description = f"{_description(request, name)}; keeps {' + '.join(alt.kept)}"
+            bext = BextInfo(
+                description,
+                "cues",
+                request.reference,
+                loudness_lufs=loudness,
+                true_peak_dbtp=peak,
+                coding_history=_coding_history(rate, bits),
+                time_reference=request.time_reference,
+            )
+            audio.files[f"{name}.wav"] = wav_bytes(pcm, rate, bext)
+            audio.file_info[f"{name}.wav"] = numbers
+        if AudioFormat.flac in formats:
+            audio.files[f"{name}.flac"] = flac_bytes(pcm, rate)
+            audio.file_info[f"{name}.flac"] = numbers
+    audio.summary["alternates"] = {alt.name: alt.as_record() for alt in alternates}
+
+
+def _coding_history(rate: int, bits: int) -> str:
+    """The bext coding history of a file we render (EBU R 98: algorithm, rate, word length, mode, text)."""
+    return f"A=PCM,F={rate},W={bits},M=stereo,T=cues {RENDERER_VERSION} FluidSynth\r\n"
+
+
+def _description(request: AudioRequest, name: str) -> str:
+    """A WAV's bext description: the file, then what the request says of the cue (``mix of Night chase …``)."""
+    return f"{name} of {request.title}" if request.title else name
+
+
+def _file_numbers(pcm: Pcm, rate: int, loudness: float, peak: float) -> dict:
+    """A WAV or FLAC file's numbers in the manifest."""
+    return {
+        "samples": pcm.frames,
+        "sample_rate": rate,
+        "bit_depth": pcm.bits,
+        "loudness_lufs": _rounded(loudness),
+        "true_peak_dbtp": _rounded(peak),
+        "clipped_samples": pcm.clipped,
+    }
 
 
 def _rounded(value: float) -> float | None:

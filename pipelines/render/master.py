@@ -151,3 +151,33 @@ def _max_reduction_db(before: np.ndarray, after: np.ndarray, rate: int) -> float
         return 0.0
     ratio = peak_before[audible] / np.maximum(peak_after[audible], 1e-12)
     return round(max(0.0, 20.0 * float(np.log10(ratio.max()))), 2)
+
+
+def limit_at_gain(
+    audio: np.ndarray,
+    rate: int,
+    ceiling_dbtp: float,
+    setting_db: float | None,
+    *,
+    loop: bool = False,
+    release_ms: float = 80.0,
+    lookahead_ms: float = 5.0,
+) -> tuple[np.ndarray, LimiterReport, float]:
+    """``audio`` already at its gain, kept under ``ceiling_dbtp`` without changing that gain: as is when it is
+    under, else through the mix's limiter (``setting_db``: the ceiling setting the mix's limiter ended at, None
+    when the mix was not limited), set lower in a few passes while our meter still reads it over. For a signal that
+    must keep the mix's gain (an alternate mix), so its loudness is not brought back up. Returns the audio, what
+    the limiter did and the audio's true peak (dBTP), measured once here."""
+    limit_at = ceiling_dbtp - PEAK_MARGIN_DB
+    peak_db = db(true_peak(audio, circular=loop))
+    if peak_db <= limit_at + 1e-6:
+        return audio, LimiterReport(False), peak_db
+    setting = min(setting_db, limit_at) if setting_db is not None else limit_at
+    for passes in range(1, MAX_PASSES + 1):
+        limited = _limit(audio, rate, setting, loop, release_ms, lookahead_ms)
+        peak_db = db(true_peak(limited, circular=loop))
+        if peak_db <= limit_at + 1e-6:
+            report = LimiterReport(True, round(setting, 3), _max_reduction_db(audio, limited, rate), passes)
+            return limited, report, peak_db
+        setting -= peak_db - limit_at + 0.01
+    raise RenderError(f"could not keep a signal at the mix's gain under {ceiling_dbtp} dBTP in {MAX_PASSES} passes")

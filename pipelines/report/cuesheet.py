@@ -23,6 +23,10 @@ Columns, always in this order (``COLUMNS``):
 ``render_key``            the render's content key (``k-…``), the folder under ``cues/<cue_id>/``
 ``files``                 the store keys of the cue's files (``cues/<id>/<key>/<name>``), ``;``-joined,
                           in the manifest's order, then the manifest itself
+``alternates``            the alternate mixes delivered (``delivery.alternates``), ``;``-joined, each as
+                          ``name loudness`` (``underscore -24.8``, LUFS of its master file) with
+                          `` =mix`` when it is the mix's audio; one that keeps nothing that sounds is
+                          ``name silent`` (no file); empty when none is asked for
 ========================  ===========================================================================
 
 Empty cells mean "not known" (never ``None`` or ``nan``). Numbers are written as Python prints them. Rows use
@@ -57,6 +61,7 @@ COLUMNS = (
     "cutdown",
     "render_key",
     "files",
+    "alternates",  # added last, so the columns before keep their places
 )
 MANIFEST_FILE = "manifest.json"  # in every cue folder, but not listed in its own ``files``
 
@@ -96,7 +101,17 @@ def cue_row(manifest: CueManifest, prefix: str) -> dict[str, str]:
         "cutdown": _cell(manifest.cutdown),
         "render_key": _cell(manifest.cue_key),
         "files": _cell(";".join(f"{prefix}/{name}" for name in [*manifest.files, MANIFEST_FILE])),
+        "alternates": _cell(";".join(_alternate(manifest, name) for name in manifest.audio.alternates)),
     }
+
+
+def _alternate(manifest: CueManifest, name: str) -> str:
+    alternate = manifest.audio.alternates[name]
+    if alternate.silent:
+        return f"{name} silent"
+    file = manifest.alternate_file(name)
+    loudness = manifest.files[file].loudness_lufs if file else None
+    return f"{name} {_cell(loudness)}".strip() + (" =mix" if alternate.equals_mix else "")
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula (OWASP)

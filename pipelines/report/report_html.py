@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from cues.pipelines.store.uri import check_key
 from cues.schemas.batch import BatchRecord, BriefOutcome, CueResult
-from cues.schemas.manifest import CueManifest, FileEntry
+from cues.schemas.manifest import CueManifest, FileEntry, download_name
 from cues.schemas.plan import Plan
 
 PLAYERS = ("preview.mp3", "mix.wav", "mix.flac")  # the first the cue has plays: the MP3 is small and plays anywhere
@@ -185,7 +185,8 @@ def _card(result: CueResult, manifest: CueManifest | None, link: Callable[[str],
         f'<div class="cols"><div>{_plan(plan)}</div><div>{_quality(manifest)}{_stems(manifest)}</div>'
         f"<div>{_balance(manifest)}</div></div>"
     )
-    parts.append(_downloads(prefix, files, link))
+    parts.append(_alternates(manifest, prefix, link))
+    parts.append(_downloads(manifest.cue_id, prefix, files, link))
     parts.append("</article>")
     return "\n".join(parts)
 
@@ -246,6 +247,29 @@ def _stems(manifest: CueManifest) -> str:
     return "<h3>Stems</h3>" + _table(("stem", "role groups"), rows)
 
 
+def _alternates(manifest: CueManifest, prefix: str, link: Callable[[str], str]) -> str:
+    """A player per alternate mix, with the stems it keeps, its loudness and flags; nothing when none was asked."""
+    rows = []
+    for name, alternate in manifest.audio.alternates.items():
+        file = manifest.alternate_file(name)
+        flags = [f"missing: {', '.join(alternate.missing)}"] if alternate.missing else []
+        flags += ["= the mix"] * alternate.equals_mix + ["limited"] * alternate.limited
+        if file is None:
+            why = "silent: nothing it keeps sounds in this cue" if alternate.silent else "no WAV or FLAC delivered"
+            player = f'<span class="warn">{why}</span>'
+        else:
+            player = f'<audio controls preload="none" src="{escape(link(f"{prefix}/{file}"))}"></audio>'
+        rows.append(
+            f"<tr><td>{escape(name)}</td><td>{escape(', '.join(alternate.stems) or MISSING)}</td>"
+            f'<td class="n">{_fmt(file and manifest.files[file].loudness_lufs, ".1f")}</td>'
+            f'<td class="dim">{escape("; ".join(flags))}</td><td>{player}</td></tr>'
+        )
+    if not rows:
+        return ""
+    head = "".join(f"<th>{h}</th>" for h in ("alternate", "stems", "LUFS", "", "listen"))
+    return f'<h3>Alternate mixes</h3><table class="alternates"><tr>{head}</tr>{"".join(rows)}</table>'
+
+
 def _balance(manifest: CueManifest) -> str:
     """The mix rule's faders per section (``pipelines/render/balance.py``): the lead's and the accompaniment's gain,
     and the lead's margin over the loudest other stem before and after, with a bar for the margin after (the ±3 dB
@@ -281,11 +305,12 @@ def _margin_bar(margin: float | None) -> str:
     )
 
 
-def _downloads(prefix: str, files: dict[str, FileEntry], link: Callable[[str], str]) -> str:
+def _downloads(cue_id: str, prefix: str, files: dict[str, FileEntry], link: Callable[[str], str]) -> str:
     # stems in the manifest's order, which is the plan's: melody first, percussion last
-    names = [n for n in DOWNLOADS if n in files] + [n for n in files if n.startswith("stems/")]
+    names = [n for n in DOWNLOADS if n in files] + [n for n in files if n.startswith(("stems/", "alternates/"))]
     anchors = [
-        f'<span class="file"><a href="{escape(link(f"{prefix}/{name}"))}" download>{escape(name)}</a>'
+        f'<span class="file"><a href="{escape(link(f"{prefix}/{name}"))}" '
+        f'download="{escape(download_name(cue_id, name))}">{escape(name)}</a>'
         f'<span class="dim"> {escape(_size(files[name].bytes))}</span></span>'
         for name in names
     ]

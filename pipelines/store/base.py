@@ -117,11 +117,12 @@ class ObjectStore(ABC):
         """Keys that start with ``prefix`` (a plain string prefix, not only a folder), recursive, sorted."""
 
     @abstractmethod
-    def presigned_url(self, key: str, expires_in: int = 3600) -> str:
+    def presigned_url(self, key: str, expires_in: int = 3600, filename: str | None = None) -> str:
         """A URL that reads ``key`` without credentials for ``expires_in`` seconds (1 to 7 days).
 
         S3: a SigV4 presigned GET; local store: the ``file://`` URI of the file. The key is not looked up:
-        a URL for a missing key fails when it is opened.
+        a URL for a missing key fails when it is opened. ``filename``: the name a browser saves the download as
+        (S3: the response's ``Content-Disposition: attachment``); a local path keeps the file's own name.
         """
 
     # --- shared checks ---------------------------------------------------------------------------------------

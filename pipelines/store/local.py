@@ -162,7 +162,7 @@ class LocalStore(ObjectStore):
                     keys.append(key)
         return iter(sorted(keys))
 
-    def presigned_url(self, key: str, expires_in: int = 3600) -> str:
+    def presigned_url(self, key: str, expires_in: int = 3600, filename: str | None = None) -> str:
         self._expiry(expires_in)
         return file_uri(str(self._path(key).resolve()))
 

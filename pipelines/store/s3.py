@@ -239,12 +239,18 @@ class S3Store(ObjectStore):
                 keys.extend(item["Key"][len(root) :] for item in page.get("Contents", []) if item["Key"][-1] != "/")
         return iter(sorted(keys))
 
-    def presigned_url(self, key: str, expires_in: int = 3600) -> str:
+    def presigned_url(self, key: str, expires_in: int = 3600, filename: str | None = None) -> str:
         self._expiry(expires_in)
+        params = {"Bucket": self.bucket, "Key": self._full(key)}
+        if filename is not None:  # signed into the URL: S3 answers with this header instead of none
+            params["ResponseContentDisposition"] = f'attachment; filename="{_header_safe(filename)}"'
         with self._errors(key):
-            return self.client.generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": self._full(key)}, ExpiresIn=expires_in
-            )
+            return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
+
+
+def _header_safe(filename: str) -> str:
+    """``filename`` as a quoted-string of a Content-Disposition header: printable ASCII without ``"`` or ``\\``."""
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in filename)
 
 
 _SESSIONS: dict[tuple, object] = {}

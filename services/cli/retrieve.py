@@ -126,6 +126,7 @@ def show(name: CueName, store: Store = DEFAULT_STORE) -> None:
         f"{audio.gain_db:+.2f} dB, limiter {limited}, soundfont {_text(audio.soundfont.name)}"
     )
     _show_stems(m)
+    _show_alternates(m)
     _show_balance(m)
     table = Table(box=None, pad_edge=False)
     for column in ("file", "bytes", "samples", "LUFS", "dBTP", "sha256"):
@@ -253,6 +254,20 @@ def _show_stems(m: CueManifest) -> None:
     )
     absent = f"; absent (no notes): {', '.join(m.audio.absent_stems)}" if m.audio.absent_stems else ""
     out.print(f"stems: {_text(stems or 'none delivered')}{_text(absent)}")
+
+
+def _show_alternates(m: CueManifest) -> None:
+    """One line, when the brief asked for alternate mixes: each with the stems it sums and its flags."""
+    if not m.audio.alternates:
+        return
+    shown = []
+    for name, alternate in m.audio.alternates.items():
+        flags = [f"missing {', '.join(alternate.missing)}"] if alternate.missing else []
+        flags += ["silent: no file"] * alternate.silent + ["= the mix"] * alternate.equals_mix
+        flags += ["limited"] * alternate.limited
+        kept = " + ".join(alternate.stems) or "nothing"
+        shown.append(f"{name} = {kept}" + (f" ({'; '.join(flags)})" if flags else ""))
+    out.print(f"alternates: {_text(', '.join(shown))}")
 
 
 def _show_balance(m: CueManifest) -> None:

@@ -56,6 +56,10 @@ class FileEntry(BaseModel):
     stems_sum_residual_dbfs: float | None = Field(
         None, description="Mix: peak of (sum of stems - mix before limiting), dBFS; None when they null exactly."
     )
+    loop: tuple[int, int] | None = Field(
+        None,
+        description="WAV of a loop: the loop its smpl chunk carries, first and last sample frame (inclusive).",
+    )
     bitrate_kbps: int | None = Field(None, description="MP3: bitrate.")
     preview: bool | None = Field(None, description="MP3: a preview, not a delivery master.")
 
@@ -118,6 +122,24 @@ class Balance(BaseModel):
     sections: tuple[SectionBalance, ...]
 
 
+class CuePointRecord(BaseModel):
+    """A cue point of a loop's WAVs (their ``cue `` chunk, labelled in ``LIST``/``adtl``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sample: int = Field(ge=0, description="Sample frame from the file's first.")
+    label: str = Field(description="'section A'', 'hit 1', …")
+
+
+class Markers(BaseModel):
+    """What every WAV of a loop carries besides its samples (``pipelines/render/wav_markers.py``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    loop: tuple[int, int] | None = Field(description="The smpl chunk's forward loop: first, last sample (inclusive).")
+    cue_points: tuple[CuePointRecord, ...] = Field(description="Each section start and hit, in time order.")
+
+
 class AudioSummary(BaseModel):
     """The render of the cue: format, length, mastering gain and limiter, and the renderer's identity."""
 
@@ -144,6 +166,9 @@ class AudioSummary(BaseModel):
     stem_trim_db: float = Field(description="Extra trim on every stem so that no stem file clips (0 = none).")
     limiter: Limiter
     balance: Balance | None = Field(None, description="The lead-on-top faders per section; None before render-2.")
+    markers: Markers | None = Field(
+        None, description="A loop delivered as WAV: the loop and cue points in every WAV; None for other cues."
+    )
     loudness_target_lufs: float
     true_peak_ceiling_dbtp: float
 

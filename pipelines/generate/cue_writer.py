@@ -83,7 +83,16 @@ def audio_request(plan: Plan, midi: bytes, brief: ResolvedBrief, key: str) -> Au
         sections=tuple((section.start_s, section.end_s) for section in plan.sections),
         lead=LEAD_STEM if any(stem.name == LEAD_STEM for stem in plan.stems) else None,
         grouping=tuple(grouping.items()) if brief.delivery.stems is not False else None,
+        markers=cue_markers(plan),
     )
+
+
+def cue_markers(plan: Plan) -> tuple[tuple[str, float], ...]:
+    """The times a loop's WAVs mark with cue points: each section's start (labelled as the plan labels it) and each
+    hit where it landed (``hit 1``, ``hit 2``, … in time order)."""
+    sections = [(f"section {s.label}", s.start_s) for s in plan.sections]
+    hits = [(f"hit {i}", hit.achieved_s) for i, hit in enumerate(plan.hits, 1)]
+    return tuple(sorted(sections + hits, key=lambda marker: marker[1]))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from cues.pipelines.render.master import Mastered, master
 from cues.pipelines.render.midi_events import MidiPerformance, StemRoute, note_spans, read_performance
 from cues.pipelines.render.soundfont import Soundfont, find_soundfont
 from cues.pipelines.render.synth import BusSynth
+from cues.pipelines.render.wav_markers import CuePoint, WavMarkers, with_markers
 from cues.schemas.brief import AudioFormat, Delivery, Ending
 from cues.schemas.config import RenderConfig
 from cues.schemas.errors import RenderError
@@ -49,6 +50,9 @@ class AudioRequest:
     # the stems delivered, each with the names of the rendered ``stems`` it sums (the brief's ``delivery.stems``);
     # None: as rendered. Rendering and the balance work on the rendered stems, so the mix is the same either way.
     grouping: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    # labelled times (label, seconds) written as cue points into every WAV of a loop, with its loop points
+    # (render/wav_markers.py): the plan's section starts and hits
+    markers: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass
@@ -238,6 +242,7 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
     loop = request.ending == Ending.loop
     files: dict[str, bytes] = {}
     info: dict[str, dict] = {}
+    markers = wav_markers(request, rate, mastered.mix.shape[-1]) if loop else None
 
     def bext(description: str, loudness: float, peak: float) -> BextInfo:
         return BextInfo(
@@ -260,8 +265,9 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
             **extra,
         }
         if AudioFormat.wav in formats:
-            files[f"{name}.wav"] = wav_bytes(pcm, rate, bext(f"{request.title} {name}".strip(), loudness, peak))
-            info[f"{name}.wav"] = numbers
+            wav = wav_bytes(pcm, rate, bext(f"{request.title} {name}".strip(), loudness, peak))
+            files[f"{name}.wav"] = with_markers(wav, markers, rate) if markers else wav
+            info[f"{name}.wav"] = {**numbers, "loop": markers.loop} if markers else numbers
         if AudioFormat.flac in formats:
             files[f"{name}.flac"] = flac_bytes(pcm, rate)
             info[f"{name}.flac"] = numbers
@@ -302,7 +308,16 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
         "stems": stem_report,
         "silent_stems": sorted(name for name, s in stem_report.items() if s["silent"]),
     }
+    if markers and AudioFormat.wav in formats:
+        summary["markers"] = markers.as_record()
     return RenderedAudio(files, info, summary)
+
+
+def wav_markers(request: AudioRequest, rate: int, frames: int) -> WavMarkers:
+    """A loop's markers: the loop over every sample of its musical length (a loop's file is exactly that long: the
+    tail is folded onto the start) and a cue point at each of the request's ``markers`` inside it."""
+    points = tuple(CuePoint(round(seconds * rate), label) for label, seconds in request.markers)
+    return WavMarkers((0, frames - 1), tuple(p for p in points if p.sample < frames))
 
 
 def _rounded(value: float) -> float | None:

@@ -36,6 +36,7 @@ from cues.schemas.brief_fields import (
     VersionValue,
 )
 from cues.schemas.errors import Problem
+from cues.schemas.game_delivery import LayersValue, StingersValue
 from cues.schemas.key import ALLOWED_KEYS
 from cues.schemas.problems import SLUG_PATTERN, SLUG_RE, data_problems, inconsistent
 from cues.schemas.timing import (
@@ -129,6 +130,14 @@ class Delivery(BaseModel):
         "to role groups.",
     )
 
+    layers: LayersValue = Field(
+        False,
+        description="Game cues only: vertical intensity layers (layers/<name>.wav), additive, quietest first.",
+    )
+    stingers: StingersValue = Field(
+        (), description="Game cues only: short in-key transition stingers (stingers/<kind>.wav)."
+    )
+
     @model_validator(mode="after")
     def _formats_unique(self) -> Delivery:
         if len(set(self.formats)) != len(self.formats):
@@ -215,7 +224,12 @@ class Brief(BaseModel):
 
     def content_hash(self) -> str:
         """sha256 hex of the brief's canonical JSON: equal briefs, however spelled, hash equal."""
-        return canonical_hash(self.model_dump(mode="json"))
+        return canonical_hash(self.hashed_form())
+
+    def hashed_form(self, **dump: Any) -> dict:
+        """The brief's JSON as hashed: without the delivery fields added after v1 while they are at their default,
+        so a brief written before them keeps its derived seed, id and render key."""
+        return without_unset_additions(self.model_dump(mode="json", **dump))
 
     def summary(self) -> str:
         """One line for listings: medium, moods, length, key, ending."""
@@ -253,6 +267,19 @@ class ResolvedBrief(Brief):
         return self
 
 
+#: Delivery fields added after briefs v1 were first hashed, with their default as JSON.
+ADDED_DELIVERY_DEFAULTS = {"layers": False, "stingers": []}
+
+
+def without_unset_additions(data: dict) -> dict:
+    """A brief's JSON without the :data:`ADDED_DELIVERY_DEFAULTS` fields that are at their default."""
+    delivery = data.get("delivery")
+    if not isinstance(delivery, dict):
+        return data
+    kept = {k: v for k, v in delivery.items() if ADDED_DELIVERY_DEFAULTS.get(k, object()) != v}
+    return {**data, "delivery": kept}
+
+
 def canonical_hash(value: Any) -> str:
     """sha256 hex of JSON with sorted keys; values YAML may produce but JSON lacks (dates) are stringified."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
@@ -271,7 +298,7 @@ def default_brief_id(data: dict) -> str:
     if isinstance(title, str) and (slug := slugify(title)) and SLUG_RE.match(slug):
         return slug
     try:  # hash the canonical form, so `length: 30` and `length: "0:30"` get the same id
-        canonical = Brief.model_validate({**data, "id": "x"}).model_dump(mode="json", exclude={"id"})
+        canonical = Brief.model_validate({**data, "id": "x"}).hashed_form(exclude={"id"})
     except ValidationError:  # the brief is invalid anyway; any stable id will do for its error message
         canonical = {k: v for k, v in data.items() if k != "id"}
     return "cue-" + canonical_hash(canonical)[:8]
@@ -325,6 +352,15 @@ def consistency_problems(brief: Brief) -> list[Problem]:
             )
         )
     problems.extend(_form_length_problems(brief))
+    if brief.medium != Medium.game:
+        for name in ("layers", "stingers"):
+            if getattr(brief.delivery, name):
+                problems.append(
+                    Problem(
+                        f"delivery.{name}",
+                        f"{name} are for game cues (medium: game); this brief's medium is {brief.medium.value}",
+                    )
+                )
     return problems
 
 

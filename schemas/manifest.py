@@ -140,6 +140,27 @@ class Markers(BaseModel):
     cue_points: tuple[CuePointRecord, ...] = Field(description="Each section start and hit, in time order.")
 
 
+class LayerAudio(BaseModel):
+    """One vertical layer of a game cue (``layers/<name>.wav``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stems: tuple[str, ...] = Field(description="The rendered role-group stems it sums (none: a silent layer).")
+    silent: bool = Field(description="Peak below -120 dBFS: no part of this cue entered at its intensities.")
+
+
+class Layers(BaseModel):
+    """A game cue's vertical layers (``delivery.layers``): additive, quietest first, summing to the premix."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    by_layer: dict[str, LayerAudio] = Field(description="The layers, quietest first.")
+    trim_db: float = Field(description="Common trim of every layer so that none clips (0 = none), dB.")
+    sum_residual_dbfs: float | None = Field(
+        description="Peak of (sum of the layer files, trim undone - mix before limiting), dBFS; None: exact."
+    )
+
+
 class AudioSummary(BaseModel):
     """The render of the cue: format, length, mastering gain and limiter, and the renderer's identity."""
 
@@ -166,6 +187,7 @@ class AudioSummary(BaseModel):
     stem_trim_db: float = Field(description="Extra trim on every stem so that no stem file clips (0 = none).")
     limiter: Limiter
     balance: Balance | None = Field(None, description="The lead-on-top faders per section; None before render-2.")
+    layers: Layers | None = Field(None, description="A game cue's vertical layers; None without delivery.layers.")
     markers: Markers | None = Field(
         None, description="A loop delivered as WAV: the loop and cue points in every WAV; None for other cues."
     )

@@ -1,5 +1,6 @@
 """Adaptive music for games, delivered into a local store without Ray from a real composed and rendered game cue:
-loop and cue points in every WAV (read back by a RIFF walker written here, independent of the writer)."""
+loop and cue points in every WAV (read back by a RIFF walker written here, independent of the writer), vertical
+layers that sum to the mix, stingers in key."""
 
 import io
 import struct
@@ -12,13 +13,14 @@ from cues.pipelines.compose.composer import ComposerModels
 from cues.pipelines.generate.cue_writer import deliver_cue
 from cues.pipelines.generate.expansion import expand_cues
 from cues.pipelines.render.cue_renderer import CueRenderer
+from cues.pipelines.report.game_audio import game_players
 from cues.pipelines.store import open_store
 from cues.schemas.brief import Brief
 from cues.schemas.manifest import read_manifest
 
-# A short game loop with one hit: two sections, 48 kHz, 16 bits (quick to encode).
+# A short game loop with one hit: two sections, WAV only (24 bits: the layers and stems null to -90 dBFS).
 GAME = {"id": "arena", "medium": "game", "mood": "action", "length": 8, "tempo": 120, "form": "A-B", "hits": [4.5],
-        "seed": 5, "delivery": {"bit_depth": 16, "formats": ["wav"]}}  # fmt: skip
+        "seed": 5, "delivery": {"formats": ["wav"], "layers": True}}  # fmt: skip
 
 
 def riff_chunks(data: bytes) -> dict[bytes, bytes]:
@@ -93,3 +95,50 @@ def test_every_wav_of_a_loop_carries_its_loop_and_a_cue_point_at_each_section_an
     assert [(p.sample, p.label) for p in recorded.cue_points] == expected
     mix, _ = soundfile.read(io.BytesIO((folder / "mix.wav").read_bytes()), dtype="float64")
     assert np.abs(mix).max() > 0.01
+
+
+def read(folder, name: str) -> np.ndarray:
+    return soundfile.read(io.BytesIO((folder / name).read_bytes()), dtype="float64")[0]
+
+
+def test_the_layers_are_sample_aligned_and_add_up_to_the_mix_before_the_limiter(game):
+    folder, manifest = game
+    audio, length = manifest.audio, manifest.audio.length_samples
+    layers = audio.layers
+    assert list(layers.by_layer) == ["low", "mid", "high"]
+    # action enters drums, bass, figure, counter, pad: the lead, drums and bass are the quiet version
+    assert layers.by_layer["low"].stems == ("melody", "bass", "drums_perc")
+    assert layers.by_layer["high"].stems == ("fx",)
+    assert sorted(s for layer in layers.by_layer.values() for s in layer.stems) == sorted(audio.stems)
+    files = {name: read(folder, f"layers/{name}.wav") for name in layers.by_layer}
+    assert all(f.shape == (length, 2) for f in files.values())
+    assert not any(layer.silent for layer in layers.by_layer.values())
+    summed = sum(files.values()) * 10 ** (-layers.trim_db / 20)
+    stems = sum(read(folder, f"stems/{n}.wav") for n in audio.stems) * 10 ** (-audio.stem_trim_db / 20)
+    assert 20 * np.log10(np.abs(summed - stems).max()) <= -90  # both are the premix
+    assert layers.sum_residual_dbfs is None or layers.sum_residual_dbfs <= -90
+    # each layer is its own stems to the sample (a shifted layer would not null)
+    low = sum(read(folder, f"stems/{n}.wav") for n in layers.by_layer["low"].stems) * 10 ** (-audio.stem_trim_db / 20)
+    assert 20 * np.log10(np.abs(files["low"] * 10 ** (-layers.trim_db / 20) - low).max()) <= -90
+    assert 20 * np.log10(np.abs(np.roll(files["low"], 1, axis=0) * 10 ** (-layers.trim_db / 20) - low).max()) > -60
+    loops, _ = read_loop_and_cues((folder / "layers/low.wav").read_bytes())
+    assert loops == [(0, 0, length - 1)]
+    assert manifest.files["layers/mid.wav"].loop == (0, length - 1)
+
+
+def test_layers_and_stingers_are_for_game_cues_only():
+    for field, value in (("layers", True), ("stingers", ["hit"])):
+        with pytest.raises(ValueError) as caught:
+            Brief.model_validate({**GAME, "medium": "film", "delivery": {field: value}})
+        assert f"delivery.{field}: {field} are for game cues (medium: game); this brief's medium is film" in str(
+            caught.value
+        )
+    assert Brief.model_validate({**GAME, "delivery": {"layers": True}}).delivery.layers == ("low", "mid", "high")
+
+
+def test_the_report_plays_each_layer(game):
+    folder, manifest = game
+    html = game_players(manifest, lambda key: key)
+    for name in ("low", "mid", "high"):
+        assert f'<audio controls preload="none" src="{manifest.prefix}/layers/{name}.wav"></audio>' in html
+    assert "<p>low: melody, bass, drums_perc</p>" in html

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cues.pipelines.compose.composer import COMPOSER_VERSION, ComposerModels, compose_cue
+from cues.pipelines.compose.layers import layer_stems
 from cues.pipelines.compose.quality import measure
 from cues.pipelines.compose.score import LEAD_STEM
 from cues.pipelines.render.cue_renderer import AudioRequest, CueRenderer
@@ -84,6 +85,7 @@ def audio_request(plan: Plan, midi: bytes, brief: ResolvedBrief, key: str) -> Au
         lead=LEAD_STEM if any(stem.name == LEAD_STEM for stem in plan.stems) else None,
         grouping=tuple(grouping.items()) if brief.delivery.stems is not False else None,
         markers=cue_markers(plan),
+        layers=tuple(layer_stems(plan, brief.delivery.layers).items()) or None,
     )
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from cues.pipelines.render.audio_files import BextInfo, Pcm, flac_bytes, mp3_bytes, to_pcm, wav_bytes
 from cues.pipelines.render.balance import SectionBalance, balance_stems
 from cues.pipelines.render.endings import shape_ending
+from cues.pipelines.render.layers import LayerAudio, master_layers, sum_layers
 from cues.pipelines.render.loudness import SILENCE, db, gated_loudness, step_powers, true_peak
 from cues.pipelines.render.master import Mastered, master
 from cues.pipelines.render.midi_events import MidiPerformance, StemRoute, note_spans, read_performance
@@ -53,6 +54,9 @@ class AudioRequest:
     # labelled times (label, seconds) written as cue points into every WAV of a loop, with its loop points
     # (render/wav_markers.py): the plan's section starts and hits
     markers: tuple[tuple[str, float], ...] = ()
+    # a game cue's vertical layers, quietest first, each with the names of the rendered ``stems`` it sums
+    # (compose/layers.py; render/layers.py); None: no layers
+    layers: tuple[tuple[str, tuple[str, ...]], ...] | None = None
 
 
 @dataclass
@@ -67,6 +71,7 @@ class MasteredCue:
     length_samples: int
     timings: dict[str, float]
     balance: list[SectionBalance] = field(default_factory=list)  # the lead's and accompaniment's faders per section
+    layers: LayerAudio | None = None  # a game cue's vertical layers at the mix's gain (render/layers.py)
 
 
 @dataclass
@@ -152,6 +157,9 @@ class CueRenderer:
         )
         del raw
         stems, groups = _gathered(performance.stems, request.grouping)
+        layers = None  # summed before ``master`` scales the rendered stems in place
+        if request.layers is not None:
+            layers = sum_layers(shaped, [stem.name for stem in performance.stems], request.layers)
         mastered = master(
             shaped,
             rate,
@@ -162,14 +170,16 @@ class CueRenderer:
             lookahead_ms=config.limiter_lookahead_ms,
             groups=groups,
         )
+        if layers is not None:
+            master_layers(layers, mastered.gain_db)
         timings["master_s"] = time.perf_counter() - clock
-        return MasteredCue(mastered, stems, rate, length, timings, balance)
+        return MasteredCue(mastered, stems, rate, length, timings, balance, layers)
 
     def render(self, request: AudioRequest) -> RenderedAudio:
         cue = self.master_cue(request)
         mastered, delivery, timings = cue.mastered, request.delivery, cue.timings
         clock = time.perf_counter()
-        audio = _encode(request, mastered, cue.stems, cue.rate, self.config.mp3_bitrate_kbps)
+        audio = _encode(request, mastered, cue.stems, cue.rate, self.config.mp3_bitrate_kbps, cue.layers)
         timings["encode_s"] = time.perf_counter() - clock
         audio.timings = timings
         audio.summary.update(
@@ -235,7 +245,14 @@ def _gathered(
     return stems, groups
 
 
-def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate: int, mp3_kbps: int):
+def _encode(
+    request: AudioRequest,
+    mastered,
+    stems: tuple[StemRoute, ...],
+    rate: int,
+    mp3_kbps: int,
+    layers: LayerAudio | None = None,
+):
     delivery = request.delivery
     bits = delivery.bit_depth
     formats = set(delivery.formats)
@@ -290,6 +307,20 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
                 "midi_channels": [c + 1 for c in stem.channels],
                 "groups": list(stem.groups or (stem.name,)),
             }
+    layer_report = None
+    if layers is not None:
+        layer_sum = np.zeros_like(mastered.premix, dtype=np.float64)
+        layer_report = {"trim_db": round(layers.trim_db, 6), "by_layer": {}}
+        for index, (name, members) in enumerate(zip(layers.names, layers.stems, strict=True)):
+            audio = layers.audio[index]
+            pcm = to_pcm(audio, bits, request.seed + 101 + index)  # its own dither, as each stem has
+            layer_sum += pcm.as_float()
+            silent = db(float(np.abs(audio).max(initial=0.0))) < SILENT_STEM_DBFS
+            loudness = gated_loudness(step_powers(audio, rate), rate)
+            deliver(f"layers/{name}", audio, pcm, loudness, db(true_peak(audio, circular=loop)), {"silent": silent})
+            layer_report["by_layer"][name] = {"stems": list(members), "silent": silent}
+        residual = float(np.abs(layer_sum * 10.0 ** (-layers.trim_db / 20.0) - mastered.premix).max())
+        layer_report["sum_residual_dbfs"] = _rounded(db(residual)) if residual > 0 else None
     extra = {"limited": mastered.limiter.engaged}
     if delivery.stems and stems:
         untrimmed = stem_sum * 10.0 ** (-mastered.stem_trim_db / 20.0)
@@ -308,6 +339,8 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
         "stems": stem_report,
         "silent_stems": sorted(name for name, s in stem_report.items() if s["silent"]),
     }
+    if layer_report is not None:
+        summary["layers"] = layer_report
     if markers and AudioFormat.wav in formats:
         summary["markers"] = markers.as_record()
     return RenderedAudio(files, info, summary)

@@ -161,6 +161,18 @@ class Layers(BaseModel):
     )
 
 
+class StingerAudio(BaseModel):
+    """One transition stinger of a game cue (``stingers/<kind>.wav``): its length and how it was mastered."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bars: int = Field(ge=1, description="Bars of music (1 or 2) at the cue's tempo at its end.")
+    tempo_bpm: float
+    length_samples: int = Field(description="Its musical length in samples (the bars exactly).")
+    tail_samples: int = Field(description="Samples of ring-out after it (at most 4 s).")
+    limited: bool = Field(description="The true-peak limiter acted to bring it to the cue's loudness.")
+
+
 class AudioSummary(BaseModel):
     """The render of the cue: format, length, mastering gain and limiter, and the renderer's identity."""
 
@@ -188,6 +200,9 @@ class AudioSummary(BaseModel):
     limiter: Limiter
     balance: Balance | None = Field(None, description="The lead-on-top faders per section; None before render-2.")
     layers: Layers | None = Field(None, description="A game cue's vertical layers; None without delivery.layers.")
+    stingers: dict[str, StingerAudio] | None = Field(
+        None, description="A game cue's transition stingers by kind; None without delivery.stingers."
+    )
     markers: Markers | None = Field(
         None, description="A loop delivered as WAV: the loop and cue points in every WAV; None for other cues."
     )

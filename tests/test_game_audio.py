@@ -10,17 +10,21 @@ import pytest
 import soundfile
 
 from cues.pipelines.compose.composer import ComposerModels
+from cues.pipelines.compose.plan import make_plan
+from cues.pipelines.compose.stingers import compose_stinger
 from cues.pipelines.generate.cue_writer import deliver_cue
 from cues.pipelines.generate.expansion import expand_cues
 from cues.pipelines.render.cue_renderer import CueRenderer
 from cues.pipelines.report.game_audio import game_players
 from cues.pipelines.store import open_store
 from cues.schemas.brief import Brief
+from cues.schemas.game_delivery import StingerKind
+from cues.schemas.key import MODE_INTERVALS, Mode
 from cues.schemas.manifest import read_manifest
 
 # A short game loop with one hit: two sections, WAV only (24 bits: the layers and stems null to -90 dBFS).
 GAME = {"id": "arena", "medium": "game", "mood": "action", "length": 8, "tempo": 120, "form": "A-B", "hits": [4.5],
-        "seed": 5, "delivery": {"formats": ["wav"], "layers": True}}  # fmt: skip
+        "seed": 5, "delivery": {"formats": ["wav"], "layers": True, "stingers": True}}  # fmt: skip
 
 
 def riff_chunks(data: bytes) -> dict[bytes, bytes]:
@@ -81,7 +85,7 @@ def test_every_wav_of_a_loop_carries_its_loop_and_a_cue_point_at_each_section_an
         + [(round(h.achieved_s * rate), f"hit {i}") for i, h in enumerate(plan.hits, 1)]
     )
     assert len(plan.sections) == 2 and len(plan.hits) == 1 and expected[0] == (0, "section A")
-    wavs = sorted(name for name in manifest.files if name.endswith(".wav"))
+    wavs = sorted(name for name in manifest.files if name.endswith(".wav") and not name.startswith("stingers/"))
     assert "mix.wav" in wavs and any(name.startswith("stems/") for name in wavs)
     for name in wavs:
         data = (folder / name).read_bytes()
@@ -142,3 +146,30 @@ def test_the_report_plays_each_layer(game):
     for name in ("low", "mid", "high"):
         assert f'<audio controls preload="none" src="{manifest.prefix}/layers/{name}.wav"></audio>' in html
     assert "<p>low: melody, bass, drums_perc</p>" in html
+
+
+def test_each_stinger_is_in_key_a_bar_or_two_at_the_cues_tempo_and_at_its_loudness(game):
+    folder, manifest = game
+    plan, rate = manifest.plan, manifest.audio.sample_rate
+    bar_samples = round(4 * 60 / 120 * rate)  # 4/4 at 120 bpm: 2 s a bar
+    assert list(manifest.audio.stingers) == ["hit", "rise", "resolve"]
+    scale = {(plan.tonic + i) % 12 for i in MODE_INTERVALS[plan.mode]}
+    if plan.mode == Mode.minor:
+        scale.add((plan.tonic + 11) % 12)  # the dominant's leading tone
+    cue_plan = make_plan(manifest.brief, manifest.seed)
+    for kind, bars in (("hit", 1), ("rise", 2), ("resolve", 2)):
+        record = manifest.audio.stingers[kind]
+        assert (record.bars, record.length_samples) == (bars, bars * bar_samples)
+        assert 0 <= record.tail_samples <= 4 * rate
+        entry = manifest.files[f"stingers/{kind}.wav"]
+        audio, file_rate = soundfile.read(io.BytesIO((folder / f"stingers/{kind}.wav").read_bytes()))
+        assert file_rate == rate and audio.shape == (record.length_samples + record.tail_samples, 2)
+        assert entry.samples == audio.shape[0] and entry.loop is None  # a stinger rings out: no loop
+        assert abs(entry.loudness_lufs - manifest.brief.delivery.loudness) <= 0.1
+        assert entry.true_peak_dbtp <= manifest.brief.delivery.true_peak
+        stinger = compose_stinger(cue_plan, StingerKind(kind))  # what was rendered: composed again, the same
+        pitched = [n.pitch for p in stinger.plan.parts if p.channel != 9 for n in stinger.score.parts[p.name]]
+        assert pitched and {pitch % 12 for pitch in pitched} <= scale
+        assert {p.program for p in stinger.plan.parts} <= {p.program for p in cue_plan.parts}  # the cue's instruments
+        assert max(n.end for notes in stinger.score.parts.values() for n in notes) == bars * plan.steps_per_bar
+    assert {p.name for p in compose_stinger(cue_plan, StingerKind.rise).plan.parts} >= {"fx", "drums"}

@@ -39,6 +39,7 @@ from cues.pipelines.compose.composer import COMPOSER_VERSION, ComposerModels, co
 from cues.pipelines.compose.layers import layer_stems
 from cues.pipelines.compose.quality import measure
 from cues.pipelines.compose.score import LEAD_STEM
+from cues.pipelines.generate.stinger_delivery import stinger_files
 from cues.pipelines.render.cue_renderer import AudioRequest, CueRenderer
 from cues.pipelines.render.midi_events import StemRoute
 from cues.pipelines.report.pianoroll import pianoroll_png
@@ -143,6 +144,11 @@ def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRende
     for name, data in audio.files.items():
         content_type = CONTENT_TYPES.get(name[name.rfind(".") :], "application/octet-stream")
         files[name] = (data, content_type, audio.file_info.get(name, {}))
+    clock = time.perf_counter()
+    stingers, stinger_summary = stinger_files(spec, key, renderer)
+    files.update(stingers)
+    if stingers:
+        timings["stingers_s"] = time.perf_counter() - clock
     manifest = {
         "version": MANIFEST_VERSION,
         "cue_id": spec.cue_id,
@@ -159,7 +165,7 @@ def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRende
         "models": models.versions,
         "composer_version": COMPOSER_VERSION,
         "quality": quality,
-        "audio": {**audio.summary, "absent_stems": absent},
+        "audio": {**audio.summary, "absent_stems": absent, **({"stingers": stinger_summary} if stingers else {})},
         "timings_s": {name: round(seconds, 3) for name, seconds in timings.items()},
     }
     return MadeCue(spec, key, files, manifest)

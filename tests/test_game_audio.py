@@ -140,12 +140,15 @@ def test_layers_and_stingers_are_for_game_cues_only():
     assert Brief.model_validate({**GAME, "delivery": {"layers": True}}).delivery.layers == ("low", "mid", "high")
 
 
-def test_the_report_plays_each_layer(game):
+def test_the_report_plays_each_layer_and_stinger(game):
     folder, manifest = game
     html = game_players(manifest, lambda key: key)
     for name in ("low", "mid", "high"):
         assert f'<audio controls preload="none" src="{manifest.prefix}/layers/{name}.wav"></audio>' in html
     assert "<p>low: melody, bass, drums_perc</p>" in html
+    for kind in ("hit", "rise", "resolve"):
+        src = f"{manifest.prefix}/stingers/{kind}.wav"
+        assert f'<p>{kind}</p><audio controls preload="none" src="{src}"></audio>' in html
 
 
 def test_each_stinger_is_in_key_a_bar_or_two_at_the_cues_tempo_and_at_its_loudness(game):

@@ -10,6 +10,7 @@ import pytest
 import soundfile
 
 from cues.pipelines.compose.composer import ComposerModels
+from cues.pipelines.compose.layers import layer_stems
 from cues.pipelines.compose.plan import make_plan
 from cues.pipelines.compose.stingers import compose_stinger
 from cues.pipelines.generate.cue_writer import deliver_cue
@@ -21,6 +22,7 @@ from cues.schemas.brief import Brief
 from cues.schemas.game_delivery import StingerKind
 from cues.schemas.key import MODE_INTERVALS, Mode
 from cues.schemas.manifest import read_manifest
+from cues.schemas.palettes import StemGroup
 
 # A short game loop with one hit: two sections, WAV only (24 bits: the layers and stems null to -90 dBFS).
 GAME = {"id": "arena", "medium": "game", "mood": "action", "length": 8, "tempo": 120, "form": "A-B", "hits": [4.5],
@@ -176,3 +178,21 @@ def test_each_stinger_is_in_key_a_bar_or_two_at_the_cues_tempo_and_at_its_loudne
         assert {p.program for p in stinger.plan.parts} <= {p.program for p in cue_plan.parts}  # the cue's instruments
         assert max(n.end for notes in stinger.score.parts.values() for n in notes) == bars * plan.steps_per_bar
     assert {p.name for p in compose_stinger(cue_plan, StingerKind.rise).plan.parts} >= {"fx", "drums"}
+
+
+def test_layers_share_out_the_role_groups_by_entry_intensity_or_as_a_mapping_says():
+    plan = make_plan(Brief.model_validate(GAME).resolve(), GAME["seed"])
+    assert layer_stems(plan, ("low", "high")) == {
+        "low": ("melody", "strings", "bass", "drums_perc"),  # action: drums 0, bass 0.3, figure 0.45 (strings)
+        "high": ("brass_winds", "fx"),  # counter 0.6 and pad 0.75 (brass), effects 1
+    }
+    mapping = layer_stems(plan, {"bed": (StemGroup.bass,), "drive": (StemGroup.drums_perc,)})
+    assert mapping["bed"] == ("bass",)
+    assert set(mapping["drive"]) == {s.name for s in plan.stems} - {"bass"}  # unlisted groups join the last layer
+    assert layer_stems(plan, False) == {}
+
+
+def test_a_stinger_is_composed_the_same_every_time():
+    plan = make_plan(Brief.model_validate(GAME).resolve(), GAME["seed"])
+    for kind in StingerKind:
+        assert compose_stinger(plan, kind).midi == compose_stinger(plan, kind).midi

@@ -29,7 +29,8 @@ from cues.schemas.errors import RenderError
 
 log = logging.getLogger(__name__)
 
-RENDERER_VERSION = "render-2"  # bump when the same MIDI, soundfont and settings would give different audio
+RENDERER_VERSION = "render-3"  # bump when the same MIDI, soundfont and settings would give different audio
+# (render-3: a loop's WAVs carry smpl and cue chunks)
 SILENT_STEM_DBFS = -120.0  # a stem whose peak stays below this is reported silent
 
 

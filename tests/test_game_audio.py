@@ -13,7 +13,7 @@ from cues.pipelines.compose.composer import ComposerModels
 from cues.pipelines.compose.layers import layer_stems
 from cues.pipelines.compose.plan import make_plan
 from cues.pipelines.compose.stingers import compose_stinger
-from cues.pipelines.generate.cue_writer import deliver_cue
+from cues.pipelines.generate.cue_writer import audio_request, deliver_cue
 from cues.pipelines.generate.expansion import expand_cues
 from cues.pipelines.render.cue_renderer import CueRenderer
 from cues.pipelines.report.game_audio import game_players
@@ -190,6 +190,10 @@ def test_layers_share_out_the_role_groups_by_entry_intensity_or_as_a_mapping_say
     assert mapping["bed"] == ("bass",)
     assert set(mapping["drive"]) == {s.name for s in plan.stems} - {"bass"}  # unlisted groups join the last layer
     assert layer_stems(plan, False) == {}
+    plain = Brief.model_validate({**GAME, "delivery": {}}).resolve()
+    assert audio_request(plan, b"", plain, "k").layers is None  # no layers asked: none rendered, none in the manifest
+    mp3_only = Brief.model_validate({**GAME, "delivery": {"formats": ["mp3"], "layers": True}}).resolve()
+    assert audio_request(plan, b"", mp3_only, "k").layers is None  # layers exist as WAV or FLAC only
 
 
 def test_a_stinger_is_composed_the_same_every_time():

@@ -71,6 +71,7 @@ def audio_request(plan: Plan, midi: bytes, brief: ResolvedBrief, key: str) -> Au
     and the stems the brief's ``delivery.stems`` gathers from them."""
     grouping, _ = delivered_stems(brief.delivery.stems, [stem.name for stem in plan.stems])
     _, steps, _, duration_us = plan.tempo_map_us[-1]
+    audio_files = {AudioFormat.wav, AudioFormat.flac} & set(brief.delivery.formats)
     last_bar_s = plan.steps_per_bar * duration_us / steps / 1e6
     return AudioRequest(
         midi=midi,
@@ -86,7 +87,8 @@ def audio_request(plan: Plan, midi: bytes, brief: ResolvedBrief, key: str) -> Au
         lead=LEAD_STEM if any(stem.name == LEAD_STEM for stem in plan.stems) else None,
         grouping=tuple(grouping.items()) if brief.delivery.stems is not False else None,
         markers=cue_markers(plan),
-        layers=tuple(layer_stems(plan, brief.delivery.layers).items()) or None,
+        # layers exist as WAV or FLAC only, like stems
+        layers=(tuple(layer_stems(plan, brief.delivery.layers).items()) or None) if audio_files else None,
     )
 
 

@@ -8,6 +8,7 @@ import struct
 import numpy as np
 import pytest
 import soundfile
+from typer.testing import CliRunner
 
 from cues.pipelines.compose.composer import ComposerModels
 from cues.pipelines.compose.layers import layer_stems
@@ -23,6 +24,7 @@ from cues.schemas.game_delivery import StingerKind
 from cues.schemas.key import MODE_INTERVALS, Mode
 from cues.schemas.manifest import read_manifest
 from cues.schemas.palettes import StemGroup
+from cues.services.cli.app import app
 
 # A short game loop with one hit: two sections, WAV only (24 bits: the layers and stems null to -90 dBFS).
 GAME = {"id": "arena", "medium": "game", "mood": "action", "length": 8, "tempo": 120, "form": "A-B", "hits": [4.5],
@@ -200,3 +202,15 @@ def test_a_stinger_is_composed_the_same_every_time():
     plan = make_plan(Brief.model_validate(GAME).resolve(), GAME["seed"])
     for kind in StingerKind:
         assert compose_stinger(plan, kind).midi == compose_stinger(plan, kind).midi
+
+
+def test_cues_show_prints_the_layers_stingers_and_loop(game):
+    folder, manifest = game
+    shown = CliRunner().invoke(app, ["show", "arena", "--store", str(folder.parents[2])])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    layers = "low = melody + bass + drums_perc; mid = strings + brass_winds; high = fx"
+    assert f"layers (additive, quietest first): {layers}" in lines
+    assert "stingers: hit (1 bar), rise (2 bars), resolve (2 bars)" in lines
+    length = manifest.audio.length_samples
+    assert f"loop: samples 0–{length - 1}, 3 cue points (sections and hits)" in lines

@@ -32,7 +32,7 @@ class CueSpec(BaseModel):
 
     def content_hash(self) -> str:
         """Hash of everything that decides this cue's music (models and renderer are added by the render key)."""
-        return canonical_hash({"brief": self.brief.model_dump(mode="json"), "seed": self.seed, "cutdown": self.cutdown})
+        return canonical_hash({"brief": self.brief.hashed_form(), "seed": self.seed, "cutdown": self.cutdown})
 
     def length_estimate_s(self) -> float:
         """The cue's length in seconds before it is planned: exact for seconds, and for bars at the brief's tempo;

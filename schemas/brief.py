@@ -37,6 +37,7 @@ from cues.schemas.brief_fields import (
     VersionValue,
 )
 from cues.schemas.errors import Problem
+from cues.schemas.game_delivery import LayersValue, StingersValue
 from cues.schemas.key import ALLOWED_KEYS
 from cues.schemas.problems import SLUG_PATTERN, SLUG_RE, data_problems, inconsistent
 from cues.schemas.timing import (
@@ -134,6 +135,14 @@ class Delivery(BaseModel):
         # left out of the canonical form when none is asked for: older briefs keep their hash and derived seed
         exclude_if=lambda value: not value,
         description="Alternate mixes (schemas/alternates.py): presets or a mapping of names to the stems each keeps.",
+    )
+
+    layers: LayersValue = Field(
+        False,
+        description="Game cues only: vertical intensity layers (layers/<name>.wav), additive, quietest first.",
+    )
+    stingers: StingersValue = Field(
+        (), description="Game cues only: short in-key transition stingers (stingers/<kind>.wav)."
     )
 
     @model_validator(mode="after")
@@ -254,7 +263,12 @@ class Brief(BaseModel):
 
     def content_hash(self) -> str:
         """sha256 hex of the brief's canonical JSON: equal briefs, however spelled, hash equal."""
-        return canonical_hash(self.model_dump(mode="json"))
+        return canonical_hash(self.hashed_form())
+
+    def hashed_form(self, **dump: Any) -> dict:
+        """The brief's JSON as hashed: without the delivery fields added after v1 while they are at their default,
+        so a brief written before them keeps its derived seed, id and render key."""
+        return without_unset_additions(self.model_dump(mode="json", **dump))
 
     def musical_hash(self) -> str:
         """sha256 hex of the fields that decide the notes (``MUSICAL_FIELDS``): a seedless brief's seed. A new
@@ -296,6 +310,19 @@ class ResolvedBrief(Brief):
 
     def resolve(self) -> ResolvedBrief:
         return self
+
+
+#: Delivery fields added after briefs v1 were first hashed, with their default as JSON.
+ADDED_DELIVERY_DEFAULTS = {"layers": False, "stingers": []}
+
+
+def without_unset_additions(data: dict) -> dict:
+    """A brief's JSON without the :data:`ADDED_DELIVERY_DEFAULTS` fields that are at their default."""
+    delivery = data.get("delivery")
+    if not isinstance(delivery, dict):
+        return data
+    kept = {k: v for k, v in delivery.items() if ADDED_DELIVERY_DEFAULTS.get(k, object()) != v}
+    return {**data, "delivery": kept}
 
 
 def canonical_hash(value: Any) -> str:
@@ -371,6 +398,15 @@ def consistency_problems(brief: Brief) -> list[Problem]:
             )
         )
     problems.extend(_form_length_problems(brief))
+    if brief.medium != Medium.game:
+        for name in ("layers", "stingers"):
+            if getattr(brief.delivery, name):
+                problems.append(
+                    Problem(
+                        f"delivery.{name}",
+                        f"{name} are for game cues (medium: game); this brief's medium is {brief.medium.value}",
+                    )
+                )
     return problems
 
 

@@ -270,6 +270,15 @@ IntensityValue = Annotated[
 
 
 _GROUP_SCHEMA = {"type": "string", "enum": list(GROUP_NAMES)}
+#: JSON Schema of a mapping of file names to role groups (a ``delivery.stems`` grouping, ``delivery.layers``).
+GROUPING_SCHEMA = {
+    "type": "object",
+    "minProperties": 1,
+    "propertyNames": {"pattern": STEM_NAME_PATTERN},
+    "additionalProperties": {
+        "anyOf": [_GROUP_SCHEMA, {"type": "array", "items": _GROUP_SCHEMA, "minItems": 1, "uniqueItems": True}]
+    },
+}
 StemsValue = Annotated[
     StemsSetting,
     BeforeValidator(parse_stems),
@@ -278,17 +287,7 @@ StemsValue = Annotated[
             "anyOf": [
                 {"type": "boolean"},
                 {"type": "string", "enum": list(PRESETS)},
-                {
-                    "type": "object",
-                    "minProperties": 1,
-                    "propertyNames": {"pattern": STEM_NAME_PATTERN},
-                    "additionalProperties": {
-                        "anyOf": [
-                            _GROUP_SCHEMA,
-                            {"type": "array", "items": _GROUP_SCHEMA, "minItems": 1, "uniqueItems": True},
-                        ]
-                    },
-                },
+                GROUPING_SCHEMA,
             ],
             "description": f"Stems besides the mix: {ALLOWED_STEMS}. Role groups a mapping does not list go to the "
             "stem 'other'; a group goes in one stem only.",

@@ -70,6 +70,10 @@ class FileEntry(BaseModel):
     stems_sum_residual_dbfs: float | None = Field(
         None, description="Mix: peak of (sum of stems - mix before limiting), dBFS; None when they null exactly."
     )
+    loop: tuple[int, int] | None = Field(
+        None,
+        description="WAV of a loop: the loop its smpl chunk carries, first and last sample frame (inclusive).",
+    )
     bitrate_kbps: int | None = Field(None, description="MP3: bitrate.")
     preview: bool | None = Field(None, description="MP3: a preview, not a delivery master.")
 
@@ -143,6 +147,55 @@ class AlternateAudio(BaseModel):
     equals_mix: bool = Field(description="It keeps every stem that sounds: the same audio as the mix.")
     limited: bool = Field(description="It went through the mix's true-peak limiter to stay under the ceiling.")
     max_gain_reduction_db: float = Field(0.0, description="The limiter's largest gain reduction, dB (0: none).")
+class CuePointRecord(BaseModel):
+    """A cue point of a loop's WAVs (their ``cue `` chunk, labelled in ``LIST``/``adtl``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sample: int = Field(ge=0, description="Sample frame from the file's first.")
+    label: str = Field(description="'section A'', 'hit 1', …")
+
+
+class Markers(BaseModel):
+    """What every WAV of a loop carries besides its samples (``pipelines/render/wav_markers.py``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    loop: tuple[int, int] | None = Field(description="The smpl chunk's forward loop: first, last sample (inclusive).")
+    cue_points: tuple[CuePointRecord, ...] = Field(description="Each section start and hit, in time order.")
+
+
+class LayerAudio(BaseModel):
+    """One vertical layer of a game cue (``layers/<name>.wav``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stems: tuple[str, ...] = Field(description="The rendered role-group stems it sums (none: a silent layer).")
+    silent: bool = Field(description="Peak below -120 dBFS: no part of this cue entered at its intensities.")
+
+
+class Layers(BaseModel):
+    """A game cue's vertical layers (``delivery.layers``): additive, quietest first, summing to the premix."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    by_layer: dict[str, LayerAudio] = Field(description="The layers, quietest first.")
+    trim_db: float = Field(description="Common trim of every layer so that none clips (0 = none), dB.")
+    sum_residual_dbfs: float | None = Field(
+        description="Peak of (sum of the layer files, trim undone - mix before limiting), dBFS; None: exact."
+    )
+
+
+class StingerAudio(BaseModel):
+    """One transition stinger of a game cue (``stingers/<kind>.wav``): its length and how it was mastered."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bars: int = Field(ge=1, description="Bars of music (1 or 2) at the cue's tempo at its end.")
+    tempo_bpm: float
+    length_samples: int = Field(description="Its musical length in samples (the bars exactly).")
+    tail_samples: int = Field(description="Samples of ring-out after it (at most 4 s).")
+    limited: bool = Field(description="The true-peak limiter acted to bring it to the cue's loudness.")
 
 
 class AudioSummary(BaseModel):
@@ -171,6 +224,13 @@ class AudioSummary(BaseModel):
     stem_trim_db: float = Field(description="Extra trim on every stem so that no stem file clips (0 = none).")
     limiter: Limiter
     balance: Balance | None = Field(None, description="The lead-on-top faders per section; None before render-2.")
+    layers: Layers | None = Field(None, description="A game cue's vertical layers; None without delivery.layers.")
+    stingers: dict[str, StingerAudio] | None = Field(
+        None, description="A game cue's transition stingers by kind; None without delivery.stingers."
+    )
+    markers: Markers | None = Field(
+        None, description="A loop delivered as WAV: the loop and cue points in every WAV; None for other cues."
+    )
     loudness_target_lufs: float
     true_peak_ceiling_dbtp: float
     alternates: dict[str, AlternateAudio] = Field(

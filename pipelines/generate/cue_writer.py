@@ -36,8 +36,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cues.pipelines.compose.composer import COMPOSER_VERSION, ComposerModels, compose_cue
+from cues.pipelines.compose.layers import layer_stems
 from cues.pipelines.compose.quality import measure
 from cues.pipelines.compose.score import LEAD_STEM
+from cues.pipelines.generate.stinger_delivery import stinger_files
 from cues.pipelines.render.cue_renderer import AudioRequest, CueRenderer
 from cues.pipelines.render.id3 import Id3Tags, tkey
 from cues.pipelines.render.midi_events import StemRoute
@@ -78,6 +80,7 @@ def audio_request(plan: Plan, midi: bytes, brief: ResolvedBrief, key: str, cue_i
     tempo = f"{plan.tempo_bpm:.0f} bpm"
     grouping, _ = delivered_stems(brief.delivery.stems, [stem.name for stem in plan.stems])
     _, steps, _, duration_us = plan.tempo_map_us[-1]
+    audio_files = {AudioFormat.wav, AudioFormat.flac} & set(brief.delivery.formats)
     last_bar_s = plan.steps_per_bar * duration_us / steps / 1e6
     return AudioRequest(
         midi=midi,
@@ -103,7 +106,18 @@ def audio_request(plan: Plan, midi: bytes, brief: ResolvedBrief, key: str, cue_i
             (name, tuple(g.value for g in groups))
             for name, groups in alternate_groups(brief.delivery.alternates, brief.delivery.stems).items()
         ),
+        markers=cue_markers(plan),
+        # layers exist as WAV or FLAC only, like stems
+        layers=(tuple(layer_stems(plan, brief.delivery.layers).items()) or None) if audio_files else None,
     )
+
+
+def cue_markers(plan: Plan) -> tuple[tuple[str, float], ...]:
+    """The times a loop's WAVs mark with cue points: each section's start (labelled as the plan labels it) and each
+    hit where it landed (``hit 1``, ``hit 2``, … in time order)."""
+    sections = [(f"section {s.label}", s.start_s) for s in plan.sections]
+    hits = [(f"hit {i}", hit.achieved_s) for i, hit in enumerate(plan.hits, 1)]
+    return tuple(sorted(sections + hits, key=lambda marker: marker[1]))
 
 
 @dataclass(frozen=True)
@@ -152,6 +166,11 @@ def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRende
     for name, data in audio.files.items():
         content_type = CONTENT_TYPES.get(name[name.rfind(".") :], "application/octet-stream")
         files[name] = (data, content_type, audio.file_info.get(name, {}))
+    clock = time.perf_counter()
+    stingers, stinger_summary = stinger_files(spec, key, renderer)
+    files.update(stingers)
+    if stingers:
+        timings["stingers_s"] = time.perf_counter() - clock
     manifest = {
         "version": MANIFEST_VERSION,
         "cue_id": spec.cue_id,
@@ -168,7 +187,7 @@ def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRende
         "models": models.versions,
         "composer_version": COMPOSER_VERSION,
         "quality": quality,
-        "audio": {**audio.summary, "absent_stems": absent},
+        "audio": {**audio.summary, "absent_stems": absent, **({"stingers": stinger_summary} if stingers else {})},
         "timings_s": {name: round(seconds, 3) for name, seconds in timings.items()},
     }
     return MadeCue(spec, key, files, manifest)

@@ -18,11 +18,13 @@ from cues.pipelines.render.audio_files import BextInfo, Pcm, flac_bytes, mp3_byt
 from cues.pipelines.render.balance import SectionBalance, balance_stems
 from cues.pipelines.render.endings import shape_ending
 from cues.pipelines.render.id3 import Id3Tags, tagged_mp3
+from cues.pipelines.render.layers import LayerAudio, master_layers, sum_layers
 from cues.pipelines.render.loudness import SILENCE, db, gated_loudness, step_powers, true_peak
 from cues.pipelines.render.master import Mastered, master
 from cues.pipelines.render.midi_events import MidiPerformance, StemRoute, note_spans, read_performance
 from cues.pipelines.render.soundfont import Soundfont, find_soundfont
 from cues.pipelines.render.synth import BusSynth
+from cues.pipelines.render.wav_markers import CuePoint, WavMarkers, with_markers
 from cues.schemas.brief import AudioFormat, Delivery, Ending
 from cues.schemas.config import RenderConfig
 from cues.schemas.errors import RenderError
@@ -30,7 +32,8 @@ from cues.schemas.errors import RenderError
 log = logging.getLogger(__name__)
 
 RENDERER_VERSION = "render-3"  # bump when the same MIDI, soundfont and settings would give different files
-# render-3: alternate mixes, the bext description and TimeReference, the MP3 preview's ID3 tags
+# render-3: alternate mixes, the bext description and TimeReference, the MP3 preview's ID3 tags, a loop's WAVs
+# carrying smpl and cue chunks
 SILENT_STEM_DBFS = -120.0  # a stem whose peak stays below this is reported silent
 
 
@@ -56,6 +59,12 @@ class AudioRequest:
     grouping: tuple[tuple[str, tuple[str, ...]], ...] | None = None
     # the alternate mixes (``delivery.alternates``), each with the names of the rendered stems it keeps
     alternates: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # labelled times (label, seconds) written as cue points into every WAV of a loop, with its loop points
+    # (render/wav_markers.py): the plan's section starts and hits
+    markers: tuple[tuple[str, float], ...] = ()
+    # a game cue's vertical layers, quietest first, each with the names of the rendered ``stems`` it sums
+    # (compose/layers.py; render/layers.py); None: no layers
+    layers: tuple[tuple[str, tuple[str, ...]], ...] | None = None
 
 
 @dataclass
@@ -71,6 +80,7 @@ class MasteredCue:
     timings: dict[str, float]
     balance: list[SectionBalance] = field(default_factory=list)  # the lead's and accompaniment's faders per section
     alternates: list[MasteredAlternate] = field(default_factory=list)  # render/alternates.py
+    layers: LayerAudio | None = None  # a game cue's vertical layers at the mix's gain (render/layers.py)
 
 
 @dataclass
@@ -157,6 +167,9 @@ class CueRenderer:
         del raw
         sums = sum_alternates(shaped, [stem.name for stem in performance.stems], request.alternates)
         stems, groups = _gathered(performance.stems, request.grouping)
+        layers = None  # summed before ``master`` scales the rendered stems in place
+        if request.layers is not None:
+            layers = sum_layers(shaped, [stem.name for stem in performance.stems], request.layers)
         mastered = master(
             shaped,
             rate,
@@ -177,14 +190,16 @@ class CueRenderer:
             release_ms=config.limiter_release_ms,
             lookahead_ms=config.limiter_lookahead_ms,
         )
+        if layers is not None:
+            master_layers(layers, mastered.gain_db)
         timings["master_s"] = time.perf_counter() - clock
-        return MasteredCue(mastered, stems, rate, length, timings, balance, alternates)
+        return MasteredCue(mastered, stems, rate, length, timings, balance, alternates, layers)
 
     def render(self, request: AudioRequest) -> RenderedAudio:
         cue = self.master_cue(request)
         mastered, delivery, timings = cue.mastered, request.delivery, cue.timings
         clock = time.perf_counter()
-        audio = _encode(request, mastered, cue.stems, cue.rate, self.config.mp3_bitrate_kbps)
+        audio = _encode(request, mastered, cue.stems, cue.rate, self.config.mp3_bitrate_kbps, cue.layers)
         _encode_alternates(request, cue.alternates, cue.rate, audio)
         if request.id3 is not None and "preview.mp3" in audio.files:
             audio.files["preview.mp3"] = tagged_mp3(audio.files["preview.mp3"], request.id3)
@@ -253,13 +268,21 @@ def _gathered(
     return stems, groups
 
 
-def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate: int, mp3_kbps: int):
+def _encode(
+    request: AudioRequest,
+    mastered,
+    stems: tuple[StemRoute, ...],
+    rate: int,
+    mp3_kbps: int,
+    layers: LayerAudio | None = None,
+):
     delivery = request.delivery
     bits = delivery.bit_depth
     formats = set(delivery.formats)
     loop = request.ending == Ending.loop
     files: dict[str, bytes] = {}
     info: dict[str, dict] = {}
+    markers = wav_markers(request, rate, mastered.mix.shape[-1]) if loop else None
 
     def bext(description: str, loudness: float, peak: float) -> BextInfo:
         return BextInfo(
@@ -275,8 +298,9 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
     def deliver(name: str, audio: np.ndarray, pcm: Pcm, loudness: float, peak: float, extra: dict) -> None:
         numbers = _file_numbers(pcm, rate, loudness, peak) | extra
         if AudioFormat.wav in formats:
-            files[f"{name}.wav"] = wav_bytes(pcm, rate, bext(_description(request, name), loudness, peak))
-            info[f"{name}.wav"] = numbers
+            wav = wav_bytes(pcm, rate, bext(_description(request, name), loudness, peak))
+            files[f"{name}.wav"] = with_markers(wav, markers, rate) if markers else wav
+            info[f"{name}.wav"] = {**numbers, "loop": markers.loop} if markers else numbers
         if AudioFormat.flac in formats:
             files[f"{name}.flac"] = flac_bytes(pcm, rate)
             info[f"{name}.flac"] = numbers
@@ -299,6 +323,20 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
                 "midi_channels": [c + 1 for c in stem.channels],
                 "groups": list(stem.groups or (stem.name,)),
             }
+    layer_report = None
+    if layers is not None:
+        layer_sum = np.zeros_like(mastered.premix, dtype=np.float64)
+        layer_report = {"trim_db": round(layers.trim_db, 6), "by_layer": {}}
+        for index, (name, members) in enumerate(zip(layers.names, layers.stems, strict=True)):
+            audio = layers.audio[index]
+            pcm = to_pcm(audio, bits, request.seed + 101 + index)  # its own dither, as each stem has
+            layer_sum += pcm.as_float()
+            silent = db(float(np.abs(audio).max(initial=0.0))) < SILENT_STEM_DBFS
+            loudness = gated_loudness(step_powers(audio, rate), rate)
+            deliver(f"layers/{name}", audio, pcm, loudness, db(true_peak(audio, circular=loop)), {"silent": silent})
+            layer_report["by_layer"][name] = {"stems": list(members), "silent": silent}
+        residual = float(np.abs(layer_sum * 10.0 ** (-layers.trim_db / 20.0) - mastered.premix).max())
+        layer_report["sum_residual_dbfs"] = _rounded(db(residual)) if residual > 0 else None
     extra = {"limited": mastered.limiter.engaged}
     if delivery.stems and stems:
         untrimmed = stem_sum * 10.0 ** (-mastered.stem_trim_db / 20.0)
@@ -317,6 +355,10 @@ def _encode(request: AudioRequest, mastered, stems: tuple[StemRoute, ...], rate:
         "stems": stem_report,
         "silent_stems": sorted(name for name, s in stem_report.items() if s["silent"]),
     }
+    if layer_report is not None:
+        summary["layers"] = layer_report
+    if markers and AudioFormat.wav in formats:
+        summary["markers"] = markers.as_record()
     return RenderedAudio(files, info, summary)
 
 
@@ -371,6 +413,11 @@ def _file_numbers(pcm: Pcm, rate: int, loudness: float, peak: float) -> dict:
         "true_peak_dbtp": _rounded(peak),
         "clipped_samples": pcm.clipped,
     }
+def wav_markers(request: AudioRequest, rate: int, frames: int) -> WavMarkers:
+    """A loop's markers: the loop over every sample of its musical length (a loop's file is exactly that long: the
+    tail is folded onto the start) and a cue point at each of the request's ``markers`` inside it."""
+    points = tuple(CuePoint(round(seconds * rate), label) for label, seconds in request.markers)
+    return WavMarkers((0, frames - 1), tuple(p for p in points if p.sample < frames))
 
 
 def _rounded(value: float) -> float | None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from html import escape
 from urllib.parse import quote
 
+from cues.pipelines.report.game_audio import game_players
 from cues.pipelines.store.uri import check_key
 from cues.schemas.batch import BatchRecord, BriefOutcome, CueResult
 from cues.schemas.manifest import CueManifest, FileEntry, download_name
@@ -186,6 +187,7 @@ def _card(result: CueResult, manifest: CueManifest | None, link: Callable[[str],
         f"<div>{_balance(manifest)}</div></div>"
     )
     parts.append(_alternates(manifest, prefix, link))
+    parts.append(game_players(manifest, link))
     parts.append(_downloads(manifest.cue_id, prefix, files, link))
     parts.append("</article>")
     return "\n".join(parts)
@@ -307,7 +309,8 @@ def _margin_bar(margin: float | None) -> str:
 
 def _downloads(cue_id: str, prefix: str, files: dict[str, FileEntry], link: Callable[[str], str]) -> str:
     # stems in the manifest's order, which is the plan's: melody first, percussion last
-    names = [n for n in DOWNLOADS if n in files] + [n for n in files if n.startswith(("stems/", "alternates/"))]
+    delivered = ("stems/", "alternates/", "layers/", "stingers/")
+    names = [n for n in DOWNLOADS if n in files] + [n for n in files if n.startswith(delivered)]
     anchors = [
         f'<span class="file"><a href="{escape(link(f"{prefix}/{name}"))}" '
         f'download="{escape(download_name(cue_id, name))}">{escape(name)}</a>'

@@ -127,6 +127,7 @@ def show(name: CueName, store: Store = DEFAULT_STORE) -> None:
     )
     _show_stems(m)
     _show_alternates(m)
+    _show_game_audio(m)
     _show_balance(m)
     table = Table(box=None, pad_edge=False)
     for column in ("file", "bytes", "samples", "LUFS", "dBTP", "sha256"):
@@ -268,6 +269,20 @@ def _show_alternates(m: CueManifest) -> None:
         kept = " + ".join(alternate.stems) or "nothing"
         shown.append(f"{name} = {kept}" + (f" ({'; '.join(flags)})" if flags else ""))
     out.print(f"alternates: {_text(', '.join(shown))}")
+def _show_game_audio(m: CueManifest) -> None:
+    """A game cue's layers (each with its role groups), stingers and loop points; nothing for other cues."""
+    audio = m.audio
+    if audio.layers is not None:
+        layers = "; ".join(
+            f"{name} = {' + '.join(layer.stems) or 'silent'}" for name, layer in audio.layers.by_layer.items()
+        )
+        out.print(f"layers (additive, quietest first): {_text(layers)}")
+    if audio.stingers:
+        stingers = ", ".join(f"{kind} ({s.bars} bar{'s' * (s.bars > 1)})" for kind, s in audio.stingers.items())
+        out.print(f"stingers: {_text(stingers)}")
+    if audio.markers is not None and audio.markers.loop is not None:
+        start, end = audio.markers.loop
+        out.print(f"loop: samples {start}–{end}, {len(audio.markers.cue_points)} cue points (sections and hits)")
 
 
 def _show_balance(m: CueManifest) -> None:

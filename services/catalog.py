@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cues.pipelines.render.id3 import id3_tags, tagged_mp3
+from cues.pipelines.render.transcode import transcoded
 from cues.pipelines.store import ObjectStore
 from cues.schemas.batch import BatchRecord, read_batch_record
 from cues.schemas.errors import IntegrityError, InvalidRequest, StoreError, StoreNotFound
@@ -41,6 +43,7 @@ from cues.schemas.moods import MOOD_ALIASES, MOODS, canonical_mood, did_you_mean
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")  # cue ids, render keys, batch ids: slugs (use fullmatch)
 FORMAT_SUFFIX = {"wav": ".wav", "flac": ".flac", "mp3": ".mp3", "midi": ".mid"}
+TRANSCODABLE = ("flac", "mp3")  # formats ``cues get`` makes from a delivered WAV when they were not delivered
 
 
 class CueNotFound(StoreNotFound):
@@ -273,15 +276,19 @@ def find_cue(
 
 def select_files(cue: DeliveredCue, stems: bool = False, fmt: str | None = None) -> list[str]:
     """Names of the files ``cues get`` fetches: the mix and the alternate mixes (in ``fmt``, default every format
-    delivered), the MIDI and the plan; with ``stems``, the stems too. Always the manifest."""
+    delivered), the MIDI and the plan; with ``stems``, the stems too. Always the manifest. With ``fmt`` flac or
+    mp3, a file delivered only as WAV is named in that format too (``stems/bass.flac``; the mix as ``mix.mp3``
+    unless the MP3 preview was delivered): :func:`fetch` makes it from the WAV (``transcode.py``)."""
     suffixes = [FORMAT_SUFFIX[fmt]] if fmt else [".wav", ".flac", ".mp3", ".mid"]
-    chosen = []
-    for name in cue.files:
-        is_stem = name.startswith("stems/")
-        if is_stem and not stems:
-            continue
-        if any(name.endswith(s) for s in suffixes) or (not fmt and name in ("plan.json", "pianoroll.png")):
-            chosen.append(name)
+    wanted = [n for n in cue.files if stems or not n.startswith("stems/")]
+    extras = () if fmt else ("plan.json", "pianoroll.png")
+    chosen = [n for n in wanted if any(n.endswith(s) for s in suffixes) or n in extras]
+    if fmt in TRANSCODABLE:
+        for name in wanted:
+            made = name.removesuffix(".wav") + FORMAT_SUFFIX[fmt]
+            if name.endswith(".wav") and made not in cue.files and made not in chosen:
+                if not (name == "mix.wav" and "preview.mp3" in chosen):
+                    chosen.append(made)
     if not chosen:
         raise InvalidRequest(f"cue {cue.cue_id} has no {fmt} file (it has: {', '.join(sorted(cue.files))})")
     return chosen
@@ -293,8 +300,11 @@ def fetch(store: ObjectStore, cue: DeliveredCue, names: list[str], dest: Path) -
     all or nothing: into a temporary folder inside ``dest`` first, each file checked against the manifest's sha256,
     then moved into place (replacing files of an earlier fetch; other files there stay). A file that does not match
     raises :class:`IntegrityError` and nothing is left behind; a destination that resolves outside ``dest`` (through
-    a symlink), or a ``dest`` that cannot be a folder, raises :class:`InvalidRequest`."""
-    entries = {name: _listed(cue, name) for name in names}
+    a symlink), or a ``dest`` that cannot be a folder, raises :class:`InvalidRequest`. A name the cue was not
+    delivered in (``stems/bass.flac``) is made from its WAV once that is checked (``transcode.py``; an MP3 gets the
+    cue's ID3 tags)."""
+    made = {name: name.rsplit(".", 1)[0] + ".wav" for name in names if name not in cue.files}
+    entries = {name: _listed(cue, name) for name in [*[n for n in names if n in cue.files], *made.values()]}
     root = Path(dest).resolve()
     targets = {name: Path(dest) / cue.cue_id / download_name(cue.cue_id, name) for name in [*names, "manifest.json"]}
     for target in targets.values():
@@ -319,6 +329,12 @@ def fetch(store: ObjectStore, cue: DeliveredCue, names: list[str], dest: Path) -
                     "the stored file changed after delivery (re-run the batch to deliver it again); nothing was "
                     "written"
                 )
+        for name, wav in made.items():  # formats not delivered, made from the checked WAV
+            data = transcoded((staging / wav).read_bytes(), name.rsplit(".", 1)[1], seed=cue.manifest.plan.seed)
+            if name.endswith(".mp3"):
+                data = tagged_mp3(data, id3_tags(cue.manifest.plan, cue.manifest.brief, cue.cue_id, cue.render_key))
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            (staging / name).write_bytes(data)
         (staging / "manifest.json").write_bytes(cue.manifest.to_json())
         for name, target in targets.items():
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -406,3 +407,34 @@ def test_diff_shows_what_a_revision_changed_and_kept(root):
     assert {r["aspect"] for r in rows["rows"] if r["changed"]} == {f"section {len(sections)}", "chords"}
     same = runner.invoke(app, ["diff", "good", "good", "--store", str(root), "--all"], terminal_width=250)
     assert "0 of " in same.output and "key" in same.output
+
+
+def test_get_makes_formats_not_delivered_from_the_checked_wav_stems_included(root, tmp_path):
+    import soundfile
+    from mutagen.id3 import ID3
+
+    out = tmp_path / "out"
+    flac = runner.invoke(app, ["get", "good", "--stems", "--format", "flac", "-o", str(out), "--store", str(root)])
+    assert flac.exit_code == 0, flac.output
+    folder = out / "good"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [f"good_{n}" for n in ("manifest.json", "mix.flac", "stems_bass.flac", "stems_drums.flac",
+                                            "stems_melody.flac")]
+    for made, source in (("mix.flac", "mix.wav"), ("stems_bass.flac", "stems/bass.wav")):
+        decoded, rate = soundfile.read(folder / f"good_{made}", dtype="int32")
+        original, original_rate = soundfile.read(root / GOOD / source, dtype="int32")
+        assert rate == original_rate and np.array_equal(decoded, original)  # lossless: the same samples
+
+    mp3 = runner.invoke(app, ["get", "good", "--stems", "--format", "mp3", "-o", str(out), "--store", str(root)])
+    assert mp3.exit_code == 0, mp3.output
+    tags = ID3(folder / "good_stems_melody.mp3")
+    assert str(tags["TIT2"]) == "Good" and "cue good, render k-aaa111aaa111" in str(tags.getall("COMM")[0])
+    assert soundfile.info(folder / "good_mix.mp3").duration > 0.5
+
+    stem = root / GOOD / "stems" / "bass.wav"
+    data = bytearray(stem.read_bytes())
+    data[-100] ^= 0xFF
+    stem.write_bytes(bytes(data))  # a damaged WAV is never transcoded
+    again = runner.invoke(app, ["get", "good", "--stems", "--format", "flac", "-o", str(tmp_path / "o2"), "--store",
+                                str(root)])
+    assert again.exit_code == 1 and "does not match the manifest" in again.stderr

@@ -41,7 +41,7 @@ from cues.pipelines.compose.quality import measure
 from cues.pipelines.compose.score import LEAD_STEM
 from cues.pipelines.generate.stinger_delivery import stinger_files
 from cues.pipelines.render.cue_renderer import AudioRequest, CueRenderer
-from cues.pipelines.render.id3 import Id3Tags, tkey
+from cues.pipelines.render.id3 import id3_tags
 from cues.pipelines.render.midi_events import StemRoute
 from cues.pipelines.report.pianoroll import pianoroll_png
 from cues.pipelines.store import ObjectStore
@@ -91,13 +91,7 @@ def audio_request(plan: Plan, midi: bytes, brief: ResolvedBrief, key: str, cue_i
         fade_s=last_bar_s,
         title=f"{named}, {plan.key}, {tempo}, {plan.meter}",
         reference=key,
-        id3=Id3Tags(
-            title=brief.title or cue_id,
-            artist=brief.artist or "cues",
-            bpm=round(plan.tempo_bpm),
-            key=tkey(plan.key.split()[0], plan.mode),
-            comment=f"cue {cue_id}, render {key}, {plan.key}, {tempo}",
-        ),
+        id3=id3_tags(plan, brief, cue_id, key),
         seed=plan.seed,
         sections=tuple((section.start_s, section.end_s) for section in plan.sections),
         lead=LEAD_STEM if any(stem.name == LEAD_STEM for stem in plan.stems) else None,

@@ -18,7 +18,9 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+from cues.schemas.brief import ResolvedBrief
 from cues.schemas.key import Mode
+from cues.schemas.plan import Plan
 
 MINOR_THIRD_MODES = (Mode.minor, Mode.dorian, Mode.phrygian)
 PADDING = 0  # bytes of ID3 padding: none, so the size never depends on mutagen's default
@@ -53,3 +55,15 @@ def tagged_mp3(mp3: bytes, tags: Id3Tags) -> bytes:
     file = io.BytesIO(mp3)
     tag.save(file, v2_version=4, padding=lambda _: PADDING)
     return file.getvalue()
+
+
+def id3_tags(plan: Plan, brief: ResolvedBrief, cue_id: str, key: str) -> Id3Tags:
+    """The ID3 tags of cue ``cue_id``'s MP3 files (render key ``key``): the preview's, and those ``cues get``
+    makes on demand."""
+    return Id3Tags(
+        title=brief.title or cue_id,
+        artist=brief.artist or "cues",
+        bpm=round(plan.tempo_bpm),
+        key=tkey(plan.key.split()[0], plan.mode),
+        comment=f"cue {cue_id}, render {key}, {plan.key}, {plan.tempo_bpm:.0f} bpm",
+    )

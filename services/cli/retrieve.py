@@ -153,7 +153,12 @@ def get(
     stems: Annotated[bool, typer.Option("--stems", help="Fetch the stems too.")] = False,
     fmt: Annotated[
         str | None,
-        typer.Option("--format", help="wav, flac, mp3 or midi (default: every format delivered).", show_default=False),
+        typer.Option(
+            "--format",
+            help="wav, flac, mp3 or midi (default: every format delivered). FLAC and MP3 not delivered are made from "
+            "the checked WAV (the same music; stems too with --stems).",
+            show_default=False,
+        ),
     ] = None,
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder to write <cue-id>/ into.")] = Path("."),
 ) -> None:

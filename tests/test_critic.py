@@ -3,18 +3,28 @@ reranking prefers what it finds more real. Real models, real composer; tiny synt
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from cues.pipelines.compose.composer import ComposerModels, compose_cue
-from cues.pipelines.compose.phrase_pool import critic_briefs, cue_slots
+from cues.pipelines.compose.phrase_pool import bar_windows, critic_briefs, cue_slots, melody_phrase_tokens
 from cues.pipelines.compose.rerank import critic_logits, reranked_scores
 from cues.pipelines.models.bundle import DEFAULT_BUNDLE, install_model, load_model
 from cues.pipelines.models.phrase_critic import phrase_inputs
 from cues.pipelines.music.melody_tokens import FIRST_NOTE, HOLD, REST
 from cues.pipelines.store import open_store
-from cues.pipelines.train.critic import balanced_accuracy, bar_line_windows, fit_critic, logits_of
+from cues.pipelines.train.critic import (
+    Pool,
+    RealPhrases,
+    balanced_accuracy,
+    bar_line_windows,
+    fit_critic,
+    logits_of,
+    train_rounds,
+)
 from cues.pipelines.train.critic_baseline import LogisticBaseline
 from cues.pipelines.train.critic_trainer import write_model
 from cues.schemas.training import CriticTrainConfig, PhraseCriticConfig
@@ -123,3 +133,34 @@ def test_real_windows_start_on_bar_lines_after_a_pickup():
     windows = bar_line_windows(row | {"pickup_steps": 4}, 32)
     assert [w[0] for w in windows] == [FIRST_NOTE + 32] * 2  # bars at 4 and 20; from 36 the phrase would run out
     assert [w[0] for w in bar_line_windows(row | {"pickup_steps": 0}, 32)] == [FIRST_NOTE + 30] + [FIRST_NOTE + 32] * 2
+
+
+def test_cue_slots_with_a_critic_hold_what_the_composer_writes_with_it(trained):
+    briefs = critic_briefs(2)[:1]  # one 4/4 brief: the critic judges its motif's candidates
+    models = ComposerModels.load()
+    raw = cue_slots(briefs, models, 1, seed=0)
+    reranked = cue_slots(briefs, models, 1, seed=0, critic=trained)
+    composed = compose_cue(briefs[0], 0, None, dataclasses.replace(models, critic=trained))
+    plan = composed.plan
+    tokens = melody_phrase_tokens(composed.score.parts["lead"], plan.tonic, plan.total_steps)
+    assert reranked.phrases[:, 0].tolist() == list(bar_windows(tokens, plan.steps_per_bar).values())
+    assert not np.array_equal(raw.phrases, reranked.phrases)
+
+
+def test_training_judges_the_composers_own_phrases_when_given_them():
+    real = RealPhrases(phrases(scalewise, 120, 3), phrases(scalewise, 40, 4), {"train": 1, "held_out": 1})
+    groups = [f"cue-{i % 8}" for i in range(64)]
+    pool = Pool(phrases(scattered, 64 * 2, 5).reshape(64, 2, 32), groups, ["cue"] * 64)
+    seen = []
+
+    def composed(critic):
+        seen.append(critic)
+        return Pool(phrases(scalewise, 64, 6).reshape(64, 1, 32), groups, ["cue"] * 64)
+
+    settings = SETTINGS.model_copy(update={"critic": SMALL, "rounds": 2})
+    critic, result = train_rounds(settings, real, pool, composed)
+    assert seen == [critic]  # the composer is asked with the shipped critic
+    evaluation = result["evaluation"]
+    assert evaluation["c_fresh_critic_real_vs_reranked"]["accuracy"] > 0.9  # scattered is easy to tell
+    assert evaluation["d_fresh_critic_real_vs_composer_with_critic"]["accuracy"] < 0.7  # scalewise is not
+    assert "d_fresh_critic_real_vs_composer_with_critic" not in train_rounds(settings, real, pool)[1]["evaluation"]

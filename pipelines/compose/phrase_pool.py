@@ -5,7 +5,9 @@ it proposes there. Three kinds of slots, each candidate a 32-step phrase of melo
 
 - ``cue``: the composer's own melodies. Each of ``briefs`` varied 4/4 and 2/4 briefs is composed once per
   candidate seed; a slot is a bar line of the brief's cue (the phrase starting there), and its candidates are that
-  phrase in every seed's version. Cues are composed without a critic: this is the generator's raw output.
+  phrase in every seed's version. Cues are composed without a critic: this is the generator's raw output. Composed
+  once, with a critic in the composer (``critic`` of :func:`cue_slots`), the same slots hold what the composer
+  ships: its own reranking, inside each motif and continuation choice.
 - ``vae``: raw decodes of the phrase VAE from random latent points (greedy, as the composer decodes motifs).
 - ``lstm``: raw two-bar phrases of the melody LSTM sampled from silence, at temperature 1, without the composer's
   masks, over a random two-chord progression with a random density and register.
@@ -116,9 +118,16 @@ def bar_windows(tokens: list[int], steps_per_bar: int) -> dict[int, list[int]]:
     return windows
 
 
-def cue_slots(briefs: list[ResolvedBrief], models: ComposerModels, candidates: int, seed: int) -> CandidatePool:
-    """Slots of the composer's melodies: every brief composed with ``candidates`` seeds (module docstring)."""
-    raw = dataclasses.replace(models, critic=None)  # the generator's own output, whatever the bundle holds
+def cue_slots(
+    briefs: list[ResolvedBrief],
+    models: ComposerModels,
+    candidates: int,
+    seed: int,
+    critic: torch.nn.Module | None = None,
+) -> CandidatePool:
+    """Slots of the composer's melodies: every brief composed with ``candidates`` seeds (module docstring), by the
+    composer with ``critic`` reranking its choices (none: the raw output, whatever the bundle holds)."""
+    composer = dataclasses.replace(models, critic=critic)
     phrases, groups = [], []
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # batch-1 model steps, as in the job's composer actors: threads cost more than they give
@@ -126,7 +135,7 @@ def cue_slots(briefs: list[ResolvedBrief], models: ComposerModels, candidates: i
         for brief in briefs:
             versions = []
             for k in range(candidates):
-                cue = compose_cue(brief, seed + k, None, raw)
+                cue = compose_cue(brief, seed + k, None, composer)
                 plan = cue.plan
                 tokens = melody_phrase_tokens(cue.score.parts["lead"], plan.tonic, plan.total_steps)
                 versions.append(bar_windows(tokens, plan.steps_per_bar))

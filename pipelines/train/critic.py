@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,8 +187,14 @@ def all_candidates(pool: Pool) -> tuple[np.ndarray, list[str]]:
 # --- the adversarial rounds ---------------------------------------------------------------------------------------
 
 
-def train_rounds(settings: CriticTrainConfig, real: RealPhrases, pool: Pool) -> tuple[PhraseCritic, dict]:
-    """The shipped critic (the last round's) and the evaluation of the module docstring."""
+def train_rounds(
+    settings: CriticTrainConfig,
+    real: RealPhrases,
+    pool: Pool,
+    composed: Callable[[PhraseCritic], Pool] | None = None,
+) -> tuple[PhraseCritic, dict]:
+    """The shipped critic (the last round's) and the evaluation of the module docstring; (d) when ``composed`` gives
+    the composer's own phrases with a critic in it (one candidate per slot, groups as the pool's cues)."""
     config, epochs = settings.critic, settings.epochs
     train_pool, held_pool = split_pool(pool, settings.held_out)
     raw_train, _ = all_candidates(train_pool)
@@ -246,6 +253,17 @@ def train_rounds(settings: CriticTrainConfig, real: RealPhrases, pool: Pool) -> 
         ),
         "target": {"c_at_most": 0.70, "met": after["accuracy"] <= 0.70},
     }
+    if composed is not None:
+        log.info("critic: the composer's own phrases with the shipped critic, and a fresh critic on them")
+        composer_train, composer_held = split_pool(composed(critic), settings.held_out)
+        fresh_composer = fit_critic(
+            config, settings, real.train, first_candidates(composer_train), epochs, settings.seed + 100
+        )
+        evaluation["d_fresh_critic_real_vs_composer_with_critic"] = judged(
+            logits_of(fresh_composer, real.held_out),
+            logits_of(fresh_composer, first_candidates(composer_held)),
+            composer_held.sources,
+        )
     data = {
         "real_works": real.works,
         "real_phrases": {"train": len(real.train), "held_out": len(real.held_out)},

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import torch
 
+from cues.pipelines.models.phrase_critic import PhraseCritic
 from cues.pipelines.music.melody_tokens import NUM_TOKENS
 from cues.pipelines.store import ObjectStore, open_store
 from cues.pipelines.train.critic import Pool, real_phrases, train_rounds
@@ -26,8 +27,9 @@ from cues.pipelines.train.trainer import TrainResult
 from cues.schemas.brief import canonical_hash
 from cues.schemas.training import CriticTrainConfig
 
-CRITIC_CODE_VERSION = "critic-1"
+CRITIC_CODE_VERSION = "critic-2"  # 2: (d), the composer's own reranking
 log = progress_log()
+COMPOSER_ROW = "d_fresh_critic_real_vs_composer_with_critic"  # (d) of critic.py's docstring
 
 
 def critic_version(config: CriticTrainConfig, data_version: str, generator: dict[str, str]) -> str:
@@ -37,9 +39,15 @@ def critic_version(config: CriticTrainConfig, data_version: str, generator: dict
     return "m-" + canonical_hash(payload)[:12]
 
 
-def run(config: CriticTrainConfig, generator: dict[str, str], make_pool: Callable[[], Pool]) -> TrainResult:
+def run(
+    config: CriticTrainConfig,
+    generator: dict[str, str],
+    make_pool: Callable[[], Pool],
+    compose_with: Callable[[PhraseCritic], Pool] | None = None,
+) -> TrainResult:
     """Train (or find finished) the critic of the generator whose model versions are ``generator``; ``make_pool``
-    composes its candidate phrases (called only when training is needed)."""
+    composes its candidate phrases (called only when training is needed), ``compose_with`` the composer's own
+    phrases with a given critic in it (for the card's (d))."""
     started = time.monotonic()
     data_version = dataset_version(config.dataset)
     version = critic_version(config, data_version, generator)
@@ -57,7 +65,7 @@ def run(config: CriticTrainConfig, generator: dict[str, str], make_pool: Callabl
         pool = make_pool()
         pool_seconds = time.monotonic() - pool_started
         log.info("critic: %d slots of candidates composed in %.0f s", len(pool.groups), pool_seconds)
-        critic, result = train_rounds(config, real, pool)
+        critic, result = train_rounds(config, real, pool, compose_with)
     finally:
         torch.set_num_threads(threads)
     result["seconds"]["pool"] = round(pool_seconds, 1)
@@ -133,6 +141,11 @@ def render_card(card: dict) -> str:
         ),
         ("(b) shipped critic: real vs the phrases it reranked", evaluation["b_shipped_critic_real_vs_its_reranked"]),
         ("(c) fresh critic: real vs reranked (the honest after)", evaluation["c_fresh_critic_real_vs_reranked"]),
+        *(
+            [("(d) fresh critic: real vs the composer's own lead, critic inside", evaluation[COMPOSER_ROW])]
+            if COMPOSER_ROW in evaluation
+            else []
+        ),
         ("logistic baseline before: real vs raw", evaluation["logistic_before_real_vs_raw"]),
         ("logistic baseline after: real vs reranked", evaluation["logistic_after_real_vs_reranked"]),
     ]
@@ -171,7 +184,12 @@ def render_card(card: dict) -> str:
     target = evaluation["target"]
     lines += [
         "",
-        f"Target: (c) ≤ {target['c_at_most']}: {'met' if target['met'] else 'NOT met'}.",
+        f"Target: (c) ≤ {target['c_at_most']}: {'met' if target['met'] else 'NOT met'}."
+        + (
+            f" What the composer really ships, (d): {evaluation[COMPOSER_ROW]['accuracy']}."
+            if COMPOSER_ROW in evaluation
+            else ""
+        ),
         "",
         "## Rounds",
         "",

@@ -193,7 +193,7 @@ def _train_critic(settings: dict, bundle: str | None) -> None:
     """The phrase critic against the composer of ``bundle`` (the shipped one by default), installed into it;
     ``settings`` are CriticTrainConfig's fields from the command line."""
     from cues.pipelines.compose.composer import COMPOSER_VERSION, ComposerModels  # these bring torch: only when run
-    from cues.pipelines.compose.phrase_pool import generated_pool
+    from cues.pipelines.compose.phrase_pool import critic_briefs, cue_slots, generated_pool
     from cues.pipelines.models.bundle import install_model
     from cues.pipelines.train.critic_trainer import run as run_critic
 
@@ -204,6 +204,7 @@ def _train_critic(settings: dict, bundle: str | None) -> None:
             config,
             models.versions | {"composer": COMPOSER_VERSION},  # the composer's code writes the phrases too
             lambda: generated_pool(models, config.briefs, config.raw_slots, config.candidates, config.seed),
+            lambda critic: cue_slots(critic_briefs(config.briefs), models, 1, config.seed, critic),
         )
         if bundle:
             installed = install_model(f"{result.uri.rstrip('/')}/{result.prefix}", bundle, "critic")

@@ -1,8 +1,10 @@
-"""A cue's MIDI → its delivered audio: stems and mix rendered in one synth pass, ending shaped, mastered, encoded.
+"""A cue's MIDI → its delivered audio: stems and mix rendered in one synth pass, balanced, mixed (each stem's
+strip and reverb send, ``stem_mix.py``), ending shaped, mastered, encoded.
 
-:class:`CueRenderer` is what a worker keeps: the soundfont found once and one loaded synth per (sample rate, bus
-count), reused for every cue. :meth:`CueRenderer.render` is the whole audio stage of one cue and returns the files
-as bytes with the numbers the manifest records; writing them is the caller's business.
+:class:`CueRenderer` is what a worker keeps: the soundfonts found once (the renderer's and those the palettes name)
+and one loaded synth per (soundfont, sample rate, bus count), reused for every cue. :meth:`CueRenderer.render` is
+the whole audio stage of one cue and returns the files as bytes with the numbers the manifest records; writing them
+is the caller's business.
 """
 
 from __future__ import annotations
@@ -19,15 +21,17 @@ from cues.pipelines.render.endings import shape_ending
 from cues.pipelines.render.loudness import SILENCE, db, gated_loudness, step_powers, true_peak
 from cues.pipelines.render.master import Mastered, master
 from cues.pipelines.render.midi_events import MidiPerformance, StemRoute, note_spans, read_performance
-from cues.pipelines.render.soundfont import Soundfont, find_soundfont
+from cues.pipelines.render.soundfont import Soundfont, find_soundfont, palette_soundfonts
+from cues.pipelines.render.stem_mix import StemStrip, mix_stems
 from cues.pipelines.render.synth import BusSynth
 from cues.schemas.brief import AudioFormat, Delivery, Ending
 from cues.schemas.config import RenderConfig
 from cues.schemas.errors import RenderError
+from cues.schemas.stem_mix import stem_mix
 
 log = logging.getLogger(__name__)
 
-RENDERER_VERSION = "render-2"  # bump when the same MIDI, soundfont and settings would give different audio
+RENDERER_VERSION = "render-3"  # bump when the same MIDI, soundfont and settings would give different audio
 SILENT_STEM_DBFS = -120.0  # a stem whose peak stays below this is reported silent
 
 
@@ -49,6 +53,7 @@ class AudioRequest:
     # the stems delivered, each with the names of the rendered ``stems`` it sums (the brief's ``delivery.stems``);
     # None: as rendered. Rendering and the balance work on the rendered stems, so the mix is the same either way.
     grouping: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    mood: str | None = None  # the palette's mood (the brief's first): its soundfont, if it names one, and reverb space
 
 
 @dataclass
@@ -63,6 +68,8 @@ class MasteredCue:
     length_samples: int
     timings: dict[str, float]
     balance: list[SectionBalance] = field(default_factory=list)  # the lead's and accompaniment's faders per section
+    strips: list[StemStrip] = field(default_factory=list)  # what the mix did to each rendered stem (none: mix off)
+    soundfont: Soundfont | None = None  # the soundfont it was rendered with
 
 
 @dataclass
@@ -81,7 +88,8 @@ class CueRenderer:
     def __init__(self, config: RenderConfig | None = None):
         self.config = config or RenderConfig()
         self.soundfont: Soundfont = find_soundfont(self.config.soundfont)
-        self._synths: dict[tuple[int, int], BusSynth] = {}
+        self.palette_soundfonts: dict[str, Soundfont] = palette_soundfonts()  # mood → its own
+        self._synths: dict[tuple[str, int, int], BusSynth] = {}
 
     def __enter__(self) -> CueRenderer:
         return self
@@ -96,23 +104,34 @@ class CueRenderer:
 
     @property
     def identity(self) -> dict:
-        """Everything about the renderer that decides the audio: part of each cue's render key."""
+        """Everything about the renderer that decides the audio of a cue whose palette names no soundfont."""
+        return self.identity_of(None)
+
+    def identity_of(self, mood: str | None) -> dict:
+        """Everything about the renderer that decides the audio of a cue of ``mood`` (the palette's): part of its
+        render key. The soundfont's sha256 is that of the palette's soundfont where it names one."""
         return {
             "renderer": RENDERER_VERSION,
-            "soundfont": self.soundfont.sha256,
+            "soundfont": self.soundfont_of(mood).sha256,
             "settings": self.config.model_dump(mode="json", exclude={"soundfont"}),
+            "mix": stem_mix().model_dump(mode="json") if self.config.mix else None,  # schemas/stem_mix.yaml
         }
 
-    def synth(self, rate: int, buses: int) -> BusSynth:
-        key = (rate, buses)
+    def soundfont_of(self, mood: str | None) -> Soundfont:
+        """The soundfont a cue of ``mood`` renders with: its palette's, else the renderer's."""
+        return self.palette_soundfonts.get(mood or "", self.soundfont)
+
+    def synth(self, rate: int, buses: int, soundfont: Soundfont | None = None) -> BusSynth:
+        soundfont = soundfont or self.soundfont
+        key = (soundfont.sha256, rate, buses)
         if key not in self._synths:
-            self._synths[key] = BusSynth(self.soundfont, rate, buses, self.config.synth)
+            self._synths[key] = BusSynth(soundfont, rate, buses, self.config.synth)
         return self._synths[key]
 
     def master_cue(self, request: AudioRequest) -> MasteredCue:
-        """Synthesise, balance (the request's lead on top, ``balance.py``), shape the ending and master one cue,
-        without encoding: the stems and mix as float arrays (what :meth:`render` encodes, and what
-        ``bench/arrangement.py`` measures)."""
+        """Synthesise, balance (the request's lead on top, ``balance.py``), mix (``stem_mix.py``), shape the ending
+        and master one cue, without encoding: the stems and mix as float arrays (what :meth:`render` encodes, and
+        what ``bench/arrangement.py`` measures)."""
         if request.delivery.loudness is None:
             raise RenderError("the delivery loudness is not resolved (call Brief.resolve first)")
         config, delivery = self.config, request.delivery
@@ -124,7 +143,9 @@ class CueRenderer:
         length = round(request.length_s * rate)
         max_tail = round(config.tail_max_s * rate)
         rings = request.ending in (Ending.ring_out, Ending.loop)
-        raw = self.synth(rate, len(performance.stems)).render(performance, length + (max_tail if rings else 0))
+        soundfont = self.soundfont_of(request.mood)
+        synth = self.synth(rate, len(performance.stems), soundfont)
+        raw = synth.render(performance, length + (max_tail if rings else 0))
         timings["synth_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -132,20 +153,32 @@ class CueRenderer:
         timings["balance_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
+        loop = request.ending == Ending.loop
+        if loop:  # a loop is mixed as the ring that repeats: folded first (stem_mix.py)
+            raw = shape_ending(raw, Ending.loop, length, declick_samples=0, fade_samples=0, max_tail=0, tail_floor=0)
+        strips: list[StemStrip] = []
+        if config.mix:
+            names = [stem.name for stem in performance.stems]
+            strips = mix_stems(raw, rate, names, stem_mix(), lead=request.lead, mood=request.mood, ring=loop)
+        timings["mix_s"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
         floor = 0.0
         if request.ending == Ending.ring_out:  # the floor is at delivery level: estimate the gain it will get
             raw_loudness = gated_loudness(step_powers(raw.sum(axis=0), rate), rate)
             if raw_loudness != SILENCE:
                 floor = 10.0 ** ((config.tail_floor_dbfs - (delivery.loudness - raw_loudness)) / 20.0)
-        shaped = shape_ending(
-            raw,
-            request.ending,
-            length,
-            declick_samples=round(config.declick_ms / 1000 * rate),
-            fade_samples=round(min(request.fade_s, config.fade_max_s) * rate),
-            max_tail=max_tail,
-            tail_floor=floor,
-        )
+        shaped = raw  # a loop is folded already
+        if not loop:
+            shaped = shape_ending(
+                raw,
+                request.ending,
+                length,
+                declick_samples=round(config.declick_ms / 1000 * rate),
+                fade_samples=round(min(request.fade_s, config.fade_max_s) * rate),
+                max_tail=max_tail,
+                tail_floor=floor,
+            )
         del raw
         stems, groups = _gathered(performance.stems, request.grouping)
         mastered = master(
@@ -159,7 +192,7 @@ class CueRenderer:
             groups=groups,
         )
         timings["master_s"] = time.perf_counter() - clock
-        return MasteredCue(mastered, stems, rate, length, timings, balance)
+        return MasteredCue(mastered, stems, rate, length, timings, balance, strips, soundfont)
 
     def render(self, request: AudioRequest) -> RenderedAudio:
         cue = self.master_cue(request)
@@ -171,7 +204,7 @@ class CueRenderer:
         audio.summary.update(
             {
                 "renderer": RENDERER_VERSION,
-                "soundfont": {"name": self.soundfont.name, "sha256": self.soundfont.sha256},
+                "soundfont": {"name": cue.soundfont.name, "sha256": cue.soundfont.sha256},
                 "synth": self.config.synth.model_dump(mode="json"),
                 "ending": request.ending.value,
                 "length_samples": cue.length_samples,
@@ -188,6 +221,12 @@ class CueRenderer:
                     "lead": request.lead if cue.balance else None,
                     "sections": [section.as_record() for section in cue.balance],
                 },
+                "mix": {
+                    "space": stem_mix().space_for(request.mood).model_dump(mode="json"),
+                    "stems": {strip.stem: strip.as_record() for strip in cue.strips},
+                }
+                if cue.strips
+                else None,
                 "loudness_target_lufs": delivery.loudness,
                 "true_peak_ceiling_dbtp": delivery.true_peak,
             }

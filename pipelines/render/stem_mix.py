@@ -1,0 +1,176 @@
+"""The mix: each rendered stem through its own channel strip (EQ, compressor, width and pan) and a send into one
+reverb space, before the ending is shaped and the cue mastered (``CueRenderer.master_cue``, after the balance).
+
+Settings are typed data (``schemas/stem_mix.yaml``): a strip per stem by its role group, the lead's strip for the
+stem that carries the tune, and a space by the cue's mood. Processing is pedalboard's (JUCE's filters, compressor
+and Freeverb): a maintained library, not our own DSP.
+
+Why each stem has its own reverb: the stems delivered must still sum to the mix before the limiter (the null test,
+≤ −90 dBFS). One shared reverb bus would be a part of the mix that belongs to no stem. The reverb is linear and
+time-invariant, so a copy of it per stem, every copy with identical settings and fed by that stem's send, returns
+exactly the share of the shared bus that the stem's send causes; the returns sum to what one shared reverb fed by
+all sends returns (to float rounding), and each stem carries its own reverb, as a mixer's printed stems do.
+
+Order in a strip, and why:
+
+1. The stem's RMS level over the cue is measured (the compressor's threshold is relative to it, so a strip acts
+   the same on any soundfont's level: FluidR3 renders 8 dB quieter than TimGM6mb at one gain).
+2. High-pass, shelves and peak, then the compressor (pedalboard, streamed block by block with ``reset=False``).
+3. Make-up: one gain restores the stem's RMS, so the balance's faders (lead on top, section by section) and the
+   arrangement's levels keep their meaning; EQ and compression change the colour and the dynamics, not the level.
+4. Width (mid/side) and pan (constant-power balance): a fixed 2 × 2 matrix.
+5. The send (a copy at ``send_db``) through the stem's reverb; the return is added to the stem.
+
+A loop is processed as a ring, as ``master.py`` limits it: its strip first runs over the loop's last
+:data:`RING_PAD_S` (its output dropped), then over the loop, so the compressor's state and the reverb's tail at the
+start are those the end leaves when the file repeats: the reverb of the last bar sounds under the first. A loop is
+folded (``endings.fold_loop``) before it is processed, so what the strips hear is what repeats. Other endings are
+processed with the render's tail, before the ending is shaped: a ring-out keeps its reverb tail, a fade fades it.
+
+Every step works on blocks of :data:`BLOCK` samples in place in the renderer's buffer (no copy of a stem), with
+the plugins streaming (``reset=False``) between blocks; only the RMS and the make-up need the whole stem (two
+cheap passes), which a renderer working in blocks can do as measure-then-apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pedalboard
+
+from cues.schemas.stem_mix import ReverbSpace, StemMix, StemTreatment
+
+BLOCK = 1 << 16  # samples per processing block: 1.4 s at 48 kHz, 0.5 MB per stereo float32 block
+RING_PAD_S = 3.0  # a loop's history: its end processed before its start (the default halls decay 60 dB in ~3 s)
+QUIET_RMS = 1e-7  # a stem below this RMS (−140 dBFS) is left as it is: no level to compress or restore
+
+
+@dataclass(frozen=True)
+class StemStrip:
+    """What the mix did to one rendered stem, for the manifest: its treatment, place, send and make-up (dB)."""
+
+    stem: str
+    treatment: str
+    pan: float
+    width: float
+    send_db: float | None
+    makeup_db: float
+
+    def as_record(self) -> dict:
+        return {
+            "treatment": self.treatment,
+            "pan": self.pan,
+            "width": self.width,
+            "send_db": self.send_db,
+            "makeup_db": round(float(self.makeup_db), 2),
+        }
+
+
+def mix_stems(
+    stems: np.ndarray,
+    rate: int,
+    names: list[str],
+    settings: StemMix,
+    *,
+    lead: str | None = None,
+    mood: str | None = None,
+    ring: bool = False,
+) -> list[StemStrip]:
+    """Run every stem of ``stems`` (stems, 2, samples; float32) through its strip and reverb send, in place.
+
+    ``names`` are the stems' names (their treatment), ``lead`` the one carrying the tune, ``mood`` picks the space;
+    ``ring``: the audio is a loop (processed as a ring). Returns what was done to each stem, in order."""
+    space = settings.space_for(mood)
+    strips = []
+    for index, name in enumerate(names):
+        treatment_name, treatment = settings.treatment(name, lead=name == lead)
+        makeup = _process(stems[index], rate, treatment, space, ring)
+        strips.append(
+            StemStrip(name, treatment_name, treatment.pan, treatment.width, treatment.send_db, 20 * np.log10(makeup))
+        )
+    return strips
+
+
+def strip_plugins(treatment: StemTreatment, level_db: float) -> pedalboard.Pedalboard:
+    """The EQ and compressor of ``treatment`` for a stem whose RMS level is ``level_db`` (dBFS)."""
+    plugins: list[pedalboard.Plugin] = []
+    if treatment.highpass_hz is not None:
+        plugins.append(pedalboard.HighpassFilter(cutoff_frequency_hz=treatment.highpass_hz))
+    if treatment.low_shelf is not None:
+        shelf = treatment.low_shelf
+        plugins.append(pedalboard.LowShelfFilter(cutoff_frequency_hz=shelf.hz, gain_db=shelf.gain_db))
+    if treatment.peak is not None:
+        peak = treatment.peak
+        plugins.append(pedalboard.PeakFilter(cutoff_frequency_hz=peak.hz, gain_db=peak.gain_db, q=peak.q))
+    if treatment.high_shelf is not None:
+        shelf = treatment.high_shelf
+        plugins.append(pedalboard.HighShelfFilter(cutoff_frequency_hz=shelf.hz, gain_db=shelf.gain_db))
+    if treatment.compressor is not None:
+        c = treatment.compressor
+        plugins.append(
+            pedalboard.Compressor(
+                threshold_db=level_db + c.threshold_db, ratio=c.ratio, attack_ms=c.attack_ms, release_ms=c.release_ms
+            )
+        )
+    return pedalboard.Pedalboard(plugins)
+
+
+def reverb(space: ReverbSpace) -> pedalboard.Reverb:
+    """A reverb of ``space``, all return (wet 1, dry 0): one per stem, identical in every stem."""
+    return pedalboard.Reverb(
+        room_size=space.room_size, damping=space.damping, width=space.width, wet_level=1.0, dry_level=0.0
+    )
+
+
+def placement(pan: float, width: float) -> np.ndarray:
+    """The 2 × 2 matrix (out L/R × in L/R) that sets a stereo stem's width (mid/side) and then its pan
+    (constant-power balance: 0 leaves it as it is, ±1 puts it all in one side at +3 dB)."""
+    side = np.array([[1 + width, 1 - width], [1 - width, 1 + width]]) / 2  # M + wS, M - wS
+    angle = (pan + 1) * np.pi / 4
+    balance = np.diag([np.sqrt(2) * np.cos(angle), np.sqrt(2) * np.sin(angle)])
+    return (balance @ side).astype(np.float32)
+
+
+def _process(stem: np.ndarray, rate: int, treatment: StemTreatment, space: ReverbSpace, ring: bool) -> float:
+    """One stem (2, samples) through its strip and send, in place; returns the make-up gain (linear)."""
+    samples = stem.shape[-1]
+    level = _rms(stem)
+    if level < QUIET_RMS or not samples:
+        return 1.0
+    chain = strip_plugins(treatment, 20 * np.log10(level))
+    if ring:  # the loop's end first, so the compressor starts where the end leaves it (its output is dropped)
+        pad = round(RING_PAD_S * rate)
+        history = np.tile(stem, (1, -(-pad // samples)))[:, -pad:]
+        for start in range(0, pad, BLOCK):
+            chain.process(np.ascontiguousarray(history[:, start : start + BLOCK]), rate, reset=False)
+    for start in range(0, samples, BLOCK):
+        block = stem[:, start : start + BLOCK]
+        block[:] = chain.process(np.ascontiguousarray(block), rate, reset=False)
+    processed = _rms(stem)
+    makeup = level / processed if processed > QUIET_RMS else 1.0
+    matrix = placement(treatment.pan, treatment.width) * np.float32(makeup)
+    if treatment.send_db is None:
+        for start in range(0, samples, BLOCK):
+            block = stem[:, start : start + BLOCK]
+            block[:] = matrix @ block
+        return makeup
+    room, send = reverb(space), np.float32(10 ** (treatment.send_db / 20))
+    if ring:  # the reverb's tail from the loop's end rings into its start
+        history = np.tile(stem, (1, -(-pad // samples)))[:, -pad:]
+        for start in range(0, pad, BLOCK):
+            room.process((matrix @ history[:, start : start + BLOCK]) * send, rate, reset=False)
+    for start in range(0, samples, BLOCK):
+        block = stem[:, start : start + BLOCK]
+        block[:] = matrix @ block
+        block += room.process(np.ascontiguousarray(block * send), rate, reset=False)
+    return makeup
+
+
+def _rms(stem: np.ndarray) -> float:
+    """RMS of a stereo stem over both channels, in blocks (no float64 copy of the whole stem)."""
+    total = 0.0
+    for start in range(0, stem.shape[-1], BLOCK):
+        block = stem[:, start : start + BLOCK]
+        total += float(np.vdot(block, block))
+    return float(np.sqrt(total / max(stem.size, 1)))

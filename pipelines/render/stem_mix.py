@@ -1,5 +1,8 @@
 """The mix: each rendered stem through its own channel strip (EQ, compressor, width and pan) and a send into one
-reverb space, before the ending is shaped and the cue mastered (``CueRenderer.master_cue``, after the balance).
+reverb space, before the balance puts the lead on top, the ending is shaped and the cue mastered
+(``CueRenderer.master_cue``). The balance comes after the mix, not before, because it must level what is delivered:
+applied before, the reverb sends and compressors moved a lead back to 4.2 dB under its accompaniment, outside the
+rule's ±3 dB.
 
 Settings are typed data (``schemas/stem_mix.yaml``): a strip per stem by its role group, the lead's strip for the
 stem that carries the tune, and a space by the cue's mood. Processing is pedalboard's (JUCE's filters, compressor
@@ -16,10 +19,11 @@ Order in a strip, and why:
 1. The stem's RMS level over the cue is measured (the compressor's threshold is relative to it, so a strip acts
    the same on any soundfont's level: FluidR3 renders 8 dB quieter than TimGM6mb at one gain).
 2. High-pass, shelves and peak, then the compressor (pedalboard, streamed block by block with ``reset=False``).
-3. Make-up: one gain restores the stem's RMS, so the balance's faders (lead on top, section by section) and the
-   arrangement's levels keep their meaning; EQ and compression change the colour and the dynamics, not the level.
-4. Width (mid/side) and pan (constant-power balance): a fixed 2 × 2 matrix.
-5. The send (a copy at ``send_db``) through the stem's reverb; the return is added to the stem.
+3. Width (mid/side) and pan (constant-power balance): a fixed 2 × 2 matrix.
+4. The send (a copy at ``send_db``) through the stem's reverb; the return is added to the stem.
+5. Make-up: one gain restores the stem's RMS after EQ and compressor (measured on their output as it streams,
+   applied to the stem and its return last), so the arrangement's levels keep their meaning and the balance has
+   little to move; EQ and compression change the colour and the dynamics, not the level.
 
 A loop is processed as a ring, as ``master.py`` limits it: its strip first runs over the loop's last
 :data:`RING_PAD_S` (its output dropped), then over the loop, so the compressor's state and the reverb's tail at the
@@ -41,9 +45,13 @@ import pedalboard
 
 from cues.schemas.stem_mix import ReverbSpace, StemMix, StemTreatment
 
-BLOCK = 1 << 16  # samples per processing block: 1.4 s at 48 kHz, 0.5 MB per stereo float32 block
+BLOCK = 8192  # samples per processing block: pedalboard's own buffer size (1 << 16 cost 1.5× the CPU: cache)
 RING_PAD_S = 3.0  # a loop's history: its end processed before its start (the default halls decay 60 dB in ~3 s)
 QUIET_RMS = 1e-7  # a stem below this RMS (−140 dBFS) is left as it is: no level to compress or restore
+# A block of silence is passed over once the strip's output has fallen 120 dB below the stem's peak (its filters'
+# ringing and reverb tail gone, under a 24-bit file's step): the blocks where a stem rests (measured on a 60 s action
+# cue: strings 48 %, keys 69 %, effects 84 % of them) then cost nothing. Deterministic: it depends on the audio only.
+RESTING = 1e-6
 
 
 @dataclass(frozen=True)
@@ -133,44 +141,54 @@ def placement(pan: float, width: float) -> np.ndarray:
 
 
 def _process(stem: np.ndarray, rate: int, treatment: StemTreatment, space: ReverbSpace, ring: bool) -> float:
-    """One stem (2, samples) through its strip and send, in place; returns the make-up gain (linear)."""
+    """One stem (2, samples) through its strip and send, in place, in one pass of blocks; returns the make-up gain
+    (linear). The make-up is applied last, to the placed stem and its return alike: both are linear in it."""
     samples = stem.shape[-1]
-    level = _rms(stem)
+    level, peak = _level(stem)
     if level < QUIET_RMS or not samples:
         return 1.0
     chain = strip_plugins(treatment, 20 * np.log10(level))
-    if ring:  # the loop's end first, so the compressor starts where the end leaves it (its output is dropped)
+    matrix = placement(treatment.pan, treatment.width)
+    room = reverb(space) if treatment.send_db is not None else None
+    send = np.float32(10 ** ((treatment.send_db or 0.0) / 20))
+
+    quiet = np.float32(peak * RESTING)
+    resting = False  # the last block's output had died away
+
+    def strip(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the block after EQ and compressor, the block placed with its reverb return), streaming; a silent block
+        after a block whose output had died away is passed over (silence out), not processed."""
+        nonlocal resting
+        if resting and not block.any():
+            return block, block
+        dry = chain.process(np.ascontiguousarray(block), rate, reset=False)
+        placed = matrix @ dry
+        if room is not None:
+            placed += room.process(placed * send, rate, reset=False)
+        resting = bool(np.abs(placed).max() < quiet)
+        return dry, placed
+
+    if ring:  # the loop's end first: the compressor's state and the reverb's tail at the start are the end's
         pad = round(RING_PAD_S * rate)
         history = np.tile(stem, (1, -(-pad // samples)))[:, -pad:]
         for start in range(0, pad, BLOCK):
-            chain.process(np.ascontiguousarray(history[:, start : start + BLOCK]), rate, reset=False)
+            strip(history[:, start : start + BLOCK])
+    energy = 0.0
     for start in range(0, samples, BLOCK):
         block = stem[:, start : start + BLOCK]
-        block[:] = chain.process(np.ascontiguousarray(block), rate, reset=False)
-    processed = _rms(stem)
+        dry, block[:] = strip(block)
+        energy += float(np.vdot(dry, dry))
+    processed = float(np.sqrt(energy / stem.size))
     makeup = level / processed if processed > QUIET_RMS else 1.0
-    matrix = placement(treatment.pan, treatment.width) * np.float32(makeup)
-    if treatment.send_db is None:
-        for start in range(0, samples, BLOCK):
-            block = stem[:, start : start + BLOCK]
-            block[:] = matrix @ block
-        return makeup
-    room, send = reverb(space), np.float32(10 ** (treatment.send_db / 20))
-    if ring:  # the reverb's tail from the loop's end rings into its start
-        history = np.tile(stem, (1, -(-pad // samples)))[:, -pad:]
-        for start in range(0, pad, BLOCK):
-            room.process((matrix @ history[:, start : start + BLOCK]) * send, rate, reset=False)
-    for start in range(0, samples, BLOCK):
-        block = stem[:, start : start + BLOCK]
-        block[:] = matrix @ block
-        block += room.process(np.ascontiguousarray(block * send), rate, reset=False)
+    stem *= np.float32(makeup)
     return makeup
 
 
-def _rms(stem: np.ndarray) -> float:
-    """RMS of a stereo stem over both channels, in blocks (no float64 copy of the whole stem)."""
-    total = 0.0
+def _level(stem: np.ndarray) -> tuple[float, float]:
+    """RMS and sample peak of a stereo stem over both channels, in blocks (no float64 copy of the whole stem)."""
+    total, peak = 0.0, 0.0
     for start in range(0, stem.shape[-1], BLOCK):
         block = stem[:, start : start + BLOCK]
         total += float(np.vdot(block, block))
-    return float(np.sqrt(total / max(stem.size, 1)))
+        peak = max(peak, float(np.abs(block).max()))
+    return float(np.sqrt(total / max(stem.size, 1))), peak

@@ -27,6 +27,7 @@ from cues.pipelines.render.synth import BusSynth
 from cues.schemas.brief import AudioFormat, Delivery, Ending
 from cues.schemas.config import RenderConfig
 from cues.schemas.errors import RenderError
+from cues.schemas.palettes import Palettes
 from cues.schemas.stem_mix import stem_mix
 
 log = logging.getLogger(__name__)
@@ -85,10 +86,11 @@ class RenderedAudio:
 class CueRenderer:
     """Renders cues; holds the soundfont and loaded synths. Close it when done (or use ``with``)."""
 
-    def __init__(self, config: RenderConfig | None = None):
+    def __init__(self, config: RenderConfig | None = None, palettes: Palettes | None = None):
+        """``palettes``: where a mood's own soundfont is looked up (default ``schemas/palettes.yaml``)."""
         self.config = config or RenderConfig()
         self.soundfont: Soundfont = find_soundfont(self.config.soundfont)
-        self.palette_soundfonts: dict[str, Soundfont] = palette_soundfonts()  # mood → its own
+        self.palette_soundfonts: dict[str, Soundfont] = palette_soundfonts(palettes)  # mood → its own
         self._synths: dict[tuple[str, int, int], BusSynth] = {}
 
     def __enter__(self) -> CueRenderer:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cues.schemas.errors import SoundfontMissing
-from cues.schemas.palettes import palettes
+from cues.schemas.palettes import Palettes, palettes
 
 FLUIDR3 = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 TIMGM6MB = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
@@ -90,10 +90,11 @@ def find_soundfont(configured: str | Path | None = None) -> Soundfont:
     raise SoundfontMissing(f"no soundfont found (looked in {looked}); {INSTALL_HINT}")
 
 
-def palette_soundfonts() -> dict[str, Soundfont]:
-    """Mood → the soundfont its palette names, for the moods that name one (each must exist: a missing one
-    raises :class:`SoundfontMissing` before any work)."""
-    return {mood: find_soundfont(p.soundfont) for mood, p in palettes().moods.items() if p.soundfont is not None}
+def palette_soundfonts(table: Palettes | None = None) -> dict[str, Soundfont]:
+    """Mood → the soundfont its palette names (in ``table``, default ``schemas/palettes.yaml``), for the moods that
+    name one; each must exist: a missing one raises :class:`SoundfontMissing` before any work."""
+    moods = (table or palettes()).moods
+    return {mood: find_soundfont(p.soundfont) for mood, p in moods.items() if p.soundfont is not None}
 
 
 def _identify(path: Path) -> Soundfont:

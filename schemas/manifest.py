@@ -118,6 +118,28 @@ class Balance(BaseModel):
     sections: tuple[SectionBalance, ...]
 
 
+class StemStripRecord(BaseModel):
+    """What the mix did to one rendered stem (``pipelines/render/stem_mix.py``, ``schemas/stem_mix.yaml``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    treatment: str = Field(description="The channel strip of stem_mix.yaml it went through (melody for the lead).")
+    pan: float = Field(ge=-1, le=1, description="Its seat: -1 left … 0 centre … +1 right.")
+    width: float = Field(ge=0, description="Stereo width: 0 mono, 1 as rendered.")
+    send_db: float | None = Field(description="Its send into the reverb space, dB; None: dry.")
+    makeup_db: float = Field(description="The gain that restored its RMS after EQ and compressor, dB.")
+
+
+class Mix(BaseModel):
+    """The mix as applied: the reverb space every send fed and each rendered stem's strip (before
+    ``delivery.stems`` gathers them)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    space: dict[str, float] = Field(description="The reverb space: room_size, damping, width (0–1).")
+    stems: dict[str, StemStripRecord] = Field(description="Rendered (role-group) stem → its strip.")
+
+
 class AudioSummary(BaseModel):
     """The render of the cue: format, length, mastering gain and limiter, and the renderer's identity."""
 
@@ -144,6 +166,9 @@ class AudioSummary(BaseModel):
     stem_trim_db: float = Field(description="Extra trim on every stem so that no stem file clips (0 = none).")
     limiter: Limiter
     balance: Balance | None = Field(None, description="The lead-on-top faders per section; None before render-2.")
+    mix: Mix | None = Field(
+        None, description="Each stem's channel strip and reverb send; None with the mix off and before render-3."
+    )
     loudness_target_lufs: float
     true_peak_ceiling_dbtp: float
 

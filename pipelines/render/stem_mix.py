@@ -170,14 +170,15 @@ def _process(stem: np.ndarray, rate: int, treatment: StemTreatment, space: Rever
 
     if ring:  # the loop's end first: the compressor's state and the reverb's tail at the start are the end's
         pad = round(RING_PAD_S * rate)
-        history = np.tile(stem, (1, -(-pad // samples)))[:, -pad:]
+        history = stem[:, -pad:] if samples >= pad else np.tile(stem, (1, -(-pad // samples)))[:, -pad:]
         for start in range(0, pad, BLOCK):
             strip(history[:, start : start + BLOCK])
     energy = 0.0
     for start in range(0, samples, BLOCK):
         block = stem[:, start : start + BLOCK]
-        dry, block[:] = strip(block)
+        dry, placed = strip(block)
         energy += float(np.vdot(dry, dry))
+        block[:] = placed
     processed = float(np.sqrt(energy / stem.size))
     makeup = level / processed if processed > QUIET_RMS else 1.0
     stem *= np.float32(makeup)

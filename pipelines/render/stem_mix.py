@@ -19,7 +19,8 @@ Order in a strip, and why:
 1. The stem's RMS level over the cue is measured (the compressor's threshold is relative to it, so a strip acts
    the same on any soundfont's level: FluidR3 renders 8 dB quieter than TimGM6mb at one gain).
 2. High-pass, shelves and peak, then the compressor (pedalboard, streamed block by block with ``reset=False``).
-3. Width (mid/side) and pan (constant-power balance): a fixed 2 × 2 matrix.
+3. Centring (each channel's energy made equal: the preset's own pan undone), width (mid/side) and pan
+   (constant-power balance): a fixed 2 × 2 matrix.
 4. The send (a copy at ``send_db``) through the stem's reverb; the return is added to the stem.
 5. Make-up: one gain restores the stem's RMS after EQ and compressor (measured on their output as it streams,
    applied to the stem and its return last), so the arrangement's levels keep their meaning and the balance has
@@ -52,6 +53,9 @@ QUIET_RMS = 1e-7  # a stem below this RMS (−140 dBFS) is left as it is: no lev
 # ringing and reverb tail gone, under a 24-bit file's step): the blocks where a stem rests (measured on a 60 s action
 # cue: strings 48 %, keys 69 %, effects 84 % of them) then cost nothing. Deterministic: it depends on the audio only.
 RESTING = 1e-6
+# A stem is centred before it is seated: a preset's own pan (a dreamy lead sat 2.3 dB left with FluidR3) is
+# corrected by up to this much per channel, so ``pan`` is the seat whatever the soundfont does.
+MAX_CENTRING_DB = 6.0
 
 
 @dataclass(frozen=True)
@@ -131,24 +135,28 @@ def reverb(space: ReverbSpace) -> pedalboard.Reverb:
     )
 
 
-def placement(pan: float, width: float) -> np.ndarray:
-    """The 2 × 2 matrix (out L/R × in L/R) that sets a stereo stem's width (mid/side) and then its pan
-    (constant-power balance: 0 leaves it as it is, ±1 puts it all in one side at +3 dB)."""
+def placement(pan: float, width: float, sides: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """The 2 × 2 matrix (out L/R × in L/R) that centres a stereo stem whose channels carry ``sides`` energy (the
+    preset's own pan, corrected by :data:`MAX_CENTRING_DB` at most), sets its width (mid/side) and then its pan
+    (constant-power balance: 0 centred, ±1 all in one side at +3 dB)."""
+    left, right = (max(energy, 1e-30) for energy in sides)
+    limit = 10 ** (MAX_CENTRING_DB / 20)
+    centre = np.diag(np.clip(np.sqrt([(left + right) / 2 / left, (left + right) / 2 / right]), 1 / limit, limit))
     side = np.array([[1 + width, 1 - width], [1 - width, 1 + width]]) / 2  # M + wS, M - wS
     angle = (pan + 1) * np.pi / 4
     balance = np.diag([np.sqrt(2) * np.cos(angle), np.sqrt(2) * np.sin(angle)])
-    return (balance @ side).astype(np.float32)
+    return (balance @ side @ centre).astype(np.float32)
 
 
 def _process(stem: np.ndarray, rate: int, treatment: StemTreatment, space: ReverbSpace, ring: bool) -> float:
     """One stem (2, samples) through its strip and send, in place, in one pass of blocks; returns the make-up gain
     (linear). The make-up is applied last, to the placed stem and its return alike: both are linear in it."""
     samples = stem.shape[-1]
-    level, peak = _level(stem)
+    level, peak, sides = _level(stem)
     if level < QUIET_RMS or not samples:
         return 1.0
     chain = strip_plugins(treatment, 20 * np.log10(level))
-    matrix = placement(treatment.pan, treatment.width)
+    matrix = placement(treatment.pan, treatment.width, sides)
     room = reverb(space) if treatment.send_db is not None else None
     send = np.float32(10 ** ((treatment.send_db or 0.0) / 20))
 
@@ -173,23 +181,38 @@ def _process(stem: np.ndarray, rate: int, treatment: StemTreatment, space: Rever
         history = stem[:, -pad:] if samples >= pad else np.tile(stem, (1, -(-pad // samples)))[:, -pad:]
         for start in range(0, pad, BLOCK):
             strip(history[:, start : start + BLOCK])
-    energy = 0.0
+    energy, sides = 0.0, np.zeros(2)
     for start in range(0, samples, BLOCK):
         block = stem[:, start : start + BLOCK]
         dry, placed = strip(block)
         energy += float(np.vdot(dry, dry))
+        sides += [float(np.vdot(placed[0], placed[0])), float(np.vdot(placed[1], placed[1]))]
         block[:] = placed
     processed = float(np.sqrt(energy / stem.size))
     makeup = level / processed if processed > QUIET_RMS else 1.0
-    stem *= np.float32(makeup)
+    stem *= (seat(treatment.pan, sides) * makeup).astype(np.float32)[:, None]
     return makeup
 
 
-def _level(stem: np.ndarray) -> tuple[float, float]:
-    """RMS and sample peak of a stereo stem over both channels, in blocks (no float64 copy of the whole stem)."""
-    total, peak = 0.0, 0.0
+def seat(pan: float, sides: np.ndarray) -> np.ndarray:
+    """Gains of the left and right channels that move a placed stem whose channels carry ``sides`` energy to the
+    constant-power balance of ``pan``, its energy kept: the reverb's return is not quite centred (Freeverb's left and
+    right combs differ: a dreamy lead's return sat 2.1 dB left), and the seat is of the stem as delivered."""
+    left, right = (max(float(energy), 1e-30) for energy in sides)
+    angle = (pan + 1) * np.pi / 4
+    share = np.array([np.cos(angle) ** 2, np.sin(angle) ** 2])  # of the energy, each side, sums to 1
+    gains = np.sqrt(share * (left + right) / np.array([left, right]))
+    limit = 10 ** (MAX_CENTRING_DB / 20)
+    return np.clip(gains, 1 / limit, limit)
+
+
+def _level(stem: np.ndarray) -> tuple[float, float, tuple[float, float]]:
+    """RMS and sample peak of a stereo stem over both channels, and each channel's energy, in blocks (no float64
+    copy of the whole stem)."""
+    left, right, peak = 0.0, 0.0, 0.0
     for start in range(0, stem.shape[-1], BLOCK):
         block = stem[:, start : start + BLOCK]
-        total += float(np.vdot(block, block))
+        left += float(np.vdot(block[0], block[0]))
+        right += float(np.vdot(block[1], block[1]))
         peak = max(peak, float(np.abs(block).max()))
-    return float(np.sqrt(total / max(stem.size, 1))), peak
+    return float(np.sqrt((left + right) / max(stem.size, 1))), peak, (left, right)

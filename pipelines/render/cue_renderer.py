@@ -17,7 +17,7 @@ import numpy as np
 
 from cues.pipelines.render.audio_files import BextInfo, Pcm, flac_bytes, mp3_bytes, to_pcm, wav_bytes
 from cues.pipelines.render.balance import SectionBalance, balance_stems
-from cues.pipelines.render.endings import shape_ending
+from cues.pipelines.render.endings import fold_loop, shape_ending
 from cues.pipelines.render.loudness import SILENCE, db, gated_loudness, step_powers, true_peak
 from cues.pipelines.render.master import Mastered, master
 from cues.pipelines.render.midi_events import MidiPerformance, StemRoute, note_spans, read_performance
@@ -153,7 +153,7 @@ class CueRenderer:
         clock = time.perf_counter()
         loop = request.ending == Ending.loop
         if loop:  # a loop is mixed as the ring that repeats: folded first (stem_mix.py)
-            raw = shape_ending(raw, Ending.loop, length, declick_samples=0, fade_samples=0, max_tail=0, tail_floor=0)
+            raw = fold_loop(raw, length)
         strips: list[StemStrip] = []
         if config.mix:
             names = [stem.name for stem in performance.stems]

@@ -196,6 +196,26 @@ class StingerAudio(BaseModel):
     length_samples: int = Field(description="Its musical length in samples (the bars exactly).")
     tail_samples: int = Field(description="Samples of ring-out after it (at most 4 s).")
     limited: bool = Field(description="The true-peak limiter acted to bring it to the cue's loudness.")
+class StemStripRecord(BaseModel):
+    """What the mix did to one rendered stem (``pipelines/render/stem_mix.py``, ``schemas/stem_mix.yaml``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    treatment: str = Field(description="The channel strip of stem_mix.yaml it went through (melody for the lead).")
+    pan: float = Field(ge=-1, le=1, description="Its seat: -1 left … 0 centre … +1 right.")
+    width: float = Field(ge=0, description="Stereo width: 0 mono, 1 as rendered.")
+    send_db: float | None = Field(description="Its send into the reverb space, dB; None: dry.")
+    makeup_db: float = Field(description="The gain that restored its RMS after EQ and compressor, dB.")
+
+
+class Mix(BaseModel):
+    """The mix as applied: the reverb space every send fed and each rendered stem's strip (before
+    ``delivery.stems`` gathers them)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    space: dict[str, float] = Field(description="The reverb space: room_size, damping, width (0–1).")
+    stems: dict[str, StemStripRecord] = Field(description="Rendered (role-group) stem → its strip.")
 
 
 class AudioSummary(BaseModel):
@@ -230,6 +250,9 @@ class AudioSummary(BaseModel):
     )
     markers: Markers | None = Field(
         None, description="A loop delivered as WAV: the loop and cue points in every WAV; None for other cues."
+    )
+    mix: Mix | None = Field(
+        None, description="Each stem's channel strip and reverb send; None with the mix off and before render-3."
     )
     loudness_target_lufs: float
     true_peak_ceiling_dbtp: float

@@ -2,6 +2,8 @@
 each mood chooses from, the instruments' playable ranges, the stem group of every General MIDI program, and how many
 layers play at an intensity.
 
+A mood's palette may name its own soundfont (``soundfont:``), used for its cues instead of the renderer's.
+
 A cue is played by *parts*, one per *role* (:class:`Role`): the lead (the melody), a counter-line, a sustained pad,
 a rhythmic figure (its :class:`Texture`: arpeggio, ostinato, pulse, strum, tremolo), the bass, the drums (a kit on
 MIDI channel 10) and effects. A mood's :class:`MoodPalette` lists at least three :class:`Ensemble`\\ s (role →
@@ -115,6 +117,11 @@ class MoodPalette(BaseModel):
 
     enters: tuple[Role, ...] = Field(description="counter, pad, figure, bass and drums, first to join first")
     ensembles: tuple[Ensemble, ...] = Field(min_length=3)
+    soundfont: str | None = Field(
+        None,
+        description="the soundfont this mood's cues render with instead of the renderer's: a path or a known name "
+        "(fluidr3, timgm6mb, musescore-general); None: the renderer's (--soundfont, else the default)",
+    )
 
     @model_validator(mode="after")
     def _every_role_once(self) -> MoodPalette:

@@ -10,6 +10,7 @@ import shutil
 import struct
 import subprocess
 import sys
+from dataclasses import replace
 
 import mido
 import numpy as np
@@ -20,10 +21,13 @@ from cues.pipelines.render.cue_renderer import AudioRequest, CueRenderer
 from cues.pipelines.render.loudness import integrated_loudness, true_peak_dbtp
 from cues.pipelines.render.midi_events import StemRoute, read_performance
 from cues.pipelines.render.soundfont import TIMGM6MB, candidates, find_soundfont
+from cues.pipelines.render.stem_mix import reverb
 from cues.pipelines.render.synth import BusSynth
 from cues.schemas.brief import Delivery, Ending
 from cues.schemas.config import RenderConfig, SynthConfig
 from cues.schemas.errors import MidiReadError, SoundfontMissing
+from cues.schemas.palettes import palettes
+from cues.schemas.stem_mix import stem_mix
 
 STEMS = (StemRoute("melody", 0), StemRoute("harmony", 1), StemRoute("bass", 2), StemRoute("drums", 9))
 TEMPO_BPM = 120
@@ -108,8 +112,6 @@ def test_stems_from_one_pass_sum_to_the_one_bus_mix_and_separate_passes_do_not(s
         assert 20 * np.log10(residual / 1.0) <= -90  # dBFS
 
         # The control: each stem rendered alone, as separate passes would, does not null against the mix.
-        from dataclasses import replace
-
         alone = []
         for index in range(4):
             solo = replace(performance, events=tuple(e for e in performance.events if e.channel == index))
@@ -132,6 +134,12 @@ def test_delivered_stem_files_sum_to_the_mix_before_the_limiter(renderer, tmp_pa
     total = sum(soundfile.read(io.BytesIO(audio.files[f"stems/{s.name}.wav"]))[0] for s in STEMS)
     assert 20 * np.log10(np.abs(total - mix).max()) <= -90
     assert audio.file_info["mix.wav"]["stems_sum_residual_dbfs"] <= -120  # 24-bit rounding of four stems
+    assert [s["treatment"] for s in audio.summary["mix"]["stems"].values()] == [  # the stems are the mixed ones
+        "melody",
+        "keys_pads",
+        "bass",
+        "keys_pads",
+    ]
 
 
 # --- loudness and true peak -------------------------------------------------------------------------------
@@ -217,6 +225,58 @@ def test_a_loop_is_seamless(renderer):
     # and the tail of the end sounds at the start: the first samples are not silent, as a cold start would be
     mix, _ = soundfile.read(io.BytesIO(audio.files["mix.wav"]))
     assert np.abs(mix[:10]).max() > 1e-4
+    assert audio.summary["mix"]["stems"]["melody"]["send_db"] is not None  # mixed as a ring, reverb and all
+
+
+# --- the mix ------------------------------------------------------------------------------------------------
+
+SEATED = (StemRoute("melody", 0), StemRoute("strings", 1), StemRoute("bass", 2), StemRoute("drums_perc", 9))
+
+
+def side_db(stem: np.ndarray) -> float:
+    """Left minus right energy of a stereo stem (2, samples), dB: > 0 sits left."""
+    left, right = (float(np.vdot(channel, channel)) for channel in stem)
+    return 10 * np.log10(left / right)
+
+
+def test_the_mix_seats_the_stems_and_changes_their_sound(renderer, soundfont):
+    seated = replace(request(Ending.cut), stems=SEATED)
+    mixed = renderer.master_cue(seated)
+    with CueRenderer(RenderConfig(soundfont=str(soundfont.path), mix=False)) as plain:
+        raw = plain.master_cue(seated)
+    stems = dict(zip([s.name for s in SEATED], mixed.mastered.stems, strict=True))
+    assert abs(side_db(stems["melody"])) < 0.5  # the lead centred
+    assert side_db(stems["strings"]) > side_db(stems["bass"]) + 2  # violins left of the cellos and basses
+    for index, stem in enumerate(SEATED):  # not a no-op: every stem is changed (EQ, compressor, reverb, seat)
+        before, after = raw.mastered.stems[index], mixed.mastered.stems[index]
+        change = np.abs(after / np.abs(after).max() - before / np.abs(before).max()).max()
+        assert change > 0.05, stem.name
+    assert [s.treatment for s in mixed.strips] == ["melody", "strings", "bass", "drums_perc"] and not raw.strips
+
+
+def test_each_stems_own_reverb_returns_its_share_of_one_shared_reverb():
+    noise = np.random.default_rng(1).standard_normal((3, 2, 24000)).astype(np.float32) * 0.1
+    space = stem_mix().space
+    returns = [reverb(space)(send, 48000) for send in noise]
+    shared = reverb(space)(noise.sum(axis=0), 48000)
+    assert np.abs(shared).max() > 0.01
+    assert 20 * np.log10(np.abs(np.sum(returns, axis=0) - shared).max()) <= -90  # dBFS: the stems still null
+
+
+def test_soundfonts_by_name_and_per_palette(soundfont, tmp_path):
+    assert find_soundfont("timgm6mb").path == TIMGM6MB.resolve() or not TIMGM6MB.is_file()
+    table = palettes()
+    calm = table.moods["calm"].model_copy(update={"soundfont": "fluidr3"})
+    own = table.model_copy(update={"moods": {**table.moods, "calm": calm}})
+    with CueRenderer(RenderConfig(soundfont=str(soundfont.path)), palettes=own) as renderer:
+        assert renderer.identity_of("calm")["soundfont"] == find_soundfont("fluidr3").sha256  # in the render key
+        assert renderer.identity_of("sad")["soundfont"] == soundfont.sha256 == renderer.identity["soundfont"]
+    missing = calm.model_copy(update={"soundfont": str(tmp_path / "none.sf3")})
+    with pytest.raises(SoundfontMissing, match=r"none.sf3' does not exist.*apt-get install fluid-soundfont-gm"):
+        CueRenderer(
+            RenderConfig(soundfont=str(soundfont.path)),
+            palettes=table.model_copy(update={"moods": {**table.moods, "calm": missing}}),
+        )
 
 
 # --- files --------------------------------------------------------------------------------------------------
@@ -256,7 +316,9 @@ def test_wav_carries_a_bext_chunk_with_loudness(renderer):
     assert struct.unpack("<Q", payload[338:346]) == (hour,)  # TimeReference, samples since midnight
     (version,) = struct.unpack("<H", payload[346:348])
     loudness, _, peak = struct.unpack("<hhh", payload[412:418])
-    assert version == 2 and loudness == -2000 and peak == round(audio.file_info["mix.wav"]["true_peak_dbtp"] * 100)
+    assert version == 2 and loudness == -2000
+    # the chunk rounds the peak to 0.01 dB, the manifest to 0.001: -7.4651 is -747 there and -7.465 here
+    assert abs(peak - audio.file_info["mix.wav"]["true_peak_dbtp"] * 100) <= 0.5 + 0.05
     assert payload[602:].startswith(b"A=PCM,F=48000,W=24")
 
 

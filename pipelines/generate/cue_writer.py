@@ -6,7 +6,8 @@ the audio the brief's ``delivery`` asks for (``mix.wav``/``mix.flac``, ``stems/<
 ``preview.mp3``), ``cue.mid`` when ``midi`` is one of its formats, and ``manifest.json`` written last, so a folder
 without ``manifest.json`` is never a result, and a cue whose manifest exists is skipped. The render key hashes
 everything that decides the cue's content: the resolved brief, seed, cutdown, the models' versions, the composer's
-version, and the renderer's identity (its version, the soundfont's sha256 and the synth settings).
+version, and the renderer's identity (its version, the sha256 of the soundfont the cue's palette renders with, and
+the render settings, the mix's switch included).
 
 Decisions where the contract is silent:
 
@@ -103,6 +104,7 @@ def audio_request(plan: Plan, midi: bytes, brief: ResolvedBrief, key: str, cue_i
         markers=cue_markers(plan),
         # layers exist as WAV or FLAC only, like stems
         layers=(tuple(layer_stems(plan, brief.delivery.layers).items()) or None) if audio_files else None,
+        mood=plan.moods[0],
     )
 
 
@@ -246,7 +248,7 @@ def deliver_cue(
 
     ``making`` is held while the cue is made, not while it is stored: a worker with several cues in flight passes a
     lock, so its models and synth serve one cue at a time while another uploads."""
-    key = render_key(spec, models.versions, renderer.identity)
+    key = render_key(spec, models.versions, renderer.identity_of(spec.brief.mood[0]))
     what = f"storing cue {spec.cue_id}"
     done = retrying(lambda: stored_manifest(store, spec, key), what)
     if done:

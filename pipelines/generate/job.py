@@ -30,7 +30,7 @@ from cues.pipelines.generate.expansion import expand_cues
 from cues.pipelines.generate.worker_memory import WORKER_MEMORY, fit_memory
 from cues.pipelines.generate.workers import WorkerPool, fit_local, pool_size
 from cues.pipelines.ray_runtime import init_ray, shutdown_ray
-from cues.pipelines.render.soundfont import find_soundfont
+from cues.pipelines.render.soundfont import find_soundfont, palette_soundfonts
 from cues.pipelines.store import open_store
 from cues.schemas.batch import BatchRecord, BriefOutcome, CueResult, CueSpec
 from cues.schemas.brief import canonical_hash
@@ -106,6 +106,7 @@ def run(
     store.check_writable()  # and so does a missing bucket or folder, or refused credentials
     if not (config.ray.address or os.environ.get("RAY_ADDRESS")):
         find_soundfont(config.render.soundfont)  # local run: a missing soundfont fails before any work starts
+        palette_soundfonts()  # and so does a palette's
     entries = read_sources(config.sources) if entries is None else entries
     outcomes, cues = expand_briefs(entries)
     results: list[CueResult] = []

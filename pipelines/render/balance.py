@@ -1,7 +1,8 @@
 """The lead on top: a mixing rule that levels the lead stem against its accompaniment, section by section.
 
 Whatever the stem set, one stem is the *lead* (the tune) and every other stem, drums included, is accompaniment.
-Before the ending is shaped and the cue mastered, the renderer measures each stem's level in every section of the
+After the mix (``stem_mix.py``: what is delivered is what is levelled) and before the ending is shaped and the cue
+mastered, the renderer measures each stem's level in every section of the
 plan (ungated K-weighted loudness over the section, as ``dynamics.LevelMeter`` reads it: the delivery meter's
 weighting, so a bass-heavy stem does not pass for loud) and moves two faders per section:
 
@@ -18,8 +19,8 @@ weighting, so a bass-heavy stem does not pass for loud) and moves two faders per
 A fader changes at a section boundary along a raised-cosine ramp of ``ramp_s`` centred on the boundary (shortened
 to half the shorter of the two sections): no clicks, and the rest of each section at its own gain. The gains are
 applied to the stems themselves, in place, before the ending is shaped, so the delivered stems are the balanced
-stems and still sum to the (pre-limiter) mix; a loop's tail, folded onto its start, keeps the last section's gain
-(what a player looping the file hears). The loudness gain and the limiter come after, on the balanced mix.
+stems and still sum to the (pre-limiter) mix; a loop is folded before the mix, so its tail, folded onto its start,
+takes the first section's gain there. The loudness gain and the limiter come after, on the balanced mix.
 
 Decisions where the issue is silent:
 

@@ -1,8 +1,10 @@
-"""A cue's MIDI → its delivered audio: stems and mix rendered in one synth pass, ending shaped, mastered, encoded.
+"""A cue's MIDI → its delivered audio: stems and mix rendered in one synth pass, mixed (each stem's strip and
+reverb send, ``stem_mix.py``), balanced (the lead on top, ``balance.py``), ending shaped, mastered, encoded.
 
-:class:`CueRenderer` is what a worker keeps: the soundfont found once and one loaded synth per (sample rate, bus
-count), reused for every cue. :meth:`CueRenderer.render` is the whole audio stage of one cue and returns the files
-as bytes with the numbers the manifest records; writing them is the caller's business.
+:class:`CueRenderer` is what a worker keeps: the soundfonts found once (the renderer's and those the palettes name)
+and one loaded synth per (soundfont, sample rate, bus count), reused for every cue. :meth:`CueRenderer.render` is
+the whole audio stage of one cue and returns the files as bytes with the numbers the manifest records; writing them
+is the caller's business.
 """
 
 from __future__ import annotations
@@ -16,24 +18,27 @@ import numpy as np
 from cues.pipelines.render.alternates import MasteredAlternate, master_alternates, sum_alternates
 from cues.pipelines.render.audio_files import BextInfo, Pcm, flac_bytes, mp3_bytes, to_pcm, wav_bytes
 from cues.pipelines.render.balance import SectionBalance, balance_stems
-from cues.pipelines.render.endings import shape_ending
+from cues.pipelines.render.endings import fold_loop, shape_ending
 from cues.pipelines.render.id3 import Id3Tags, tagged_mp3
 from cues.pipelines.render.layers import LayerAudio, master_layers, sum_layers
 from cues.pipelines.render.loudness import SILENCE, db, gated_loudness, step_powers, true_peak
 from cues.pipelines.render.master import Mastered, master
 from cues.pipelines.render.midi_events import MidiPerformance, StemRoute, note_spans, read_performance
-from cues.pipelines.render.soundfont import Soundfont, find_soundfont
+from cues.pipelines.render.soundfont import Soundfont, find_soundfont, palette_soundfonts
+from cues.pipelines.render.stem_mix import StemStrip, mix_stems
 from cues.pipelines.render.synth import BusSynth
 from cues.pipelines.render.wav_markers import CuePoint, WavMarkers, with_markers
 from cues.schemas.brief import AudioFormat, Delivery, Ending
 from cues.schemas.config import RenderConfig
 from cues.schemas.errors import RenderError
+from cues.schemas.palettes import Palettes
+from cues.schemas.stem_mix import stem_mix
 
 log = logging.getLogger(__name__)
 
 RENDERER_VERSION = "render-3"  # bump when the same MIDI, soundfont and settings would give different files
 # render-3: alternate mixes, the bext description and TimeReference, the MP3 preview's ID3 tags, a loop's WAVs
-# carrying smpl and cue chunks
+# carrying smpl and cue chunks; the mix (stem_mix.py)
 SILENT_STEM_DBFS = -120.0  # a stem whose peak stays below this is reported silent
 
 
@@ -65,6 +70,7 @@ class AudioRequest:
     # a game cue's vertical layers, quietest first, each with the names of the rendered ``stems`` it sums
     # (compose/layers.py; render/layers.py); None: no layers
     layers: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    mood: str | None = None  # the palette's mood (the brief's first): its soundfont, if it names one, and reverb space
 
 
 @dataclass
@@ -81,6 +87,8 @@ class MasteredCue:
     balance: list[SectionBalance] = field(default_factory=list)  # the lead's and accompaniment's faders per section
     alternates: list[MasteredAlternate] = field(default_factory=list)  # render/alternates.py
     layers: LayerAudio | None = None  # a game cue's vertical layers at the mix's gain (render/layers.py)
+    strips: list[StemStrip] = field(default_factory=list)  # what the mix did to each rendered stem (none: mix off)
+    soundfont: Soundfont | None = None  # the soundfont it was rendered with
 
 
 @dataclass
@@ -96,10 +104,12 @@ class RenderedAudio:
 class CueRenderer:
     """Renders cues; holds the soundfont and loaded synths. Close it when done (or use ``with``)."""
 
-    def __init__(self, config: RenderConfig | None = None):
+    def __init__(self, config: RenderConfig | None = None, palettes: Palettes | None = None):
+        """``palettes``: where a mood's own soundfont is looked up (default ``schemas/palettes.yaml``)."""
         self.config = config or RenderConfig()
         self.soundfont: Soundfont = find_soundfont(self.config.soundfont)
-        self._synths: dict[tuple[int, int], BusSynth] = {}
+        self.palette_soundfonts: dict[str, Soundfont] = palette_soundfonts(palettes)  # mood → its own
+        self._synths: dict[tuple[str, int, int], BusSynth] = {}
 
     def __enter__(self) -> CueRenderer:
         return self
@@ -114,23 +124,34 @@ class CueRenderer:
 
     @property
     def identity(self) -> dict:
-        """Everything about the renderer that decides the audio: part of each cue's render key."""
+        """Everything about the renderer that decides the audio of a cue whose palette names no soundfont."""
+        return self.identity_of(None)
+
+    def identity_of(self, mood: str | None) -> dict:
+        """Everything about the renderer that decides the audio of a cue of ``mood`` (the palette's): part of its
+        render key. The soundfont's sha256 is that of the palette's soundfont where it names one."""
         return {
             "renderer": RENDERER_VERSION,
-            "soundfont": self.soundfont.sha256,
+            "soundfont": self.soundfont_of(mood).sha256,
             "settings": self.config.model_dump(mode="json", exclude={"soundfont"}),
+            "mix": stem_mix().model_dump(mode="json") if self.config.mix else None,  # schemas/stem_mix.yaml
         }
 
-    def synth(self, rate: int, buses: int) -> BusSynth:
-        key = (rate, buses)
+    def soundfont_of(self, mood: str | None) -> Soundfont:
+        """The soundfont a cue of ``mood`` renders with: its palette's, else the renderer's."""
+        return self.palette_soundfonts.get(mood or "", self.soundfont)
+
+    def synth(self, rate: int, buses: int, soundfont: Soundfont | None = None) -> BusSynth:
+        soundfont = soundfont or self.soundfont
+        key = (soundfont.sha256, rate, buses)
         if key not in self._synths:
-            self._synths[key] = BusSynth(self.soundfont, rate, buses, self.config.synth)
+            self._synths[key] = BusSynth(soundfont, rate, buses, self.config.synth)
         return self._synths[key]
 
     def master_cue(self, request: AudioRequest) -> MasteredCue:
-        """Synthesise, balance (the request's lead on top, ``balance.py``), shape the ending and master one cue,
-        without encoding: the stems and mix as float arrays (what :meth:`render` encodes, and what
-        ``bench/arrangement.py`` measures)."""
+        """Synthesise, mix (``stem_mix.py``), balance (the request's lead on top, ``balance.py``), shape the ending
+        and master one cue, without encoding: the stems and mix as float arrays (what :meth:`render` encodes, and
+        what ``bench/arrangement.py`` measures)."""
         if request.delivery.loudness is None:
             raise RenderError("the delivery loudness is not resolved (call Brief.resolve first)")
         config, delivery = self.config, request.delivery
@@ -142,9 +163,24 @@ class CueRenderer:
         length = round(request.length_s * rate)
         max_tail = round(config.tail_max_s * rate)
         rings = request.ending in (Ending.ring_out, Ending.loop)
-        raw = self.synth(rate, len(performance.stems)).render(performance, length + (max_tail if rings else 0))
+        soundfont = self.soundfont_of(request.mood)
+        synth = self.synth(rate, len(performance.stems), soundfont)
+        raw = synth.render(performance, length + (max_tail if rings else 0))
         timings["synth_s"] = time.perf_counter() - clock
 
+        clock = time.perf_counter()
+        loop = request.ending == Ending.loop
+        if loop:  # a loop is mixed as the ring that repeats: folded first (stem_mix.py)
+            raw = fold_loop(raw, length)
+        strips: list[StemStrip] = []
+        if config.mix:
+            names = [stem.name for stem in performance.stems]
+            strips = mix_stems(raw, rate, names, stem_mix(), lead=request.lead, mood=request.mood, ring=loop)
+        timings["mix_s"] = time.perf_counter() - clock
+
+        # The balance comes after the mix: it levels what is delivered. Before it, the reverb sends and the
+        # compressors moved the lead of a mysterious cue (tests/test_balance.py) to 3.4 and 4.2 dB under its
+        # accompaniment, outside the ±3 dB the rule guarantees.
         clock = time.perf_counter()
         balance = _balance(raw, rate, request, performance, config)
         timings["balance_s"] = time.perf_counter() - clock
@@ -155,15 +191,17 @@ class CueRenderer:
             raw_loudness = gated_loudness(step_powers(raw.sum(axis=0), rate), rate)
             if raw_loudness != SILENCE:
                 floor = 10.0 ** ((config.tail_floor_dbfs - (delivery.loudness - raw_loudness)) / 20.0)
-        shaped = shape_ending(
-            raw,
-            request.ending,
-            length,
-            declick_samples=round(config.declick_ms / 1000 * rate),
-            fade_samples=round(min(request.fade_s, config.fade_max_s) * rate),
-            max_tail=max_tail,
-            tail_floor=floor,
-        )
+        shaped = raw  # a loop is folded already
+        if not loop:
+            shaped = shape_ending(
+                raw,
+                request.ending,
+                length,
+                declick_samples=round(config.declick_ms / 1000 * rate),
+                fade_samples=round(min(request.fade_s, config.fade_max_s) * rate),
+                max_tail=max_tail,
+                tail_floor=floor,
+            )
         del raw
         sums = sum_alternates(shaped, [stem.name for stem in performance.stems], request.alternates)
         stems, groups = _gathered(performance.stems, request.grouping)
@@ -193,7 +231,18 @@ class CueRenderer:
         if layers is not None:
             master_layers(layers, mastered.gain_db)
         timings["master_s"] = time.perf_counter() - clock
-        return MasteredCue(mastered, stems, rate, length, timings, balance, alternates, layers)
+        return MasteredCue(
+            mastered,
+            stems,
+            rate,
+            length,
+            timings,
+            balance,
+            alternates=alternates,
+            layers=layers,
+            strips=strips,
+            soundfont=soundfont,
+        )
 
     def render(self, request: AudioRequest) -> RenderedAudio:
         cue = self.master_cue(request)
@@ -208,7 +257,7 @@ class CueRenderer:
         audio.summary.update(
             {
                 "renderer": RENDERER_VERSION,
-                "soundfont": {"name": self.soundfont.name, "sha256": self.soundfont.sha256},
+                "soundfont": {"name": cue.soundfont.name, "sha256": cue.soundfont.sha256},
                 "synth": self.config.synth.model_dump(mode="json"),
                 "ending": request.ending.value,
                 "length_samples": cue.length_samples,
@@ -225,6 +274,12 @@ class CueRenderer:
                     "lead": request.lead if cue.balance else None,
                     "sections": [section.as_record() for section in cue.balance],
                 },
+                "mix": {
+                    "space": stem_mix().space_for(request.mood).model_dump(mode="json"),
+                    "stems": {strip.stem: strip.as_record() for strip in cue.strips},
+                }
+                if cue.strips
+                else None,
                 "loudness_target_lufs": delivery.loudness,
                 "true_peak_ceiling_dbtp": delivery.true_peak,
             }

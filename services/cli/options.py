@@ -34,7 +34,11 @@ Models = Annotated[
 ]
 Soundfont = Annotated[
     str | None,
-    typer.Option(help="A .sf2 soundfont; default: FluidR3_GM if installed, else TimGM6mb.", show_default=False),
+    typer.Option(
+        help="A .sf2/.sf3 soundfont, or fluidr3, timgm6mb, musescore-general; default: FluidR3_GM if installed, "
+        "else TimGM6mb. A palette's own soundfont (palettes.yaml) wins for its mood.",
+        show_default=False,
+    ),
 ]
 Workers = Annotated[
     int | None,

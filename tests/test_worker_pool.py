@@ -221,7 +221,9 @@ def test_workers_killed_by_rays_memory_monitor_fail_their_cues_with_advice_and_t
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize(("stop", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+# SIGTERM only: Ctrl-C (SIGINT) goes through the same handler to exit 128 + 2; each case costs a batch (~30 s) in a
+# suite held under CI's 15 minutes.
+@pytest.mark.parametrize(("stop", "status"), [(signal.SIGTERM, 143)])
 def test_a_batch_stopped_by_a_signal_says_what_was_delivered_and_a_rerun_finishes_it(
     ray_session, tmp_path, stop, status
 ):

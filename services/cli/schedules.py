@@ -81,7 +81,7 @@ def schedule_run(
             help="Run the occurrence due at this time (ISO 8601, UTC unless given); default: now.", show_default=False
         ),
     ] = None,
-    store: Store = DEFAULT_STORE,
+    store: Store = None,
     ray_address: RayAddress = None,
     workers: Workers = None,
     worker_cpus: WorkerCpus = GenerateConfig.model_fields["worker_cpus"].default,
@@ -97,6 +97,7 @@ def schedule_run(
     with reported_errors():
         schedule = read_schedule(file)
         _say_own_store(schedule, store)
+        store = store or DEFAULT_STORE
         when, resolved = requested_occurrence(schedule, at, dt.datetime.now(dt.UTC))
         if resolved:
             out.print(resolved, markup=False)
@@ -109,7 +110,7 @@ def schedule_run(
 @commands.command("serve")
 def schedule_serve(
     folder: Annotated[Path, typer.Argument(help="A folder of schedule files (or one file).")],
-    store: Store = DEFAULT_STORE,
+    store: Store = None,
     ray_address: RayAddress = None,
     poll: Annotated[float, typer.Option(min=1, help="Seconds between checks for due occurrences.")] = 30.0,
     once: Annotated[bool, typer.Option("--once", help="Check once, run what is due, and exit.")] = False,
@@ -133,6 +134,7 @@ def schedule_serve(
         stamp,
     )
 
+    given, store = store, store or DEFAULT_STORE
     base = _base_config(store, ray_address, workers, worker_cpus)
     first = True
     while True:
@@ -144,7 +146,7 @@ def schedule_serve(
             try:
                 schedule = read_schedule(path)
                 if first:
-                    _say_own_store(schedule, store)
+                    _say_own_store(schedule, given)
                 state = ScheduleState(open_store(schedule.store or store), schedule.name)
                 now = dt.datetime.now(dt.UTC)
                 when, missed = due(schedule, state, now)
@@ -164,9 +166,10 @@ def schedule_serve(
         time.sleep(poll)
 
 
-def _say_own_store(schedule, store: str) -> None:
-    """A schedule's ``store:`` wins over ``--store``: say so, so results are never looked for in the wrong place."""
-    if schedule.store and parse_store_uri(schedule.store) != parse_store_uri(store):
+def _say_own_store(schedule, store: str | None) -> None:
+    """A schedule's ``store:`` wins over ``--store``: when one was given (flag or CUES_STORE) and differs, say so,
+    so results are never looked for in the wrong place."""
+    if store and schedule.store and parse_store_uri(schedule.store) != parse_store_uri(store):
         line = f"{schedule.name}: results go to the schedule's own store {schedule.store}, not {store}"
         err.print(line, markup=False)
 
@@ -181,7 +184,7 @@ def _report(path: Path, error: ScoringError) -> int:
 @commands.command("list")
 def schedule_list(
     folder: Annotated[Path, typer.Argument(help="A folder of schedule files (or one file).")],
-    store: Store = DEFAULT_STORE,
+    store: Store = None,
     upcoming: Annotated[int, typer.Option(min=1, help="How many next times to show.")] = 3,
 ) -> None:
     """Each schedule's next times, and its last runs with their outcome (keep_last of them, default 5). A bad
@@ -199,7 +202,7 @@ def schedule_list(
     for path in paths:
         try:
             schedule = read_schedule(path)
-            state = ScheduleState(open_store(schedule.store or store), schedule.name)
+            state = ScheduleState(open_store(schedule.store or store or DEFAULT_STORE), schedule.name)
             nexts = ", ".join(stamp(t) for t in occurrences_after(schedule, now, upcoming))
             runs = state.runs()[-(schedule.keep_last or 5) :]
             lines = [_run_line(state, path, occurrence, result, now) for occurrence, result in runs]

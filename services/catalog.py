@@ -160,10 +160,9 @@ def list_batches(store: ObjectStore, on_unreadable: Unreadable | None = None) ->
 
 def batch_summary(store: ObjectStore, record: BatchRecord) -> dict:
     """One batch as ``cues batches`` lists it (text and JSON)."""
-    first = record.runs[0].started if record.runs else record.created
     return {
         "batch_id": record.batch_id,
-        "created": first,
+        "created": record.created,  # the first run's: a re-run keeps it (BatchRecord.after)
         "last_run": record.runs[-1].started if record.runs else record.created,
         "runs": max(1, len(record.runs)),
         "status": record.status,

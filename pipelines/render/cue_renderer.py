@@ -170,11 +170,11 @@ class CueRenderer:
 
         clock = time.perf_counter()
         loop = request.ending == Ending.loop
+        names = [stem.name for stem in performance.stems]
         if loop:  # a loop is mixed as the ring that repeats: folded first (stem_mix.py)
             raw = fold_loop(raw, length)
         strips: list[StemStrip] = []
         if config.mix:
-            names = [stem.name for stem in performance.stems]
             strips = mix_stems(raw, rate, names, stem_mix(), lead=request.lead, mood=request.mood, ring=loop)
         timings["mix_s"] = time.perf_counter() - clock
 
@@ -203,17 +203,17 @@ class CueRenderer:
                 tail_floor=floor,
             )
         del raw
-        sums = sum_alternates(shaped, [stem.name for stem in performance.stems], request.alternates)
+        sums = sum_alternates(shaped, names, request.alternates)
         stems, groups = _gathered(performance.stems, request.grouping)
         layers = None  # summed before ``master`` scales the rendered stems in place
         if request.layers is not None:
-            layers = sum_layers(shaped, [stem.name for stem in performance.stems], request.layers)
+            layers = sum_layers(shaped, names, request.layers)
         mastered = master(
             shaped,
             rate,
             delivery.loudness,
             delivery.true_peak,
-            loop=request.ending == Ending.loop,
+            loop=loop,
             release_ms=config.limiter_release_ms,
             lookahead_ms=config.limiter_lookahead_ms,
             groups=groups,
@@ -224,7 +224,7 @@ class CueRenderer:
             rate,
             delivery.true_peak,
             mastered.limiter,
-            loop=request.ending == Ending.loop,
+            loop=loop,
             release_ms=config.limiter_release_ms,
             lookahead_ms=config.limiter_lookahead_ms,
         )

@@ -81,13 +81,21 @@ $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
+# uv installs the same pinned packages as pip in a fifth of the time (31 s against 2 min 50 s on 2 cores: pip spends
+# most of its time compiling bytecode and resolving one package at a time). uv does not read pip's configuration, so
+# a machine's pip wheel folder (PIP_FIND_LINKS, e.g. a local CPU wheel of torch) is handed over. Without uv on the
+# package index, pip does the install.
+UV_LINKS := $(foreach d,$(PIP_FIND_LINKS),--find-links $(d))
+INSTALL = { $(BIN)/pip install -q uv && $(BIN)/uv pip install -q --python $(BIN)/python $(UV_LINKS) $(1); } || \
+	$(BIN)/pip install -q $(1)
+
 # Reinstall when the project's dependencies change.
 $(BIN)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(call INSTALL,-e .)
 	@touch $@
 
 $(BIN)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+	$(call INSTALL,-e '.[test]')
 	@touch $@ $(BIN)/.installed
 
 clean:

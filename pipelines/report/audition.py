@@ -48,7 +48,7 @@ AUDITION_STYLE = """
 .mark.asked{border-left:1px dotted #e00000}.mark.missed span{font-weight:600}
 .playhead{position:absolute;top:-3px;bottom:-3px;width:0;border-left:2px solid #111;pointer-events:none}
 .mixer{display:flex;flex-wrap:wrap;gap:4px 16px;margin:4px 0}.mixer .track{white-space:nowrap}
-.keys{font-size:12px;margin:2px 0}
+.keys{font-size:12px;margin:2px 0}.sources label{margin-right:6px}
 """
 
 
@@ -157,7 +157,7 @@ def _controls(cue_id: str, sources: list[dict], duration: float) -> str:
     menu = ""
     if others:
         options = "".join(f'<option value="{escape(s["id"])}">{escape(s["label"])}</option>' for s in others)
-        menu = f'<label>or cue <select class="compare"><option value="">—</option>{options}</select></label>'
+        menu = f'<label><span class="dim">· other cue</span> <select class="compare"><option value="">—</option>{options}</select></label>'
     return (
         '<div class="room-controls" hidden><button type="button" class="play">▶ play</button>'
         f'<span><span class="clock">0:00.0</span> / {_clock(duration)}</span>'

@@ -1,23 +1,22 @@
 """The report's audition room (``pipelines/report/audition.py`` and ``audition.js``): its HTML from a manifest, and
-the player driven in a real headless Chromium through Playwright, over HTTP (Web Audio: one clock, a gain per file)
-and from ``file://`` (the page's own folder: ``Audio`` elements kept in step), on a tiny store of six-second cues
-built with tests/test_report.py's helpers."""
+the player driven in a real headless Chromium through Playwright, from an S3 store (the moto server: the report and
+its presigned links, Web Audio on one clock, a gain per file) and from a local store's ``file://`` page (``Audio``
+elements kept in step), on a tiny store of six-second cues built with tests/test_report.py's helpers."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import re
 import shutil
-import threading
 import time
 
 import numpy as np
 import pytest
 
+from cues.pipelines.generate.batch_outputs import write_report as write_report_to
 from cues.pipelines.render.waveform import waveform_peaks
 from cues.pipelines.report.audition import audition_room, comparison
 from cues.pipelines.report.report_html import relative_link
+from cues.pipelines.store import open_store
 from cues.schemas.batch import BatchRecord
 from cues.schemas.plan import Hit
 from tests.test_report import BATCH_ID, PLAN, REPORT_KEY, delivered, write_cue, write_report
@@ -76,27 +75,23 @@ def test_room_marks_sections_and_hits_and_says_what_missed(room_store):
     assert html.count("<path ") == 1  # the waveform, from the manifest's peaks
 
 
-@pytest.fixture(scope="module")
-def served(room_store):
-    """The room store over HTTP on localhost (as a presigned S3 report is: one origin with its files)."""
-    root = room_store[0]
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):  # the test's output is not an access log
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+def s3_report(root, batch: BatchRecord, manifests, bucket: str) -> str:
+    """The local room store copied into ``bucket``, its report written there with presigned links (as ``cues submit``
+    writes it); returns the report's presigned URL."""
+    store = open_store(f"s3://{bucket}/rooms")
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.parts[-1] != "report.html"):
+        key = path.relative_to(root).as_posix()
+        store.put_bytes(key, path.read_bytes(), content_type="audio/wav" if key.endswith(".wav") else None)
+    return store.presigned_url(write_report_to(store, batch, manifests), 600)
 
 
+@pytest.mark.s3
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Chromium (Debian package 'chromium')")
-def test_room_plays_solos_mutes_and_switches_in_chromium(room_store, served):
+def test_room_plays_solos_mutes_and_switches_in_chromium(room_store, s3_bucket):
     playwright = pytest.importorskip("playwright.sync_api")
     root, batch, manifests = room_store
     page_file = write_report(root, batch, manifests)
+    report_url = s3_report(root, batch, manifests, s3_bucket)
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(
             executable_path=shutil.which("chromium"), args=["--autoplay-policy=no-user-gesture-required"]
@@ -105,7 +100,7 @@ def test_room_plays_solos_mutes_and_switches_in_chromium(room_store, served):
             errors: list[str] = []
             page = browser.new_page()
             page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(f"{served}/{REPORT_KEY}")
+            page.goto(report_url)
             room = page.locator("#cue-night-chase .room")
             state = "cuesRooms['night-chase']"
 

@@ -49,6 +49,7 @@ AUDITION_STYLE = """
 .playhead{position:absolute;top:-3px;bottom:-3px;width:0;border-left:2px solid #111;pointer-events:none}
 .mixer{display:flex;flex-wrap:wrap;gap:4px 16px;margin:4px 0}.mixer .track{white-space:nowrap}
 .keys{font-size:12px;margin:2px 0}.sources label{margin-right:6px}
+.room [hidden]{display:none}
 """
 
 

@@ -116,8 +116,10 @@ def test_room_plays_solos_mutes_and_switches_in_chromium(room_store, s3_bucket):
             page.wait_for_timeout(200)
             assert _playhead_percent(room) > left > 0  # the playhead moves
 
+            assert not room.locator('.mixer[data-source="stems"]').is_visible()  # the mix has no mixer
             room.locator('input[value="stems"]').check()
             page.wait_for_function(f"{state}.source === 'stems'")
+            assert room.locator('.mixer[data-source="stems"]').is_visible()
             assert _settled(page, state, {"mix": 0, "stem:melody": 1, "stem:bass": 1, "stem:drums": 1})
             room.locator('.track[data-track="stem:bass"] button.solo').click()
             assert _settled(page, state, {"stem:melody": 0, "stem:bass": 1, "stem:drums": 0})
@@ -150,6 +152,13 @@ def test_room_plays_solos_mutes_and_switches_in_chromium(room_store, s3_bucket):
             room.locator('.track[data-track="stem:melody"] button.mute').click()
             assert _settled(local, state, {"stem:melody": 0, "stem:bass": 1, "stem:drums": 1, "mix": 0})
             assert _playhead_percent(room) > 0 and errors == []
+
+            # without a script: the page's players, the waveform and the markers, and no dead controls
+            plain = browser.new_context(java_script_enabled=False).new_page()
+            plain.goto(page_file.as_uri())
+            room = plain.locator("#cue-night-chase")
+            assert room.locator("audio").is_visible() and room.locator(".timeline path").is_visible()
+            assert room.locator(".mark.hit").is_visible() and not room.locator(".room-controls").is_visible()
         finally:
             browser.close()
 

@@ -113,6 +113,7 @@
             .then(function (bytes) { return audioContext().decodeAudioData(bytes); })
             .then(function (buffer) {
               track.buffer = buffer;
+              if (track.id === "mix") room.drawWave(buffer);
               track.gain = audioContext().createGain();
               track.gain.gain.value = 0;
               track.gain.connect(audioContext().destination);
@@ -126,6 +127,32 @@
       }
       return track.loading;
     }));
+  };
+
+  // A manifest written before waveforms has none in the page: draw the mix's once it is decoded, as the report
+  // would have (pipelines/render/waveform.py: min and max per bin, both channels, in 127ths of full scale).
+  Room.prototype.drawWave = function (buffer) {
+    var timeline = this.el.querySelector(".timeline");
+    if (!timeline || timeline.querySelector("svg")) return;
+    var bins = 400, per = Math.max(1, Math.ceil(buffer.length / bins)), high = [], low = [];
+    for (var b = 0; b * per < buffer.length; b++) {
+      var top = 0, bottom = 0;
+      for (var c = 0; c < buffer.numberOfChannels; c++) {
+        var data = buffer.getChannelData(c), end = Math.min(buffer.length, (b + 1) * per);
+        for (var i = b * per; i < end; i++) { if (data[i] > top) top = data[i]; if (data[i] < bottom) bottom = data[i]; }
+      }
+      high.push(Math.round(Math.min(top, 1) * 127));
+      low.push(Math.round(Math.max(bottom, -1) * 127));
+    }
+    var points = high.map(function (v, i) { return (i + 0.5) + "," + (-v); });
+    for (var j = low.length - 1; j >= 0; j--) points.push((j + 0.5) + "," + (-low[j]));
+    var width = this.duration * buffer.sampleRate / per, ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg"), path = document.createElementNS(ns, "path");
+    svg.setAttribute("viewBox", "0 -127 " + width.toFixed(3) + " 254");
+    svg.setAttribute("preserveAspectRatio", "none");
+    path.setAttribute("d", "M0,0 L" + points.join(" ") + " Z");
+    svg.appendChild(path);
+    timeline.insertBefore(svg, timeline.firstChild);
   };
 
   Room.prototype.say = function (text) { if (this.status) this.status.textContent = text; };

@@ -17,6 +17,8 @@ Decisions where the contract is silent:
   player in its room (its ``<audio>`` player stays).
 - The timeline spans the audio (``audio.duration_s``, a ring-out tail included), or the plan's length if longer.
 - Nothing is fetched before the listener asks: a source's files load when it is first played or chosen.
+- A cue rendered before manifests carried a waveform keeps none (its render key is the same, so a re-submit skips
+  it): its timeline has the markers only, and over http(s) the script draws the mix's waveform once it is decoded.
 """
 
 from __future__ import annotations
@@ -158,7 +160,10 @@ def _controls(cue_id: str, sources: list[dict], duration: float) -> str:
     menu = ""
     if others:
         options = "".join(f'<option value="{escape(s["id"])}">{escape(s["label"])}</option>' for s in others)
-        menu = f'<label><span class="dim">· other cue</span> <select class="compare"><option value="">—</option>{options}</select></label>'
+        menu = (
+            f'<label><span class="dim">· other cue</span> <select class="compare"><option value="">—</option>'
+            f"{options}</select></label>"
+        )
     return (
         '<div class="room-controls" hidden><button type="button" class="play">▶ play</button>'
         f'<span><span class="clock">0:00.0</span> / {_clock(duration)}</span>'

@@ -1,7 +1,7 @@
 """The report's audition room (``pipelines/report/audition.py`` and ``audition.js``): its HTML from a manifest, and
 the player driven in a real headless Chromium through Playwright, from an S3 store (the moto server: the report and
 its presigned links, Web Audio on one clock, a gain per file) and from a local store's ``file://`` page (``Audio``
-elements kept in step), on a tiny store of six-second cues built with tests/test_report.py's helpers."""
+elements kept in step), on a tiny store of short cues built with tests/test_report.py's helpers."""
 
 from __future__ import annotations
 
@@ -21,12 +21,14 @@ from cues.schemas.batch import BatchRecord
 from cues.schemas.plan import Hit
 from tests.test_report import BATCH_ID, PLAN, REPORT_KEY, delivered, write_cue, write_report
 
-SECONDS = 6.0  # the plan's length: the markers of tests/test_report.py's plan (sections at 0 and 2 s, a hit at 2 s)
+# Audio longer than the plan's 6 s (a ring-out tail): the timeline spans it, and the steps of the browser test have
+# time to run before the room reaches its end, even on a loaded CI machine.
+SECONDS = 12.0
 
 
 @pytest.fixture(scope="module")
 def room_store(tmp_path_factory):
-    """A local store with a cue and its cutdown, six seconds of audio each; returns (root, batch, manifests)."""
+    """A local store with a cue (12 s of audio) and its cutdown (4 s); returns (root, batch, manifests)."""
     root = tmp_path_factory.mktemp("rooms")
     chase = write_cue(root, "night-chase", "k-aaa111aaa111", title=None, preview=False, roll=False, seconds=SECONDS)
     short = write_cue(
@@ -63,10 +65,10 @@ def test_room_marks_sections_and_hits_and_says_what_missed(room_store):
     marks = re.findall(r'<div class="mark ([a-z ]+)" style="left:([0-9.]+)%" data-t="([0-9.]+)"', html)
     assert marks == [
         ("section", "0.0000", "0"),
-        ("section", "33.3333", "2"),
-        ("hit", "33.3333", "2"),
-        ("hit missed", "50.8333", "3.05"),
-        ("asked", "50.0000", "3"),
+        ("section", "16.6667", "2"),  # of the 12 s the audio lasts
+        ("hit", "16.6667", "2"),
+        ("hit missed", "25.4167", "3.05"),
+        ("asked", "25.0000", "3"),
     ]
     assert ">hit 2 MISSED<" in html and "landed 3.050 s (+50.0 ms)" in html
     assert '<li class="warn">warning: hit 2 missed by 50 ms</li>' in html
@@ -106,7 +108,7 @@ def test_room_plays_solos_mutes_and_switches_in_chromium(room_store, s3_bucket):
             room = page.locator("#cue-night-chase .room")
             state = "cuesRooms['night-chase']"
 
-            # the markers sit at the plan's times on the drawn timeline (6 s wide)
+            # the markers sit at the plan's times on the drawn timeline (12 s wide)
             box = room.locator(".timeline").bounding_box()
             for mark, at_s in (("section", 0.0), ("section", 2.0), ("hit", 2.0)):
                 found = room.locator(f'.mark.{mark}[data-t="{at_s:g}"]').bounding_box()
@@ -139,7 +141,7 @@ def test_room_plays_solos_mutes_and_switches_in_chromium(room_store, s3_bucket):
             page.keyboard.press("b")
             assert _settled(page, state, {"cue:night-chase-4s": 0, "stem:melody": 1, "stem:drums": 0})
             after = page.evaluate(f"{state}.position()")
-            assert page.evaluate(f"{state}.playing") and before < after < before + 2.0
+            assert page.evaluate(f"{state}.playing") and before < after < before + 5.0  # played on
 
             page.keyboard.press(" ")  # space pauses
             assert page.evaluate(f"{state}.playing") is False

@@ -5,6 +5,8 @@ elements kept in step), on a tiny store of short cues built with tests/test_repo
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 import time
@@ -15,7 +17,7 @@ import pytest
 from cues.pipelines.generate.batch_outputs import write_report as write_report_to
 from cues.pipelines.render.waveform import waveform_peaks
 from cues.pipelines.report.audition import audition_room, comparison
-from cues.pipelines.report.report_html import relative_link
+from cues.pipelines.report.report_html import relative_link, report_html
 from cues.pipelines.store import open_store
 from cues.schemas.batch import BatchRecord
 from cues.schemas.plan import Hit
@@ -34,12 +36,14 @@ def room_store(tmp_path_factory):
     short = write_cue(
         root, "night-chase-4s", "k-bbb222bbb222", title=None, preview=False, roll=False, cutdown=4.0, seconds=4.0
     )
+    dawn = write_cue(root, "dawn", "k-ccc333ccc333", title=None, preview=False, roll=False, seconds=2.0)
+    dawn = dawn.model_copy(update={"brief_id": "dawn"})  # another brief's cue: only the page's catalog lists it
     batch = BatchRecord(
         batch_id=BATCH_ID, status="rendered", created="", code_version="", store="", sources=(), briefs=(), cues=(),
-        results=(delivered(chase), delivered(short)),
+        results=(delivered(chase), delivered(short), delivered(dawn)),
     )  # fmt: skip
     (root / "batches" / BATCH_ID).mkdir(parents=True)
-    return root, batch, {"night-chase": chase, "night-chase-4s": short}
+    return root, batch, {"night-chase": chase, "night-chase-4s": short, "dawn": dawn}
 
 
 def test_waveform_peaks_are_min_max_pairs_in_127ths():
@@ -75,6 +79,16 @@ def test_room_marks_sections_and_hits_and_says_what_missed(room_store):
     assert '<div class="room-controls" hidden>' in html  # shown by the script: without one, the page's players
     assert 'value="cue:night-chase-4s">night-chase-4s (4 s)</option>' in html
     assert html.count("<path ") == 1  # the waveform, from the manifest's peaks
+
+
+def test_a_page_lists_its_cues_once_and_each_room_its_own_briefs(room_store):
+    root, batch, manifests = room_store
+    page = report_html(batch, manifests, relative_link(REPORT_KEY))
+    [catalog] = re.findall(r'<div id="cue-catalog" hidden data-cues="([^"]*)"', page)
+    assert [c["cue"] for c in json.loads(html.unescape(catalog))] == ["night-chase", "night-chase-4s", "dawn"]
+    rooms = [json.loads(html.unescape(r)) for r in re.findall(r'<div class="room" data-room="([^"]*)"', page)]
+    compared = {room["cue"]: [s["id"] for s in room["sources"] if s["id"].startswith("cue:")] for room in rooms}
+    assert compared == {"night-chase": ["cue:night-chase-4s"], "night-chase-4s": ["cue:night-chase"], "dawn": []}
 
 
 def s3_report(root, batch: BatchRecord, manifests, bucket: str) -> str:
@@ -135,6 +149,8 @@ def test_room_plays_solos_mutes_and_switches_in_chromium(room_store, s3_bucket):
 
             # A/B: the cutdown at the same position, then back with the key B, without stopping
             before = page.evaluate(f"{state}.position()")
+            options = room.locator("select.compare option").evaluate_all("o => o.map(e => e.value)")
+            assert options == ["", "cue:night-chase-4s", "cue:dawn"]  # its brief's, then the page's others
             room.locator("select.compare").select_option("cue:night-chase-4s")
             page.wait_for_function(f"{state}.source === 'cue:night-chase-4s'")
             assert _settled(page, state, {"cue:night-chase-4s": 1, "stem:melody": 0, "stem:bass": 0, "mix": 0})

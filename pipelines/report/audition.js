@@ -22,8 +22,19 @@
   }
   function now() { return webAudio ? audioContext().currentTime : performance.now() / 1000; }
 
+  // The page's cues (audition.py's cue_catalog): each room offers those it does not list itself.
+  var catalogElement = document.getElementById("cue-catalog");
+  var catalog = catalogElement ? JSON.parse(catalogElement.getAttribute("data-cues")) : [];
+
   function Room(element) {
     var room = this, data = JSON.parse(element.getAttribute("data-room"));
+    var listed = {};
+    data.sources.forEach(function (source) { listed[source.id] = true; });
+    var extra = catalog.filter(function (c) { return c.cue !== data.cue && !listed["cue:" + c.cue]; });
+    extra.forEach(function (c) {
+      var id = "cue:" + c.cue;
+      data.sources.push({id: id, label: c.label, tracks: [{id: id, label: c.label, url: c.url}]});
+    });
     this.el = element;
     this.cue = data.cue;
     this.duration = data.duration;
@@ -55,7 +66,14 @@
       radio.addEventListener("change", function () { if (radio.checked) room.select(radio.value); });
     });
     var menu = element.querySelector("select.compare");
-    if (menu) menu.addEventListener("change", function () { if (menu.value) room.select(menu.value); });
+    extra.forEach(function (c) {
+      var option = document.createElement("option");
+      option.value = "cue:" + c.cue;
+      option.textContent = c.label;
+      menu.appendChild(option);
+    });
+    if (menu.options.length < 2) element.querySelector("label.compare").hidden = true;
+    menu.addEventListener("change", function () { if (menu.value) room.select(menu.value); });
     element.querySelector(".timeline").addEventListener("click", function (event) {
       var box = event.currentTarget.getBoundingClientRect();
       room.seek((event.clientX - box.left) / box.width * room.duration);

@@ -1,7 +1,8 @@
 """One cue's audition room: its waveform with a playhead, the plan's sections and hits on it, and a player that plays
 the mix, the stems (each soloed or muted), the alternates, the game layers, or another cue, switching between them at
 the same position. Built from the cue's manifest alone, so the batch report and an HTTP service's page use the same
-block (:func:`audition_room`) and the same script and style (:data:`AUDITION_SCRIPT`, :data:`AUDITION_STYLE`).
+block (:func:`audition_room`), list of the page's cues to compare with (:func:`cue_catalog`), and script and style
+(:data:`AUDITION_SCRIPT`, :data:`AUDITION_STYLE`).
 
 The waveform, the markers and the plan's notes are HTML and SVG, there without a script. ``audition.js`` adds the
 player: over http(s) (a presigned S3 report is one origin with its files) it decodes each file into an
@@ -24,7 +25,7 @@ Decisions where the contract is silent:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 from importlib.resources import files
@@ -101,6 +102,13 @@ def audition_room(
     return "".join(parts)
 
 
+def cue_catalog(comparisons: Iterable[Comparison]) -> str:
+    """HTML: the cues of a page as one list every room's menu of other cues draws from (``audition.js``), so that a
+    page of N cues carries N links, not one per pair; a room's own ``compare`` cues come first in its menu."""
+    cues = [{"cue": c.cue_id, "label": c.label, "url": c.url} for c in comparisons]
+    return f'<div id="cue-catalog" hidden data-cues="{escape(json.dumps(cues, separators=(",", ":")))}"></div>'
+
+
 def plan_notes(plan: Plan) -> list[tuple[str, str]]:
     """The plan's notes as (kind, text), warnings first: ``warning`` for a note that departs from the brief (a moved
     tempo, a missed hit), ``note`` for the others."""
@@ -157,13 +165,12 @@ def _controls(cue_id: str, sources: list[dict], duration: float) -> str:
         f"{' checked' * (i == 0)}> {escape(s['label'])}</label> "
         for i, s in enumerate(own)
     )
-    menu = ""
-    if others:
-        options = "".join(f'<option value="{escape(s["id"])}">{escape(s["label"])}</option>' for s in others)
-        menu = (
-            f'<label><span class="dim">· other cue</span> <select class="compare"><option value="">—</option>'
-            f"{options}</select></label>"
-        )
+    options = "".join(f'<option value="{escape(s["id"])}">{escape(s["label"])}</option>' for s in others)
+    # always there: the script adds the page's other cues (cue_catalog) and hides a menu left empty
+    menu = (
+        f'<label class="compare"><span class="dim">· other cue</span> <select class="compare">'
+        f'<option value="">—</option>{options}</select></label>'
+    )
     return (
         '<div class="room-controls" hidden><button type="button" class="play">▶ play</button>'
         f'<span><span class="clock">0:00.0</span> / {_clock(duration)}</span>'

@@ -28,6 +28,7 @@ from cues.pipelines.report.audition import (
     Comparison,
     audition_room,
     comparison,
+    cue_catalog,
     hit_landed,
 )
 from cues.pipelines.report.game_audio import game_players
@@ -91,9 +92,11 @@ def report_html(batch: BatchRecord, manifests: dict[str, CueManifest], link: Cal
     if batch.delivered:
         parts.append(_index(batch.delivered, manifests))
     prefixes = {r.cue_id: r.prefix for r in batch.delivered}
-    others = {cue_id: comparison(m, link, prefixes.get(cue_id)) for cue_id, m in manifests.items()}
+    masters = {cue_id: comparison(m, link, prefixes.get(cue_id)) for cue_id, m in manifests.items()}
+    masters = {cue_id: c for cue_id, c in masters.items() if c is not None}
+    parts.append(cue_catalog(masters.values()))
     parts.extend(
-        _card(result, manifests.get(result.cue_id), link, _comparisons(result.cue_id, manifests, others))
+        _card(result, manifests.get(result.cue_id), link, _same_brief(result.cue_id, manifests, masters))
         for result in batch.delivered
     )
     parts.append(f"<script>{SCRIPT}</script></body></html>\n")
@@ -117,14 +120,11 @@ def relative_link(report_key: str) -> Callable[[str], str]:
 # --- the parts of the page ------------------------------------------------------------------------------------
 
 
-def _comparisons(
-    cue_id: str, manifests: dict[str, CueManifest], others: dict[str, Comparison | None]
-) -> list[Comparison]:
-    """The cues a card's room can switch to: every other cue of the batch with a master, those of the same brief
-    (its variations and cutdowns) first."""
+def _same_brief(cue_id: str, manifests: dict[str, CueManifest], masters: dict[str, Comparison]) -> list[Comparison]:
+    """The cues listed first in a card's menu of other cues: its brief's variations and cutdowns (the page's
+    catalog offers the rest)."""
     brief = manifests[cue_id].brief_id if cue_id in manifests else None
-    found = [c for other, c in others.items() if c is not None and other != cue_id]
-    return sorted(found, key=lambda c: manifests[c.cue_id].brief_id != brief)
+    return [c for other, c in masters.items() if other != cue_id and manifests[other].brief_id == brief]
 
 
 def _header(batch: BatchRecord, manifests: dict[str, CueManifest], link: Callable[[str], str]) -> str:

@@ -11,7 +11,8 @@ Decisions where the contract is silent:
 - Both channels fold into one lane (the min and max over left and right): the room shows where the music is loud
   and where it rests, not the stereo image.
 - Values are linear amplitude in 1/127 of full scale, rounded to the nearest step: a bin quieter than half a step
-  (−48 dBFS) shows as 0. The mix is read in place (views, no copy): a 10-minute mix must not cost a second copy.
+  (−48 dBFS) shows as 0. The mix is read in chunks of 65,536 frames: a 10-minute mix must not cost a second copy,
+  and a transposed (frames, channels) view costs no more than a contiguous one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 BINS = 400  # pairs per file: a report card is about 1,200 px wide, so a bin is 3 px
 SCALE = 127  # int8's positive range, as audiowaveform's 8-bit data
+CHUNK_FRAMES = 1 << 16  # read in pieces of about this many frames: whatever the layout, never a copy of the whole
 
 
 def waveform_peaks(mix: np.ndarray, rate: int, bins: int = BINS) -> dict:
@@ -35,18 +37,20 @@ def waveform_peaks(mix: np.ndarray, rate: int, bins: int = BINS) -> dict:
         raise ValueError(f"bins must be at least 1, got {bins}")
     frames = mix.shape[-1]
     per_bin = max(1, math.ceil(frames / bins))
-    whole = frames // per_bin
-    lows, highs = [], []
-    if whole:
-        blocks = mix[:, : whole * per_bin].reshape(mix.shape[0], whole, per_bin)  # (channels, bins, frames): a view
-        lows.append(blocks.min(axis=2).min(axis=0))
-        highs.append(blocks.max(axis=2).max(axis=0))
-    if frames > whole * per_bin:  # the last, short bin
-        rest = mix[:, whole * per_bin :]
-        lows.append(np.array([rest.min()]))
-        highs.append(np.array([rest.max()]))
-    low = np.rint(np.clip(np.concatenate(lows or [np.zeros(0)]), -1.0, 0.0) * SCALE)
-    high = np.rint(np.clip(np.concatenate(highs or [np.zeros(0)]), 0.0, 1.0) * SCALE)
+    count = math.ceil(frames / per_bin)
+    low, high = np.zeros(count), np.zeros(count)
+    step = max(1, CHUNK_FRAMES // per_bin)  # bins per chunk
+    for first in range(0, count, step):
+        chunk = mix[:, first * per_bin : (first + step) * per_bin]
+        n = math.ceil(chunk.shape[-1] / per_bin)
+        # a small contiguous copy, zero-padded to whole bins: zeros never move a min (≤ 0) or a max (≥ 0)
+        block = np.zeros((mix.shape[0], n * per_bin), dtype=np.float32)
+        block[:, : chunk.shape[-1]] = chunk
+        block = block.reshape(mix.shape[0], n, per_bin)  # (channels, bins, frames per bin)
+        low[first : first + n] = block.min(axis=(0, 2))
+        high[first : first + n] = block.max(axis=(0, 2))
+    low = np.rint(np.clip(low, -1.0, 0.0) * SCALE)
+    high = np.rint(np.clip(high, 0.0, 1.0) * SCALE)
     return {
         "samples_per_bin": per_bin,
         "sample_rate": rate,

@@ -218,6 +218,18 @@ class Mix(BaseModel):
     stems: dict[str, StemStripRecord] = Field(description="Rendered (role-group) stem → its strip.")
 
 
+class Waveform(BaseModel):
+    """The mix's waveform overview (``pipelines/render/waveform.py``): a (min, max) pair per bin of
+    ``samples_per_bin`` frames over the whole file, both channels folded into one, as audiowaveform's 8-bit data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    samples_per_bin: int = Field(ge=1, description="Sample frames per bin (the last bin may be shorter).")
+    sample_rate: int = Field(ge=1, description="Hz.")
+    low: tuple[int, ...] = Field(description="Each bin's lowest sample, in 1/127 of full scale, -127 to 0.")
+    high: tuple[int, ...] = Field(description="Each bin's highest sample, in 1/127 of full scale, 0 to 127.")
+
+
 class AudioSummary(BaseModel):
     """The render of the cue: format, length, mastering gain and limiter, and the renderer's identity."""
 
@@ -253,6 +265,9 @@ class AudioSummary(BaseModel):
     )
     mix: Mix | None = Field(
         None, description="Each stem's channel strip and reverb send; None with the mix off and before render-3."
+    )
+    waveform: Waveform | None = Field(
+        None, description="The mix's waveform overview for the report; None in manifests written before it."
     )
     loudness_target_lufs: float
     true_peak_ceiling_dbtp: float

@@ -3,6 +3,7 @@ loop and cue points in every WAV (read back by a RIFF walker written here, indep
 layers that sum to the mix, stingers in key."""
 
 import io
+import re
 import struct
 
 import numpy as np
@@ -17,6 +18,7 @@ from cues.pipelines.compose.stingers import compose_stinger
 from cues.pipelines.generate.cue_writer import audio_request, deliver_cue
 from cues.pipelines.generate.expansion import expand_cues
 from cues.pipelines.render.cue_renderer import CueRenderer
+from cues.pipelines.report.audition import audition_room
 from cues.pipelines.report.game_audio import game_players
 from cues.pipelines.store import open_store
 from cues.schemas.brief import Brief
@@ -153,6 +155,9 @@ def test_the_report_plays_each_layer_and_stinger(game):
     for kind in ("hit", "rise", "resolve"):
         src = f"{manifest.prefix}/stingers/{kind}.wav"
         assert f'<p>{kind}</p><audio controls preload="none" src="{src}"></audio>' in html
+    room = audition_room(manifest, lambda key: key)  # the layers as one source, each soloed or muted
+    assert '<div class="mixer" data-source="layers" hidden>' in room
+    assert re.findall(r'data-track="(layer:[a-z]+)"', room) == ["layer:low", "layer:mid", "layer:high"]
 
 
 def test_each_stinger_is_in_key_a_bar_or_two_at_the_cues_tempo_and_at_its_loudness(game):

@@ -23,9 +23,11 @@ from cues.pipelines.render.midi_events import StemRoute, read_performance
 from cues.pipelines.render.soundfont import TIMGM6MB, candidates, find_soundfont
 from cues.pipelines.render.stem_mix import reverb
 from cues.pipelines.render.synth import BusSynth
+from cues.pipelines.render.waveform import waveform_peaks
 from cues.schemas.brief import Delivery, Ending
 from cues.schemas.config import RenderConfig, SynthConfig
 from cues.schemas.errors import MidiReadError, SoundfontMissing
+from cues.schemas.manifest import Waveform
 from cues.schemas.palettes import palettes
 from cues.schemas.stem_mix import stem_mix
 
@@ -134,6 +136,11 @@ def test_delivered_stem_files_sum_to_the_mix_before_the_limiter(renderer, tmp_pa
     total = sum(soundfile.read(io.BytesIO(audio.files[f"stems/{s.name}.wav"]))[0] for s in STEMS)
     assert 20 * np.log10(np.abs(total - mix).max()) <= -90
     assert audio.file_info["mix.wav"]["stems_sum_residual_dbfs"] <= -120  # 24-bit rounding of four stems
+    overview = Waveform.model_validate(audio.summary["waveform"])  # the report's waveform: this mix's peaks
+    heard = waveform_peaks(mix.T, rate)
+    assert overview.samples_per_bin == heard["samples_per_bin"] and len(overview.high) == len(heard["high"]) <= 400
+    assert np.abs(np.array([overview.high, overview.low]) - [heard["high"], heard["low"]]).max() <= 1
+    assert max(overview.high) > 20  # a mix at -23 LUFS peaks well above a sixth of full scale
     assert [s["treatment"] for s in audio.summary["mix"]["stems"].values()] == [  # the stems are the mixed ones
         "melody",
         "keys_pads",

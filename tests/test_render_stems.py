@@ -4,6 +4,7 @@ same for every grouping; and the mix rule's faders shown by ``cues show`` and th
 
 import io
 import json
+import re
 import subprocess
 
 import mutagen
@@ -195,6 +196,12 @@ def test_the_report_shows_the_stems_and_the_balance_per_cue(compact):
     # the alternates: one player each, the stems kept and what the cue lacks
     assert page.count('<audio controls preload="none" src="../../cues/keys/') == 1 + 3
     assert "<td>drums_bass</td><td>bass</td>" in page and "missing: drums_perc" in page and "= the mix" in page
+    # the audition room plays the same: the mix, the delivered stems (solo/mute each), each alternate with a file
+    assert re.findall(r'name="src-keys" value="([^"]+)"', page) == [
+        "mix", "stems", "alternate:underscore", "alternate:drums_bass", "alternate:no_drums"
+    ]  # fmt: skip
+    assert re.findall(r'<span class="track" data-track="([^"]+)"', page) == ["stem:melody", "stem:music", "stem:rhythm"]
+    assert page.count('class="mark section"') == len(manifest.plan.sections) and "<path " in page  # its waveform
     [row] = cuesheet_csv([manifest], {}).splitlines()[1:]
     underscore = manifest.files["alternates/underscore.wav"].loudness_lufs
     assert row.endswith(

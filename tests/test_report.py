@@ -21,6 +21,7 @@ import soundfile
 from PIL import Image
 
 from cues.pipelines.compose.plan import make_plan
+from cues.pipelines.render.waveform import waveform_peaks
 from cues.pipelines.report.cuesheet import COLUMNS, cuesheet_csv
 from cues.pipelines.report.pianoroll import pianoroll_png, read_stem_notes
 from cues.pipelines.report.report_html import relative_link, report_html
@@ -154,15 +155,25 @@ def mp3_bytes(audio: np.ndarray) -> bytes:
 
 
 def write_cue(
-    root: Path, cue_id: str, render_key: str, *, title: str | None, preview: bool, roll: bool, master="mix.wav", **extra
+    root: Path,
+    cue_id: str,
+    render_key: str,
+    *,
+    title: str | None,
+    preview: bool,
+    roll: bool,
+    master="mix.wav",
+    seconds: float = 1.0,
+    **extra,
 ) -> CueManifest:
-    """A cue folder as the renderer leaves it, and its manifest; ``master`` is mix.wav or mix.flac."""
+    """A cue folder as the renderer leaves it, and its manifest; ``master`` is mix.wav or mix.flac, and its audio
+    (mix and stems) lasts ``seconds``."""
     prefix = f"cues/{cue_id}/{render_key}"
     midi = tiny_midi()
     contents = {"cue.mid": midi, "plan.json": PLAN.model_dump_json().encode()}
     for index, stem in enumerate(("melody", "bass", "drums")):
-        contents[f"stems/{stem}.wav"] = wav_bytes(tone(hz=220.0 * (index + 1)))
-    contents[master] = wav_bytes(tone())
+        contents[f"stems/{stem}.wav"] = wav_bytes(tone(seconds, hz=220.0 * (index + 1)))
+    contents[master] = wav_bytes(tone(seconds))
     if preview:
         contents["preview.mp3"] = mp3_bytes(tone())
     if roll:
@@ -196,7 +207,12 @@ def write_cue(
             "hits": [{"requested_s": 2.0, "accent_s": 2.0, "error_ms": 0.0}],
             "hit_error_max_ms": 0.0,
         },
-        audio=AUDIO,
+        audio={
+            **AUDIO,
+            "samples": round(seconds * SAMPLE_RATE),
+            "duration_s": seconds,
+            "waveform": waveform_peaks(tone(seconds).T, SAMPLE_RATE),
+        },
         timings_s={},
         files=files,
     )
@@ -235,6 +251,9 @@ def store(tmp_path_factory) -> tuple[Path, BatchRecord, dict[str, CueManifest]]:
 
 
 def write_report(root: Path, batch: BatchRecord, manifests: dict[str, CueManifest]) -> Path:
+    """The batch's report.html and the cue sheet it links to."""
+    prefixes = {r.cue_id: r.prefix for r in batch.delivered}
+    (root / batch.folder / "cuesheet.csv").write_text(cuesheet_csv(list(manifests.values()), prefixes))
     path = root / REPORT_KEY
     path.write_text(report_html(batch, manifests, relative_link(REPORT_KEY)), encoding="utf-8")
     return path
@@ -371,6 +390,7 @@ def test_every_link_of_the_report_reaches_a_file(store):
     assert ("audio", "../../cues/night-chase-15s/k-bbb222bbb222/mix.wav") in files  # no preview: the master plays
     assert [link for tag, link in files if tag == "img"] == ["../../cues/night-chase/k-aaa111aaa111/pianoroll.png"]
     assert ("a", "../../cues/night-chase/k-aaa111aaa111/stems/drums.wav") in files
+    assert ("a", "cuesheet.csv") in files
 
 
 def test_relative_link_and_its_errors():

@@ -28,6 +28,7 @@ from cues.pipelines.render.soundfont import Soundfont, find_soundfont, palette_s
 from cues.pipelines.render.stem_mix import StemStrip, mix_stems
 from cues.pipelines.render.synth import BusSynth
 from cues.pipelines.render.wav_markers import CuePoint, WavMarkers, with_markers
+from cues.pipelines.render.waveform import waveform_peaks
 from cues.schemas.brief import AudioFormat, Delivery, Ending
 from cues.schemas.config import RenderConfig
 from cues.schemas.errors import RenderError
@@ -280,6 +281,7 @@ class CueRenderer:
                 }
                 if cue.strips
                 else None,
+                "waveform": waveform_peaks(mastered.mix, cue.rate),
                 "loudness_target_lufs": delivery.loudness,
                 "true_peak_ceiling_dbtp": delivery.true_peak,
             }

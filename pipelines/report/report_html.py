@@ -1,9 +1,12 @@
 """The audition page of a batch: one self-contained HTML file to listen to, look at and check every cue.
 
-The page has a header (batch, status, counts, total audio), a table of failures, an index of the cues, then one
-card per rendered cue: what was asked for, a player, the piano roll, the plan (sections, tempo map, hits), the
-quality numbers and download links. CSS is inline and the only script pauses the other players when one starts,
-so the page works from a laptop's disk, a bucket or an email attachment alike (with links that reach the files).
+The page has a header (batch, status, counts, total audio, the cue sheet), a table of failures, an index of the
+cues, then one card per rendered cue: what was asked for (the brief, the seed), a player, its audition room
+(``audition.py``: waveform, playhead, sections and hits, stems solo and mute, A/B with its alternates, layers and the
+batch's other cues, the plan's notes), the piano roll, the plan (sections, tempo map, hits asked and landed), the
+quality numbers and download links. CSS and script are inline and nothing else is fetched, so the page works from a
+laptop's disk, a bucket or an email attachment alike (with links that reach the files); without a script, the
+``<audio>`` players, the waveform and the markers remain.
 
 Where the files are is the caller's business: every file is referred to by its store key
 (``cues/<cue-id>/<render-key>/<name>``) passed through ``link``, which returns the URL the page uses, e.g. a
@@ -17,6 +20,17 @@ from collections.abc import Callable
 from html import escape
 from urllib.parse import quote
 
+import yaml
+
+from cues.pipelines.report.audition import (
+    AUDITION_SCRIPT,
+    AUDITION_STYLE,
+    Comparison,
+    audition_room,
+    comparison,
+    cue_catalog,
+    hit_landed,
+)
 from cues.pipelines.report.game_audio import game_players
 from cues.pipelines.store.uri import check_key
 from cues.schemas.batch import BatchRecord, BriefOutcome, CueResult
@@ -28,7 +42,8 @@ PIANOROLL_FILE = "pianoroll.png"
 DOWNLOADS = ("mix.wav", "mix.flac", "preview.mp3", "cue.mid")  # in this order, before the stems
 MISSING = "—"  # shown for a value the record does not have
 
-STYLE = """
+STYLE = (
+    """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1280px;
 padding:16px 24px;color:#1d1d1f;background:#fafafa}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:0}h3{font-size:14px;margin:12px 0 4px}
@@ -45,11 +60,15 @@ dt{color:#444}dd{margin:0;font-variant-numeric:tabular-nums}.file{margin-right:1
 .bar{display:inline-block;position:relative;width:96px;height:10px;background:#f2f2f2;vertical-align:middle}
 .bar .band{position:absolute;left:37.5%;width:25%;top:0;bottom:0;background:#dfeedd}
 .bar .margin{position:absolute;top:2px;bottom:2px;background:#3a7bd5}
+details.brief pre{font:12px ui-monospace,Menlo,Consolas,monospace;background:#f6f6f6;padding:6px 10px;margin:4px 0}
+ul.notes{margin:4px 0;padding-left:18px}
 """
+    + AUDITION_STYLE
+)
 # One player at a time: auditioning two cues at once is never what the listener wants.
 SCRIPT = (
     "document.addEventListener('play',function(e){document.querySelectorAll('audio').forEach("
-    "function(a){if(a!==e.target)a.pause();});},true);"
+    "function(a){if(a!==e.target)a.pause();});},true);\n" + AUDITION_SCRIPT
 )
 
 
@@ -66,13 +85,20 @@ def report_html(batch: BatchRecord, manifests: dict[str, CueManifest], link: Cal
         '<meta name="viewport" content="width=device-width,initial-scale=1">',
         f"<title>Batch {escape(batch.batch_id)}</title>",
         f"<style>{STYLE}</style></head><body>",
-        _header(batch, manifests),
+        _header(batch, manifests, link),
     ]
     if batch.failures or batch.failed_cues:
         parts.append(_failures(batch.failures, batch.failed_cues))
     if batch.delivered:
         parts.append(_index(batch.delivered, manifests))
-    parts.extend(_card(result, manifests.get(result.cue_id), link) for result in batch.delivered)
+    prefixes = {r.cue_id: r.prefix for r in batch.delivered}
+    masters = {cue_id: comparison(m, link, prefixes.get(cue_id)) for cue_id, m in manifests.items()}
+    masters = {cue_id: c for cue_id, c in masters.items() if c is not None}
+    parts.append(cue_catalog(masters.values()))
+    parts.extend(
+        _card(result, manifests.get(result.cue_id), link, _same_brief(result.cue_id, manifests, masters))
+        for result in batch.delivered
+    )
     parts.append(f"<script>{SCRIPT}</script></body></html>\n")
     return "\n".join(parts)
 
@@ -94,7 +120,14 @@ def relative_link(report_key: str) -> Callable[[str], str]:
 # --- the parts of the page ------------------------------------------------------------------------------------
 
 
-def _header(batch: BatchRecord, manifests: dict[str, CueManifest]) -> str:
+def _same_brief(cue_id: str, manifests: dict[str, CueManifest], masters: dict[str, Comparison]) -> list[Comparison]:
+    """The cues listed first in a card's menu of other cues: its brief's variations and cutdowns (the page's
+    catalog offers the rest)."""
+    brief = manifests[cue_id].brief_id if cue_id in manifests else None
+    return [c for other, c in masters.items() if other != cue_id and manifests[other].brief_id == brief]
+
+
+def _header(batch: BatchRecord, manifests: dict[str, CueManifest], link: Callable[[str], str]) -> str:
     rendered = sum(1 for r in batch.delivered if not r.skipped)
     skipped = sum(1 for r in batch.delivered if r.skipped)
     failed = len(batch.failed_cues)
@@ -112,7 +145,9 @@ def _header(batch: BatchRecord, manifests: dict[str, CueManifest]) -> str:
     return (
         f"<header><h1>Batch <code>{escape(batch.batch_id)}</code></h1>"
         f'<p class="dim">{escape(batch.status)} · created {escape(batch.created)}</p>'
-        f'<p class="counts">{"".join(counts)}</p></header>'
+        f'<p class="counts">{"".join(counts)}</p>'
+        f'<p><a href="{escape(link(f"{batch.folder}/cuesheet.csv"))}" download="{escape(batch.batch_id)}_cuesheet.csv">'
+        "cue sheet (CSV)</a></p></header>"
     )
 
 
@@ -147,7 +182,9 @@ def _index(results: tuple[CueResult, ...], manifests: dict[str, CueManifest]) ->
     return f'<section id="index"><h2>Cues</h2><table><tr>{head}</tr>{"".join(rows)}</table></section>'
 
 
-def _card(result: CueResult, manifest: CueManifest | None, link: Callable[[str], str]) -> str:
+def _card(
+    result: CueResult, manifest: CueManifest | None, link: Callable[[str], str], compare: list[Comparison]
+) -> str:
     cue_id = result.cue_id
     if manifest is None:
         return (
@@ -166,6 +203,7 @@ def _card(result: CueResult, manifest: CueManifest | None, link: Callable[[str],
         ("length", _clock(_duration_s(result, manifest))),
         ("ending", plan.ending.value),
         ("variation", manifest.variation),
+        ("seed", manifest.seed),
     ]
     if manifest.cutdown is not None:
         facts.append(("cutdown", manifest.cutdown_label))
@@ -179,6 +217,8 @@ def _card(result: CueResult, manifest: CueManifest | None, link: Callable[[str],
     player = next((name for name in PLAYERS if name in files), None)
     if player:
         parts.append(f'<audio controls preload="none" src="{escape(link(f"{prefix}/{player}"))}"></audio>')
+    parts.append(audition_room(manifest, link, prefix, compare))
+    parts.append(_brief(manifest))
     if PIANOROLL_FILE in files:
         src = escape(link(f"{prefix}/{PIANOROLL_FILE}"))
         parts.append(f'<img class="roll" src="{src}" alt="piano roll of {escape(cue_id)}">')
@@ -209,11 +249,21 @@ def _plan(plan: Plan) -> str:
                 _fmt(h.error_ms, ".1f"),
                 f"{h.bar}.{h.beat}",
                 h.placement,
+                hit_landed(h.error_ms),
             )
             for h in plan.hits
         ]
-        html += ["<h3>Hits</h3>", _table(("requested", "achieved", "error ms", "bar.beat", "placement"), rows)]
+        head = ("requested", "landed", "error ms", "bar.beat", "placement", "")
+        html += ["<h3>Hits</h3>", _table(head, rows)]
     return "".join(html)
+
+
+def _brief(manifest: CueManifest) -> str:
+    """The brief with its defaults decided, as YAML, folded away: what the cue was asked to be."""
+    text = yaml.safe_dump(
+        manifest.brief.model_dump(mode="json", exclude_none=True), sort_keys=False, allow_unicode=True
+    )
+    return f'<details class="brief"><summary>the brief (resolved)</summary><pre>{escape(text)}</pre></details>'
 
 
 def _quality(manifest: CueManifest) -> str:

@@ -213,6 +213,10 @@ def _plan(plan: Plan) -> str:
             for h in plan.hits
         ]
         html += ["<h3>Hits</h3>", _table(("requested", "achieved", "error ms", "bar.beat", "placement"), rows)]
+    if plan.revision:
+        html += ['<h3>Revision</h3><ul class="revision">']
+        html += [f"<li>{escape(line)}</li>" for line in plan.revision.lines()]
+        html += ["</ul>"]
     return "".join(html)
 
 

@@ -5,7 +5,8 @@ intensity raised, length 60 → 45 s with B raised, tempo, mood), through the jo
 ``compose_cue`` with the revised cue), and measures each pair with ``services/plan_diff.py``: the share of the
 revised cue's chords the revision plays in the same order (``chords_kept``), the plan rows that differ, and whether
 the motifs are kept (the same motif seed, and the first ``A`` section's opening two bars of melody note for note).
-Prints one row per revision and writes ``bench/results/revision.json``.
+Prints one row per revision, the plan diff of night-chase 60 → 45 s with B raised (the issue's closing note), and
+writes ``bench/results/revision.json``.
 
     python bench/revision.py [--models DIR]
 """
@@ -32,6 +33,7 @@ BRIEFS = {
     "forest-loop": {"medium": "game", "mood": "mysterious", "length": 40},
 }  # fmt: skip
 KEPT = ("seed", "key", "ensemble", "groove")
+SHOWN = ("night-chase", "45 s, B raised")
 REVISIONS = {
     "length 45": {"length": 45},
     "length 75": {"length": 75},
@@ -99,6 +101,10 @@ def main() -> None:
                 f"{name:15} {label:15} chords {row['chords_kept']:.2f}  motif {row['motif_seed_kept']!s:5} "
                 f"opening {row['opening_kept']!s:5} kept {kept:28} {row['form']:28} {cpu:.2f} s"
             )
+            if (name, label) == SHOWN:  # the issue's closing note: a revision's plan diff
+                shown = plan_rows(cue.plan, new.plan, tuple(cue.score.chords), tuple(new.score.chords))
+                diff = [f"  {r.aspect}: {r.a}  →  {r.b}" for r in shown if r.changed and r.aspect != "chords"]
+                print("\n".join(diff + [f"  revision: {line}" for line in new.plan.revision.lines()]))
     out = Path(__file__).parent / "results" / "revision.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(rows, indent=2))

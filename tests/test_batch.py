@@ -163,6 +163,8 @@ def test_a_plan_that_departs_from_its_brief_is_shown_and_strict_exits_3(ray_sess
     assert manifest["revision_of"] == f"near-hits/{old['cue_key']}" and manifest["seed"] == old["seed"]
     assert manifest["plan"]["key"] == old["plan"]["key"] and manifest["plan"]["bars"] == old["plan"]["bars"]
     assert original.read_bytes() == before  # the revised cue is never touched
+    reports = [p.read_text() for p in store.glob("batches/*/report.html")]
+    assert any("<li>revision of near-hits (k-" in report for report in reports)
     shown = cues("show", "near-hits-r1", "--store", str(store))
     assert "revision: kept: seed " in shown.output and "MISSED" not in shown.output
     again = cues("submit", str(revision), "--store", str(store))  # the same revision: the same id, skipped

@@ -117,8 +117,10 @@ def revision_record(plan: Plan, brief: ResolvedBrief, revised: RevisedCue, refit
         kept.append("sections with their bars and intensity (their chords, where no new hit falls): " + ", ".join(same))
     _compare(kept, adapted, "ensemble", _ensemble(old), _ensemble(plan))
     _compare(kept, adapted, "groove", old.groove.value, plan.groove.value)
-    if abs(old.tempo_bpm - plan.tempo_bpm) <= 0.05:
+    if abs(old.tempo_bpm - plan.tempo_bpm) <= 0.05 and _bpms(old) == _bpms(plan):
         kept.append(f"tempo {plan.tempo_bpm:g} bpm")
+    elif abs(old.tempo_bpm - plan.tempo_bpm) <= 0.05:  # the same bars and length: the map bends around new hits
+        adapted.append(f"tempo map {_bpms(old)} → {_bpms(plan)} bpm {_tempo_reason(brief, revised)}")
     else:
         adapted.append(f"tempo {old.tempo_bpm:g} → {plan.tempo_bpm:g} bpm {_tempo_reason(brief, revised)}")
     return Revision(
@@ -135,6 +137,10 @@ def _compare(kept: list[str], adapted: list[str], what: str, old: object, new: o
         kept.append(f"{what} {new}")
     else:
         adapted.append(f"{what} {old} → {new}")
+
+
+def _bpms(plan: Plan) -> str:
+    return " / ".join(f"{t.bpm:g}" for t in plan.tempo_map)
 
 
 def _ensemble(plan: Plan) -> str:

@@ -1,8 +1,9 @@
 """The main job: read briefs, expand each into its cues, deliver every cue with a pool of workers, record the batch.
 
-On the driver: the briefs are read and validated once (``brief_sources``), resolved and expanded into cue specs
-(``expansion``; pure and instant). On Ray: a pool of cue workers (``workers``) that load the models and the synth
-once delivers every cue (``cue_writer``). Invalid briefs and failed cues are reported in the batch record and never
+On the driver: the briefs are read and validated once (``brief_sources``; a revision against the cue it revises in
+the batch's store, ``revision_source``), resolved and expanded into cue specs (``expansion``; pure and instant).
+On Ray: a pool of cue workers (``workers``) that load the models and the synth once delivers every cue
+(``cue_writer``). Invalid briefs and failed cues are reported in the batch record and never
 stop the others; a cue whose manifest is already in the store is skipped, so a re-run does only what is missing.
 The batch folder gets ``batch.json``, ``cuesheet.csv`` and ``report.html``, then ``_SUCCESS`` last
 (``batch_outputs``).

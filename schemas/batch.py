@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cues.schemas.brief import ResolvedBrief, canonical_hash
 from cues.schemas.errors import IntegrityError
 from cues.schemas.manifest import CueManifest
+from cues.schemas.revision import RevisedCue
 from cues.schemas.timing import parse_length
 
 
@@ -29,10 +30,19 @@ class CueSpec(BaseModel):
     cutdown: float | str | None = Field(None, description="The cutdown length as in the brief; None = full length.")
     seed: int = Field(ge=0)
     brief: ResolvedBrief
+    revision: RevisedCue | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="The delivered cue this one revises (brief field revise), whose plan the composer keeps from.",
+    )
 
     def content_hash(self) -> str:
-        """Hash of everything that decides this cue's music (models and renderer are added by the render key)."""
-        return canonical_hash({"brief": self.brief.hashed_form(), "seed": self.seed, "cutdown": self.cutdown})
+        """Hash of everything that decides this cue's music (models and renderer are added by the render key); a
+        revision's includes the render it revises, whose plan it keeps from."""
+        identity = {"brief": self.brief.hashed_form(), "seed": self.seed, "cutdown": self.cutdown}
+        if self.revision is not None:
+            identity["revision"] = self.revision.name
+        return canonical_hash(identity)
 
     def length_estimate_s(self) -> float:
         """The cue's length in seconds before it is planned: exact for seconds, and for bars at the brief's tempo;
@@ -95,6 +105,11 @@ class CueResult(BaseModel):
     warnings: tuple[str, ...] = Field(
         (), description="The plan's warnings: where it departs from the brief (a given tempo moved, a hit missed)."
     )
+    revision: tuple[str, ...] = Field(
+        (),
+        exclude_if=lambda value: not value,
+        description="A revision's account in words: of which cue, what its brief changed, what was kept and adapted.",
+    )
 
     @classmethod
     def delivered(cls, manifest: CueManifest, skipped: bool = False) -> CueResult:
@@ -108,6 +123,7 @@ class CueResult(BaseModel):
             quality=manifest.quality,
             audio=AudioDigest.of(manifest),
             warnings=manifest.plan.warnings,
+            revision=tuple(manifest.plan.revision.lines()) if manifest.plan.revision else (),
         )
 
     @classmethod

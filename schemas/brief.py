@@ -182,9 +182,7 @@ class Brief(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", title="Scoring brief v1")
 
-    version: VersionValue = Field(
-        1, description="Brief format version; only 1 exists."
-    )
+    version: VersionValue = Field(1, description="Brief format version; only 1 exists.")
     id: str = Field(
         None,
         pattern=SLUG_PATTERN,
@@ -231,6 +229,14 @@ class Brief(BaseModel):
         description="Same brief + seed + model version => the same MIDI.",
     )
     delivery: Delivery = Field(default_factory=Delivery)
+    revise: str | None = Field(
+        None,
+        pattern=SLUG_PATTERN,
+        # left out of the canonical form when not given: briefs without it keep their hash
+        exclude_if=lambda value: value is None,
+        description="A delivered cue's id: this brief revises it, keeping its seed, key, form, chords, ensemble "
+        "and groove where they still fit, and gives only the fields that change. Resolved against the store.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -279,6 +285,8 @@ class Brief(BaseModel):
     def summary(self) -> str:
         """One line for listings: medium, moods, length, key, ending."""
         parts = [self.medium.value, "+".join(self.mood), str(self.length)]
+        if self.revise:
+            parts.insert(0, f"revision of {self.revise}")
         if self.key:
             parts.append(str(self.key))
         if self.form:

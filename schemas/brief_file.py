@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from cues.schemas.brief import Brief
-from cues.schemas.errors import BriefError, BriefFileError, Problem, echo
+from cues.schemas.errors import BriefError, BriefFileError, Problem, RevisionUnavailable, echo
 from cues.schemas.moods import did_you_mean
-from cues.schemas.problems import SLUG_RE, problems_from
+from cues.schemas.problems import SLUG_RE, SLUG_RULE, problems_from
+from cues.schemas.revision import REVISE, RevisedCue, RevisionSource, revision_fields
 from cues.schemas.yaml_safety import YamlInputError, load_documents
 
 BATCH_FIELDS = ("version", "defaults", "briefs")
@@ -30,6 +31,7 @@ class BriefEntry:
     position: int
     brief: Brief | None = None
     error: BriefError | None = None
+    revision: RevisedCue | None = None  # the cue a revision (``revise:``) revises, read from the store
 
     @property
     def ok(self) -> bool:
@@ -45,8 +47,9 @@ class BriefEntry:
         return f"#{self.position}" if self.position else "(file)"
 
 
-def read_brief_bytes(data: bytes, source: str) -> list[BriefEntry]:
-    """Every brief in one file's bytes, valid or not. ``source`` names the file in messages."""
+def read_brief_bytes(data: bytes, source: str, revisions: RevisionSource | None = None) -> list[BriefEntry]:
+    """Every brief in one file's bytes, valid or not. ``source`` names the file in messages; ``revisions`` is where
+    a revision (``revise: <cue-id>``) finds the cue it revises (without it, a revision is invalid)."""
     try:
         raws = list(_raw_briefs(data))
     except (YamlInputError, BriefFileError) as err:
@@ -54,7 +57,7 @@ def read_brief_bytes(data: bytes, source: str) -> list[BriefEntry]:
         return [BriefEntry(source, 0, error=BriefFileError(problems, source))]
     if not raws:
         return [BriefEntry(source, 0, error=BriefFileError([Problem("", "no briefs in this file")], source))]
-    return [_entry(source, i, raw) for i, raw in enumerate(raws, start=1)]
+    return [_entry(source, i, raw, revisions) for i, raw in enumerate(raws, start=1)]
 
 
 def parse_brief(raw: object, source: str = "", label: str = "") -> Brief:
@@ -67,15 +70,47 @@ def parse_brief(raw: object, source: str = "", label: str = "") -> Brief:
         raise BriefError(problems_from(err, Brief), source, label) from None
 
 
-def _entry(source: str, position: int, raw: object) -> BriefEntry:
+def _entry(source: str, position: int, raw: object, revisions: RevisionSource | None) -> BriefEntry:
     # Messages and the batch record name a brief by its id only when that id is valid: an invalid one may be 900 KB
     # long or hold control characters, and its own problem line shows it (shortened, escaped) anyway.
     given = raw.get("id") if isinstance(raw, dict) else None
     label = given if isinstance(given, str) and SLUG_RE.match(given) else f"#{position}"
     try:
+        if isinstance(raw, dict) and raw.get(REVISE) is not None:
+            brief, revised = parse_revision(raw, revisions, source, label)
+            return BriefEntry(source, position, brief=brief, revision=revised)
         return BriefEntry(source, position, brief=parse_brief(raw, source, label))
     except BriefError as err:
         return BriefEntry(source, position, error=err)
+
+
+def parse_revision(
+    raw: dict, revisions: RevisionSource | None, source: str = "", label: str = ""
+) -> tuple[Brief, RevisedCue]:
+    """A revision's brief (``raw`` over the revised cue's fields, with its seed) and the cue it revises; raises
+    :class:`BriefError` at ``revise`` when that cue cannot be read, and at the fields as :func:`parse_brief`."""
+    name = raw[REVISE]
+
+    def problem(message: str, path: str = REVISE, value: object = name) -> BriefError:
+        return BriefError([Problem(path, message, value, True)], source, label)
+
+    if not isinstance(name, str) or not SLUG_RE.match(name):
+        raise problem(f"must be the id of a delivered cue; allowed: {SLUG_RULE}")
+    if revisions is None:
+        raise problem("a revision is read against the store of the cue it revises, and none is given here")
+    if raw.get("id") == name:
+        raise problem("a revision never replaces the cue it revises: give it another id, or none", "id")
+    try:
+        revised = revisions.revised(name)
+    except RevisionUnavailable as err:
+        raise problem(str(err)) from None
+    fields = revision_fields(revised, raw)
+    given = raw.get("id")
+    if given is None:  # named after the brief it will be, so the same revision submitted again finds its id
+        draft = parse_brief({**fields, "id": name}, source, label)
+        given = revisions.revision_id(revised, draft)
+    named = given if isinstance(given, str) and SLUG_RE.match(given) else label
+    return parse_brief({**fields, "id": given}, source, named), revised
 
 
 def _raw_briefs(data: bytes) -> Iterable[object]:

@@ -173,6 +173,11 @@ class MidiReadError(RenderError):
 # --- requests and retrieval -----------------------------------------------------------------------------------
 
 
+class RevisionUnavailable(ScoringError):
+    """The cue a revision names (``revise:``) is not delivered in the store, or the store cannot be read: the
+    revision is invalid (at its ``revise`` field); the other briefs go on."""
+
+
 class InvalidRequest(ScoringError):
     """A command's argument is not acceptable (a cue name with path tricks, a file the cue does not have…)."""
 

@@ -147,6 +147,8 @@ class AlternateAudio(BaseModel):
     equals_mix: bool = Field(description="It keeps every stem that sounds: the same audio as the mix.")
     limited: bool = Field(description="It went through the mix's true-peak limiter to stay under the ceiling.")
     max_gain_reduction_db: float = Field(0.0, description="The limiter's largest gain reduction, dB (0: none).")
+
+
 class CuePointRecord(BaseModel):
     """A cue point of a loop's WAVs (their ``cue `` chunk, labelled in ``LIST``/``adtl``)."""
 
@@ -196,6 +198,8 @@ class StingerAudio(BaseModel):
     length_samples: int = Field(description="Its musical length in samples (the bars exactly).")
     tail_samples: int = Field(description="Samples of ring-out after it (at most 4 s).")
     limited: bool = Field(description="The true-peak limiter acted to bring it to the cue's loudness.")
+
+
 class StemStripRecord(BaseModel):
     """What the mix did to one rendered stem (``pipelines/render/stem_mix.py``, ``schemas/stem_mix.yaml``)."""
 
@@ -295,6 +299,9 @@ class CueManifest(BaseModel):
     length_s: float = Field(description="The cue's musical length, seconds.")
     brief: ResolvedBrief
     plan: Plan
+    revision_of: str | None = Field(
+        None, description="A revision's: the cue it revises, <cue-id>/<render-key>; None for other cues."
+    )
     chords: tuple[str, ...] = Field(description="Roman numeral of every chord slot, in order.")
     models: dict[str, str] = Field(description="Version of each model that composed the cue.")
     composer_version: str

@@ -90,6 +90,30 @@ class TempoChange(BaseModel):
     bpm: float
 
 
+class Revision(BaseModel):
+    """What a revision (a brief with ``revise: <cue-id>``) is of, what its brief changed, what the plan kept from the
+    revised cue and what it had to change, in words."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    of: str = Field(description="the revised cue's id")
+    render_key: str = Field(description="the revised cue's render key (the render read from the store)")
+    changed: tuple[str, ...] = Field(description="what the revision's brief asks differently, e.g. 'length 60 → 45 s'")
+    kept: tuple[str, ...] = Field(description="what the plan kept from the revised cue, e.g. 'key D minor'")
+    adapted: tuple[str, ...] = Field(
+        description="what the plan had to change to fit, e.g. 'tempo 96 → 100 bpm to land the new hit'"
+    )
+
+    def lines(self) -> list[str]:
+        """The revision in words, one line per kind, for ``cues plan``, ``show``, the submit table and the report."""
+        lines = [f"revision of {self.of} ({self.render_key})"]
+        lines += [f"{head}: {'; '.join(items)}" for head, items in self._kinds() if items]
+        return lines
+
+    def _kinds(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        return (("changed by the brief", self.changed), ("kept", self.kept), ("adapted", self.adapted))
+
+
 class Plan(BaseModel):
     """Everything the composer decided before writing a note; saved with the cue."""
 
@@ -148,6 +172,12 @@ class Plan(BaseModel):
         (),
         description="the notes that depart from what the brief asked (a given tempo moved, a hit missed by more than "
         "10 ms, intensities stretched over the sections): shown by submit, show and plan; --strict exits 3 on them",
+    )
+    revision: Revision | None = Field(
+        None,
+        # left out when None: the plans (and plan.json bytes) of cues that are no revision stay as they were
+        exclude_if=lambda value: value is None,
+        description="for a revision (brief field revise): of which cue, what changed, what was kept and adapted",
     )
 
     @property

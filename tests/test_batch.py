@@ -144,6 +144,31 @@ def test_a_plan_that_departs_from_its_brief_is_shown_and_strict_exits_3(ray_sess
     shown = cues("show", "near-hits", "--store", str(store))
     assert "hit 2 s: at 2.030 s (+30.0 ms)" in shown.output and "MISSED" in shown.output
     assert "warning: tempo 90 bpm became" in shown.output
+    # a revision of the delivered cue (issue 18): only the hit that could not be met goes; its music is kept
+    [original] = store.glob("cues/near-hits/*/manifest.json")
+    before = original.read_bytes()
+    revision = tmp_path / "revision.yaml"
+    revision.write_text("revise: near-hits\nhits: [2.0]\n")
+    checked = cues("validate", str(revision), "--store", str(store))
+    assert checked.exit_code == 0
+    assert "near-hits-r1  revision of near-hits, ad, calm, 0:05, G lydian, 1 hit" in checked.output
+    planned = cues("plan", str(revision), "--store", str(store))
+    assert "revision: changed by the brief: hits [2, 2.03] → [2]" in planned.output, planned.output
+    revised = cues("submit", str(revision), "--store", str(store))
+    assert revised.exit_code == 0, revised.output
+    assert "note near-hits-r1: revision of near-hits (k-" in revised.output
+    assert "note near-hits-r1: changed by the brief: hits [2, 2.03] → [2]" in revised.output
+    manifest = json.loads(next(store.glob("cues/near-hits-r1/*/manifest.json")).read_text())
+    old = json.loads(before)
+    assert manifest["revision_of"] == f"near-hits/{old['cue_key']}" and manifest["seed"] == old["seed"]
+    assert manifest["plan"]["key"] == old["plan"]["key"] and manifest["plan"]["bars"] == old["plan"]["bars"]
+    assert original.read_bytes() == before  # the revised cue is never touched
+    reports = [p.read_text() for p in store.glob("batches/*/report.html")]
+    assert any("<li>revision of near-hits (k-" in report for report in reports)
+    shown = cues("show", "near-hits-r1", "--store", str(store))
+    assert "revision: kept: seed " in shown.output and "MISSED" not in shown.output
+    again = cues("submit", str(revision), "--store", str(store))  # the same revision: the same id, skipped
+    assert "already in the store" in again.output and "near-hits-r2" not in again.output
 
 
 def test_a_tampered_file_fails_its_sha256_check(ray_session, tmp_path):

@@ -137,7 +137,7 @@ def test_unknown_field_suggests_the_likely_one():
     assert only_error(b"medium: film\nmood: tense\nlength: 30\ntempp: 90\n").endswith(
         "tempp: unknown field 'tempp'; did you mean 'tempo'?; allowed fields: version, id, title, artist, medium, "
         "mood, length, key, tempo, meter, form, ending, hits, instruments, intensity, variations, cutdowns, seed, "
-        "delivery"
+        "delivery, revise"
     )
     assert "delivery.loudnes: unknown field 'loudnes'; did you mean 'loudness'?; allowed fields: sample_rate, " in (
         only_error(GOOD + b"delivery: {loudnes: -20}\n")

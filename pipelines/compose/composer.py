@@ -23,6 +23,7 @@ from cues.schemas.brief import ResolvedBrief
 from cues.schemas.effects import effects_table
 from cues.schemas.palettes import Role
 from cues.schemas.plan import Plan
+from cues.schemas.revision import RevisedCue
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,13 @@ class ComposedCue:
 
 
 def compose_cue(
-    brief: ResolvedBrief, seed: int, cutdown: float | str | None, models: ComposerModels
+    brief: ResolvedBrief,
+    seed: int,
+    cutdown: float | str | None,
+    models: ComposerModels,
+    revised: RevisedCue | None = None,
 ) -> ComposedCue:
-    """One cue of a resolved brief: its full-length plan, or a cutdown planned from the full cue's plan."""
-    score = compose(plan_cue(brief, seed, cutdown), models)
+    """One cue of a resolved brief: its full-length plan, or a cutdown planned from the full cue's plan; a revision
+    planned from the cue it revises (``revised``)."""
+    score = compose(plan_cue(brief, seed, cutdown, revised), models)
     return ComposedCue(score.plan, score, midi_bytes(score))

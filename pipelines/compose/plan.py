@@ -27,6 +27,8 @@ Decisions where the brief contract is silent:
   notes; other media, shorter cues and loops (a bed that repeats keeps its level: an arc would fall from its climax
   to its quiet opening at every pass) keep the gentle shape around the mood's intensity. A cutdown takes the
   intensities of its full cue's sections of the same label (or name), so an edit keeps the parent's shape.
+- A revision (``revised``, a brief with ``revise:``) keeps the revised cue's tempo, form, bars and intensities where
+  they fit, re-fitted to a new length (``revision.py``), and its plan says what changed (``Plan.revision``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 
-from cues.pipelines.compose import ensemble
+from cues.pipelines.compose import ensemble, revision
 from cues.pipelines.compose.tempo_map import (
     Grid,
     HitPlacement,
@@ -51,6 +53,7 @@ from cues.schemas.key import Key
 from cues.schemas.mood_table import Groove, MoodProfile, blend
 from cues.schemas.palettes import Ensemble, palettes
 from cues.schemas.plan import Hit, Plan, Section, TempoChange
+from cues.schemas.revision import RevisedCue
 from cues.schemas.timing import MAX_TEMPO, Length, parse_length
 
 EXPLICIT_TEMPO_SLACK = 1.08  # a brief's own tempo may move this much (×, ÷) to meet hits and whole bars
@@ -80,9 +83,12 @@ def choice(options, seed: int, name: str):
     return options[int.from_bytes(digest[:8], "big") % len(options)]
 
 
-def plan_cue(brief: ResolvedBrief, seed: int, cutdown: float | str | None = None) -> Plan:
-    """The plan of one cue of a resolved brief: its full-length plan, or a cutdown's planned from the full one."""
-    full = make_plan(brief, seed)
+def plan_cue(
+    brief: ResolvedBrief, seed: int, cutdown: float | str | None = None, revised: RevisedCue | None = None
+) -> Plan:
+    """The plan of one cue of a resolved brief: its full-length plan, or a cutdown's planned from the full one;
+    ``revised`` is the delivered cue a revision brief revises."""
+    full = make_plan(brief, seed, revised=revised)
     return full if cutdown is None else make_plan(brief, seed, parse_length(cutdown), full)
 
 
@@ -102,12 +108,20 @@ class PlanNotes:
         self.warnings.append(text)
 
 
-def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, full_plan: Plan | None = None) -> Plan:
+def make_plan(
+    brief: ResolvedBrief,
+    seed: int,
+    cutdown: Length | None = None,
+    full_plan: Plan | None = None,
+    revised: RevisedCue | None = None,
+) -> Plan:
     """The plan of one cue of a resolved brief (``brief.resolve()``).
 
-    For a cutdown, ``full_plan`` is the full-length cue's plan (made first), whose tempo and letters it keeps.
-    Raises :class:`PlanError` when the brief cannot be planned as asked.
+    For a cutdown, ``full_plan`` is the full-length cue's plan (made first), whose tempo and letters it keeps. For a
+    revision, ``revised`` is the cue it revises, whose tempo, form, bars and intensities it keeps where they fit
+    (``revision.py``). Raises :class:`PlanError` when the brief cannot be planned as asked.
     """
+    revised = None if cutdown else revised  # a cutdown keeps from its full cue, which kept from the revised one
     profile = blend(brief.mood)
     palette = palettes().moods[brief.mood[0]]
     # the brief's ensemble by its own seed; its variations (seed + variation - 1) take the next ones in turn
@@ -123,14 +137,17 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
     grid = Grid.of(brief.meter)
     key = _key(brief, profile, seed)
     length = cutdown or brief.length
-    band, preferred = _tempo_band(brief, profile, full_plan)
+    band, preferred = _tempo_band(brief, profile, full_plan, revised)
     length_s = length.duration(brief.meter, preferred)
     form = None if cutdown else brief.form
+    keep_form = revised is not None and form is None
     total_steps = None
     if length.bars is not None:
         total_steps = length.bars * grid.steps_per_bar
     elif form and all(s.bars is not None for s in form):
         total_steps = sum(s.bars for s in form) * grid.steps_per_bar
+    elif keep_form and (kept_bars := revision.kept_bars(brief, revised, length_s)) is not None:
+        total_steps = kept_bars * grid.steps_per_bar
     hits = () if cutdown else brief.hits
     if cutdown and brief.hits:
         notes.info("the cutdown carries no hits: they belong to the full-length edit")
@@ -155,14 +172,17 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
     for placement in placements:
         if not placement.achievable:
             notes.warn(_hit_note(placement))
-    if form is None:
+    refit: list[str] = []
+    if keep_form:
+        form, refit = revision.refitted_form(revised.plan, bars)
+    elif form is None:
         form = _default_form(brief.medium, bars, full_plan)
     hit_bars = [p.step // grid.steps_per_bar for p in placements]
     sections = tuple(
         s.model_copy(update={"roles": ensemble.section_roles(s.intensity, palette.enters, parts, groove)})
-        for s in _sections(form, bars, brief, profile, tempo_map, grid, notes, hit_bars, full_plan)
+        for s in _sections(form, bars, brief, profile, tempo_map, grid, notes, hit_bars, full_plan or _plan_of(revised))
     )
-    return Plan(
+    plan = Plan(
         brief_id=brief.id,
         seed=seed,
         motif_seed=brief.seed,
@@ -206,6 +226,13 @@ def make_plan(brief: ResolvedBrief, seed: int, cutdown: Length | None = None, fu
         notes=tuple(notes.all),
         warnings=tuple(notes.warnings),
     )
+    if revised is None:
+        return plan
+    return plan.model_copy(update={"revision": revision.revision_record(plan, brief, revised, refit)})
+
+
+def _plan_of(revised: RevisedCue | None) -> Plan | None:
+    return revised.plan if revised is not None else None
 
 
 def _key(brief: Brief, profile: MoodProfile, seed: int) -> Key:
@@ -214,9 +241,12 @@ def _key(brief: Brief, profile: MoodProfile, seed: int) -> Key:
     return Key(tonic=choice(profile.tonics, seed, "tonic"), mode=choice(profile.modes, seed, "mode"))
 
 
-def _tempo_band(brief: Brief, profile: MoodProfile, full_plan: Plan | None) -> tuple[TempoBand, float]:
-    if full_plan is not None:
-        t = full_plan.tempo_bpm
+def _tempo_band(
+    brief: ResolvedBrief, profile: MoodProfile, full_plan: Plan | None, revised: RevisedCue | None
+) -> tuple[TempoBand, float]:
+    kept = revision.kept_tempo(brief, revised) if revised is not None else None
+    if full_plan is not None or kept is not None:
+        t = full_plan.tempo_bpm if full_plan is not None else kept
         return TempoBand.around(t, t, t, EXPLICIT_TEMPO_SLACK), t
     if brief.tempo is not None:
         t = brief.tempo
@@ -306,7 +336,7 @@ def _intensities(
     """Each section's intensity: the brief's when it pins them; a cutdown's from its full cue's sections of the
     same label; an arc for film, trailer and ad cues of ``ARC_FROM_S`` or more that do not loop; else a gentle shape
     around the mood's intensity (contrasting sections lift, the last lettered section a little more, intro and outro
-    lower)."""
+    lower). ``full_plan`` is a cutdown's full cue, or the cue a revision revises: its sections' intensities are kept."""
     given = brief.intensity
     if isinstance(given, int | float):
         return [float(given)] * len(form)

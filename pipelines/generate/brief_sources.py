@@ -15,37 +15,39 @@ from pathlib import Path
 from cues.pipelines.store import check_key, open_store
 from cues.schemas.brief_file import BriefEntry, mark_duplicate_ids, read_brief_bytes
 from cues.schemas.errors import BriefFileError, Problem, StoreError, StoreURIError
+from cues.schemas.revision import RevisionSource
 from cues.schemas.yaml_safety import MAX_FILE_BYTES
 
 BRIEF_SUFFIXES = (".yaml", ".yml")
 EXAMPLES_DIR = Path(str(resources.files("cues.schemas") / "examples"))
 
 
-def read_sources(sources: Iterable[str]) -> list[BriefEntry]:
-    """Every brief of every source, in order, with duplicate ids across all of them marked as errors."""
+def read_sources(sources: Iterable[str], revisions: RevisionSource | None = None) -> list[BriefEntry]:
+    """Every brief of every source, in order, with duplicate ids across all of them marked as errors.
+    ``revisions`` is where revisions (``revise: <cue-id>``) find the cues they revise (``revision_source.py``)."""
     entries: list[BriefEntry] = []
     for source in sources:
-        entries.extend(read_source(source))
+        entries.extend(read_source(source, revisions))
     return mark_duplicate_ids(entries)
 
 
-def read_source(source: str) -> list[BriefEntry]:
+def read_source(source: str, revisions: RevisionSource | None = None) -> list[BriefEntry]:
     """The briefs of one source: a file, a folder (``*.yaml``/``*.yml`` inside, recursively, sorted), a glob, or
     an ``s3://bucket/prefix/`` (or one ``s3://…/file.yaml``)."""
     if source.startswith("s3://"):
-        return _read_s3(source)
+        return _read_s3(source, revisions)
     if any(ch in source for ch in "*?["):
         paths = sorted(Path(p) for p in glob.glob(source, recursive=True) if _is_brief_file(Path(p)))
         if not paths:
             return [_source_error(source, "no brief files match this pattern")]
-        return [entry for path in paths for entry in _read_path(path)]
+        return [entry for path in paths for entry in _read_path(path, revisions)]
     path = Path(source)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if _is_brief_file(p) and not _hidden(p, path))
         if not files:
             return [_source_error(source, "no *.yaml or *.yml files in this folder")]
-        return [entry for file in files for entry in _read_path(file)]
-    return _read_path(path)
+        return [entry for file in files for entry in _read_path(file, revisions)]
+    return _read_path(path, revisions)
 
 
 def _is_brief_file(path: Path) -> bool:
@@ -56,7 +58,7 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def _read_path(path: Path) -> list[BriefEntry]:
+def _read_path(path: Path, revisions: RevisionSource | None) -> list[BriefEntry]:
     source = str(path)
     try:
         size = path.stat().st_size
@@ -69,10 +71,10 @@ def _read_path(path: Path) -> list[BriefEntry]:
         return [_source_error(source, "no such file or folder")]
     except OSError as err:
         return [_source_error(source, f"cannot read: {err.strerror or err}")]
-    return read_brief_bytes(data, source)
+    return read_brief_bytes(data, source, revisions)
 
 
-def _read_s3(uri: str) -> list[BriefEntry]:
+def _read_s3(uri: str, revisions: RevisionSource | None) -> list[BriefEntry]:
     single = uri.lower().endswith(BRIEF_SUFFIXES)
     root, _, name = uri.rstrip("/").rpartition("/") if single else (uri.rstrip("/"), "", "")
     try:
@@ -91,7 +93,7 @@ def _read_s3(uri: str) -> list[BriefEntry]:
             if info.size > MAX_FILE_BYTES:
                 entries.append(_source_error(store.uri_for(key), f"object is {info.size:,} bytes; at most 1 MiB"))
                 continue
-            entries.extend(read_brief_bytes(store.get_bytes(key), store.uri_for(key)))
+            entries.extend(read_brief_bytes(store.get_bytes(key), store.uri_for(key), revisions))
         return entries
     except StoreError as err:
         return [_source_error(uri, str(err))]

@@ -142,7 +142,7 @@ def stored_manifest(store: ObjectStore, spec: CueSpec, key: str) -> CueManifest 
 def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRenderer) -> MadeCue:
     """Compose, measure, render and master ``spec``; draw its piano roll. Nothing is written."""
     clock = time.perf_counter()
-    cue = compose_cue(spec.brief, spec.seed, spec.cutdown, models)
+    cue = compose_cue(spec.brief, spec.seed, spec.cutdown, models, spec.revision)
     timings = {"compose_s": time.perf_counter() - clock}
     clock = time.perf_counter()
     quality = measure(cue.score)
@@ -179,6 +179,7 @@ def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRende
         "length_s": cue.plan.length_s,
         "brief": spec.brief,
         "plan": cue.plan,
+        "revision_of": spec.revision.name if spec.revision else None,
         "chords": tuple(cue.score.chords),
         "models": models.versions,
         "composer_version": COMPOSER_VERSION,

@@ -1,8 +1,9 @@
 """The main job: read briefs, expand each into its cues, deliver every cue with a pool of workers, record the batch.
 
-On the driver: the briefs are read and validated once (``brief_sources``), resolved and expanded into cue specs
-(``expansion``; pure and instant). On Ray: a pool of cue workers (``workers``) that load the models and the synth
-once delivers every cue (``cue_writer``). Invalid briefs and failed cues are reported in the batch record and never
+On the driver: the briefs are read and validated once (``brief_sources``; a revision against the cue it revises in
+the batch's store, ``revision_source``), resolved and expanded into cue specs (``expansion``; pure and instant).
+On Ray: a pool of cue workers (``workers``) that load the models and the synth once delivers every cue
+(``cue_writer``). Invalid briefs and failed cues are reported in the batch record and never
 stop the others; a cue whose manifest is already in the store is skipped, so a re-run does only what is missing.
 The batch folder gets ``batch.json``, ``cuesheet.csv`` and ``report.html``, then ``_SUCCESS`` last
 (``batch_outputs``).
@@ -27,6 +28,7 @@ from pathlib import Path
 from cues.pipelines.generate.batch_outputs import write_batch
 from cues.pipelines.generate.brief_sources import read_sources
 from cues.pipelines.generate.expansion import expand_cues
+from cues.pipelines.generate.revision_source import StoreRevisions
 from cues.pipelines.generate.worker_memory import WORKER_MEMORY, fit_memory
 from cues.pipelines.generate.workers import WorkerPool, fit_local, pool_size
 from cues.pipelines.ray_runtime import init_ray, shutdown_ray
@@ -82,7 +84,7 @@ def expand_briefs(entries: list[BriefEntry]) -> tuple[list[BriefOutcome], list[C
             outcomes.append(_outcome(entry, error=entry.error.describe()))
             continue
         try:
-            expanded = expand_cues(entry.brief)
+            expanded = expand_cues(entry.brief, entry.revision)
         except Exception as err:  # one brief's failure is reported; the others go on
             log.warning("expanding %s failed: %s", entry.label, err)
             outcomes.append(_outcome(entry, error=f"could not be expanded into cues: {err}"))
@@ -107,7 +109,7 @@ def run(
     if not (config.ray.address or os.environ.get("RAY_ADDRESS")):
         find_soundfont(config.render.soundfont)  # local run: a missing soundfont fails before any work starts
         palette_soundfonts()  # and so does a palette's
-    entries = read_sources(config.sources) if entries is None else entries
+    entries = read_sources(config.sources, StoreRevisions(store)) if entries is None else entries
     outcomes, cues = expand_briefs(entries)
     results: list[CueResult] = []
     versions: dict[str, str] = {}

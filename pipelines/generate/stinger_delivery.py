@@ -29,7 +29,8 @@ def stinger_files(
     formats = tuple(f for f in brief.delivery.formats if f in CONTENT_TYPES)
     if not brief.delivery.stingers or not formats or spec.cutdown is not None:
         return {}, {}
-    cue = make_plan(brief, spec.seed)  # the parts before the cue's are thinned to those with notes: every role
+    # the parts before the cue's are thinned to those with notes: every role
+    cue = make_plan(brief, spec.seed, revised=spec.revision)
     delivery = brief.delivery.model_copy(update={"stems": False, "formats": formats, "layers": False, "stingers": ()})
     files, summary = {}, {}
     for kind in brief.delivery.stingers:

@@ -255,6 +255,10 @@ def _plan(plan: Plan) -> str:
         ]
         head = ("requested", "landed", "error ms", "bar.beat", "placement", "")
         html += ["<h3>Hits</h3>", _table(head, rows)]
+    if plan.revision:
+        html += ['<h3>Revision</h3><ul class="revision">']
+        html += [f"<li>{escape(line)}</li>" for line in plan.revision.lines()]
+        html += ["</ul>"]
     return "".join(html)
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from cues.pipelines.generate.brief_sources import EXAMPLES_DIR, read_sources
+from cues.pipelines.generate.revision_source import StoreRevisions
 from cues.pipelines.store import open_store
 from cues.schemas.config import GenerateConfig, RayConfig, RenderConfig
 from cues.schemas.errors import BatchNotRecorded
@@ -45,8 +46,10 @@ commands = typer.Typer()
 def validate(
     sources: Sources,
     output: Annotated[str, typer.Option("--format", help="text (one line per brief) or json.")] = "text",
+    store: Store = DEFAULT_STORE,
 ) -> None:
-    """Check briefs against the brief contract: one line per brief, ok or exactly what is wrong.
+    """Check briefs against the brief contract: one line per brief, ok or exactly what is wrong. A revision
+    (revise: <cue-id>) is checked against the cue it revises in --store, read only when a brief is one.
 
     Exits 2 if any brief is invalid.
 
@@ -55,7 +58,7 @@ def validate(
     if output not in {"text", "json"}:
         raise typer.BadParameter("use text or json", param_hint="--format")
     with reported_errors():
-        entries = read_sources(sources)
+        entries = read_sources(sources, StoreRevisions(store))
     if output == "json":
         rows = [
             {

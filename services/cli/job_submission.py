@@ -24,6 +24,7 @@ from pathlib import Path
 
 from cues.pipelines.generate.brief_sources import read_sources
 from cues.pipelines.generate.job import batch_id_of, expand_briefs
+from cues.pipelines.generate.revision_source import StoreRevisions
 from cues.schemas.config import GenerateConfig
 from cues.schemas.errors import RuntimeSetupError
 
@@ -36,7 +37,7 @@ SUBMIT_RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
 def submission_id(config: GenerateConfig) -> str:
     """``cues-<batch-id>`` of the batch ``config`` would run (named as the job names it: by its cues, or by its
     briefs' outcomes when none is valid, which name the briefs by their local paths)."""
-    outcomes, cues = expand_briefs(read_sources(config.sources))
+    outcomes, cues = expand_briefs(read_sources(config.sources, StoreRevisions(config.store)))
     return f"cues-{batch_id_of(cues, config.occurrence, outcomes)}"
 
 

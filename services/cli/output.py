@@ -103,6 +103,8 @@ def print_batch(console: Console, record: BatchRecord) -> None:
     for result in record.results:
         for warning in result.warnings:
             console.print(f"[yellow]warning[/yellow] {escape(result.cue_id)}: {escape(warning)}")
+        for line in result.revision:
+            console.print(f"[cyan]note[/cyan] {escape(result.cue_id)}: {escape(line)}")
     for brief in record.failures:
         console.print(f"[red]invalid[/red]  {escape(brief.error or brief.brief)}")
     ok = sum(b.ok for b in record.briefs)

@@ -20,6 +20,7 @@ from cues.pipelines.compose.plan import plan_cue
 from cues.pipelines.compose.tempo_map import PlanError
 from cues.pipelines.generate.brief_sources import read_sources
 from cues.pipelines.generate.expansion import expand_cues
+from cues.pipelines.generate.revision_source import StoreRevisions
 from cues.pipelines.store import open_store
 from cues.schemas.batch import CueSpec
 from cues.schemas.effects import effects_table
@@ -37,13 +38,15 @@ commands = typer.Typer()
 @commands.command()
 def plan(
     sources: Sources,
+    store: Store = DEFAULT_STORE,
     output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 3 when a plan departs from its brief (a plan warning).")
     ] = False,
 ) -> None:
     """The plan of every cue of the briefs, without rendering: tempo map, sections (bars, times, intensity),
-    hits asked for vs achieved, stems, seed, and the plan's warnings and notes.
+    hits asked for vs achieved, stems, seed, and the plan's warnings and notes. A revision (revise: <cue-id>) is
+    planned from the cue it revises in --store, and says what it changed, kept and adapted.
 
     Exits 2 if a brief is invalid or cannot be planned; with --strict, 3 if any plan has a warning.
 
@@ -52,7 +55,7 @@ def plan(
     if output not in {"text", "json"}:
         raise typer.BadParameter("use text or json", param_hint="--format")
     with reported_errors():
-        entries = read_sources(sources)
+        entries = read_sources(sources, StoreRevisions(store))
     invalid = [e for e in entries if not e.ok]
     if invalid:
         print_entries(err, invalid)
@@ -61,9 +64,9 @@ def plan(
     for entry in entries:
         if not entry.ok:
             continue
-        for spec in expand_cues(entry.brief):
+        for spec in expand_cues(entry.brief, entry.revision):
             try:
-                planned.append((spec, plan_cue(spec.brief, spec.seed, spec.cutdown)))
+                planned.append((spec, plan_cue(spec.brief, spec.seed, spec.cutdown, spec.revision)))
             except PlanError as error:
                 err.print(f"cannot plan {spec.cue_id} ({entry.source}): {error}", markup=False)
                 unplannable += 1
@@ -208,6 +211,8 @@ def _print_plan(spec: CueSpec, plan: Plan) -> None:
         out.print(hits)
     stems = ", ".join(f"{s.name} ({s.instrument})" for s in plan.stems)
     out.print(f"stems: {escape(stems)}" + (f"; none in {', '.join(plan.absent_stems)}" if plan.absent_stems else ""))
+    for line in plan.revision.lines() if plan.revision else ():
+        out.print(f"[cyan]revision:[/cyan] {escape(line)}")
     for warning in plan.warnings:
         out.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     for note in plan.notes:

@@ -108,6 +108,8 @@ def show(name: CueName, store: Store = DEFAULT_STORE) -> None:
             f"hit {hit.requested_s:g} s: at {hit.achieved_s:.3f} s ({hit.error_ms:+.1f} ms), bar {hit.bar} beat "
             f"{hit.beat}, {_text(hit.placement)}, {met}"
         )
+    for line in plan.revision.lines() if plan.revision else ():
+        out.print(f"revision: {_text(line)}")
     for warning in plan.warnings:
         out.print(f"[yellow]warning:[/yellow] {_text(warning)}")
     for note in plan.notes:
@@ -274,6 +276,8 @@ def _show_alternates(m: CueManifest) -> None:
         kept = " + ".join(alternate.stems) or "nothing"
         shown.append(f"{name} = {kept}" + (f" ({'; '.join(flags)})" if flags else ""))
     out.print(f"alternates: {_text(', '.join(shown))}")
+
+
 def _show_game_audio(m: CueManifest) -> None:
     """A game cue's layers (each with its role groups), stingers and loop points; nothing for other cues."""
     audio = m.audio

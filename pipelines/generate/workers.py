@@ -49,14 +49,17 @@ CUES_IN_FLIGHT = 2  # per worker: one being made while the previous one uploads
 
 class CueWorker:
     """Ray actor: a :class:`~cues.pipelines.generate.studio.Studio` (models and synth loaded once) that delivers cues
-    into the store each call names, so that one warm worker serves any store."""
+    into the store each call names, so that one warm worker serves any store; with ``soundcheck``, it makes one short
+    cue in memory once loaded (``Studio.soundcheck``)."""
 
-    def __init__(self, models_uri: str | None, render: RenderConfig):
+    def __init__(self, models_uri: str | None, render: RenderConfig, soundcheck: bool = False):
         # Here, not at the top: the driver that creates this actor (or finds a warm one) never loads torch, SciPy
         # or FluidSynth (5-6 s of imports on a busy 2-core machine); the worker process does, once.
         from cues.pipelines.generate.studio import Studio
 
         self.studio = Studio(models_uri, render)
+        if soundcheck:  # a warm worker, also when Ray restarts it: its first cue then costs what every other does
+            self.studio.soundcheck()
 
     def versions(self) -> dict[str, str]:
         return self.studio.models.versions
@@ -96,15 +99,7 @@ class WorkerPool:
         memory: int = 0,
         warm: list | tuple = (),
     ):
-        import ray
-
-        self._actor = ray.remote(
-            num_cpus=cpus,
-            memory=memory or None,  # bytes for the batch's longest cue (worker_memory.py); 0: by CPU alone
-            max_restarts=RESTARTS,
-            max_task_retries=RESTARTS,
-            max_concurrency=CUES_IN_FLIGHT,
-        )(CueWorker)
+        self._actor = cue_worker_actor(cpus, memory)
         self._store_uri, self._args = store_uri, (models_uri, render)
         self._warm = list(warm)
         self._cpus, self._start_timeout_s = cpus, start_timeout_s
@@ -276,6 +271,21 @@ class WorkerPool:
         if worker in self.workers:
             self.workers.remove(worker)
         self._idle = [w for w in self._idle if w is not worker]
+
+
+def cue_worker_actor(cpus: float, memory: int, restarts: int = RESTARTS):
+    """The :class:`CueWorker` actor class with its Ray options: ``cpus`` and ``memory`` (bytes; 0: by CPU alone)
+    asked of Ray, restarted ``restarts`` times if its process dies (-1: always, for a warm worker), its cues retried
+    there twice, ``CUES_IN_FLIGHT`` at a time."""
+    import ray
+
+    return ray.remote(
+        num_cpus=cpus,
+        memory=memory or None,  # bytes for the longest cue (worker_memory.py)
+        max_restarts=restarts,
+        max_task_retries=RESTARTS,
+        max_concurrency=CUES_IN_FLIGHT,
+    )(CueWorker)
 
 
 def pool_size(workers: int | None, cues: int) -> int:

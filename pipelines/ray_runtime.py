@@ -253,6 +253,9 @@ def start_head(
     if worker_ports:
         command += [f"--min-worker-port={worker_ports[0]}", f"--max-worker-port={worker_ports[1]}"]
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    # On SIGTERM a head drains for 30 s by default (for Serve behind a load balancer), with warm workers held the
+    # whole time; one machine's head has nowhere to drain to.
+    env["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] = "0"
     env.pop("RAY_ADDRESS", None)
     log_path = Path(temp_dir, "cues-head.log")
     with open(log_path, "wb") as head_log:

@@ -108,7 +108,8 @@ def run(
     started = time.perf_counter()
     store = open_store(config.store)  # a bad store URI fails before any work starts
     store.check_writable()  # and so does a missing bucket or folder, or refused credentials
-    if not (config.ray.address or os.environ.get("RAY_ADDRESS")):
+    head = local_runtime(config)
+    if not (config.ray.address or os.environ.get("RAY_ADDRESS") or head):  # a warm runtime's workers hold theirs
         find_soundfont(config.render.soundfont)  # local run: a missing soundfont fails before any work starts
         palette_soundfonts()  # and so does a palette's
     entries = read_sources(config.sources) if entries is None else entries
@@ -116,7 +117,6 @@ def run(
     results: list[CueResult] = []
     versions: dict[str, str] = {}
     if cues:
-        head = local_runtime(config)
         address = config.ray.address or (head.address if head else None)
         num_cpus = None if head else config.ray.num_cpus
         ray_info = init_ray(address, num_cpus=num_cpus, dashboard=config.ray.dashboard)

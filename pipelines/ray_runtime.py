@@ -289,17 +289,18 @@ def start_head(
     return head
 
 
-def find_head(temp_dir: str | None = None) -> LocalHead | None:
+def find_head(temp_dir: str | None = None, answering: bool = True) -> LocalHead | None:
     """The head `cues up` started in ``temp_dir`` (default :func:`runtime_dir`) if it is still running: its record
-    is there, Ray's address file names it, its process lives and its GCS answers. None otherwise (a few ms)."""
+    is there, Ray's address file names it, its process lives and (``answering``) its GCS answers. None otherwise
+    (a few ms)."""
     temp_dir = temp_dir or runtime_dir()
     try:
         head = LocalHead(**json.loads(Path(temp_dir, HEAD_RECORD).read_text()))
     except (OSError, ValueError, TypeError):
         return None
-    if _address_in(temp_dir) != head.address or not _is_our_head(head) or not _answers(head.address):
+    if _address_in(temp_dir) != head.address or not _is_our_head(head):
         return None
-    return head
+    return head if not answering or _answers(head.address) else None
 
 
 def stop_head(head: LocalHead, timeout_s: float = HEAD_STOP_TIMEOUT_S) -> None:

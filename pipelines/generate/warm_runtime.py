@@ -115,7 +115,7 @@ def runtime_status() -> RuntimeStatus | None:
 
 def stop_runtime() -> LocalHead | None:
     """Stop the local runtime (its head, and the workers with it); the head stopped, or None when none ran."""
-    head = find_head()
+    head = find_head(answering=False)  # also a head whose GCS no longer answers: its other processes may live
     if head is not None:
         stop_head(head)
     return head

@@ -15,6 +15,11 @@ class RayConfig(BaseModel):
     address: str | None = Field(None, description="Ray cluster address (ray://host:10001 or host:6379), or None.")
     num_cpus: int | None = Field(None, ge=1, description="CPUs of a local instance; None = all of this machine's.")
     dashboard: bool = Field(False, description="Start the Ray dashboard with a local instance.")
+    warm: bool = Field(
+        True,
+        description="Without an address: use the local runtime `cues up` started, when one runs, and its warm cue "
+        "workers when they serve the batch (same code, models and render settings); False: always a fresh local Ray.",
+    )
 
 
 class SynthConfig(BaseModel):
@@ -109,6 +114,38 @@ class GenerateConfig(BaseModel):
         None, description="The schedule occurrence (ISO 8601 UTC); part of the batch id, so one occurrence = one batch."
     )
     ray: RayConfig = Field(default_factory=RayConfig)
+
+
+class RuntimeConfig(BaseModel):
+    """The warm local runtime (``cues up``): a Ray head that outlives the command and cue workers that keep their
+    models and synth loaded between batches."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    workers: int | None = Field(
+        None, ge=1, description="Warm cue workers; None = as many as fit by CPU and memory, like a batch's pool."
+    )
+    worker_cpus: float = Field(
+        0.5, gt=0, le=64, description="CPUs each warm worker asks Ray for; fractional, so Ray's tasks are not starved."
+    )
+    longest_cue_s: float = Field(
+        180.0,
+        gt=0,
+        le=3600,
+        description="Seconds of the longest cue the warm workers are sized for (memory each asks Ray for); a longer "
+        "one still runs, beyond what Ray reserved for it.",
+    )
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of the head; None = all of this machine's.")
+    object_store_memory_mb: int = Field(
+        512, ge=100, le=65536, description="Ray's object store on the head, MiB (cue audio is small)."
+    )
+    port: int = Field(6379, ge=1024, le=65535, description="The head's GCS port (Ray's default).")
+    worker_ports: tuple[int, int] | None = Field(
+        None, description="Lowest and highest port of Ray's worker processes; None = Ray's range (10002-19999)."
+    )
+    models: str | None = Field(None, description="Model bundle the workers load; None = the shipped one.")
+    render: RenderConfig = Field(default_factory=RenderConfig)
+    start_timeout_s: float = Field(300.0, gt=0, description="Seconds the head and each worker may take to start.")
 
 
 class PreprocessConfig(BaseModel):

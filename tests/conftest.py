@@ -16,6 +16,8 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.pop("RAY_ADDRESS", None)  # tests always use their own local instance
 os.environ.pop("CUES_STORE", None)
+# and never a warm runtime a developer started with `cues up` (tests that want one start their own)
+os.environ["CUES_RUNTIME_DIR"] = f"/tmp/cues-ray-tests-{os.getpid()}"  # never created: no runtime is found there
 
 S3_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",

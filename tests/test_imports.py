@@ -77,8 +77,10 @@ def first_party_imports(path: Path) -> list[tuple[str, int, bool]]:
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module]
             if node.module.startswith("cues."):
-                names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
-                         for a in node.names]
+                names = [
+                    f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                    for a in node.names
+                ]
             found += [(name, node.lineno, id(node) in nested) for name in names]
         elif isinstance(node, ast.Import):
             found += [(a.name, node.lineno, id(node) in nested) for a in node.names]
@@ -165,9 +167,14 @@ DEFERRED_IN_CLI = {
 }
 
 
+# A Ray actor's heavy state, imported in the actor's __init__ (which runs in the worker process): the driver that
+# creates the actor, or finds a warm one by name, then never loads torch, SciPy and FluidSynth (issue 18).
+DEFERRED_IN_ACTOR = {("cues.pipelines.generate.workers", "cues.pipelines.generate.studio")}
+
+
 def test_first_party_imports_are_at_the_top_of_the_module():
-    """Function-level imports are for heavy third-party libraries, and for the stages CLI commands run; the rest of
-    ours are at the top, where a reader sees them."""
+    """Function-level imports are for heavy third-party libraries, for the stages CLI commands run, and for an
+    actor's state; the rest of ours are at the top, where a reader sees them."""
     hidden = [
         f"{name}:{line}: {target}"
         for name, path in module_files().items()
@@ -175,6 +182,7 @@ def test_first_party_imports_are_at_the_top_of_the_module():
         if nested
         and target.startswith("cues.")
         and not (component(name) == "services.cli" and target in DEFERRED_IN_CLI)
+        and (name, target) not in DEFERRED_IN_ACTOR
     ]
     assert hidden == []
 
@@ -183,6 +191,15 @@ def test_the_cli_starts_without_the_heavy_libraries():
     """What DEFERRED_IN_CLI is for: importing the CLI loads none of torch, Ray, SciPy, FluidSynth, matplotlib."""
     heavy = ("torch", "ray", "scipy", "fluidsynth", "matplotlib", "music21", "pedalboard")
     code = f"import sys, cues.services.cli.app; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_the_batch_driver_starts_without_the_heavy_libraries():
+    """What DEFERRED_IN_ACTOR is for: the main job's driver (which a warm submit is all of) loads Ray, but none of
+    torch, SciPy, FluidSynth, matplotlib."""
+    heavy = ("torch", "scipy", "fluidsynth", "matplotlib", "music21", "pedalboard")
+    code = f"import sys, cues.pipelines.generate.job; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert loaded.stdout.strip() == "[]"
 

@@ -143,6 +143,11 @@ def one_cpu_cluster():
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    # Ready when `ray start` has recorded its address (after its raylet is up): the job's driver no longer imports
+    # torch before it joins (issue 18), and on a busy machine the head takes 15 s or more to start.
+    deadline = time.monotonic() + 120
+    while not Path(temp_dir, "ray_current_cluster").exists() and head.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
     yield f"127.0.0.1:{port}"
     head.send_signal(signal.SIGTERM)
     try:

@@ -3,8 +3,9 @@
 On the driver: the briefs are read and validated once (``brief_sources``; a revision against the cue it revises in
 the batch's store, ``revision_source``), resolved and expanded into cue specs (``expansion``; pure and instant).
 On Ray: a pool of cue workers (``workers``) that load the models and the synth once delivers every cue
-(``cue_writer``). Invalid briefs and failed cues are reported in the batch record and never
-stop the others; a cue whose manifest is already in the store is skipped, so a re-run does only what is missing.
+(``cue_writer``); when `cues up` runs a warm local runtime (``warm_runtime``) and its workers serve the batch, the
+batch joins it and uses them. Invalid briefs and failed cues are reported in the batch record and never stop the
+others; a cue whose manifest is already in the store is skipped, so a re-run does only what is missing.
 The batch folder gets ``batch.json``, ``cuesheet.csv`` and ``report.html``, then ``_SUCCESS`` last
 (``batch_outputs``).
 
@@ -29,9 +30,11 @@ from cues.pipelines.generate.batch_outputs import write_batch
 from cues.pipelines.generate.brief_sources import read_sources
 from cues.pipelines.generate.expansion import expand_cues
 from cues.pipelines.generate.revision_source import StoreRevisions
+from cues.pipelines.generate.warm_runtime import warm_workers
+from cues.pipelines.generate.worker_identity import WorkerIdentity, code_digest
 from cues.pipelines.generate.worker_memory import WORKER_MEMORY, fit_memory
 from cues.pipelines.generate.workers import WorkerPool, fit_local, pool_size
-from cues.pipelines.ray_runtime import init_ray, shutdown_ray
+from cues.pipelines.ray_runtime import LocalHead, find_head, free_cpus, init_ray, shutdown_ray
 from cues.pipelines.render.soundfont import find_soundfont, palette_soundfonts
 from cues.pipelines.store import open_store
 from cues.schemas.batch import BatchRecord, BriefOutcome, CueResult, CueSpec
@@ -106,7 +109,8 @@ def run(
     started = time.perf_counter()
     store = open_store(config.store)  # a bad store URI fails before any work starts
     store.check_writable()  # and so does a missing bucket or folder, or refused credentials
-    if not (config.ray.address or os.environ.get("RAY_ADDRESS")):
+    head = local_runtime(config)
+    if not (config.ray.address or os.environ.get("RAY_ADDRESS") or head):  # a warm runtime's workers hold theirs
         find_soundfont(config.render.soundfont)  # local run: a missing soundfont fails before any work starts
         palette_soundfonts()  # and so does a palette's
     entries = read_sources(config.sources, StoreRevisions(store)) if entries is None else entries
@@ -114,13 +118,16 @@ def run(
     results: list[CueResult] = []
     versions: dict[str, str] = {}
     if cues:
-        ray_info = init_ray(config.ray.address, num_cpus=config.ray.num_cpus, dashboard=config.ray.dashboard)
+        address = config.ray.address or (head.address if head else None)
+        num_cpus = None if head else config.ray.num_cpus
+        ray_info = init_ray(address, num_cpus=num_cpus, dashboard=config.ray.dashboard)
+        warm = serving_workers(config, head)
         size = pool_size(config.workers, len(cues))
-        if ray_info["local"]:  # a local Ray never grows: a worker that does not fit would never start
-            size = fit_local(size, config.worker_cpus, ray_info["cpus"])
+        if ray_info["local"] or head:  # a local Ray never grows: a worker that does not fit would never start
+            size = fit_local(size, config.worker_cpus, free_cpus() if head else ray_info["cpus"])
         size, memory = fit_memory(size, WORKER_MEMORY.bytes_for(cues), ray_info.get("memory", 0.0))
         cpus, timeout = config.worker_cpus, config.worker_start_timeout_s
-        with WorkerPool(size, store.uri, config.models, config.render, cpus, timeout, memory) as pool:
+        with WorkerPool(size, store.uri, config.models, config.render, cpus, timeout, memory, warm) as pool:
             try:
                 versions = pool.versions()
                 results = pool.deliver(cues, lambda done, total: on_progress and on_progress(DELIVERING, done, total))
@@ -150,6 +157,39 @@ def run(
         message = f"batch {record.batch_id} ran, but its record could not be written to the store: {err}; {where}"
         raise BatchNotRecorded(message, record, kept) from err
     return record
+
+
+def local_runtime(config: GenerateConfig) -> LocalHead | None:
+    """The local runtime `cues up` started, when the batch may use it: no cluster address given, ``ray.warm`` on,
+    and the runtime started from this code (a head of other code is left alone, with a warning)."""
+    if not config.ray.warm or config.ray.address or os.environ.get("RAY_ADDRESS"):
+        return None
+    head = find_head()
+    if head is not None and head.code != code_digest():
+        log.warning(
+            "the cues runtime at %s was started from other code: this batch starts a Ray of its own (to use the "
+            "runtime: `%s`, then `cues up`)",
+            head.address,
+            head.stop_hint(),
+        )
+        return None
+    return head
+
+
+def serving_workers(config: GenerateConfig, head: LocalHead | None) -> list:
+    """The warm workers on the connected Ray that serve this batch (empty: the pool starts fresh ones); when a
+    runtime's workers do not serve it, a warning says why."""
+    if not config.ray.warm:
+        return []
+    wanted = WorkerIdentity(code=code_digest(), models=config.models, render=config.render.model_dump_json())
+    warm, why = warm_workers(wanted)
+    if warm:
+        log.info("%d warm cue worker(s) deliver this batch", len(warm))
+    elif why:
+        log.warning("the warm cue workers do not serve this batch (%s): fresh workers deliver it", why)
+    elif head:
+        log.warning("the cues runtime at %s has no warm cue workers: fresh workers deliver this batch", head.address)
+    return warm
 
 
 def keep_record_locally(record: BatchRecord) -> Path | None:

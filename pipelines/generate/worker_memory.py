@@ -35,8 +35,11 @@ class WorkerMemory:
 
     def bytes_for(self, cues: Sequence[CueSpec]) -> int:
         """Bytes one worker needs to render the longest of ``cues``."""
-        longest = max((longest_seconds(spec) for spec in cues), default=0.0)
-        return int((self.loaded_mb + self.per_audio_s_mb * (longest + self.tail_s)) * MB)
+        return self.bytes_for_seconds(max((longest_seconds(spec) for spec in cues), default=0.0))
+
+    def bytes_for_seconds(self, longest_s: float) -> int:
+        """Bytes one worker needs to render a cue of ``longest_s`` seconds."""
+        return int((self.loaded_mb + self.per_audio_s_mb * (longest_s + self.tail_s)) * MB)
 
 
 WORKER_MEMORY = WorkerMemory()

@@ -29,15 +29,11 @@ import logging
 import math
 import os
 import re
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
 
-from cues.pipelines.compose.composer import ComposerModels
-from cues.pipelines.generate.cue_writer import deliver_cue
-from cues.pipelines.render.cue_renderer import CueRenderer
-from cues.pipelines.store import open_store
+from cues.pipelines.generate.worker_identity import WorkerIdentity
 from cues.schemas.batch import CueResult, CueSpec
 from cues.schemas.config import GenerateConfig, RenderConfig
 from cues.schemas.errors import InvalidRequest, RenderError
@@ -52,37 +48,45 @@ CUES_IN_FLIGHT = 2  # per worker: one being made while the previous one uploads
 
 
 class CueWorker:
-    """Ray actor: delivers cues into one store with models and a synth loaded once (see ``cue_writer``)."""
+    """Ray actor: a :class:`~cues.pipelines.generate.studio.Studio` (models and synth loaded once) that delivers cues
+    into the store each call names, so that one warm worker serves any store; with ``soundcheck``, it makes one short
+    cue in memory once loaded (``Studio.soundcheck``)."""
 
-    def __init__(self, store_uri: str, models_uri: str | None, render: RenderConfig):
-        import torch
+    def __init__(self, models_uri: str | None, render: RenderConfig, soundcheck: bool = False):
+        # Here, not at the top: the driver that creates this actor (or finds a warm one) never loads torch, SciPy
+        # or FluidSynth (5-6 s of imports on a busy 2-core machine); the worker process does, once.
+        from cues.pipelines.generate.studio import Studio
 
-        torch.set_num_threads(1)  # batch-1 model steps: threads cost more than they give, and actors run side by side
-        self.renderer = CueRenderer(render)  # first: a missing soundfont fails fast
-        self.store = open_store(store_uri)
-        self.models = ComposerModels.load(models_uri)
-        self._making = threading.Lock()  # one synth and one set of models: one cue is made at a time
+        self.studio = Studio(models_uri, render)
+        if soundcheck:  # a warm worker, also when Ray restarts it: its first cue then costs what every other does
+            self.studio.soundcheck()
 
     def versions(self) -> dict[str, str]:
-        return self.models.versions
+        return self.studio.models.versions
+
+    def identity(self) -> WorkerIdentity:
+        return self.studio.identity()
 
     def pid(self) -> int:
         return os.getpid()
 
-    def deliver(self, spec: CueSpec) -> CueResult:
-        """Deliver one cue; called by up to ``CUES_IN_FLIGHT`` threads at once. A failure is returned, not raised."""
+    def deliver(self, store_uri: str, spec: CueSpec) -> CueResult:
+        """Deliver one cue into ``store_uri``; called by up to ``CUES_IN_FLIGHT`` threads at once. A failure is
+        returned, not raised."""
         try:
-            return deliver_cue(self.store, spec, self.models, self.renderer, self._making)
+            return self.studio.deliver(store_uri, spec)
         except Exception as err:  # one cue's failure is reported with its message; the batch goes on
             log.warning("cue %s failed: %s", spec.cue_id, err)
             return CueResult.failed(spec.cue_id, f"{type(err).__name__}: {err}")
 
 
 class WorkerPool:
-    """The cue workers of one batch (a context manager: leaving it kills the workers).
+    """The cue workers of one batch (a context manager: leaving it kills the workers it started).
 
     ``cpus`` and ``memory`` (bytes) per worker are what each asks Ray for; a worker not started within
-    ``start_timeout_s`` seconds is given up (see the module's decisions)."""
+    ``start_timeout_s`` seconds is given up (see the module's decisions). ``warm`` are running workers to use instead
+    of starting ``size`` new ones (a ``cues up`` runtime's): they are never killed by the pool, and one lost
+    mid-batch is replaced by a new worker like any other."""
 
     def __init__(
         self,
@@ -93,17 +97,11 @@ class WorkerPool:
         cpus: float = WORKER_CPUS,
         start_timeout_s: float = START_TIMEOUT_S,
         memory: int = 0,
+        warm: list | tuple = (),
     ):
-        import ray
-
-        self._actor = ray.remote(
-            num_cpus=cpus,
-            memory=memory or None,  # bytes for the batch's longest cue (worker_memory.py); 0: by CPU alone
-            max_restarts=RESTARTS,
-            max_task_retries=RESTARTS,
-            max_concurrency=CUES_IN_FLIGHT,
-        )(CueWorker)
-        self._args = (store_uri, models_uri, render)
+        self._actor = cue_worker_actor(cpus, memory)
+        self._store_uri, self._args = store_uri, (models_uri, render)
+        self._warm = list(warm)
         self._cpus, self._start_timeout_s = cpus, start_timeout_s
         self.workers: list = []
         self._starting: dict = {}  # readiness probe (the worker's versions call) → (worker, deadline)
@@ -112,7 +110,9 @@ class WorkerPool:
         self._start_error: Exception | None = None  # a worker raised while starting
         self._no_start = "no cue worker started"  # why not, once known
         self.finished: list[CueResult] = []  # the cues of the last deliver() done so far (also when stopped)
-        for _ in range(max(1, size)):
+        for worker in self._warm:
+            self._probe(worker)
+        for _ in range(0 if self._warm else max(1, size)):
             self._start()
 
     def __enter__(self) -> WorkerPool:
@@ -122,7 +122,10 @@ class WorkerPool:
         self.close()
 
     def _start(self) -> None:
-        worker = self._actor.remote(*self._args)
+        self._probe(self._actor.remote(*self._args))
+
+    def _probe(self, worker) -> None:
+        """Use ``worker`` once it answers (started, models loaded)."""
         self.workers.append(worker)
         self._starting[worker.versions.remote()] = (worker, time.monotonic() + self._start_timeout_s)
 
@@ -141,7 +144,8 @@ class WorkerPool:
 
         if ray.is_initialized():  # else Ray is shut down, and the workers with it
             for worker in self.workers:
-                ray.kill(worker)
+                if not self._is_warm(worker):
+                    ray.kill(worker)
         self.workers, self._starting, self._idle = [], {}, []
 
     def deliver(self, cues: list[CueSpec], on_progress: Callable[[int, int], None] | None = None) -> list[CueResult]:
@@ -163,7 +167,7 @@ class WorkerPool:
         while waiting or running:
             while waiting and self._idle:
                 worker, spec = self._idle.pop(), waiting.popleft()
-                running[worker.deliver.remote(spec)] = (worker, spec)
+                running[worker.deliver.remote(self._store_uri, spec)] = (worker, spec)
             if not running and not self._starting:  # no worker left to give the rest to
                 for spec in waiting:
                     finish(CueResult.failed(spec.cue_id, self._no_start))
@@ -256,13 +260,32 @@ class WorkerPool:
         self._idle.append(worker)
         return result
 
+    def _is_warm(self, worker) -> bool:
+        return any(worker is w for w in self._warm)
+
     def _drop(self, worker) -> None:
         import ray
 
-        ray.kill(worker)
+        if not self._is_warm(worker):  # a warm worker belongs to its runtime, which restarts it
+            ray.kill(worker)
         if worker in self.workers:
             self.workers.remove(worker)
         self._idle = [w for w in self._idle if w is not worker]
+
+
+def cue_worker_actor(cpus: float, memory: int, restarts: int = RESTARTS):
+    """The :class:`CueWorker` actor class with its Ray options: ``cpus`` and ``memory`` (bytes; 0: by CPU alone)
+    asked of Ray, restarted ``restarts`` times if its process dies (-1: always, for a warm worker), its cues retried
+    there twice, ``CUES_IN_FLIGHT`` at a time."""
+    import ray
+
+    return ray.remote(
+        num_cpus=cpus,
+        memory=memory or None,  # bytes for the longest cue (worker_memory.py)
+        max_restarts=restarts,
+        max_task_retries=RESTARTS,
+        max_concurrency=CUES_IN_FLIGHT,
+    )(CueWorker)
 
 
 def pool_size(workers: int | None, cues: int) -> int:

@@ -17,6 +17,7 @@ from cues.schemas.config import GenerateConfig, RayConfig, RenderConfig
 from cues.schemas.errors import BatchNotRecorded
 from cues.services.cli.options import (
     DEFAULT_STORE,
+    Cold,
     Models,
     NumCpus,
     RayAddress,
@@ -104,6 +105,7 @@ def submit(
         ),
     ] = False,
     strict: Strict = False,
+    cold: Cold = False,
 ) -> None:
     """Generate a batch of cues on Ray: validate the briefs, expand variations and cutdowns, then compose, render,
     master and store every cue; write the batch's record, cue sheet and report.
@@ -111,6 +113,7 @@ def submit(
     Each cue goes to cues/<cue-id>/<render-key>/ (cue.mid, plan.json, mix.wav, preview.mp3, stems/*.wav,
     pianoroll.png, and manifest.json last); a cue already in the store is skipped, so a re-run does only what is
     missing. The batch goes to batches/<batch-id>/ (batch.json, cuesheet.csv, report.html, then _SUCCESS).
+    With a warm runtime on this machine (`cues up`) and no cluster address, the batch uses its warm workers.
     Invalid briefs and failed cues are reported and the rest are delivered; exits 2 if any brief was invalid, 1 if
     any cue failed; with --strict, 3 if any plan departs from its brief (its warnings are listed under the table).
 
@@ -124,7 +127,7 @@ def submit(
         worker_cpus=worker_cpus,
         worker_start_timeout_s=worker_start_timeout,
         render=RenderConfig(soundfont=soundfont),
-        ray=RayConfig(address=ray_address, num_cpus=num_cpus),
+        ray=RayConfig(address=ray_address, num_cpus=num_cpus, warm=not cold),
     )
     if as_job:
         from cues.services.cli.job_submission import submit_as_job  # the job module brings torch: only when used
@@ -147,6 +150,7 @@ def run(
     models: Models = None,
     soundfont: Soundfont = None,
     strict: Strict = False,
+    cold: Cold = False,
 ) -> None:
     """The main job with the embedded defaults: `cues submit` on the bundled example briefs (or SOURCES), local
     Ray unless RAY_ADDRESS is set, store ./cue-store. Same outputs and exit codes as `cues submit`.
@@ -159,7 +163,7 @@ def run(
             store=store,
             models=models,
             render=RenderConfig(soundfont=soundfont),
-            ray=RayConfig(address=ray_address, num_cpus=num_cpus),
+            ray=RayConfig(address=ray_address, num_cpus=num_cpus, warm=not cold),
         ),
         strict,
     )

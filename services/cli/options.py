@@ -8,7 +8,18 @@ import typer
 
 from cues.schemas.config import DEFAULT_STORE
 
-__all__ = ["DEFAULT_STORE", "Models", "NumCpus", "RayAddress", "Soundfont", "Sources", "Store", "WorkerCpus", "Workers"]
+__all__ = [
+    "DEFAULT_STORE",
+    "Cold",
+    "Models",
+    "NumCpus",
+    "RayAddress",
+    "Soundfont",
+    "Sources",
+    "Store",
+    "WorkerCpus",
+    "Workers",
+]
 
 Sources = Annotated[
     list[str],
@@ -53,6 +64,14 @@ WorkerCpus = Annotated[
         max=64,
         help="CPUs each cue worker asks Ray for: 0.5 leaves room for Ray's tasks on a small machine; use 1 on an "
         "autoscaling cluster, so each worker brings a core.",
+    ),
+]
+Cold = Annotated[
+    bool,
+    typer.Option(
+        "--cold",
+        help="Start a Ray of this batch's own even when `cues up` runs a warm runtime (whose workers are used "
+        "otherwise).",
     ),
 ]
 Strict = Annotated[

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -110,6 +111,9 @@ class CueRenderer:
         self.soundfont: Soundfont = find_soundfont(self.config.soundfont)
         self.palette_soundfonts: dict[str, Soundfont] = palette_soundfonts(palettes)  # mood → its own
         self._synths: dict[tuple[str, int, int], BusSynth] = {}
+        # called with a stage's name as it starts ("synth", "mix", …, "encode stems/bass.wav"): how
+        # ``bench/memory.py`` attributes the peak memory to stages. None in a worker.
+        self.observe: Callable[[str], None] | None = None
 
     def __enter__(self) -> CueRenderer:
         return self
@@ -158,7 +162,7 @@ class CueRenderer:
         rate = delivery.sample_rate
         timings: dict[str, float] = {}
         clock = time.perf_counter()
-
+        self._stage("synth")
         performance = read_performance(request.midi, rate, request.stems)
         length = round(request.length_s * rate)
         max_tail = round(config.tail_max_s * rate)
@@ -169,6 +173,7 @@ class CueRenderer:
         timings["synth_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
+        self._stage("mix")
         loop = request.ending == Ending.loop
         names = [stem.name for stem in performance.stems]
         if loop:  # a loop is mixed as the ring that repeats: folded first (stem_mix.py)
@@ -182,10 +187,12 @@ class CueRenderer:
         # compressors moved the lead of a mysterious cue (tests/test_balance.py) to 3.4 and 4.2 dB under its
         # accompaniment, outside the ±3 dB the rule guarantees.
         clock = time.perf_counter()
+        self._stage("balance")
         balance = _balance(raw, rate, request, performance, config)
         timings["balance_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
+        self._stage("ending")
         floor = 0.0
         if request.ending == Ending.ring_out:  # the floor is at delivery level: estimate the gain it will get
             raw_loudness = gated_loudness(step_powers(raw.sum(axis=0), rate), rate)
@@ -203,11 +210,13 @@ class CueRenderer:
                 tail_floor=floor,
             )
         del raw
+        self._stage("alternates and layers summed")
         sums = sum_alternates(shaped, names, request.alternates)
         stems, groups = _gathered(performance.stems, request.grouping)
         layers = None  # summed before ``master`` scales the rendered stems in place
         if request.layers is not None:
             layers = sum_layers(shaped, names, request.layers)
+        self._stage("master")
         mastered = master(
             shaped,
             rate,
@@ -218,6 +227,7 @@ class CueRenderer:
             lookahead_ms=config.limiter_lookahead_ms,
             groups=groups,
         )
+        self._stage("alternates mastered")
         alternates = master_alternates(
             sums,
             mastered.gain_db,
@@ -244,15 +254,20 @@ class CueRenderer:
             soundfont=soundfont,
         )
 
+    def _stage(self, name: str) -> None:
+        if self.observe is not None:
+            self.observe(name)
+
     def render(self, request: AudioRequest) -> RenderedAudio:
         cue = self.master_cue(request)
         mastered, delivery, timings = cue.mastered, request.delivery, cue.timings
         clock = time.perf_counter()
-        audio = _encode(request, mastered, cue.stems, cue.rate, self.config.mp3_bitrate_kbps, cue.layers)
-        _encode_alternates(request, cue.alternates, cue.rate, audio)
+        audio = _encode(request, mastered, cue.stems, cue.rate, self.config.mp3_bitrate_kbps, cue.layers, self._stage)
+        _encode_alternates(request, cue.alternates, cue.rate, audio, self._stage)
         if request.id3 is not None and "preview.mp3" in audio.files:
             audio.files["preview.mp3"] = tagged_mp3(audio.files["preview.mp3"], request.id3)
         timings["encode_s"] = time.perf_counter() - clock
+        self._stage("handed back")
         audio.timings = timings
         audio.summary.update(
             {
@@ -330,6 +345,7 @@ def _encode(
     rate: int,
     mp3_kbps: int,
     layers: LayerAudio | None = None,
+    stage: Callable[[str], None] = lambda _: None,
 ):
     delivery = request.delivery
     bits = delivery.bit_depth
@@ -353,10 +369,12 @@ def _encode(
     def deliver(name: str, audio: np.ndarray, pcm: Pcm, loudness: float, peak: float, extra: dict) -> None:
         numbers = _file_numbers(pcm, rate, loudness, peak) | extra
         if AudioFormat.wav in formats:
+            stage(f"encode {name}.wav")
             wav = wav_bytes(pcm, rate, bext(_description(request, name), loudness, peak))
             files[f"{name}.wav"] = with_markers(wav, markers, rate) if markers else wav
             info[f"{name}.wav"] = {**numbers, "loop": markers.loop} if markers else numbers
         if AudioFormat.flac in formats:
+            stage(f"encode {name}.flac")
             files[f"{name}.flac"] = flac_bytes(pcm, rate)
             info[f"{name}.flac"] = numbers
 
@@ -365,6 +383,7 @@ def _encode(
     stem_report = {}
     if delivery.stems:
         for index, stem in enumerate(stems):
+            stage(f"measure stems/{stem.name}")
             audio = mastered.stems[index]
             pcm = to_pcm(audio, bits, request.seed + 1 + index)
             stem_sum += pcm.as_float()
@@ -397,8 +416,10 @@ def _encode(
         untrimmed = stem_sum * 10.0 ** (-mastered.stem_trim_db / 20.0)
         residual = float(np.abs(untrimmed - mastered.premix).max())
         extra["stems_sum_residual_dbfs"] = _rounded(db(residual)) if residual > 0 else None
+    stage("measure mix")
     deliver("mix", mastered.mix, mix_pcm, mastered.loudness_lufs, mastered.true_peak_dbtp, extra)
     if AudioFormat.mp3 in formats:
+        stage("encode preview.mp3")
         preview = mix_pcm if bits == 16 else to_pcm(mastered.mix, 16, request.seed)
         files["preview.mp3"] = mp3_bytes(preview, rate, mp3_kbps)
         info["preview.mp3"] = {"bitrate_kbps": mp3_kbps, "sample_rate": rate, "preview": True}
@@ -417,13 +438,20 @@ def _encode(
     return RenderedAudio(files, info, summary)
 
 
-def _encode_alternates(request: AudioRequest, alternates: list[MasteredAlternate], rate: int, audio) -> None:
+def _encode_alternates(
+    request: AudioRequest,
+    alternates: list[MasteredAlternate],
+    rate: int,
+    audio,
+    stage: Callable[[str], None] = lambda _: None,
+) -> None:
     """``alternates/<name>.wav``/``.flac`` of every alternate that sounds, with their numbers, into ``audio``; the
     manifest's ``audio.alternates`` for all of them."""
     bits, formats = request.delivery.bit_depth, set(request.delivery.formats)
     for index, alt in enumerate(alternates):
         if alt.audio is None:
             continue
+        stage(f"encode alternates/{alt.name}")
         pcm = to_pcm(alt.audio, bits, request.seed + 64 + index)  # dither of its own, after the stems' (≤ 16)
         loudness = gated_loudness(step_powers(alt.audio, rate), rate)
         peak = alt.true_peak_dbtp  # measured once, when it was kept under the ceiling
@@ -468,6 +496,8 @@ def _file_numbers(pcm: Pcm, rate: int, loudness: float, peak: float) -> dict:
         "true_peak_dbtp": _rounded(peak),
         "clipped_samples": pcm.clipped,
     }
+
+
 def wav_markers(request: AudioRequest, rate: int, frames: int) -> WavMarkers:
     """A loop's markers: the loop over every sample of its musical length (a loop's file is exactly that long: the
     tail is folded onto the start) and a cue point at each of the request's ``markers`` inside it."""

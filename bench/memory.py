@@ -87,7 +87,7 @@ def child(request_file: Path, out: Path) -> None:
     result = {
         "audio_s": audio.summary["samples"] / audio.summary["sample_rate"],
         "files": len(audio.files),
-        "file_mb": round(sum(len(b) for b in audio.files.values()) / 1e6, 1),
+        "file_mb": round(sum(path.stat().st_size for path in audio.paths.values()) / 1e6, 1),
         "rss_before_mb": round(before, 1),
         "rss_loaded_mb": round(loaded, 1),
         # resetting the high-water mark resets what ru_maxrss reads too: the peak is the largest stage's

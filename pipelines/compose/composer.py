@@ -101,9 +101,7 @@ class ComposedCue:
     midi: bytes
 
 
-def compose_cue(
-    brief: ResolvedBrief, seed: int, cutdown: float | str | None, models: ComposerModels
-) -> ComposedCue:
+def compose_cue(brief: ResolvedBrief, seed: int, cutdown: float | str | None, models: ComposerModels) -> ComposedCue:
     """One cue of a resolved brief: its full-length plan, or a cutdown planned from the full cue's plan."""
     score = compose(plan_cue(brief, seed, cutdown), models)
     return ComposedCue(score.plan, score, midi_bytes(score))

@@ -11,24 +11,28 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from cues.pipelines.render.alternates import MasteredAlternate, master_alternates, sum_alternates
-from cues.pipelines.render.audio_files import BextInfo, Pcm, flac_bytes, mp3_bytes, to_pcm, wav_bytes
+from cues.pipelines.render.audio_files import BextInfo
 from cues.pipelines.render.balance import SectionBalance, balance_stems
 from cues.pipelines.render.endings import fold_loop, shape_ending
-from cues.pipelines.render.id3 import Id3Tags, tagged_mp3
+from cues.pipelines.render.file_writer import Written, write_files
+from cues.pipelines.render.id3 import Id3Tags
 from cues.pipelines.render.layers import LayerAudio, master_layers, sum_layers
 from cues.pipelines.render.loudness import SILENCE, db, gated_loudness, step_powers, true_peak
 from cues.pipelines.render.master import Mastered, master
 from cues.pipelines.render.midi_events import MidiPerformance, StemRoute, note_spans, read_performance
+from cues.pipelines.render.scratch import Scratch, abs_peak, blocks, summed
 from cues.pipelines.render.soundfont import Soundfont, find_soundfont, palette_soundfonts
 from cues.pipelines.render.stem_mix import StemStrip, mix_stems
 from cues.pipelines.render.synth import BusSynth
-from cues.pipelines.render.wav_markers import CuePoint, WavMarkers, with_markers
+from cues.pipelines.render.wav_markers import CuePoint, WavMarkers, marker_chunks
 from cues.schemas.brief import AudioFormat, Delivery, Ending
 from cues.schemas.config import RenderConfig
 from cues.schemas.errors import RenderError
@@ -37,9 +41,11 @@ from cues.schemas.stem_mix import stem_mix
 
 log = logging.getLogger(__name__)
 
-RENDERER_VERSION = "render-3"  # bump when the same MIDI, soundfont and settings would give different files
+RENDERER_VERSION = "render-4"  # bump when the same MIDI, soundfont and settings would give different files
 # render-3: alternate mixes, the bext description and TimeReference, the MP3 preview's ID3 tags, a loop's WAVs
 # carrying smpl and cue chunks; the mix (stem_mix.py)
+# render-4: every whole-signal pass in blocks (scratch.py): the loudness meter's per-step sums and the balance's
+# section energies add in another order (1 ulp of float32), so gains, and a few samples' last bit, moved
 SILENT_STEM_DBFS = -120.0  # a stem whose peak stays below this is reported silent
 
 
@@ -90,16 +96,54 @@ class MasteredCue:
     layers: LayerAudio | None = None  # a game cue's vertical layers at the mix's gain (render/layers.py)
     strips: list[StemStrip] = field(default_factory=list)  # what the mix did to each rendered stem (none: mix off)
     soundfont: Soundfont | None = None  # the soundfont it was rendered with
+    # the folder whose files hold the signals above (their files deleted when this is collected)
+    scratch: Scratch | None = None
+
+    def __post_init__(self) -> None:
+        if self.scratch is not None:
+            weakref.finalize(self, self.scratch.drop_signals)
 
 
 @dataclass
 class RenderedAudio:
-    """Delivered files (name → bytes), per-file numbers, and the render's summary for the manifest."""
+    """Delivered files (name → path of a finished file in ``scratch``), per-file numbers, and the render's summary
+    for the manifest. The files live until :meth:`close` (or until this is collected): the caller stores them
+    first, from the files (``ObjectStore.put_file``)."""
 
-    files: dict[str, bytes]
+    paths: dict[str, Path]
     file_info: dict[str, dict]
     summary: dict
     timings: dict[str, float] = field(default_factory=dict)
+    scratch: Scratch | None = None
+
+    def __post_init__(self) -> None:
+        if self.scratch is not None:
+            weakref.finalize(self, self.scratch.close)
+
+    @property
+    def files(self) -> Mapping[str, bytes]:
+        """The files' contents by name, each read when it is asked for (for small files and tests)."""
+        return FileContents(self.paths)
+
+    def close(self) -> None:
+        if self.scratch is not None:
+            self.scratch.close()
+
+
+class FileContents(Mapping[str, bytes]):
+    """A read-only view of files by name whose values are their bytes, read on access."""
+
+    def __init__(self, paths: Mapping[str, Path]) -> None:
+        self._paths = paths
+
+    def __getitem__(self, name: str) -> bytes:
+        return self._paths[name].read_bytes()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
 
 
 class CueRenderer:
@@ -158,6 +202,14 @@ class CueRenderer:
         what ``bench/arrangement.py`` measures)."""
         if request.delivery.loudness is None:
             raise RenderError("the delivery loudness is not resolved (call Brief.resolve first)")
+        scratch = Scratch()  # every whole-cue signal is a file of it (scratch.py)
+        try:
+            return self._master_cue(request, scratch)
+        except BaseException:
+            scratch.close()
+            raise
+
+    def _master_cue(self, request: AudioRequest, scratch: Scratch) -> MasteredCue:
         config, delivery = self.config, request.delivery
         rate = delivery.sample_rate
         timings: dict[str, float] = {}
@@ -169,7 +221,9 @@ class CueRenderer:
         rings = request.ending in (Ending.ring_out, Ending.loop)
         soundfont = self.soundfont_of(request.mood)
         synth = self.synth(rate, len(performance.stems), soundfont)
-        raw = synth.render(performance, length + (max_tail if rings else 0))
+        samples = length + (max_tail if rings else 0)
+        buses = scratch.array((synth.buses, 2, samples))
+        raw = synth.render(performance, samples, out=buses)
         timings["synth_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -195,7 +249,9 @@ class CueRenderer:
         self._stage("ending")
         floor = 0.0
         if request.ending == Ending.ring_out:  # the floor is at delivery level: estimate the gain it will get
-            raw_loudness = gated_loudness(step_powers(raw.sum(axis=0), rate), rate)
+            mix = summed(scratch.array(raw.shape[1:]), raw, range(raw.shape[0]))
+            raw_loudness = gated_loudness(step_powers(mix, rate), rate)
+            del mix
             if raw_loudness != SILENCE:
                 floor = 10.0 ** ((config.tail_floor_dbfs - (delivery.loudness - raw_loudness)) / 20.0)
         shaped = raw  # a loop is folded already
@@ -211,11 +267,11 @@ class CueRenderer:
             )
         del raw
         self._stage("alternates and layers summed")
-        sums = sum_alternates(shaped, names, request.alternates)
+        sums = sum_alternates(shaped, names, request.alternates, scratch)
         stems, groups = _gathered(performance.stems, request.grouping)
         layers = None  # summed before ``master`` scales the rendered stems in place
         if request.layers is not None:
-            layers = sum_layers(shaped, names, request.layers)
+            layers = sum_layers(shaped, names, request.layers, scratch)
         self._stage("master")
         mastered = master(
             shaped,
@@ -226,6 +282,7 @@ class CueRenderer:
             release_ms=config.limiter_release_ms,
             lookahead_ms=config.limiter_lookahead_ms,
             groups=groups,
+            scratch=scratch,
         )
         self._stage("alternates mastered")
         alternates = master_alternates(
@@ -252,6 +309,7 @@ class CueRenderer:
             layers=layers,
             strips=strips,
             soundfont=soundfont,
+            scratch=scratch,
         )
 
     def _stage(self, name: str) -> None:
@@ -259,13 +317,19 @@ class CueRenderer:
             self.observe(name)
 
     def render(self, request: AudioRequest) -> RenderedAudio:
+        """The whole audio stage of one cue: :meth:`master_cue`, then every file measured and written into the
+        render's scratch folder; the caller stores the files from there and closes what this returns."""
         cue = self.master_cue(request)
         mastered, delivery, timings = cue.mastered, request.delivery, cue.timings
         clock = time.perf_counter()
-        audio = _encode(request, mastered, cue.stems, cue.rate, self.config.mp3_bitrate_kbps, cue.layers, self._stage)
-        _encode_alternates(request, cue.alternates, cue.rate, audio, self._stage)
-        if request.id3 is not None and "preview.mp3" in audio.files:
-            audio.files["preview.mp3"] = tagged_mp3(audio.files["preview.mp3"], request.id3)
+        scratch, kbps = cue.scratch, self.config.mp3_bitrate_kbps
+        try:
+            audio = _encode(request, mastered, cue.stems, cue.rate, kbps, cue.layers, scratch, self._stage)
+            _encode_alternates(request, cue.alternates, cue.rate, audio, scratch, self._stage)
+        except BaseException:
+            scratch.close()
+            raise
+        scratch.drop_signals()  # the files are written; the signals' pages go with ``cue``
         timings["encode_s"] = time.perf_counter() - clock
         self._stage("handed back")
         audio.timings = timings
@@ -340,57 +404,77 @@ def _gathered(
 
 def _encode(
     request: AudioRequest,
-    mastered,
+    mastered: Mastered,
     stems: tuple[StemRoute, ...],
     rate: int,
     mp3_kbps: int,
-    layers: LayerAudio | None = None,
+    layers: LayerAudio | None,
+    scratch: Scratch,
     stage: Callable[[str], None] = lambda _: None,
-):
+) -> RenderedAudio:
+    """Measure and write every file of the cue into ``scratch`` (``file_writer.py``: in blocks, straight to
+    files), with each file's numbers and the render's summary."""
     delivery = request.delivery
     bits = delivery.bit_depth
     formats = set(delivery.formats)
     loop = request.ending == Ending.loop
-    files: dict[str, bytes] = {}
+    paths: dict[str, Path] = {}
     info: dict[str, dict] = {}
-    markers = wav_markers(request, rate, mastered.mix.shape[-1]) if loop else None
+    frames = mastered.mix.shape[-1]
+    markers = wav_markers(request, rate, frames) if loop else None
+    marker_bytes = marker_chunks(markers, rate) if markers else b""
 
-    def bext(description: str, loudness: float, peak: float) -> BextInfo:
-        return BextInfo(
-            description=description,
-            originator="cues",
-            originator_reference=request.reference,
-            loudness_lufs=loudness,
-            true_peak_dbtp=peak,
-            coding_history=_coding_history(rate, bits),
-            time_reference=request.time_reference,
+    def deliver(
+        name: str,
+        audio: np.ndarray,
+        seed: int,
+        loudness: float,
+        peak: float,
+        extra: dict,
+        pcm_sum: np.ndarray | None = None,
+        preview: bool = False,
+    ) -> None:
+        wav = scratch.path(f"{name}.wav") if AudioFormat.wav in formats else None
+        flac = scratch.path(f"{name}.flac") if AudioFormat.flac in formats else None
+        mp3 = scratch.path("preview.mp3") if preview and AudioFormat.mp3 in formats else None
+        stage(f"encode {name}")
+        written = write_files(
+            audio,
+            rate,
+            bits,
+            seed,
+            wav=wav,
+            flac=flac,
+            bext=_bext(request, _description(request, name), loudness, peak, rate, bits),
+            markers=marker_bytes,
+            mp3=mp3,
+            mp3_kbps=mp3_kbps,
+            id3=request.id3,
+            pcm_sum=pcm_sum,
         )
-
-    def deliver(name: str, audio: np.ndarray, pcm: Pcm, loudness: float, peak: float, extra: dict) -> None:
-        numbers = _file_numbers(pcm, rate, loudness, peak) | extra
-        if AudioFormat.wav in formats:
-            stage(f"encode {name}.wav")
-            wav = wav_bytes(pcm, rate, bext(_description(request, name), loudness, peak))
-            files[f"{name}.wav"] = with_markers(wav, markers, rate) if markers else wav
+        numbers = _file_numbers(written, rate, loudness, peak) | extra
+        if wav is not None:
+            paths[f"{name}.wav"] = wav
             info[f"{name}.wav"] = {**numbers, "loop": markers.loop} if markers else numbers
-        if AudioFormat.flac in formats:
-            stage(f"encode {name}.flac")
-            files[f"{name}.flac"] = flac_bytes(pcm, rate)
+        if flac is not None:
+            paths[f"{name}.flac"] = flac
             info[f"{name}.flac"] = numbers
+        if mp3 is not None:
+            paths["preview.mp3"] = mp3
+            info["preview.mp3"] = {"bitrate_kbps": mp3_kbps, "sample_rate": rate, "preview": True}
 
-    mix_pcm = to_pcm(mastered.mix, bits, request.seed)
-    stem_sum = np.zeros_like(mastered.premix, dtype=np.float64)
     stem_report = {}
+    stem_sum = scratch.array(mastered.premix.shape, np.float64) if delivery.stems and stems else None
     if delivery.stems:
         for index, stem in enumerate(stems):
             stage(f"measure stems/{stem.name}")
             audio = mastered.stems[index]
-            pcm = to_pcm(audio, bits, request.seed + 1 + index)
-            stem_sum += pcm.as_float()
             peak = true_peak(audio, circular=loop)
-            silent = db(float(np.abs(audio).max())) < SILENT_STEM_DBFS
+            silent = db(abs_peak(audio)) < SILENT_STEM_DBFS
             loudness = gated_loudness(step_powers(audio, rate), rate)
-            deliver(f"stems/{stem.name}", audio, pcm, loudness, db(peak), {"silent": silent})
+            deliver(
+                f"stems/{stem.name}", audio, request.seed + 1 + index, loudness, db(peak), {"silent": silent}, stem_sum
+            )
             stem_report[stem.name] = {
                 "silent": silent,
                 "midi_channel": stem.channel + 1,
@@ -399,35 +483,30 @@ def _encode(
             }
     layer_report = None
     if layers is not None:
-        layer_sum = np.zeros_like(mastered.premix, dtype=np.float64)
+        layer_sum = scratch.array(mastered.premix.shape, np.float64)
         layer_report = {"trim_db": round(layers.trim_db, 6), "by_layer": {}}
         for index, (name, members) in enumerate(zip(layers.names, layers.stems, strict=True)):
+            stage(f"measure layers/{name}")
             audio = layers.audio[index]
-            pcm = to_pcm(audio, bits, request.seed + 101 + index)  # its own dither, as each stem has
-            layer_sum += pcm.as_float()
-            silent = db(float(np.abs(audio).max(initial=0.0))) < SILENT_STEM_DBFS
+            silent = db(abs_peak(audio)) < SILENT_STEM_DBFS
             loudness = gated_loudness(step_powers(audio, rate), rate)
-            deliver(f"layers/{name}", audio, pcm, loudness, db(true_peak(audio, circular=loop)), {"silent": silent})
+            peak = db(true_peak(audio, circular=loop))
+            # its own dither, as each stem has
+            deliver(f"layers/{name}", audio, request.seed + 101 + index, loudness, peak, {"silent": silent}, layer_sum)
             layer_report["by_layer"][name] = {"stems": list(members), "silent": silent}
-        residual = float(np.abs(layer_sum * 10.0 ** (-layers.trim_db / 20.0) - mastered.premix).max())
+        residual = _residual(layer_sum, layers.trim_db, mastered.premix)
         layer_report["sum_residual_dbfs"] = _rounded(db(residual)) if residual > 0 else None
     extra = {"limited": mastered.limiter.engaged}
-    if delivery.stems and stems:
-        untrimmed = stem_sum * 10.0 ** (-mastered.stem_trim_db / 20.0)
-        residual = float(np.abs(untrimmed - mastered.premix).max())
+    if stem_sum is not None:
+        residual = _residual(stem_sum, mastered.stem_trim_db, mastered.premix)
         extra["stems_sum_residual_dbfs"] = _rounded(db(residual)) if residual > 0 else None
-    stage("measure mix")
-    deliver("mix", mastered.mix, mix_pcm, mastered.loudness_lufs, mastered.true_peak_dbtp, extra)
-    if AudioFormat.mp3 in formats:
-        stage("encode preview.mp3")
-        preview = mix_pcm if bits == 16 else to_pcm(mastered.mix, 16, request.seed)
-        files["preview.mp3"] = mp3_bytes(preview, rate, mp3_kbps)
-        info["preview.mp3"] = {"bitrate_kbps": mp3_kbps, "sample_rate": rate, "preview": True}
+    loudness, peak = mastered.loudness_lufs, mastered.true_peak_dbtp
+    deliver("mix", mastered.mix, request.seed, loudness, peak, extra, preview=True)
     summary = {
         "sample_rate": rate,
         "bit_depth": bits,
-        "samples": mix_pcm.frames,
-        "duration_s": round(mix_pcm.frames / rate, 6),
+        "samples": frames,
+        "duration_s": round(frames / rate, 6),
         "stems": stem_report,
         "silent_stems": sorted(name for name, s in stem_report.items() if s["silent"]),
     }
@@ -435,14 +514,36 @@ def _encode(
         summary["layers"] = layer_report
     if markers and AudioFormat.wav in formats:
         summary["markers"] = markers.as_record()
-    return RenderedAudio(files, info, summary)
+    return RenderedAudio(paths, info, summary, scratch=scratch)
+
+
+def _residual(pcm_sum: np.ndarray, trim_db: float, premix: np.ndarray) -> float:
+    """The largest difference between files' summed PCM (undone by their common trim) and the premix."""
+    undo = 10.0 ** (-trim_db / 20.0)
+    residual = 0.0
+    for part in blocks(premix.shape[-1], pcm_sum, premix):
+        residual = max(residual, float(np.abs(pcm_sum[:, part] * undo - premix[:, part]).max(initial=0.0)))
+    return residual
+
+
+def _bext(request: AudioRequest, description: str, loudness: float, peak: float, rate: int, bits: int) -> BextInfo:
+    return BextInfo(
+        description=description,
+        originator="cues",
+        originator_reference=request.reference,
+        loudness_lufs=loudness,
+        true_peak_dbtp=peak,
+        coding_history=_coding_history(rate, bits),
+        time_reference=request.time_reference,
+    )
 
 
 def _encode_alternates(
     request: AudioRequest,
     alternates: list[MasteredAlternate],
     rate: int,
-    audio,
+    audio: RenderedAudio,
+    scratch: Scratch,
     stage: Callable[[str], None] = lambda _: None,
 ) -> None:
     """``alternates/<name>.wav``/``.flac`` of every alternate that sounds, with their numbers, into ``audio``; the
@@ -452,27 +553,27 @@ def _encode_alternates(
         if alt.audio is None:
             continue
         stage(f"encode alternates/{alt.name}")
-        pcm = to_pcm(alt.audio, bits, request.seed + 64 + index)  # dither of its own, after the stems' (≤ 16)
         loudness = gated_loudness(step_powers(alt.audio, rate), rate)
         peak = alt.true_peak_dbtp  # measured once, when it was kept under the ceiling
-        numbers = _file_numbers(pcm, rate, loudness, peak) | {"limited": alt.limiter.engaged}
         name = f"alternates/{alt.name}"
-        if AudioFormat.wav in formats:
-            description = f"{_description(request, name)}; keeps {' + '.join(alt.kept)}"
-            bext = BextInfo(
-                description,
-                "cues",
-                request.reference,
-                loudness_lufs=loudness,
-                true_peak_dbtp=peak,
-                coding_history=_coding_history(rate, bits),
-                time_reference=request.time_reference,
-            )
-            audio.files[f"{name}.wav"] = wav_bytes(pcm, rate, bext)
-            audio.file_info[f"{name}.wav"] = numbers
-        if AudioFormat.flac in formats:
-            audio.files[f"{name}.flac"] = flac_bytes(pcm, rate)
-            audio.file_info[f"{name}.flac"] = numbers
+        wav = scratch.path(f"{name}.wav") if AudioFormat.wav in formats else None
+        flac = scratch.path(f"{name}.flac") if AudioFormat.flac in formats else None
+        description = f"{_description(request, name)}; keeps {' + '.join(alt.kept)}"
+        # dither of its own, after the stems' (≤ 16)
+        written = write_files(
+            alt.audio,
+            rate,
+            bits,
+            request.seed + 64 + index,
+            wav=wav,
+            flac=flac,
+            bext=_bext(request, description, loudness, peak, rate, bits),
+        )
+        numbers = _file_numbers(written, rate, loudness, peak) | {"limited": alt.limiter.engaged}
+        for path, suffix in ((wav, "wav"), (flac, "flac")):
+            if path is not None:
+                audio.paths[f"{name}.{suffix}"] = path
+                audio.file_info[f"{name}.{suffix}"] = numbers
     audio.summary["alternates"] = {alt.name: alt.as_record() for alt in alternates}
 
 
@@ -486,7 +587,7 @@ def _description(request: AudioRequest, name: str) -> str:
     return f"{name} of {request.title}" if request.title else name
 
 
-def _file_numbers(pcm: Pcm, rate: int, loudness: float, peak: float) -> dict:
+def _file_numbers(pcm: Written, rate: int, loudness: float, peak: float) -> dict:
     """A WAV or FLAC file's numbers in the manifest."""
     return {
         "samples": pcm.frames,

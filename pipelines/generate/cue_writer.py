@@ -1,5 +1,6 @@
-"""Delivering one cue into the store: compose, measure, render and master it in memory (:func:`make_cue`), then
-write its files and its manifest last (:func:`store_cue`); :func:`deliver_cue` does both unless the cue is there.
+"""Delivering one cue into the store: compose, measure, render and master it (:func:`make_cue`: the audio files
+finished in the render's scratch folder, the rest in memory), then write its files, uploaded from there, and its
+manifest last (:func:`store_cue`); :func:`deliver_cue` does both unless the cue is there.
 
 Layout (``docs/contracts/store-layout.md``): ``cues/<cue-id>/<render-key>/`` holds ``plan.json``, ``pianoroll.png``,
 the audio the brief's ``delivery`` asks for (``mix.wav``/``mix.flac``, ``stems/<stem>.wav``/``.flac``,

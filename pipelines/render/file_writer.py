@@ -84,7 +84,7 @@ def write_files(
 
     ``markers``: RIFF chunks appended to the WAV (``wav_markers.marker_chunks``); ``mp3`` gets a 16-bit version
     (this signal's own PCM at 16 bits, else dithered from ``seed`` as the preview always was); ``pcm_sum``
-    (channels, samples) float64, if given, has the PCM as ``soundfile`` reads it back added into it."""
+    (channels, samples) int32, if given, has the integer samples added into it (full scale 2^(bits−1))."""
     import soundfile
 
     frames = audio.shape[-1]
@@ -104,8 +104,8 @@ def write_files(
             samples = pcm << 8 if bits == 24 else pcm.astype(np.int16)  # libsndfile: 24 bits left-justified
             for writer in writers:
                 writer.write(samples)
-            if pcm_sum is not None:
-                pcm_sum[:, part] += pcm.T.astype(np.float64) / float(1 << (bits - 1))
+            if pcm_sum is not None:  # integers: exact, and a third of a float64 sum's time
+                pcm_sum[:, part] += pcm.T
             if encoder is not None:
                 pcm16 = pcm if preview is None else preview(audio[:, part])
                 encoded.append(encoder.encode(pcm16.astype("<i2").tobytes()))

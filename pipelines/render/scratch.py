@@ -1,11 +1,13 @@
 """A render's scratch folder: the whole-cue signals of one cue (the synth's buses, the mix, the alternates, the
 layers, the encoded files) as files the renderer owns and deletes, so a worker's memory does not grow with the cue.
 
-Signals are float32 files mapped into memory (``mmap``): every stage keeps working on arrays, in place, but the
-pages live in the page cache, not in the worker's heap. A page the process has touched still counts in its resident
-memory until it is unmapped, so stages that run over a whole signal call :func:`release` every
-:data:`RELEASE_SAMPLES` (``madvise(MADV_DONTNEED)``: on a shared file mapping the pages leave the process and their
-contents stay in the file). Measured on a 600 s, 6-stem cue: the synth's buses alone are 1.4 GB of float32.
+A render keeps its first :data:`MEMORY_BUDGET_MB` of signals in memory as plain arrays (a 60 s, 6-stem cue's buses
+are 143 MB: a short cue pays no file I/O or page faults) and the rest as float32 files mapped into memory
+(``mmap``): every stage keeps working on arrays, in place, but the pages live in the page cache, not in the
+worker's heap. A page the process has touched still counts in its resident memory until it is unmapped, so passes
+over a whole signal call :func:`release` every :data:`RELEASE_SAMPLES` (``madvise(MADV_DONTNEED)``: on a shared
+file mapping the pages leave the process and their contents stay in the file). Measured on a 600 s, 6-stem cue:
+the synth's buses alone are 1.4 GB of float32.
 
 :func:`blocks` is how every whole-signal pass walks a signal: in pieces of :data:`BLOCK` samples, releasing as it
 goes. Pure arithmetic done this way gives the same samples as the whole-array operation (element-wise float32).
@@ -23,15 +25,17 @@ import numpy as np
 
 BLOCK = 1 << 16  # samples per block of a whole-signal pass (numpy's per-call cost is negligible at this size)
 SIGNALS = "signals"  # the scratch folder's sub-folder of signal files (the delivered files sit beside it)
+MEMORY_BUDGET_MB = 256.0  # signals held in memory per render before they go to files: the bound's fixed part
 RELEASE_SAMPLES = 1 << 20  # samples between releases: ~8 MB of a stereo float32 signal stays mapped at most
 
 
 class Scratch:
     """A temporary folder holding one render's signals and files; :meth:`close` deletes it (also on collection)."""
 
-    def __init__(self, prefix: str = "cues-render-") -> None:
+    def __init__(self, prefix: str = "cues-render-", memory_budget_mb: float = MEMORY_BUDGET_MB) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix=prefix))
         self._count = 0
+        self._in_memory = memory_budget_mb * 1024**2  # bytes of signals that may still be held in memory
 
     def path(self, name: str) -> Path:
         """A path in the folder for the file ``name`` (folders in it are created)."""
@@ -40,11 +44,14 @@ class Scratch:
         return path
 
     def array(self, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
-        """A zeroed array of ``shape`` backed by a new file of the folder (a sparse file: zero costs nothing until
-        written)."""
+        """A zeroed array of ``shape``: in memory while the render's budget lasts, else backed by a new file of the
+        folder (a sparse file: zero costs nothing until written)."""
         self._count += 1
         count = int(np.prod(shape))
         size = max(count * np.dtype(dtype).itemsize, 1)
+        if size <= self._in_memory:
+            self._in_memory -= size
+            return np.zeros(shape, dtype=dtype)
         with open(self.path(f"{SIGNALS}/{self._count}.raw"), "w+b") as handle:
             handle.truncate(size)
             mapped = mmap.mmap(handle.fileno(), size)

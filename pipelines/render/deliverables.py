@@ -47,6 +47,7 @@ class RenderedAudio:
 
     def __post_init__(self) -> None:
         if self.scratch is not None:
+            self.scratch.delivers = True
             weakref.finalize(self, self.scratch.close)
 
     @property

@@ -36,6 +36,7 @@ class Scratch:
         self.folder = Path(tempfile.mkdtemp(prefix=prefix))
         self._count = 0
         self._in_memory = memory_budget_mb * 1024**2  # bytes of signals that may still be held in memory
+        self.delivers = False  # its files are a render's delivered files: kept until their owner closes it
 
     def path(self, name: str) -> Path:
         """A path in the folder for the file ``name`` (folders in it are created)."""
@@ -58,8 +59,9 @@ class Scratch:
         return np.frombuffer(mapped, dtype=dtype, count=count).reshape(shape)
 
     def drop_signals(self) -> None:
-        """Delete the signals' files (arrays still mapped stay readable; the disk is freed when they go)."""
-        shutil.rmtree(self.folder / SIGNALS, ignore_errors=True)
+        """Delete the signals' files (arrays still mapped stay readable; the disk is freed when they go), and the
+        whole folder unless it holds delivered files."""
+        shutil.rmtree(self.folder if not self.delivers else self.folder / SIGNALS, ignore_errors=True)
 
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

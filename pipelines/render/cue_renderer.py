@@ -10,8 +10,9 @@ caller's business.
 Memory (issue 17): every whole-cue signal past ``scratch.MEMORY_BUDGET_MB`` is a file of the render's scratch
 folder mapped into memory, every pass over a signal goes in blocks releasing the pages behind it, and every file is
 written in blocks straight to disk (``file_writer.py``), so a worker's peak does not grow with the cue: measured
-(``bench/memory.py``) 386 MB for 60 s and for 180 s, against 956 and 1,984 MB when every signal and file was held
-whole. The one whole-signal copy left is the mix through the limiter, when a loud target needs it.
+(``bench/memory.py``, every deliverable on) 532, 508 and 586 MB for 60, 180 and 600 s, against 956, 1,984 and
+5,838 MB when every signal and file was held whole. The one whole-signal copy left is the mix through the
+limiter, when a loud target needs it.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ def bucket() -> str:
 
 
 class RenderOnly:
-    """Ray actor: renders stored cues' MIDI to finished files in memory (no composing, no upload)."""
+    """Ray actor: renders stored cues' MIDI to finished files in its scratch folder (no composing, no upload)."""
 
     def __init__(self):
         from cues.pipelines.render.cue_renderer import CueRenderer
@@ -88,6 +88,7 @@ class RenderOnly:
 
     def render(self, request) -> float:
         audio = self.renderer.render(request)
+        audio.close()
         return audio.summary["samples"] / audio.summary["sample_rate"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -46,8 +47,14 @@ def test_rendering_the_same_render_key_twice_gives_byte_identical_files(models):
     assert sorted(first.files) == sorted(second.files)
     assert {"mix.wav", "mix.flac", "preview.mp3", "cue.mid", "pianoroll.png", "stems/bass.wav"} <= set(first.files)
     assert {"alternates/underscore.wav", "alternates/underscore.flac"} <= set(first.files)
-    for name, (data, _, _) in first.files.items():
-        assert data == second.files[name][0], name
+    for name, (data, _, _) in first.files.items():  # the audio as finished files in each render's scratch folder
+        assert contents(data) == contents(second.files[name][0]), name
+    first.close()
+    assert not any(isinstance(data, Path) and data.exists() for data, _, _ in first.files.values())
+
+
+def contents(data: bytes | Path) -> bytes:
+    return data.read_bytes() if isinstance(data, Path) else data
 
 
 class Together:

@@ -17,9 +17,12 @@ import numpy as np
 import pytest
 import soundfile
 
+from cues.pipelines.render.audio_files import to_pcm, wav_bytes
 from cues.pipelines.render.cue_renderer import AudioRequest, CueRenderer
+from cues.pipelines.render.file_writer import write_files
 from cues.pipelines.render.loudness import integrated_loudness, true_peak_dbtp
 from cues.pipelines.render.midi_events import StemRoute, read_performance
+from cues.pipelines.render.scratch import BLOCK, Scratch, release
 from cues.pipelines.render.soundfont import TIMGM6MB, candidates, find_soundfont
 from cues.pipelines.render.stem_mix import reverb
 from cues.pipelines.render.synth import BusSynth
@@ -441,3 +444,24 @@ def test_loading_fluidsynth_prints_nothing_even_where_ci_is_set():
         [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "CI": "1"}, check=True
     )
     assert done.stdout == ""
+
+
+def test_a_signal_written_in_blocks_from_a_released_scratch_file_is_the_whole_signal_quantised(tmp_path):
+    """The memory bound's mechanism (issue 17): a signal in a scratch file whose pages were released keeps its
+    samples, and the files written from it block by block hold what ``to_pcm`` gives for the whole signal (the
+    16-bit dither one stream across blocks); with no bext, the WAV is ``wav_bytes``'s byte for byte."""
+    rng = np.random.default_rng(3)
+    signal = (rng.standard_normal((2, 3 * BLOCK + 17)) * 0.3).astype(np.float32)
+    with Scratch(memory_budget_mb=0) as scratch:  # every signal a file
+        audio = scratch.array(signal.shape)
+        audio[:] = signal
+        release(audio)
+        assert np.array_equal(audio, signal)
+        for bits in (16, 24):
+            wav, flac = tmp_path / f"{bits}.wav", tmp_path / f"{bits}.flac"
+            written = write_files(audio, 48000, bits, 5, wav=wav, flac=flac)
+            whole = to_pcm(signal, bits, 5)
+            assert (written.frames, written.clipped) == (whole.frames, whole.clipped)
+            assert wav.read_bytes() == wav_bytes(whole, 48000)
+            decoded, _ = soundfile.read(flac, dtype="int32")
+            assert np.array_equal(decoded >> (32 - bits), whole.samples)

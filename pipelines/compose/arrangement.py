@@ -104,9 +104,7 @@ def hit_accents(plan: Plan, slots: list[Slot], melody: list[Note]) -> tuple[dict
         steps.append(step)
         slot = next(s for s in slots if s.start <= step < s.end)
         end = min(step + HIT_BEATS * plan.steps_per_beat, plan.total_steps)
-        parts["pad"] += _struck(
-            plan, slot, lead_voices(None, slot.voiced_pitch_classes(plan)), step, end, line, 118
-        )
+        parts["pad"] += _struck(plan, slot, lead_voices(None, slot.voiced_pitch_classes(plan)), step, end, line, 118)
         parts["bass"].append(Note(step, end, _low_root(plan, slot), 118))
     return parts, steps
 

@@ -1,5 +1,6 @@
-"""Delivering one cue into the store: compose, measure, render and master it in memory (:func:`make_cue`), then
-write its files and its manifest last (:func:`store_cue`); :func:`deliver_cue` does both unless the cue is there.
+"""Delivering one cue into the store: compose, measure, render and master it (:func:`make_cue`: the audio files
+finished in the render's scratch folder, the rest in memory), then write its files, uploaded from there, and its
+manifest last (:func:`store_cue`); :func:`deliver_cue` does both unless the cue is there.
 
 Layout (``docs/contracts/store-layout.md``): ``cues/<cue-id>/<render-key>/`` holds ``plan.json``, ``pianoroll.png``,
 the audio the brief's ``delivery`` asks for (``mix.wav``/``mix.flac``, ``stems/<stem>.wav``/``.flac``,
@@ -34,6 +35,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from cues.pipelines.compose.composer import COMPOSER_VERSION, ComposerModels, compose_cue
@@ -41,11 +43,12 @@ from cues.pipelines.compose.layers import layer_stems
 from cues.pipelines.compose.quality import measure
 from cues.pipelines.compose.score import LEAD_STEM
 from cues.pipelines.generate.stinger_delivery import stinger_files
-from cues.pipelines.render.cue_renderer import AudioRequest, CueRenderer
+from cues.pipelines.render.cue_renderer import AudioRequest, CueRenderer, RenderedAudio
 from cues.pipelines.render.id3 import id3_tags
 from cues.pipelines.render.midi_events import StemRoute
 from cues.pipelines.report.pianoroll import pianoroll_png
 from cues.pipelines.store import ObjectStore
+from cues.pipelines.store.base import sha256_file
 from cues.schemas.alternates import alternate_groups
 from cues.schemas.batch import CueResult, CueSpec
 from cues.schemas.brief import AudioFormat, ResolvedBrief, canonical_hash
@@ -118,13 +121,19 @@ def cue_markers(plan: Plan) -> tuple[tuple[str, float], ...]:
 
 @dataclass(frozen=True)
 class MadeCue:
-    """A composed and rendered cue in memory: its files (name → bytes, content type, the numbers its manifest entry
-    carries) and the rest of its manifest; :func:`store_cue` adds each file's size and sha256 as it writes it."""
+    """A composed and rendered cue: its files (name → bytes, or the path of a finished file in the render's scratch
+    folder for the audio; content type; the numbers its manifest entry carries) and the rest of its manifest;
+    :func:`store_cue` adds each file's size and sha256 as it writes it. :meth:`close` deletes the audio files."""
 
     spec: CueSpec
     key: str
-    files: dict[str, tuple[bytes, str, dict[str, Any]]]
+    files: dict[str, tuple[bytes | Path, str, dict[str, Any]]]
     manifest: dict[str, Any]  # every CueManifest field but ``files``
+    audio: RenderedAudio | None = None  # owns the files' scratch folder
+
+    def close(self) -> None:
+        if self.audio is not None:
+            self.audio.close()
 
     @property
     def prefix(self) -> str:
@@ -152,16 +161,16 @@ def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRende
     _, absent = delivered_stems(spec.brief.delivery.stems, [stem.name for stem in cue.plan.stems])
     clock = time.perf_counter()
     plan = cue.plan.model_dump(mode="json")
-    files: dict[str, tuple[bytes, str, dict[str, Any]]] = {
+    files: dict[str, tuple[bytes | Path, str, dict[str, Any]]] = {
         "plan.json": (json.dumps(plan, indent=2).encode(), "application/json", {}),
         "pianoroll.png": (pianoroll_png(cue.midi, cue.plan), "image/png", {}),
     }
     timings["pianoroll_s"] = time.perf_counter() - clock
     if AudioFormat.midi in spec.brief.delivery.formats:
         files["cue.mid"] = (cue.midi, "audio/midi", {})
-    for name, data in audio.files.items():
+    for name, path in audio.paths.items():  # finished files in the render's scratch folder, stored from there
         content_type = CONTENT_TYPES.get(name[name.rfind(".") :], "application/octet-stream")
-        files[name] = (data, content_type, audio.file_info.get(name, {}))
+        files[name] = (path, content_type, audio.file_info.get(name, {}))
     clock = time.perf_counter()
     stingers, stinger_summary = stinger_files(spec, key, renderer)
     files.update(stingers)
@@ -187,7 +196,7 @@ def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRende
         "audio": {**audio.summary, "absent_stems": absent, **({"stingers": stinger_summary} if stingers else {})},
         "timings_s": {name: round(seconds, 3) for name, seconds in timings.items()},
     }
-    return MadeCue(spec, key, files, manifest)
+    return MadeCue(spec, key, files, manifest, audio)
 
 
 def store_cue(store: ObjectStore, cue: MadeCue) -> CueManifest:
@@ -196,7 +205,11 @@ def store_cue(store: ObjectStore, cue: MadeCue) -> CueManifest:
     clock = time.perf_counter()
     entries = {}
     for name, (data, content_type, numbers) in cue.files.items():
-        put = store.put_bytes(f"{cue.prefix}/{name}", data, content_type=content_type)
+        where = f"{cue.prefix}/{name}"
+        if isinstance(data, Path):  # streamed (S3: in parts), never read whole into memory
+            put = store.put_file(where, data, content_type=content_type)
+        else:
+            put = store.put_bytes(where, data, content_type=content_type)
         entries[name] = FileEntry(bytes=put.size, sha256=put.sha256, content_type=content_type, **numbers)
     timings = {**cue.manifest["timings_s"], "upload_s": round(time.perf_counter() - clock, 3)}
     manifest = CueManifest.model_validate({**cue.manifest, "timings_s": timings, "files": entries})
@@ -214,7 +227,7 @@ def delivered_by_another(store: ObjectStore, cue: MadeCue) -> CueManifest:
     differ = sorted(
         name
         for name, (data, _, _) in cue.files.items()
-        if name not in theirs.files or theirs.files[name].sha256 != hashlib.sha256(data).hexdigest()
+        if name not in theirs.files or theirs.files[name].sha256 != _sha256(data)
     )
     if differ:
         raise StoreConflict(
@@ -223,6 +236,10 @@ def delivered_by_another(store: ObjectStore, cue: MadeCue) -> CueManifest:
             "library versions); its files may not match its manifest (`cues get` checks them)"
         )
     return theirs
+
+
+def _sha256(data: bytes | Path) -> str:
+    return sha256_file(data)[0] if isinstance(data, Path) else hashlib.sha256(data).hexdigest()
 
 
 def retrying(step: Callable[[], T], what: str) -> T:
@@ -266,4 +283,7 @@ def deliver_cue(
         except StoreConflict:
             return CueResult.delivered(delivered_by_another(store, cue), skipped=True)
 
-    return retrying(store_once, what)
+    try:
+        return retrying(store_once, what)
+    finally:
+        cue.close()  # the rendered files in the scratch folder, stored or not

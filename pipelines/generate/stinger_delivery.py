@@ -46,9 +46,10 @@ def stinger_files(
             seed=spec.seed,
         )
         audio = renderer.render(request)
-        for fmt in formats:
+        for fmt in formats:  # a stinger is 1-2 bars: its files are read into memory and the scratch closed
             numbers = audio.file_info[f"mix.{fmt.value}"]
             files[f"stingers/{kind.value}.{fmt.value}"] = (audio.files[f"mix.{fmt.value}"], CONTENT_TYPES[fmt], numbers)
+        audio.close()
         summary[kind.value] = {
             "bars": stinger.plan.bars,
             "tempo_bpm": stinger.plan.tempo_bpm,

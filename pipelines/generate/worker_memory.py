@@ -1,12 +1,18 @@
 """How much memory a cue worker needs for a batch, and how many such workers fit: the pool sizes itself by memory
 as well as by CPU (issue 17).
 
-``bench/memory.py`` measured (renderer ``render-2``): a worker holds about 280 MB with its models and synth loaded,
-and rendering a cue grows it by about 8 MB per second of audio, because every stem of the whole cue is held as
-float64 through the stages (a 600 s cue peaked at 5.1 GB). The longest cue of the batch decides what each worker
-must be able to hold. Each worker asks Ray for that much ``memory`` (so Ray places no more on a node than fit), and
-the pool is capped to what the cluster's memory holds, with a warning, instead of letting the kernel's OOM killer
-decide mid-batch. Lower ``per_audio_s_mb`` once rendering works in blocks.
+``bench/memory.py`` measured it (issue 17). Before rendering worked in blocks (renderer ``render-3``), a worker held
+about 290 MB with its synth loaded and rendering grew it by about 9 MB per second of audio (every stem held whole
+as float32 and float64 through the stages, every file as bytes: a 600 s cue peaked at 5.8 GB). Since ``render-4``
+(``pipelines/render/scratch.py``) a render holds at most ``scratch.MEMORY_BUDGET_MB`` (256 MB) of whole signals in
+memory, the rest in files, and every pass goes in blocks: measured peaks 386 MB (60 s), 393 MB (180 s) and 586 MB
+(600 s) with every deliverable on. The fixed part below is the loaded worker (models and synth, 320 MB), the
+budget, and the blocks and buffers of a render; the slope covers what still holds a whole signal: the mix through
+the true-peak limiter (pedalboard's look-ahead limiter takes the whole mix; a loop's with its wrapped ends), up to
+three float32 stereo copies at 0.38 MB per second each at 48 kHz. The longest cue of the batch decides what each
+worker must be able to hold. Each worker asks Ray for that much ``memory`` (so Ray places no more on a node than
+fit), and the pool is capped to what the cluster's memory holds, with a warning, instead of letting the kernel's OOM
+killer decide mid-batch.
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ class WorkerMemory:
     """A cue worker's memory: ``loaded_mb`` with models and synth, plus ``per_audio_s_mb`` for each second of the
     longest cue it renders, ring-out tail (``tail_s``) included."""
 
-    loaded_mb: float = 320.0
-    per_audio_s_mb: float = 8.0
+    loaded_mb: float = 700.0  # loaded worker 320 + the render's in-memory budget 256 + blocks and buffers ~120
+    per_audio_s_mb: float = 1.2  # the limiter's whole-mix copies (3 × 0.38 MB a second of 48 kHz stereo float32)
     tail_s: float = 10.0
 
     def bytes_for(self, cues: Sequence[CueSpec]) -> int:

@@ -143,7 +143,6 @@ def process_on_ray(
     import ray
     import ray.data
 
-
     init_ray(config.ray.address, num_cpus=config.ray.num_cpus, dashboard=config.ray.dashboard)
     cluster_cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     workers = config.workers or cluster_cpus

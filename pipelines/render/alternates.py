@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cues.pipelines.render.master import LimiterReport, limit_at_gain
+from cues.pipelines.render.scratch import Scratch, scale, summed, zeros
 
 
 @dataclass(frozen=True)
@@ -67,16 +68,20 @@ class MasteredAlternate:
 
 
 def sum_alternates(
-    stems: np.ndarray, names: list[str], asked: tuple[tuple[str, tuple[str, ...]], ...]
+    stems: np.ndarray,
+    names: list[str],
+    asked: tuple[tuple[str, tuple[str, ...]], ...],
+    scratch: Scratch | None = None,
 ) -> list[AlternateSum]:
     """Each alternate ``asked`` (name → the role groups it keeps) summed from the rendered ``stems`` (stems, 2,
-    samples), whose names are ``names``. Copies: ``stems`` is mastered in place afterwards."""
+    samples), whose names are ``names``. Copies (files of ``scratch`` when given): ``stems`` is mastered in place
+    afterwards."""
     index = {name: i for i, name in enumerate(names)}
     sums = []
     for name, groups in asked:
         kept = tuple(n for n in names if n in groups)
         missing = tuple(g for g in groups if g not in index)
-        audio = stems[[index[n] for n in kept]].sum(axis=0, dtype=np.float32) if kept else None
+        audio = summed(zeros(scratch, stems.shape[1:]), stems, [index[n] for n in kept]) if kept else None
         sums.append(AlternateSum(name, kept, missing, audio, len(kept) == len(names)))
     return sums
 
@@ -99,8 +104,9 @@ def master_alternates(
     for alt in sums:
         audio, report, peak = None, LimiterReport(False), None
         if alt.audio is not None:
+            scale(alt.audio, gain)  # the sum is the alternate's own
             audio, report, peak = limit_at_gain(
-                alt.audio * gain,
+                alt.audio,
                 rate,
                 ceiling_dbtp,
                 setting,

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from cues.pipelines.render.dynamics import LEVEL_FLOOR_LUFS, loudness_of
-from cues.pipelines.render.loudness import k_weighted
+from cues.pipelines.render.loudness import k_weighted_blocks
+from cues.pipelines.render.scratch import scale
 from cues.schemas.config import BalanceConfig
 
 
@@ -69,14 +70,20 @@ def section_levels(stems: np.ndarray, rate: int, spans: Sequence[tuple[int, int]
     """Level (LUFS, ungated K-weighted: ``dynamics.LevelMeter``'s) of every stem of ``stems`` (stems, channels,
     samples) in every span of samples ``[start, end)``: an array (stems, spans). Each span's energy is one dot
     product per channel of the weighted signal (a third of the meter's cumulative sums' time; float32 products
-    summed by BLAS: 0.001 dB from float64)."""
+    summed by BLAS: 0.001 dB from float64). The weighting runs in blocks with its state carried, so no weighted
+    copy of a whole stem is held (``scratch.py``)."""
     levels = np.empty((stems.shape[0], len(spans)))
     for index, audio in enumerate(stems):
-        weighted = k_weighted(audio, rate)
+        energies = np.zeros(len(spans))
+        for part, weighted in k_weighted_blocks(audio, rate):
+            for section, (start, end) in enumerate(spans):
+                first, last = max(start, part.start), min(end, part.stop)
+                if last > first:
+                    piece = weighted[:, first - part.start : last - part.start]
+                    energies[section] += sum(float(np.dot(channel, channel)) for channel in piece)
         for section, (start, end) in enumerate(spans):
-            end = min(end, weighted.shape[-1])
-            energy = sum(float(np.dot(channel[start:end], channel[start:end])) for channel in weighted)
-            levels[index, section] = loudness_of(energy / (end - start)) if end > start else LEVEL_FLOOR_LUFS
+            end = min(end, audio.shape[-1])
+            levels[index, section] = loudness_of(energies[section] / (end - start)) if end > start else LEVEL_FLOOR_LUFS
     return levels
 
 
@@ -168,7 +175,7 @@ def _apply_curve(audio: np.ndarray, rate: int, spans: Sequence[tuple[int, int]],
     for k, gain in enumerate(gains):
         end = ramps[k][0] if k < len(ramps) else length
         if end > cursor and gain != 1.0:
-            audio[..., cursor:end] *= np.float32(gain)
+            scale(audio, np.float32(gain), cursor, end)
         if k < len(ramps):
             start, stop = ramps[k]
             if stop > start:

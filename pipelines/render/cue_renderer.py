@@ -3,75 +3,51 @@ reverb send, ``stem_mix.py``), balanced (the lead on top, ``balance.py``), endin
 
 :class:`CueRenderer` is what a worker keeps: the soundfonts found once (the renderer's and those the palettes name)
 and one loaded synth per (soundfont, sample rate, bus count), reused for every cue. :meth:`CueRenderer.render` is
-the whole audio stage of one cue and returns the files as bytes with the numbers the manifest records; writing them
-is the caller's business.
+the whole audio stage of one cue and returns the paths of finished files in the render's scratch folder with the
+numbers the manifest records; storing them (and then closing what it returns, which deletes the folder) is the
+caller's business.
+
+Memory (issue 17): every whole-cue signal past ``scratch.MEMORY_BUDGET_MB`` is a file of the render's scratch
+folder mapped into memory, every pass over a signal goes in blocks releasing the pages behind it, and every file is
+written in blocks straight to disk (``file_writer.py``), so a worker's peak does not grow with the cue: measured
+(``bench/memory.py``, every deliverable on) 532, 508 and 586 MB for 60, 180 and 600 s, against 956, 1,984 and
+5,838 MB when every signal and file was held whole. The one whole-signal copy left is the mix through the
+limiter, when a loud target needs it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from cues.pipelines.render.alternates import MasteredAlternate, master_alternates, sum_alternates
-from cues.pipelines.render.audio_files import BextInfo, Pcm, flac_bytes, mp3_bytes, to_pcm, wav_bytes
+from cues.pipelines.render.audio_request import AudioRequest
 from cues.pipelines.render.balance import SectionBalance, balance_stems
+from cues.pipelines.render.deliverables import RENDERER_VERSION, RenderedAudio, encode, encode_alternates
 from cues.pipelines.render.endings import fold_loop, shape_ending
-from cues.pipelines.render.id3 import Id3Tags, tagged_mp3
 from cues.pipelines.render.layers import LayerAudio, master_layers, sum_layers
-from cues.pipelines.render.loudness import SILENCE, db, gated_loudness, step_powers, true_peak
+from cues.pipelines.render.loudness import SILENCE, gated_loudness, step_powers
 from cues.pipelines.render.master import Mastered, master
 from cues.pipelines.render.midi_events import MidiPerformance, StemRoute, note_spans, read_performance
+from cues.pipelines.render.scratch import Scratch, release, summed
 from cues.pipelines.render.soundfont import Soundfont, find_soundfont, palette_soundfonts
 from cues.pipelines.render.stem_mix import StemStrip, mix_stems
 from cues.pipelines.render.synth import BusSynth
-from cues.pipelines.render.wav_markers import CuePoint, WavMarkers, with_markers
 from cues.pipelines.render.waveform import waveform_peaks
-from cues.schemas.brief import AudioFormat, Delivery, Ending
+from cues.schemas.brief import Ending
 from cues.schemas.config import RenderConfig
 from cues.schemas.errors import RenderError
 from cues.schemas.palettes import Palettes
 from cues.schemas.stem_mix import stem_mix
 
+__all__ = ["RENDERER_VERSION", "AudioRequest", "CueRenderer", "MasteredCue", "RenderedAudio"]
+
 log = logging.getLogger(__name__)
-
-RENDERER_VERSION = "render-3"  # bump when the same MIDI, soundfont and settings would give different files
-# render-3: alternate mixes, the bext description and TimeReference, the MP3 preview's ID3 tags, a loop's WAVs
-# carrying smpl and cue chunks; the mix (stem_mix.py)
-SILENT_STEM_DBFS = -120.0  # a stem whose peak stays below this is reported silent
-
-
-@dataclass(frozen=True)
-class AudioRequest:
-    """What the renderer needs to know about one cue besides its MIDI."""
-
-    midi: bytes
-    stems: tuple[StemRoute, ...] | None  # None: one stem per MIDI channel with notes
-    length_s: float  # the musical length; the file's too except for a ring-out tail
-    ending: Ending
-    delivery: Delivery  # with ``loudness`` resolved (not None)
-    fade_s: float = 2.0  # ``fade``: length of the audio fade (the last bar)
-    title: str = ""  # what the WAVs' bext description says of the cue, after the file's name ("mix of <title>")
-    reference: str = ""  # the cue key, written into the WAVs' bext chunk (which carries no date: same key, same bytes)
-    time_reference: int = 0  # the bext TimeReference: the first sample's time in samples since midnight
-    id3: Id3Tags | None = None  # the MP3 preview's ID3v2 tags (render/id3.py); None: untagged
-    seed: int = 0  # dither
-    sections: tuple[tuple[float, float], ...] = ()  # (start s, end s) of each section of the plan: the balance's
-    lead: str | None = None  # the stem that carries the tune, kept on top of the others (render/balance.py)
-    # the stems delivered, each with the names of the rendered ``stems`` it sums (the brief's ``delivery.stems``);
-    # None: as rendered. Rendering and the balance work on the rendered stems, so the mix is the same either way.
-    grouping: tuple[tuple[str, tuple[str, ...]], ...] | None = None
-    # the alternate mixes (``delivery.alternates``), each with the names of the rendered stems it keeps
-    alternates: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    # labelled times (label, seconds) written as cue points into every WAV of a loop, with its loop points
-    # (render/wav_markers.py): the plan's section starts and hits
-    markers: tuple[tuple[str, float], ...] = ()
-    # a game cue's vertical layers, quietest first, each with the names of the rendered ``stems`` it sums
-    # (compose/layers.py; render/layers.py); None: no layers
-    layers: tuple[tuple[str, tuple[str, ...]], ...] | None = None
-    mood: str | None = None  # the palette's mood (the brief's first): its soundfont, if it names one, and reverb space
 
 
 @dataclass
@@ -90,16 +66,12 @@ class MasteredCue:
     layers: LayerAudio | None = None  # a game cue's vertical layers at the mix's gain (render/layers.py)
     strips: list[StemStrip] = field(default_factory=list)  # what the mix did to each rendered stem (none: mix off)
     soundfont: Soundfont | None = None  # the soundfont it was rendered with
+    # the folder whose files hold the signals above (their files deleted when this is collected)
+    scratch: Scratch | None = None
 
-
-@dataclass
-class RenderedAudio:
-    """Delivered files (name → bytes), per-file numbers, and the render's summary for the manifest."""
-
-    files: dict[str, bytes]
-    file_info: dict[str, dict]
-    summary: dict
-    timings: dict[str, float] = field(default_factory=dict)
+    def __post_init__(self) -> None:
+        if self.scratch is not None:
+            weakref.finalize(self, self.scratch.drop_signals)
 
 
 class CueRenderer:
@@ -111,6 +83,9 @@ class CueRenderer:
         self.soundfont: Soundfont = find_soundfont(self.config.soundfont)
         self.palette_soundfonts: dict[str, Soundfont] = palette_soundfonts(palettes)  # mood → its own
         self._synths: dict[tuple[str, int, int], BusSynth] = {}
+        # called with a stage's name as it starts ("synth", "mix", …, "encode stems/bass.wav"): how
+        # ``bench/memory.py`` attributes the peak memory to stages. None in a worker.
+        self.observe: Callable[[str], None] | None = None
 
     def __enter__(self) -> CueRenderer:
         return self
@@ -155,21 +130,32 @@ class CueRenderer:
         what ``bench/arrangement.py`` measures)."""
         if request.delivery.loudness is None:
             raise RenderError("the delivery loudness is not resolved (call Brief.resolve first)")
+        scratch = Scratch()  # every whole-cue signal is a file of it (scratch.py)
+        try:
+            return self._master_cue(request, scratch)
+        except BaseException:
+            scratch.close()
+            raise
+
+    def _master_cue(self, request: AudioRequest, scratch: Scratch) -> MasteredCue:
         config, delivery = self.config, request.delivery
         rate = delivery.sample_rate
         timings: dict[str, float] = {}
         clock = time.perf_counter()
-
+        self._stage("synth")
         performance = read_performance(request.midi, rate, request.stems)
         length = round(request.length_s * rate)
         max_tail = round(config.tail_max_s * rate)
         rings = request.ending in (Ending.ring_out, Ending.loop)
         soundfont = self.soundfont_of(request.mood)
         synth = self.synth(rate, len(performance.stems), soundfont)
-        raw = synth.render(performance, length + (max_tail if rings else 0))
+        samples = length + (max_tail if rings else 0)
+        buses = scratch.array((synth.buses, 2, samples))
+        raw = synth.render(performance, samples, out=buses)
         timings["synth_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
+        self._stage("mix")
         loop = request.ending == Ending.loop
         names = [stem.name for stem in performance.stems]
         if loop:  # a loop is mixed as the ring that repeats: folded first (stem_mix.py)
@@ -183,13 +169,17 @@ class CueRenderer:
         # compressors moved the lead of a mysterious cue (tests/test_balance.py) to 3.4 and 4.2 dB under its
         # accompaniment, outside the ±3 dB the rule guarantees.
         clock = time.perf_counter()
+        self._stage("balance")
         balance = _balance(raw, rate, request, performance, config)
         timings["balance_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
+        self._stage("ending")
         floor = 0.0
         if request.ending == Ending.ring_out:  # the floor is at delivery level: estimate the gain it will get
-            raw_loudness = gated_loudness(step_powers(raw.sum(axis=0), rate), rate)
+            mix = summed(scratch.array(raw.shape[1:]), raw, range(raw.shape[0]))
+            raw_loudness = gated_loudness(step_powers(mix, rate), rate)
+            del mix
             if raw_loudness != SILENCE:
                 floor = 10.0 ** ((config.tail_floor_dbfs - (delivery.loudness - raw_loudness)) / 20.0)
         shaped = raw  # a loop is folded already
@@ -204,11 +194,13 @@ class CueRenderer:
                 tail_floor=floor,
             )
         del raw
-        sums = sum_alternates(shaped, names, request.alternates)
+        self._stage("alternates and layers summed")
+        sums = sum_alternates(shaped, names, request.alternates, scratch)
         stems, groups = _gathered(performance.stems, request.grouping)
         layers = None  # summed before ``master`` scales the rendered stems in place
         if request.layers is not None:
-            layers = sum_layers(shaped, names, request.layers)
+            layers = sum_layers(shaped, names, request.layers, scratch)
+        self._stage("master")
         mastered = master(
             shaped,
             rate,
@@ -218,7 +210,9 @@ class CueRenderer:
             release_ms=config.limiter_release_ms,
             lookahead_ms=config.limiter_lookahead_ms,
             groups=groups,
+            scratch=scratch,
         )
+        self._stage("alternates mastered")
         alternates = master_alternates(
             sums,
             mastered.gain_db,
@@ -243,17 +237,31 @@ class CueRenderer:
             layers=layers,
             strips=strips,
             soundfont=soundfont,
+            scratch=scratch,
         )
 
+    def _stage(self, name: str) -> None:
+        if self.observe is not None:
+            self.observe(name)
+
     def render(self, request: AudioRequest) -> RenderedAudio:
+        """The whole audio stage of one cue: :meth:`master_cue`, then every file measured and written into the
+        render's scratch folder; the caller stores the files from there and closes what this returns."""
         cue = self.master_cue(request)
         mastered, delivery, timings = cue.mastered, request.delivery, cue.timings
         clock = time.perf_counter()
-        audio = _encode(request, mastered, cue.stems, cue.rate, self.config.mp3_bitrate_kbps, cue.layers)
-        _encode_alternates(request, cue.alternates, cue.rate, audio)
-        if request.id3 is not None and "preview.mp3" in audio.files:
-            audio.files["preview.mp3"] = tagged_mp3(audio.files["preview.mp3"], request.id3)
+        scratch, kbps = cue.scratch, self.config.mp3_bitrate_kbps
+        try:
+            audio = encode(request, mastered, cue.stems, cue.rate, kbps, cue.layers, scratch, self._stage)
+            encode_alternates(request, cue.alternates, cue.rate, audio, scratch, self._stage)
+            waveform = waveform_peaks(mastered.mix, cue.rate)  # read in chunks; its pages released with the rest
+            release(mastered.mix)
+        except BaseException:
+            scratch.close()
+            raise
+        scratch.drop_signals()  # the files are written; the signals' pages go with ``cue``
         timings["encode_s"] = time.perf_counter() - clock
+        self._stage("handed back")
         audio.timings = timings
         audio.summary.update(
             {
@@ -281,7 +289,7 @@ class CueRenderer:
                 }
                 if cue.strips
                 else None,
-                "waveform": waveform_peaks(mastered.mix, cue.rate),
+                "waveform": waveform,
                 "loudness_target_lufs": delivery.loudness,
                 "true_peak_ceiling_dbtp": delivery.true_peak,
             }
@@ -323,159 +331,3 @@ def _gathered(
     if [(s.name, s.groups) for s in stems] == [(s.name, (s.name,)) for s in rendered]:
         return rendered, None
     return stems, groups
-
-
-def _encode(
-    request: AudioRequest,
-    mastered,
-    stems: tuple[StemRoute, ...],
-    rate: int,
-    mp3_kbps: int,
-    layers: LayerAudio | None = None,
-):
-    delivery = request.delivery
-    bits = delivery.bit_depth
-    formats = set(delivery.formats)
-    loop = request.ending == Ending.loop
-    files: dict[str, bytes] = {}
-    info: dict[str, dict] = {}
-    markers = wav_markers(request, rate, mastered.mix.shape[-1]) if loop else None
-
-    def bext(description: str, loudness: float, peak: float) -> BextInfo:
-        return BextInfo(
-            description=description,
-            originator="cues",
-            originator_reference=request.reference,
-            loudness_lufs=loudness,
-            true_peak_dbtp=peak,
-            coding_history=_coding_history(rate, bits),
-            time_reference=request.time_reference,
-        )
-
-    def deliver(name: str, audio: np.ndarray, pcm: Pcm, loudness: float, peak: float, extra: dict) -> None:
-        numbers = _file_numbers(pcm, rate, loudness, peak) | extra
-        if AudioFormat.wav in formats:
-            wav = wav_bytes(pcm, rate, bext(_description(request, name), loudness, peak))
-            files[f"{name}.wav"] = with_markers(wav, markers, rate) if markers else wav
-            info[f"{name}.wav"] = {**numbers, "loop": markers.loop} if markers else numbers
-        if AudioFormat.flac in formats:
-            files[f"{name}.flac"] = flac_bytes(pcm, rate)
-            info[f"{name}.flac"] = numbers
-
-    mix_pcm = to_pcm(mastered.mix, bits, request.seed)
-    stem_sum = np.zeros_like(mastered.premix, dtype=np.float64)
-    stem_report = {}
-    if delivery.stems:
-        for index, stem in enumerate(stems):
-            audio = mastered.stems[index]
-            pcm = to_pcm(audio, bits, request.seed + 1 + index)
-            stem_sum += pcm.as_float()
-            peak = true_peak(audio, circular=loop)
-            silent = db(float(np.abs(audio).max())) < SILENT_STEM_DBFS
-            loudness = gated_loudness(step_powers(audio, rate), rate)
-            deliver(f"stems/{stem.name}", audio, pcm, loudness, db(peak), {"silent": silent})
-            stem_report[stem.name] = {
-                "silent": silent,
-                "midi_channel": stem.channel + 1,
-                "midi_channels": [c + 1 for c in stem.channels],
-                "groups": list(stem.groups or (stem.name,)),
-            }
-    layer_report = None
-    if layers is not None:
-        layer_sum = np.zeros_like(mastered.premix, dtype=np.float64)
-        layer_report = {"trim_db": round(layers.trim_db, 6), "by_layer": {}}
-        for index, (name, members) in enumerate(zip(layers.names, layers.stems, strict=True)):
-            audio = layers.audio[index]
-            pcm = to_pcm(audio, bits, request.seed + 101 + index)  # its own dither, as each stem has
-            layer_sum += pcm.as_float()
-            silent = db(float(np.abs(audio).max(initial=0.0))) < SILENT_STEM_DBFS
-            loudness = gated_loudness(step_powers(audio, rate), rate)
-            deliver(f"layers/{name}", audio, pcm, loudness, db(true_peak(audio, circular=loop)), {"silent": silent})
-            layer_report["by_layer"][name] = {"stems": list(members), "silent": silent}
-        residual = float(np.abs(layer_sum * 10.0 ** (-layers.trim_db / 20.0) - mastered.premix).max())
-        layer_report["sum_residual_dbfs"] = _rounded(db(residual)) if residual > 0 else None
-    extra = {"limited": mastered.limiter.engaged}
-    if delivery.stems and stems:
-        untrimmed = stem_sum * 10.0 ** (-mastered.stem_trim_db / 20.0)
-        residual = float(np.abs(untrimmed - mastered.premix).max())
-        extra["stems_sum_residual_dbfs"] = _rounded(db(residual)) if residual > 0 else None
-    deliver("mix", mastered.mix, mix_pcm, mastered.loudness_lufs, mastered.true_peak_dbtp, extra)
-    if AudioFormat.mp3 in formats:
-        preview = mix_pcm if bits == 16 else to_pcm(mastered.mix, 16, request.seed)
-        files["preview.mp3"] = mp3_bytes(preview, rate, mp3_kbps)
-        info["preview.mp3"] = {"bitrate_kbps": mp3_kbps, "sample_rate": rate, "preview": True}
-    summary = {
-        "sample_rate": rate,
-        "bit_depth": bits,
-        "samples": mix_pcm.frames,
-        "duration_s": round(mix_pcm.frames / rate, 6),
-        "stems": stem_report,
-        "silent_stems": sorted(name for name, s in stem_report.items() if s["silent"]),
-    }
-    if layer_report is not None:
-        summary["layers"] = layer_report
-    if markers and AudioFormat.wav in formats:
-        summary["markers"] = markers.as_record()
-    return RenderedAudio(files, info, summary)
-
-
-def _encode_alternates(request: AudioRequest, alternates: list[MasteredAlternate], rate: int, audio) -> None:
-    """``alternates/<name>.wav``/``.flac`` of every alternate that sounds, with their numbers, into ``audio``; the
-    manifest's ``audio.alternates`` for all of them."""
-    bits, formats = request.delivery.bit_depth, set(request.delivery.formats)
-    for index, alt in enumerate(alternates):
-        if alt.audio is None:
-            continue
-        pcm = to_pcm(alt.audio, bits, request.seed + 64 + index)  # dither of its own, after the stems' (≤ 16)
-        loudness = gated_loudness(step_powers(alt.audio, rate), rate)
-        peak = alt.true_peak_dbtp  # measured once, when it was kept under the ceiling
-        numbers = _file_numbers(pcm, rate, loudness, peak) | {"limited": alt.limiter.engaged}
-        name = f"alternates/{alt.name}"
-        if AudioFormat.wav in formats:
-            description = f"{_description(request, name)}; keeps {' + '.join(alt.kept)}"
-            bext = BextInfo(
-                description,
-                "cues",
-                request.reference,
-                loudness_lufs=loudness,
-                true_peak_dbtp=peak,
-                coding_history=_coding_history(rate, bits),
-                time_reference=request.time_reference,
-            )
-            audio.files[f"{name}.wav"] = wav_bytes(pcm, rate, bext)
-            audio.file_info[f"{name}.wav"] = numbers
-        if AudioFormat.flac in formats:
-            audio.files[f"{name}.flac"] = flac_bytes(pcm, rate)
-            audio.file_info[f"{name}.flac"] = numbers
-    audio.summary["alternates"] = {alt.name: alt.as_record() for alt in alternates}
-
-
-def _coding_history(rate: int, bits: int) -> str:
-    """The bext coding history of a file we render (EBU R 98: algorithm, rate, word length, mode, text)."""
-    return f"A=PCM,F={rate},W={bits},M=stereo,T=cues {RENDERER_VERSION} FluidSynth\r\n"
-
-
-def _description(request: AudioRequest, name: str) -> str:
-    """A WAV's bext description: the file, then what the request says of the cue (``mix of Night chase …``)."""
-    return f"{name} of {request.title}" if request.title else name
-
-
-def _file_numbers(pcm: Pcm, rate: int, loudness: float, peak: float) -> dict:
-    """A WAV or FLAC file's numbers in the manifest."""
-    return {
-        "samples": pcm.frames,
-        "sample_rate": rate,
-        "bit_depth": pcm.bits,
-        "loudness_lufs": _rounded(loudness),
-        "true_peak_dbtp": _rounded(peak),
-        "clipped_samples": pcm.clipped,
-    }
-def wav_markers(request: AudioRequest, rate: int, frames: int) -> WavMarkers:
-    """A loop's markers: the loop over every sample of its musical length (a loop's file is exactly that long: the
-    tail is folded onto the start) and a cue point at each of the request's ``markers`` inside it."""
-    points = tuple(CuePoint(round(seconds * rate), label) for label, seconds in request.markers)
-    return WavMarkers((0, frames - 1), tuple(p for p in points if p.sample < frames))
-
-
-def _rounded(value: float) -> float | None:
-    return round(value, 3) if np.isfinite(value) else None

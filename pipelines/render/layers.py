@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cues.pipelines.render.master import STEM_CEILING
+from cues.pipelines.render.scratch import Scratch, abs_peak, scale, summed, zeros
 from cues.schemas.errors import RenderError
 
 
@@ -33,17 +34,21 @@ class LayerAudio:
     trim_db: float = 0.0
 
 
-def sum_layers(stems: np.ndarray, stem_names: Sequence[str], layers: Sequence[tuple[str, Sequence[str]]]) -> LayerAudio:
+def sum_layers(
+    stems: np.ndarray,
+    stem_names: Sequence[str],
+    layers: Sequence[tuple[str, Sequence[str]]],
+    scratch: Scratch | None = None,
+) -> LayerAudio:
     """The raw layers (before mastering) of rendered ``stems`` (stems, 2, samples) named ``stem_names``: each layer
     of ``layers`` (name, its stems' names) the float32 sum of its stems; a layer of no stem is silence."""
     index = {name: i for i, name in enumerate(stem_names)}
     unknown = sorted({s for _, members in layers for s in members} - set(index))
     if unknown:
         raise RenderError(f"the layers name stems the cue does not render: {', '.join(unknown)}")
-    audio = np.zeros((len(layers), *stems.shape[1:]), dtype=np.float32)
+    audio = zeros(scratch, (len(layers), *stems.shape[1:]))
     for k, (_, members) in enumerate(layers):
-        for name in members:
-            audio[k] += stems[index[name]]
+        summed(audio[k], stems, [index[name] for name in members])
     return LayerAudio(tuple(n for n, _ in layers), tuple(tuple(m) for _, m in layers), audio)
 
 
@@ -51,8 +56,8 @@ def master_layers(layers: LayerAudio, gain_db: float) -> LayerAudio:
     """``layers`` at the mastering gain ``gain_db`` (the mix's, as ``master.py`` applies it), trimmed together so
     no layer's samples pass :data:`~cues.pipelines.render.master.STEM_CEILING` (in place; returns ``layers``)."""
     gain = np.float32(10.0 ** (gain_db / 20.0))
-    peak = float(np.abs(layers.audio).max(initial=0.0)) * float(gain)
+    peak = abs_peak(layers.audio) * float(gain)
     trim_db = 20.0 * float(np.log10(STEM_CEILING / peak)) if peak > STEM_CEILING else 0.0
-    layers.audio *= gain * np.float32(10.0 ** (trim_db / 20.0))
+    scale(layers.audio, gain * np.float32(10.0 ** (trim_db / 20.0)))
     layers.trim_db = trim_db
     return layers

@@ -14,9 +14,12 @@ exact for the filter, and a few percent of the samples are interpolated in pract
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 
 import numpy as np
 from scipy import signal
+
+from cues.pipelines.render.scratch import BLOCK, abs_peak, blocks
 
 OVERSAMPLE = 4
 TAPS_PER_PHASE = 12
@@ -58,13 +61,26 @@ def step_powers(audio: np.ndarray, rate: int) -> np.ndarray:
     """K-weighted energy of each 100 ms step of ``audio`` (channels, samples), summed over channels.
 
     Loudness is computed from these, so a signal scaled by ``g`` needs no new filtering: its powers are ``g²``
-    times these (the mastering gain search relies on that)."""
+    times these (the mastering gain search relies on that). Filtered in blocks of whole steps with the filter's
+    state carried (the same samples as one call over the whole signal), so no weighted copy of it is held."""
     audio = np.atleast_2d(audio)
     step = round(STEP_S * rate)
-    weighted = k_weighted(audio, rate)
     steps = audio.shape[1] // step
-    blocks = weighted[:, : steps * step].reshape(audio.shape[0], steps, step)
-    return np.einsum("csi,csi->s", blocks, blocks).astype(np.float64)
+    powers = np.empty(steps)
+    for part, weighted in k_weighted_blocks(audio[:, : steps * step], rate, step * max(1, BLOCK // step)):
+        blocks_ = weighted.reshape(audio.shape[0], -1, step)
+        powers[part.start // step : part.stop // step] = np.einsum("csi,csi->s", blocks_, blocks_)
+    return powers
+
+
+def k_weighted_blocks(audio: np.ndarray, rate: int, size: int = BLOCK) -> Iterator[tuple[slice, np.ndarray]]:
+    """``audio`` (channels, samples) through the K-weighting, a block of ``size`` samples at a time: (where,
+    the weighted block), the filter's state carried from block to block."""
+    sections = _k_weighting(rate)
+    state = np.zeros((sections.shape[0], audio.shape[0], 2), dtype=np.float32)
+    for part in blocks(audio.shape[-1], audio, size=size):
+        weighted, state = signal.sosfilt(sections, audio[:, part].astype(np.float32, copy=False), axis=-1, zi=state)
+        yield part, weighted
 
 
 def window_powers(powers: np.ndarray, rate: int, window_s: float) -> np.ndarray:
@@ -109,43 +125,56 @@ def _interpolator() -> np.ndarray:
 def true_peak(audio: np.ndarray, circular: bool = False) -> float:
     """Largest absolute value of ``audio`` (channels, samples) oversampled 4×, as a linear amplitude.
 
-    ``circular``: the audio loops, so the end is interpolated into the start (a loop's seam has peaks too)."""
+    ``circular``: the audio loops, so the end is interpolated into the start (a loop's seam has peaks too). Two
+    passes in blocks: the sample peak, then the interpolated points that can pass it, block by block with the
+    neighbouring samples their windows need."""
     audio = np.atleast_2d(audio)
-    channels, n = audio.shape
+    n = audio.shape[-1]
     if not audio.size:
         return 0.0
-    phases = _interpolator()
-    magnitude = np.abs(audio)
-    peak = float(magnitude.max())
+    peak = abs_peak(audio)
     if peak == 0.0:
         return 0.0
-    # Chunks of 16 samples: the 12-sample window of an interpolated point touches at most its chunk and one
-    # neighbour, so it can only exceed the sample peak if one of them reaches peak / bound.
-    chunk = 16
-    n_chunks = -(-n // chunk)
-    padded_magnitude = np.pad(magnitude, ((0, 0), (0, n_chunks * chunk - n))) if n % chunk else magnitude
+    context = 2 * _CHUNK  # ≥ the 12-tap window's reach either side
+    best = peak
+    for part in blocks(n, audio, size=_CHUNK * (BLOCK // _CHUNK)):
+        first, last = part.start - context, part.stop + context
+        if first >= 0 and last <= n:
+            segment = audio[:, first:last]
+        else:  # outside the signal: silence, or the other end of a loop
+            where = np.arange(first, last)
+            inside = (where >= 0) & (where < n)
+            segment = audio[:, where % n] if circular else np.where(inside, audio[:, np.clip(where, 0, n - 1)], 0.0)
+        best = max(best, _interpolated_peak(segment, peak, context, context + part.stop - part.start))
+    return best
+
+
+_CHUNK = 16  # samples: the 12-sample window of an interpolated point touches at most its chunk and one neighbour
+
+
+def _interpolated_peak(segment: np.ndarray, peak: float, first: int, last: int) -> float:
+    """The largest interpolated value of ``segment`` (channels, samples) at points ``first`` … ``last - 1`` whose
+    window can exceed ``peak`` (0 if none can); every window lies inside the segment."""
+    phases = _interpolator()
+    channels, n = segment.shape
+    magnitude = np.abs(segment)
+    n_chunks = -(-n // _CHUNK)
+    padded = np.pad(magnitude, ((0, 0), (0, n_chunks * _CHUNK - n))) if n % _CHUNK else magnitude
+    # a point can only exceed the sample peak if its chunk or a neighbour reaches peak / bound
     bound = np.abs(phases).sum(axis=1).max()
-    loud = padded_magnitude.reshape(channels, n_chunks, chunk).max(axis=-1) * bound > peak
+    loud = padded.reshape(channels, n_chunks, _CHUNK).max(axis=-1) * bound > peak
     loud[:, 1:] |= loud[:, :-1].copy()
     loud[:, :-1] |= loud[:, 1:].copy()
-    if circular:  # the first and last chunks are neighbours
-        first, last = loud[:, 0].copy(), loud[:, -1].copy()
-        loud[:, 0] |= last
-        loud[:, -1] |= first
     channel, index = np.nonzero(loud)
-    if not index.size:
-        return peak
-    # the window of point i covers samples i-5 … i+6 (the interpolator's centre); outside: silence or wrap
-    before = TAPS_PER_PHASE // 2 - 1
-    starts = (index[:, None] * chunk + np.arange(chunk)).ravel() - before
-    channels_of = np.repeat(channel, chunk)
-    positions = starts[:, None] + np.arange(TAPS_PER_PHASE)
-    if circular:
-        windows = audio[channels_of[:, None], positions % n]
-    else:
-        inside = (positions >= 0) & (positions < n)
-        windows = np.where(inside, audio[channels_of[:, None], np.clip(positions, 0, n - 1)], 0.0)
-    return max(peak, float(np.abs(windows.astype(np.float64) @ phases.T).max()))
+    points = (index[:, None] * _CHUNK + np.arange(_CHUNK)).ravel()
+    channels_of = np.repeat(channel, _CHUNK)
+    keep = (points >= first) & (points < last)
+    if not keep.any():
+        return 0.0
+    # the window of point i covers samples i-5 … i+6 (the interpolator's centre)
+    positions = points[keep][:, None] - (TAPS_PER_PHASE // 2 - 1) + np.arange(TAPS_PER_PHASE)
+    windows = segment[channels_of[keep][:, None], positions]
+    return float(np.abs(windows.astype(np.float64) @ phases.T).max())
 
 
 def true_peak_dbtp(audio: np.ndarray, circular: bool = False) -> float:
@@ -154,4 +183,4 @@ def true_peak_dbtp(audio: np.ndarray, circular: bool = False) -> float:
 
 
 def sample_peak_dbfs(audio: np.ndarray) -> float:
-    return db(float(np.abs(audio).max())) if np.size(audio) else SILENCE
+    return db(abs_peak(audio)) if np.size(audio) else SILENCE

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cues.pipelines.render.loudness import SILENCE, db, gated_loudness, integrated_loudness, step_powers, true_peak
+from cues.pipelines.render.scratch import Scratch, abs_peak, blocks, scale, summed, zeros
 from cues.schemas.errors import RenderError
 
 LOUDNESS_TOLERANCE_LU = 0.1  # ours; delivery specs allow ±0.5 (EBU R128 ±1)
@@ -69,15 +70,20 @@ def master(
     release_ms: float = 80.0,
     lookahead_ms: float = 5.0,
     groups: Sequence[Sequence[int]] | None = None,
+    scratch: Scratch | None = None,
 ) -> Mastered:
     """Bring ``stems`` (stems, 2, samples) to ``target_lufs`` with one gain; limit the mix to ``ceiling_dbtp``.
 
     ``groups`` gathers the stems delivered: each the sum of the rendered stems at those indices (None: as
     rendered). ``stems`` is scaled in place when not gathered (it is the renderer's buffer; a copy would double a
-    long cue's memory); gathered stems are a new, smaller array."""
-    raw_mix = stems.sum(axis=0, dtype=np.float32)
+    long cue's memory); gathered stems are a new, smaller array. The mix and gathered stems are files of
+    ``scratch`` when one is given (``scratch.py``), and every pass over a whole signal goes in blocks."""
+    raw_mix = summed(zeros(scratch, stems.shape[1:]), stems, range(stems.shape[0]))
     if groups is not None:
-        stems = np.stack([stems[list(members)].sum(axis=0, dtype=np.float32) for members in groups])
+        gathered = zeros(scratch, (len(groups), *stems.shape[1:]))
+        for index, members in enumerate(groups):
+            summed(gathered[index], stems, members)
+        stems = gathered
     powers = step_powers(raw_mix, rate)
     raw_loudness = gated_loudness(powers, rate)
     if raw_loudness == SILENCE:
@@ -87,16 +93,20 @@ def master(
     if db(raw_peak) + gain_db <= ceiling_dbtp - PEAK_MARGIN_DB:
         gain = np.float32(10.0 ** (gain_db / 20.0))
         trim_db = _stem_trim(stems, gain)
-        stems *= gain * np.float32(10.0 ** (trim_db / 20.0))
-        mix = raw_mix * gain
+        scale(stems, gain * np.float32(10.0 ** (trim_db / 20.0)))
+        mix = raw_mix
+        scale(mix, gain)
         return Mastered(stems, mix, mix, gain_db, target_lufs, db(raw_peak) + gain_db, stem_trim_db=trim_db)
 
     limit_at = ceiling_dbtp - PEAK_MARGIN_DB
     passes = 0
+    premix = zeros(scratch, raw_mix.shape)
     while passes < MAX_PASSES:
         passes += 1
         gain = np.float32(10.0 ** (gain_db / 20.0))
-        premix = raw_mix * gain
+        for part in blocks(raw_mix.shape[-1], raw_mix, premix):
+            premix[:, part] = raw_mix[:, part] * gain
+        # the limiter takes the whole signal (pedalboard's look-ahead): the one stage that holds a copy of the mix
         mix = _limit(premix, rate, limit_at, loop, release_ms, lookahead_ms)
         loudness = integrated_loudness(mix, rate)
         peak_db = db(true_peak(mix, circular=loop))
@@ -114,14 +124,19 @@ def master(
             f"(last: {loudness:.2f} LUFS, {peak_db:.2f} dBTP); lower the loudness target or raise the ceiling"
         )
     report = LimiterReport(True, round(limit_at, 3), _max_reduction_db(premix, mix, rate), passes)
+    if scratch is not None:  # the limited mix back into a file, so encoding holds no copy of it
+        limited, mix = mix, raw_mix  # the raw mix is not needed any more: its file takes the limited mix
+        for part in blocks(limited.shape[-1], mix):
+            mix[:, part] = limited[:, part]
+        del limited
     trim_db = _stem_trim(stems, gain)
-    stems *= gain * np.float32(10.0 ** (trim_db / 20.0))
+    scale(stems, gain * np.float32(10.0 ** (trim_db / 20.0)))
     return Mastered(stems, premix, mix, gain_db, loudness, peak_db, report, trim_db)
 
 
 def _stem_trim(stems: np.ndarray, gain: float) -> float:
     """The common trim (dB, ≤ 0) that keeps every stem at ``gain`` under :data:`STEM_CEILING`."""
-    peak = float(np.abs(stems).max()) * float(gain)
+    peak = abs_peak(stems) * float(gain)
     return 20.0 * float(np.log10(STEM_CEILING / peak)) if peak > STEM_CEILING else 0.0
 
 
@@ -142,15 +157,14 @@ def _max_reduction_db(before: np.ndarray, after: np.ndarray, rate: int) -> float
     """Largest drop of the 10 ms peak level from before to after the limiter, in dB (0 if it never acted)."""
     window = max(1, rate // 100)
     n = before.shape[-1] // window * window
-    if not n:
-        return 0.0
-    peak_before = np.abs(before[:, :n]).reshape(-1, window).max(axis=-1)
-    peak_after = np.abs(after[:, :n]).reshape(-1, window).max(axis=-1)
-    audible = peak_before > 1e-4
-    if not audible.any():
-        return 0.0
-    ratio = peak_before[audible] / np.maximum(peak_after[audible], 1e-12)
-    return round(max(0.0, 20.0 * float(np.log10(ratio.max()))), 2)
+    largest = 0.0
+    for part in blocks(n, before, after, size=window * max(1, (1 << 16) // window)):
+        peak_before = np.abs(before[:, part]).reshape(-1, window).max(axis=-1)
+        peak_after = np.abs(after[:, part]).reshape(-1, window).max(axis=-1)
+        audible = peak_before > 1e-4
+        if audible.any():
+            largest = max(largest, float((peak_before[audible] / np.maximum(peak_after[audible], 1e-12)).max()))
+    return round(max(0.0, 20.0 * float(np.log10(largest))), 2) if largest else 0.0
 
 
 def limit_at_gain(

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 import pedalboard
 
+from cues.pipelines.render.scratch import blocks, scale
 from cues.schemas.stem_mix import ReverbSpace, StemMix, StemTreatment
 
 BLOCK = 8192  # samples per processing block: pedalboard's own buffer size (1 << 16 cost 1.5× the CPU: cache)
@@ -182,15 +183,15 @@ def _process(stem: np.ndarray, rate: int, treatment: StemTreatment, space: Rever
         for start in range(0, pad, BLOCK):
             strip(history[:, start : start + BLOCK])
     energy, sides = 0.0, np.zeros(2)
-    for start in range(0, samples, BLOCK):
-        block = stem[:, start : start + BLOCK]
+    for part in blocks(samples, stem, size=BLOCK):
+        block = stem[:, part]
         dry, placed = strip(block)
         energy += float(np.vdot(dry, dry))
         sides += [float(np.vdot(placed[0], placed[0])), float(np.vdot(placed[1], placed[1]))]
         block[:] = placed
     processed = float(np.sqrt(energy / stem.size))
     makeup = level / processed if processed > QUIET_RMS else 1.0
-    stem *= (seat(treatment.pan, sides) * makeup).astype(np.float32)[:, None]
+    scale(stem, (seat(treatment.pan, sides) * makeup).astype(np.float32)[:, None])
     return makeup
 
 
@@ -210,8 +211,8 @@ def _level(stem: np.ndarray) -> tuple[float, float, tuple[float, float]]:
     """RMS and sample peak of a stereo stem over both channels, and each channel's energy, in blocks (no float64
     copy of the whole stem)."""
     left, right, peak = 0.0, 0.0, 0.0
-    for start in range(0, stem.shape[-1], BLOCK):
-        block = stem[:, start : start + BLOCK]
+    for part in blocks(stem.shape[-1], stem, size=BLOCK):
+        block = stem[:, part]
         left += float(np.vdot(block[0], block[0]))
         right += float(np.vdot(block[1], block[1]))
         peak = max(peak, float(np.abs(block).max()))

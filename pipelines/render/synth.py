@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cues.pipelines.render.midi_events import MAX_STEMS, MidiPerformance
+from cues.pipelines.render.scratch import RELEASE_SAMPLES, release
 from cues.pipelines.render.soundfont import Soundfont
 from cues.schemas.config import SynthConfig
 from cues.schemas.errors import RenderError, SoundfontMissing
@@ -150,8 +151,11 @@ class BusSynth:
             self._synth.delete()
             self._synth = None
 
-    def render(self, performance: MidiPerformance, samples: int) -> np.ndarray:
+    def render(self, performance: MidiPerformance, samples: int, out: np.ndarray | None = None) -> np.ndarray:
         """Play ``performance`` from a reset synth; returns float32 audio shaped (buses used, 2, samples).
+
+        ``out``: a zeroed float32 buffer (buses, 2, samples) to render into (a scratch file's, ``scratch.py``: its
+        pages are released as the synth moves on); None: a new array.
 
         Stem ``i`` sounds on bus ``i mod buses`` (FluidSynth's rule), so a synth with a bus per stem returns the
         stems, and a one-bus synth returns the plain mix. Events after ``samples`` are not played. Rendering the
@@ -166,25 +170,29 @@ class BusSynth:
         try:
             lib.fluid_synth_add_sfont(synth, self._sfont)
             lib.fluid_synth_program_reset(synth)
-            return self._play(synth, performance, samples)
+            return self._play(synth, performance, samples, out)
         finally:
             lib.fluid_synth_remove_sfont(synth, self._sfont)  # borrowed: must not be freed with this synth
             lib.delete_fluid_synth(synth)
 
-    def _play(self, synth: int, performance: MidiPerformance, samples: int) -> np.ndarray:
+    def _play(self, synth: int, performance: MidiPerformance, samples: int, out: np.ndarray | None) -> np.ndarray:
         lib, stems = self._lib, len(performance.stems)
         for channel in range(MAX_STEMS):
             drums = channel in performance.drum_channels
             lib.fluid_synth_set_channel_type(synth, channel, _CHANNEL_TYPE[drums])
             lib.fluid_synth_program_change(synth, channel, 0)  # the type change takes effect with a program change
 
-        audio = np.zeros((self.buses, 2, samples), dtype=np.float32)
+        audio = np.zeros((self.buses, 2, samples), dtype=np.float32) if out is None else out
+        if audio.shape != (self.buses, 2, samples) or audio.dtype != np.float32 or not audio.flags.c_contiguous:
+            raise RenderError(f"the synth renders into float32 ({self.buses}, 2, {samples}), not {audio.shape}")
+        released = 0
         base = np.array([audio[b, side].ctypes.data for b in range(self.buses) for side in (0, 1)], dtype=np.uint64)
         fx_map = np.repeat(np.arange(self.buses), 2)  # reverb and chorus returns of group g → bus g's pair
         fx_base = np.array([base[2 * g + side] for g in fx_map for side in (0, 1)], dtype=np.uint64)
         n_out, n_fx = len(base), len(fx_base)
 
         def process(start: int, stop: int) -> None:
+            nonlocal released
             while start < stop:
                 length = min(MAX_CHUNK, stop - start)
                 offset = np.uint64(start * 4)  # float32 bytes
@@ -192,6 +200,9 @@ class BusSynth:
                 if lib.fluid_synth_process(synth, length, n_fx, fx.ctypes.data, n_out, out.ctypes.data) != 0:
                     raise RenderError("fluid_synth_process failed")
                 start += length
+            if start - released >= RELEASE_SAMPLES:
+                release(audio)
+                released = start
 
         position = 0
         for event in performance.events:
@@ -204,4 +215,5 @@ class BusSynth:
             args = (event.data1, event.data2)[: dispatch.arity]
             getattr(lib, dispatch.function)(synth, event.channel, *args)
         process(position, samples)
+        release(audio)
         return audio[: min(self.buses, max(stems, 1))]

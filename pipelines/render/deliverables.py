@@ -1,0 +1,286 @@
+"""A mastered cue's delivered files: every stem, layer, alternate and the mix measured (loudness, true peak,
+silence) and written by ``file_writer.py`` into the render's scratch folder, with the numbers the manifest records
+(``RenderedAudio``). The stem and layer files are summed back as they are written (integers) and checked against
+the premix: the manifest's ``stems_sum_residual_dbfs`` and ``layers.sum_residual_dbfs``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cues.pipelines.render.alternates import MasteredAlternate
+from cues.pipelines.render.audio_files import BextInfo
+from cues.pipelines.render.audio_request import AudioRequest
+from cues.pipelines.render.file_writer import Written, write_files
+from cues.pipelines.render.layers import LayerAudio
+from cues.pipelines.render.loudness import db, gated_loudness, step_powers, true_peak
+from cues.pipelines.render.master import Mastered
+from cues.pipelines.render.midi_events import StemRoute
+from cues.pipelines.render.scratch import Scratch, abs_peak, blocks
+from cues.pipelines.render.wav_markers import CuePoint, WavMarkers, marker_chunks
+from cues.schemas.brief import AudioFormat, Ending
+
+RENDERER_VERSION = "render-4"  # bump when the same MIDI, soundfont and settings would give different files
+# render-3: alternate mixes, the bext description and TimeReference, the MP3 preview's ID3 tags, a loop's WAVs
+# carrying smpl and cue chunks; the mix (stem_mix.py)
+# render-4: every whole-signal pass in blocks (scratch.py): the loudness meter's per-step sums and the balance's
+# section energies add in another order (1 ulp of float32), so gains, and a few samples' last bit, moved
+SILENT_STEM_DBFS = -120.0  # a stem whose peak stays below this is reported silent
+
+
+@dataclass
+class RenderedAudio:
+    """Delivered files (name → path of a finished file in ``scratch``), per-file numbers, and the render's summary
+    for the manifest. The files live until :meth:`close` (or until this is collected): the caller stores them
+    first, from the files (``ObjectStore.put_file``)."""
+
+    paths: dict[str, Path]
+    file_info: dict[str, dict]
+    summary: dict
+    timings: dict[str, float] = field(default_factory=dict)
+    scratch: Scratch | None = None
+
+    def __post_init__(self) -> None:
+        if self.scratch is not None:
+            self.scratch.delivers = True
+            weakref.finalize(self, self.scratch.close)
+
+    @property
+    def files(self) -> Mapping[str, bytes]:
+        """The files' contents by name, each read when it is asked for (for small files and tests)."""
+        return FileContents(self.paths)
+
+    def close(self) -> None:
+        if self.scratch is not None:
+            self.scratch.close()
+
+
+class FileContents(Mapping[str, bytes]):
+    """A read-only view of files by name whose values are their bytes, read on access."""
+
+    def __init__(self, paths: Mapping[str, Path]) -> None:
+        self._paths = paths
+
+    def __getitem__(self, name: str) -> bytes:
+        return self._paths[name].read_bytes()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
+def encode(
+    request: AudioRequest,
+    mastered: Mastered,
+    stems: tuple[StemRoute, ...],
+    rate: int,
+    mp3_kbps: int,
+    layers: LayerAudio | None,
+    scratch: Scratch,
+    stage: Callable[[str], None] = lambda _: None,
+) -> RenderedAudio:
+    """Measure and write every file of the cue into ``scratch`` (``file_writer.py``: in blocks, straight to
+    files), with each file's numbers and the render's summary."""
+    delivery = request.delivery
+    bits = delivery.bit_depth
+    formats = set(delivery.formats)
+    loop = request.ending == Ending.loop
+    paths: dict[str, Path] = {}
+    info: dict[str, dict] = {}
+    frames = mastered.mix.shape[-1]
+    markers = wav_markers(request, rate, frames) if loop else None
+    marker_bytes = marker_chunks(markers, rate) if markers else b""
+
+    def deliver(
+        name: str,
+        audio: np.ndarray,
+        seed: int,
+        loudness: float,
+        peak: float,
+        extra: dict,
+        pcm_sum: np.ndarray | None = None,
+        preview: bool = False,
+    ) -> None:
+        wav = scratch.path(f"{name}.wav") if AudioFormat.wav in formats else None
+        flac = scratch.path(f"{name}.flac") if AudioFormat.flac in formats else None
+        mp3 = scratch.path("preview.mp3") if preview and AudioFormat.mp3 in formats else None
+        stage(f"encode {name}")
+        written = write_files(
+            audio,
+            rate,
+            bits,
+            seed,
+            wav=wav,
+            flac=flac,
+            bext=_bext(request, _description(request, name), loudness, peak, rate, bits),
+            markers=marker_bytes,
+            mp3=mp3,
+            mp3_kbps=mp3_kbps,
+            id3=request.id3,
+            pcm_sum=pcm_sum,
+        )
+        numbers = _file_numbers(written, rate, loudness, peak) | extra
+        if wav is not None:
+            paths[f"{name}.wav"] = wav
+            info[f"{name}.wav"] = {**numbers, "loop": markers.loop} if markers else numbers
+        if flac is not None:
+            paths[f"{name}.flac"] = flac
+            info[f"{name}.flac"] = numbers
+        if mp3 is not None:
+            paths["preview.mp3"] = mp3
+            info["preview.mp3"] = {"bitrate_kbps": mp3_kbps, "sample_rate": rate, "preview": True}
+
+    stem_report = {}
+    stem_sum = scratch.array(mastered.premix.shape, np.int32) if delivery.stems and stems else None
+    if delivery.stems:
+        for index, stem in enumerate(stems):
+            stage(f"measure stems/{stem.name}")
+            audio = mastered.stems[index]
+            peak = true_peak(audio, circular=loop)
+            silent = db(abs_peak(audio)) < SILENT_STEM_DBFS
+            loudness = gated_loudness(step_powers(audio, rate), rate)
+            deliver(
+                f"stems/{stem.name}", audio, request.seed + 1 + index, loudness, db(peak), {"silent": silent}, stem_sum
+            )
+            stem_report[stem.name] = {
+                "silent": silent,
+                "midi_channel": stem.channel + 1,
+                "midi_channels": [c + 1 for c in stem.channels],
+                "groups": list(stem.groups or (stem.name,)),
+            }
+    layer_report = None
+    if layers is not None:
+        layer_sum = scratch.array(mastered.premix.shape, np.int32)
+        layer_report = {"trim_db": round(layers.trim_db, 6), "by_layer": {}}
+        for index, (name, members) in enumerate(zip(layers.names, layers.stems, strict=True)):
+            stage(f"measure layers/{name}")
+            audio = layers.audio[index]
+            silent = db(abs_peak(audio)) < SILENT_STEM_DBFS
+            loudness = gated_loudness(step_powers(audio, rate), rate)
+            peak = db(true_peak(audio, circular=loop))
+            # its own dither, as each stem has
+            deliver(f"layers/{name}", audio, request.seed + 101 + index, loudness, peak, {"silent": silent}, layer_sum)
+            layer_report["by_layer"][name] = {"stems": list(members), "silent": silent}
+        residual = _residual(layer_sum, bits, layers.trim_db, mastered.premix)
+        layer_report["sum_residual_dbfs"] = _rounded(db(residual)) if residual > 0 else None
+    extra = {"limited": mastered.limiter.engaged}
+    if stem_sum is not None:
+        residual = _residual(stem_sum, bits, mastered.stem_trim_db, mastered.premix)
+        extra["stems_sum_residual_dbfs"] = _rounded(db(residual)) if residual > 0 else None
+    loudness, peak = mastered.loudness_lufs, mastered.true_peak_dbtp
+    deliver("mix", mastered.mix, request.seed, loudness, peak, extra, preview=True)
+    summary = {
+        "sample_rate": rate,
+        "bit_depth": bits,
+        "samples": frames,
+        "duration_s": round(frames / rate, 6),
+        "stems": stem_report,
+        "silent_stems": sorted(name for name, s in stem_report.items() if s["silent"]),
+    }
+    if layer_report is not None:
+        summary["layers"] = layer_report
+    if markers and AudioFormat.wav in formats:
+        summary["markers"] = markers.as_record()
+    return RenderedAudio(paths, info, summary, scratch=scratch)
+
+
+def _residual(pcm_sum: np.ndarray, bits: int, trim_db: float, premix: np.ndarray) -> float:
+    """The largest difference between files' summed integer samples (as ``soundfile`` reads them back, undone by
+    their common trim) and the premix."""
+    undo = 10.0 ** (-trim_db / 20.0) / float(1 << (bits - 1))
+    residual = 0.0
+    for part in blocks(premix.shape[-1], pcm_sum, premix):
+        summed_back = pcm_sum[:, part].astype(np.float64) * undo
+        residual = max(residual, float(np.abs(summed_back - premix[:, part]).max(initial=0.0)))
+    return residual
+
+
+def _bext(request: AudioRequest, description: str, loudness: float, peak: float, rate: int, bits: int) -> BextInfo:
+    return BextInfo(
+        description=description,
+        originator="cues",
+        originator_reference=request.reference,
+        loudness_lufs=loudness,
+        true_peak_dbtp=peak,
+        coding_history=_coding_history(rate, bits),
+        time_reference=request.time_reference,
+    )
+
+
+def encode_alternates(
+    request: AudioRequest,
+    alternates: list[MasteredAlternate],
+    rate: int,
+    audio: RenderedAudio,
+    scratch: Scratch,
+    stage: Callable[[str], None] = lambda _: None,
+) -> None:
+    """``alternates/<name>.wav``/``.flac`` of every alternate that sounds, with their numbers, into ``audio``; the
+    manifest's ``audio.alternates`` for all of them."""
+    bits, formats = request.delivery.bit_depth, set(request.delivery.formats)
+    for index, alt in enumerate(alternates):
+        if alt.audio is None:
+            continue
+        stage(f"encode alternates/{alt.name}")
+        loudness = gated_loudness(step_powers(alt.audio, rate), rate)
+        peak = alt.true_peak_dbtp  # measured once, when it was kept under the ceiling
+        name = f"alternates/{alt.name}"
+        wav = scratch.path(f"{name}.wav") if AudioFormat.wav in formats else None
+        flac = scratch.path(f"{name}.flac") if AudioFormat.flac in formats else None
+        description = f"{_description(request, name)}; keeps {' + '.join(alt.kept)}"
+        # dither of its own, after the stems' (≤ 16)
+        written = write_files(
+            alt.audio,
+            rate,
+            bits,
+            request.seed + 64 + index,
+            wav=wav,
+            flac=flac,
+            bext=_bext(request, description, loudness, peak, rate, bits),
+        )
+        numbers = _file_numbers(written, rate, loudness, peak) | {"limited": alt.limiter.engaged}
+        for path, suffix in ((wav, "wav"), (flac, "flac")):
+            if path is not None:
+                audio.paths[f"{name}.{suffix}"] = path
+                audio.file_info[f"{name}.{suffix}"] = numbers
+    audio.summary["alternates"] = {alt.name: alt.as_record() for alt in alternates}
+
+
+def _coding_history(rate: int, bits: int) -> str:
+    """The bext coding history of a file we render (EBU R 98: algorithm, rate, word length, mode, text)."""
+    return f"A=PCM,F={rate},W={bits},M=stereo,T=cues {RENDERER_VERSION} FluidSynth\r\n"
+
+
+def _description(request: AudioRequest, name: str) -> str:
+    """A WAV's bext description: the file, then what the request says of the cue (``mix of Night chase …``)."""
+    return f"{name} of {request.title}" if request.title else name
+
+
+def _file_numbers(pcm: Written, rate: int, loudness: float, peak: float) -> dict:
+    """A WAV or FLAC file's numbers in the manifest."""
+    return {
+        "samples": pcm.frames,
+        "sample_rate": rate,
+        "bit_depth": pcm.bits,
+        "loudness_lufs": _rounded(loudness),
+        "true_peak_dbtp": _rounded(peak),
+        "clipped_samples": pcm.clipped,
+    }
+
+
+def wav_markers(request: AudioRequest, rate: int, frames: int) -> WavMarkers:
+    """A loop's markers: the loop over every sample of its musical length (a loop's file is exactly that long: the
+    tail is folded onto the start) and a cue point at each of the request's ``markers`` inside it."""
+    points = tuple(CuePoint(round(seconds * rate), label) for label, seconds in request.markers)
+    return WavMarkers((0, frames - 1), tuple(p for p in points if p.sample < frames))
+
+
+def _rounded(value: float) -> float | None:
+    return round(value, 3) if np.isfinite(value) else None

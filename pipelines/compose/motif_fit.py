@@ -13,10 +13,8 @@ is the cue's idea, stated in every phrase, so its fitting keeps what makes it th
 - **size**: among those, the pitch nearest the decoded one and whose interval is nearest the decoded interval, so the
   line neither drifts from its register nor turns its steps into leaps.
 
-Then ``line_fit.smooth_zigzags`` smooths its zigzags by passing or neighbour tones, and, where the mood runs
-(``RUNNING``), ``fill_thirds`` fills its thirds with passing tones (two notes in place of one: more onsets, steps
-and sixteenths, as real tunes have; the VAE's decodes hold few: 0.05 of their notes are sixteenths, real phrases
-0.34). Pure functions on plain values.
+Then ``line_fit.smooth_zigzags`` smooths its zigzags by passing or neighbour tones, never by a repeated note.
+Pure functions on plain values.
 """
 
 from __future__ import annotations

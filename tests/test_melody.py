@@ -200,8 +200,8 @@ def test_a_motif_fitted_keeps_its_rhythm_and_each_intervals_direction():
     fitted = to_line(fit_motif(decoded, 0, tonic))
     assert [n[:2] for n in fitted] == [n[:2] for n in to_line(decoded)]  # the rhythm as decoded
     assert fitted[0][2] % 12 in major_tonic  # the downbeat on a chord tone
-    pitches = [n[2] for n in fitted]
-    assert [(b > a) - (b < a) for a, b in zip(pitches, pitches[1:])] == [1, 1, -1, 1]  # the contour as decoded
+    moves = [b[2] - a[2] for a, b in zip(fitted, fitted[1:], strict=False)]
+    assert [(m > 0) - (m < 0) for m in moves] == [1, 1, -1, 1]  # the contour as decoded
 
 
 def test_a_zigzag_is_smoothed_by_a_passing_tone_or_a_neighbour_never_a_repeat():

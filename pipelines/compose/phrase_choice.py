@@ -8,7 +8,7 @@ Every candidate gets a sum of named terms, so another judge (the phrase critic's
 - ``leap``, ``repeat``: minus the distance of the mean interval and of the repeated-note share from the mood's
   melodic style (``schemas/mood_table.yaml``: ``melody_style``);
 - ``direction``: minus the share of direction changes beyond ``DIRECTION_CHANGES`` (real tunes run on in one
-  direction: about a third of their intervals turn back; sampled lines zigzag) (×10);
+  direction: about a third of their intervals turn back; sampled lines zigzag) (×6);
 - ``variety``: minus a point for a line of fewer than three pitches, two for one bar looped over and over;
 - ``development``: a bonus for candidates that develop the motif (repetition, sequence …), so they win unless a
   fresh continuation fits the chords and the style clearly better;
@@ -30,8 +30,7 @@ from cues.schemas.mood_table import MelodyStyle
 DEVELOPMENT_BONUS = 0.6
 TOO_SPARSE = -1e9
 DIRECTION_CHANGES = 0.3  # share of successive moving intervals that turn back, above which a line zigzags
-DIRECTION_WEIGHT = 10.0  # points per unit of turn share above it (6 before the motif kept its steps: its
-# neighbour tones turn where repeats did not, 0.438 → 0.449 of 60 bench cues; 10 gives 0.435)
+DIRECTION_WEIGHT = 6.0  # points per unit of turn share above it
 
 
 @dataclass(frozen=True)

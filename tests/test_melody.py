@@ -6,8 +6,9 @@ import pytest
 
 from cues.pipelines.compose import motifs
 from cues.pipelines.compose.composer import ComposerModels, compose_cue
-from cues.pipelines.compose.line_fit import Harmony, fit_line, to_line, to_tokens
+from cues.pipelines.compose.line_fit import Harmony, fit_line, smooth_zigzags, to_line, to_tokens
 from cues.pipelines.compose.melody import MelodyModels, cue_motif
+from cues.pipelines.compose.motif_fit import fit_motif
 from cues.pipelines.compose.phrases import phrase_spans
 from cues.pipelines.compose.plan import make_plan
 from cues.pipelines.compose.progression import progression
@@ -187,6 +188,34 @@ def test_fitting_keeps_a_prepared_suspension_that_resolves_down_a_step():
     assert [n[2] for n in fitted] == [62, 62, 60]
     # in minor the same D would sound against E♭, the note it resolves to: moved to a chord tone
     assert to_line(fit_line(suspension, 0, harmony(V, TONIC)))[1][2] % 12 in TONIC
+
+
+def test_a_motif_fitted_keeps_its_rhythm_and_each_intervals_direction():
+    # C major's tonic chord throughout. Line fitting moves the downbeat's D and the weak F (before E) to chord tones:
+    # D–E–F–E becomes C–E–E–E, two steps collapsed into repeats. The motif's fit keeps every direction.
+    major_tonic = frozenset({0, 4, 7})
+    decoded = line((0, 4, 62), (4, 6, 64), (6, 8, 65), (8, 12, 64), (12, 16, 67), steps=16)
+    tonic = harmony(major_tonic, mode=Mode.major, bar=16)
+    assert [n[2] for n in to_line(fit_line(decoded, 0, tonic))].count(64) == 3
+    fitted = to_line(fit_motif(decoded, 0, tonic))
+    assert [n[:2] for n in fitted] == [n[:2] for n in to_line(decoded)]  # the rhythm as decoded
+    assert fitted[0][2] % 12 in major_tonic  # the downbeat on a chord tone
+    moves = [b[2] - a[2] for a, b in zip(fitted, fitted[1:], strict=False)]
+    assert [(m > 0) - (m < 0) for m in moves] == [1, 1, -1, 1]  # the contour as decoded
+
+
+def test_a_zigzag_is_smoothed_by_a_passing_tone_or_a_neighbour_never_a_repeat():
+    major_tonic = frozenset({0, 4, 7})
+    tonic = harmony(major_tonic, mode=Mode.major, bar=16)
+
+    def smoothed(*notes):
+        return [n[2] for n in to_line(smooth_zigzags(line(*notes, steps=16), 0, tonic, keep_opening=False))]
+
+    # C–E–C–G: the second C turns the line twice; F passes from E to G
+    assert smoothed((0, 4, 60), (4, 6, 64), (6, 8, 60), (8, 16, 67)) == [60, 64, 65, 67]
+    # C–E–A–F–G: F turns it twice and no scale step lies between A and G. It was A again (a repeat); now B, a step
+    # above A that turns the line once on its way down to G
+    assert smoothed((0, 4, 60), (4, 5, 64), (5, 6, 69), (6, 7, 65), (7, 16, 67)) == [60, 64, 69, 71, 67]
 
 
 def test_motif_development_keeps_rhythm_and_scale_steps():

@@ -23,7 +23,7 @@ relative to the tonic. The rules, as a composer applies them to a tune over its 
   hangs on the note's place in the bar and the line's direction alone, so a repeated or sequenced bar is filled
   alike. Sampled lines arpeggiate the chords and zigzag; real tunes run by step.
 - **Zigzags smoothed**: a note that turns the line back for the second time running becomes a passing tone between
-  its neighbours (a chord tone on a strong beat), else the note before it again.
+  its neighbours (a chord tone on a strong beat), else a neighbour tone of the note before: never a repeated note.
 - **Chromatic** approach tones (a semitone below the next beat's note, on a weak step, the line rising into it) at
   the mood's ``chromaticism`` rate, the tense, mysterious and dark moods' colour; never on a beat.
 
@@ -330,9 +330,10 @@ def add_chromatic(tokens: list[int], offset: int, harmony: Harmony, rate: float,
 def smooth_zigzags(
     tokens: list[int], offset: int, harmony: Harmony, rate: float = 1.0, keep_opening: bool = True
 ) -> list[int]:
-    """A note that turns the line back for the second time running (a zigzag: up, down, up) becomes a passing tone
-    between its neighbours where the mode has one that fits the chord (a chord tone on a strong beat), else its
-    predecessor repeated (a trill-like a b a b becomes a b a a), at about ``rate`` (0–1) of the places (leaping
+    """A note that turns the line back for the second time running (a zigzag: up, down, up) becomes a step from the
+    note before that fits the chord (a chord tone on a strong beat): a passing tone towards the note after where the
+    mode has one, else the neighbour tone that turns the line least (never the note before again: repeating it made
+    a third of a motif's intervals repeats, real tunes a tenth), at about ``rate`` (0–1) of the places (leaping
     styles keep more of theirs). Sampled lines turn at over half their notes, real tunes at about two fifths. With
     ``keep_opening``, the line's first bar (a section's opening, which its cutdowns and repeats share whatever
     follows) is kept; a motif is smoothed whole before it is chosen (``melody._draw_motif``)."""
@@ -346,12 +347,19 @@ def smooth_zigzags(
             continue
         if _hashed(notes[i][0] % harmony.steps_per_bar, b - a, c - b) >= rate:
             continue
-        way = 1 if c > a else -1
-        fitting = [r for r in range(a + way, c, way) if abs(r - a) <= 2 and abs(c - r) <= 2] + [a]
-        fitting = [r for r in fitting if _fits_weakly(r, notes[i], offset, harmony)]
-        if fitting:
-            notes[i][2] = fitting[0]  # a passing tone first, else the note before again
+        if 1 <= abs(b - a) <= 2 and c == a:
+            continue  # a neighbour tone already
+        d = notes[i + 2][2] if i + 2 < len(notes) else None
+        fitting = [r for r in range(a - 2, a + 3) if r not in (a, c) and _fits_weakly(r, notes[i], offset, harmony)]
+        if fitting:  # a step from the note before: the one that turns the line least (a passing tone), nearest b
+            notes[i][2] = min(fitting, key=lambda r: (_turns(z, a, r, c, d), abs(r - b), r))
     return to_tokens(notes, len(tokens))
+
+
+def _turns(*pitches: int | None) -> int:
+    """How often a line through ``pitches`` (None: no note) turns back; repeated notes do not turn it."""
+    moves = [y - x for x, y in zip(pitches, pitches[1:], strict=False) if x is not None and y is not None and y != x]
+    return sum((x > 0) != (y > 0) for x, y in zip(moves, moves[1:], strict=False))
 
 
 def _fits_weakly(relative: int, note: list[int], offset: int, harmony: Harmony) -> bool:

@@ -46,6 +46,7 @@ from cues.pipelines.compose.line_fit import (
     to_tokens,
 )
 from cues.pipelines.compose.melody_sampler import Line, Sampler
+from cues.pipelines.compose.motif_fit import fit_motif
 from cues.pipelines.compose.phrase_choice import Judge, choose
 from cues.pipelines.compose.phrases import Phrase, PhraseRole, phrase_bars, phrase_spans
 from cues.pipelines.compose.plan import choice
@@ -208,7 +209,7 @@ def _draw_motif(cue: Cue, name: str) -> list[int]:
         options = [line.tokens for line in sampler.sample(Line([]), unit, forced, (0, unit))]
     # Smoothed as a section's line is (its opening too): a zigzag in the motif would come back with every statement.
     rate = 1 - sampler.style.leap / 2
-    options = [smooth_zigzags(fit_line(o, 0, cue.tonic_only), 0, cue.tonic_only, rate, False) for o in options]
+    options = [smooth_zigzags(fit_motif(o, 0, cue.tonic_only), 0, cue.tonic_only, rate, False) for o in options]
     return options[choose(options, _judge(cue, sampler, 0, cue.tonic_only))]
 
 

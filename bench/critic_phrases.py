@@ -102,6 +102,13 @@ def composed_phrases(models: ComposerModels, briefs: int, seeds: int) -> np.ndar
     return np.asarray(phrases, dtype=np.int64)
 
 
+def latest_version(dataset: str) -> str:
+    """``dataset`` itself when it is one version (it has ``_COMPLETE``), else a dataset's folder's latest version."""
+    if not (Path(dataset) / "_COMPLETE").exists() and Path(dataset).is_dir():
+        return str(max(Path(dataset).glob("v-*"), key=lambda p: p.stat().st_mtime))
+    return dataset
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--briefs", type=int, default=32)
@@ -111,9 +118,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(1)  # batch-1 model steps, as in the composer's actors
-    dataset = args.dataset
-    if not (Path(dataset) / "_COMPLETE").exists() and Path(dataset).is_dir():  # a dataset's folder: its latest version
-        dataset = str(max(Path(dataset).glob("v-*"), key=lambda p: p.stat().st_mtime))
+    dataset = latest_version(args.dataset)
     real = real_phrases(dataset, 32, 20000, 0)
     models = ComposerModels.load(args.models)
     sides = {

@@ -18,11 +18,10 @@ import argparse
 import dataclasses
 import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import torch
-from critic_phrases import phrase_statistics
+from critic_phrases import latest_version, phrase_statistics
 
 from cues.pipelines.compose.composer import ComposerModels, compose_cue
 from cues.pipelines.compose.phrase_pool import bar_windows, critic_briefs, melody_phrase_tokens
@@ -53,9 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(1)  # batch-1 model steps, as in the composer's actors
-    dataset = args.dataset
-    if not (Path(dataset) / "_COMPLETE").exists() and Path(dataset).is_dir():  # a dataset's folder: its latest version
-        dataset = str(max(Path(dataset).glob("v-*"), key=lambda p: p.stat().st_mtime))
+    dataset = latest_version(args.dataset)
     settings = CriticTrainConfig(dataset=dataset, out="unused")
     real = real_phrases(dataset, settings.critic.steps, settings.max_real_phrases, settings.seed)
     models = ComposerModels.load()

@@ -109,7 +109,8 @@ def run(
     started = time.perf_counter()
     store = open_store(config.store)  # a bad store URI fails before any work starts
     store.check_writable()  # and so does a missing bucket or folder, or refused credentials
-    head = local_runtime(config)
+    code = code_digest()  # this process's code, which a runtime and its workers must have been started from
+    head = local_runtime(config, code)
     if not (config.ray.address or os.environ.get("RAY_ADDRESS") or head):  # a warm runtime's workers hold theirs
         find_soundfont(config.render.soundfont)  # local run: a missing soundfont fails before any work starts
         palette_soundfonts()  # and so does a palette's
@@ -121,7 +122,7 @@ def run(
         address = config.ray.address or (head.address if head else None)
         num_cpus = None if head else config.ray.num_cpus
         ray_info = init_ray(address, num_cpus=num_cpus, dashboard=config.ray.dashboard)
-        warm = serving_workers(config, head)
+        warm = serving_workers(config, head, code)
         size = pool_size(config.workers, len(cues))
         if ray_info["local"] or head:  # a local Ray never grows: a worker that does not fit would never start
             size = fit_local(size, config.worker_cpus, free_cpus() if head else ray_info["cpus"])
@@ -159,13 +160,13 @@ def run(
     return record
 
 
-def local_runtime(config: GenerateConfig) -> LocalHead | None:
+def local_runtime(config: GenerateConfig, code: str) -> LocalHead | None:
     """The local runtime `cues up` started, when the batch may use it: no cluster address given, ``ray.warm`` on,
     and the runtime started from this code (a head of other code is left alone, with a warning)."""
     if not config.ray.warm or config.ray.address or os.environ.get("RAY_ADDRESS"):
         return None
     head = find_head()
-    if head is not None and head.code != code_digest():
+    if head is not None and head.code != code:
         log.warning(
             "the cues runtime at %s was started from other code: this batch starts a Ray of its own (to use the "
             "runtime: `%s`, then `cues up`)",
@@ -176,12 +177,12 @@ def local_runtime(config: GenerateConfig) -> LocalHead | None:
     return head
 
 
-def serving_workers(config: GenerateConfig, head: LocalHead | None) -> list:
+def serving_workers(config: GenerateConfig, head: LocalHead | None, code: str) -> list:
     """The warm workers on the connected Ray that serve this batch (empty: the pool starts fresh ones); when a
     runtime's workers do not serve it, a warning says why."""
     if not config.ray.warm:
         return []
-    wanted = WorkerIdentity(code=code_digest(), models=config.models, render=config.render.model_dump_json())
+    wanted = WorkerIdentity(code=code, models=config.models, render=config.render.model_dump_json())
     warm, why = warm_workers(wanted)
     if warm:
         log.info("%d warm cue worker(s) deliver this batch", len(warm))

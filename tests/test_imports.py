@@ -37,7 +37,8 @@ LAYERS: dict[str, set[str]] = {
     "pipelines.train": _FOUNDATION | {"pipelines.models"},
     "pipelines.generate": _FOUNDATION | _GENERATION | {"pipelines.models"},
     "services": _FOUNDATION | _STAGES | _GENERATION | {"pipelines.models"},  # catalog, scheduler
-    "services.cli": _FOUNDATION | _STAGES | _GENERATION | {"pipelines.models", "services"},  # nothing imports it
+    "services.api": _FOUNDATION | _STAGES | _GENERATION | {"pipelines.models", "services"},  # cues serve
+    "services.cli": _FOUNDATION | _STAGES | _GENERATION | {"pipelines.models", "services", "services.api"},
 }
 
 
@@ -47,7 +48,7 @@ def component(module: str) -> str:
     if parts[0] == "schemas" or len(parts) == 1:
         return parts[0]
     if parts[0] == "services":
-        return "services.cli" if parts[1] == "cli" else "services"
+        return f"services.{parts[1]}" if parts[1] in ("cli", "api") else "services"
     return f"pipelines.{parts[1].removesuffix('.py')}"
 
 

@@ -146,6 +146,7 @@ def test_the_review_routes_over_http(service):
                        headers=auth)
     assert made.status_code == 422  # a client cannot name the reviewer
     assert made.json()["error"]["details"][0]["path"] == "body.by"
+    assert client.post("/v1/cues/sting/review", json={"approved": "yes"}, headers=auth).status_code == 422
     made = client.post("/v1/cues/sting/review", json={"approved": True, "note": "ship it"}, headers=auth)
     assert made.status_code == 201 and made.headers["location"] == "/v1/cues/sting/review"
     entry = made.json()

@@ -58,7 +58,7 @@ class InProcessPool:
         return self._worker.versions()
 
     def close(self) -> None:
-        self._worker.studio.renderer.close()  # the synths: the pool loaded them
+        self._worker.studio.close()  # the synths: the pool loaded them (after the cue being made, if stopped)
 
     def deliver(self, cues: list[CueSpec], on_progress: Callable[[int, int], None] | None = None) -> list[CueResult]:
         """Every cue delivered (or reported failed), results in the order of ``cues``; the longest are started

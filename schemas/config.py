@@ -23,9 +23,9 @@ class RayConfig(BaseModel):
     in_process_max_s: float = Field(
         120.0,
         ge=0,
-        description="Without an address, a warm runtime serving the batch or a connected Ray: a batch of at most this "
-        "many seconds of music (its cues' lengths added) is made in the driver's own process, without starting Ray "
-        "(same files; ~5 s instead of ~15 s for a short sting). 0: always Ray.",
+        description="Without an address, a warm runtime, a connected Ray, ``num_cpus`` or more than one worker: a "
+        "batch of at most this many seconds of music (its cues' lengths added) is made in the driver's own process, "
+        "without starting Ray (the same files; a short sting in ~5 s instead of ~16 s). 0: always Ray.",
     )
 
 

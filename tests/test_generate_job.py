@@ -67,6 +67,8 @@ def test_a_small_batch_with_no_ray_to_use_is_made_in_the_driver(monkeypatch):
         assert makes_in_process(config, cues, None)
     assert not makes_in_process(config.model_copy(update={"ray": RayConfig(in_process_max_s=0)}), cues, None)  # --ray
     assert not makes_in_process(config.model_copy(update={"ray": RayConfig(address="10.0.0.1:6379")}), cues, None)
+    assert not makes_in_process(config.model_copy(update={"ray": RayConfig(num_cpus=1)}), cues, None)
+    assert not makes_in_process(config.model_copy(update={"workers": 2}), cues, None)
     head = LocalHead(address="127.0.0.1:6379", pid=1, temp_dir="/tmp/cues-ray", cpus=2, object_store_memory=1)
     assert not makes_in_process(config, cues, head)  # `cues up` runs: its warm workers serve the batch
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")

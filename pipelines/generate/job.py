@@ -178,9 +178,12 @@ def _deliver(pool: WorkerPool | InProcessPool, cues: list[CueSpec], on_progress)
 
 def makes_in_process(config: GenerateConfig, cues: list[CueSpec], head: LocalHead | None) -> bool:
     """Whether the batch is made in this process without Ray (``in_process``): no cluster address, no runtime of
-    `cues up` to use, no Ray this process is already connected to (joining it costs nothing), and at most
-    ``ray.in_process_max_s`` seconds of music."""
+    `cues up` to use, no Ray this process is already connected to (joining it costs nothing), no Ray setting that
+    only a Ray pool honours (a local Ray's ``num_cpus``, more than one worker), and at most ``ray.in_process_max_s``
+    seconds of music."""
     if config.ray.address or os.environ.get("RAY_ADDRESS") or head is not None or ray_connected():
+        return False
+    if config.ray.num_cpus or (config.workers or 1) > 1:
         return False
     return fits_in_process(cues, config.ray.in_process_max_s)
 

@@ -10,14 +10,16 @@ writes, and the same store, record, report and manifest-last order follow.
 
 Decisions where the contract is silent:
 
-- Two cues in flight, as in a Ray worker (``CUES_IN_FLIGHT`` threads): one is made while the other's files upload.
+- One cue at a time, made in a thread of its own so that the main thread answers a signal at once. A Ray worker
+  keeps two in flight (one made while the other uploads), but here the second would wait for the studio and still
+  be made after a stop; a small batch loses a fraction of a second of upload per cue.
 - A cue's failure is its result, as in a worker; the store's own retries (``cue_writer.retrying``) are the same. What
   Ray adds, a dying worker process restarted and its cue retried there, has no equivalent: a process that dies
   takes the batch with it, as a driver's death does on Ray, and a re-run delivers what is missing (a cue's manifest
   is written last, so a half-written cue is never skipped). A batch small enough for this path is one a user
   re-runs in seconds.
 - Ctrl-C or SIGTERM: the cues not started are dropped; the one being made finishes (about a second for a short cue)
-  before the process ends, and is delivered whole or not at all.
+  before the process ends and is delivered whole (the stop's count, taken at the signal, leaves it out).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from cues.pipelines.generate.workers import CUES_IN_FLIGHT, CueWorker
+from cues.pipelines.generate.workers import CueWorker
 from cues.schemas.batch import CueResult, CueSpec
 from cues.schemas.config import RenderConfig
 
@@ -65,7 +67,7 @@ class InProcessPool:
         first, as in a Ray pool."""
         self.finished = []
         results: dict[str, CueResult] = {}
-        executor = ThreadPoolExecutor(CUES_IN_FLIGHT, thread_name_prefix="cue")
+        executor = ThreadPoolExecutor(1, thread_name_prefix="cue")
         try:
             running = {
                 executor.submit(self._worker.deliver, self._store_uri, spec)

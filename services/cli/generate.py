@@ -109,8 +109,8 @@ def submit(
     cold: Cold = False,
     force_ray: ForceRay = False,
 ) -> None:
-    """Generate a batch of cues on Ray: validate the briefs, expand variations and cutdowns, then compose, render,
-    master and store every cue; write the batch's record, cue sheet and report.
+    """Generate a batch of cues on Ray (a small one in this process): validate the briefs, expand variations and
+    cutdowns, then compose, render, master and store every cue; write the batch's record, cue sheet and report.
 
     Each cue goes to cues/<cue-id>/<render-key>/ (cue.mid, plan.json, mix.wav, preview.mp3, stems/*.wav,
     pianoroll.png, and manifest.json last); a cue already in the store is skipped, so a re-run does only what is

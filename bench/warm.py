@@ -2,7 +2,9 @@
 
 Runs the real CLI as a user does, each command in its own process, and times it from the outside (wall):
 
-- **cold**: `cues submit --cold` of the sting into a fresh store (a Ray of its own, workers that load the models);
+- **cold**: `cues submit --cold` of the sting into a fresh store: made in the `cues` process, no Ray started (the
+  batch record's ``runtime`` is checked);
+- **cold, on Ray**: the same with ``--ray`` (a Ray of its own, a worker that loads the models), for comparison;
 - **up**: `cues up --workers 1` (the head, a warm worker with its models and synth, its soundcheck);
 - **warm, same brief**: the same brief into a fresh store (nothing skipped: the whole cue is made again);
 - **warm, changed brief**: the brief with another seed each time (new music), into one store;
@@ -83,6 +85,7 @@ def submit(brief: Path, store: Path, env: dict[str, str], *extra: str) -> dict:
         "making_s": sum(seconds for name, seconds in manifest["timings_s"].items() if name != "upload_s"),
         "skipped": result["skipped"],
         "files": {name: entry["sha256"] for name, entry in manifest["files"].items()},
+        "runtime": record.get("runtime"),
     }
 
 
@@ -115,6 +118,9 @@ def main() -> None:
     try:
         cold = [submit(brief, work / f"cold-{i}", env, "--cold") for i in range(args.cold_runs)]
         rows.append(median_row("cold", cold))
+        on_ray = [submit(brief, work / f"ray-{i}", env, "--cold", "--ray") for i in range(args.cold_runs)]
+        rows.append(median_row("cold, on Ray (--ray)", on_ray))
+        runtimes = sorted({run["runtime"] for run in cold + on_ray})
         low = free_port()
         wall, cpu = timed(
             [str(CUES), "up", "--workers", "1", "--port", str(free_port()), "--worker-ports", f"{low}-{low + 30}"], env
@@ -122,7 +128,7 @@ def main() -> None:
         rows.append(median_row("up", [{"wall_s": wall, "cpu_s": cpu}]))
         same = [submit(brief, work / f"same-{i}", env) for i in range(args.runs)]
         rows.append(median_row("warm, same brief", same))
-        identical = all(run["files"] == cold[0]["files"] for run in same)  # warm or cold: the same bytes
+        identical = all(run["files"] == cold[0]["files"] for run in same + on_ray)  # warm, cold, on Ray: same bytes
         changed = []
         for i in range(args.runs):
             other = work / f"changed-{i}.yaml"
@@ -143,10 +149,17 @@ def main() -> None:
             f"{target}"
         )
     load = os.getloadavg()
-    print(f"warm and cold files byte-identical: {identical}")
+    print(f"cold runs made in: {', '.join(runtimes)}")
+    print(f"warm, cold and on-Ray files byte-identical: {identical}")
     print(f"load average before {load_before[0]:.1f}, after {load[0]:.1f} ({os.cpu_count()} cores)")
     RESULTS.mkdir(exist_ok=True)
-    result = {"rows": rows, "identical": identical, "load_average": [load_before[0], load[0]], "cpus": os.cpu_count()}
+    result = {
+        "rows": rows,
+        "identical": identical,
+        "cold_runtimes": runtimes,
+        "load_average": [load_before[0], load[0]],
+        "cpus": os.cpu_count(),
+    }
     (RESULTS / "warm.json").write_text(json.dumps(result, indent=2))
 
 

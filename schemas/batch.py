@@ -144,6 +144,7 @@ class BatchRun(BaseModel):
     invalid_briefs: int = Field(0, ge=0)
     wall_s: float | None = None
     code_version: str = ""
+    runtime: str | None = Field(None, description="Where the run made its cues (the record's ``runtime``).")
 
     @classmethod
     def of(cls, record: BatchRecord) -> BatchRun:
@@ -158,6 +159,7 @@ class BatchRun(BaseModel):
             invalid_briefs=len(record.failures),
             wall_s=record.wall_s,
             code_version=record.code_version,
+            runtime=record.runtime,
         )
 
 
@@ -181,6 +183,12 @@ class BatchRecord(BaseModel):
     occurrence: str | None = Field(None, description="The schedule occurrence this batch is, if any (ISO 8601 UTC).")
     schedule: str | None = Field(None, description="The schedule's name, if the batch is a scheduled run.")
     wall_s: float | None = Field(None, description="Wall time of the run, seconds.")
+    runtime: str | None = Field(
+        None,
+        description="Where the latest run made its cues: 'this process (no Ray)' (a small batch with no Ray asked "
+        "for), 'a local Ray', 'the warm runtime at <address>' or 'the Ray cluster at <address>'; null when no cue "
+        "was made, and in records written before it was kept.",
+    )
     runs: tuple[BatchRun, ...] = Field(
         (),
         description="Every run of the batch, oldest first: a re-submit adds its run and keeps the first's summary "

@@ -14,13 +14,15 @@ from cues.pipelines.compose.midi_file import midi_length_us
 from cues.pipelines.generate.brief_sources import EXAMPLES_DIR, read_sources
 from cues.pipelines.generate.cue_writer import deliver_cue
 from cues.pipelines.generate.expansion import expand_cues
-from cues.pipelines.generate.job import run
+from cues.pipelines.generate.in_process import fits_in_process
+from cues.pipelines.generate.job import makes_in_process, run
 from cues.pipelines.generate.workers import WorkerPool
+from cues.pipelines.ray_runtime import LocalHead, ray_connected
 from cues.pipelines.render.cue_renderer import CueRenderer
 from cues.pipelines.store import open_store
 from cues.schemas.batch import read_batch_record
 from cues.schemas.brief_file import read_brief_bytes
-from cues.schemas.config import GenerateConfig, RenderConfig
+from cues.schemas.config import GenerateConfig, RayConfig, RenderConfig
 from cues.schemas.errors import RenderError, SoundfontMissing
 from cues.schemas.manifest import read_manifest
 
@@ -54,6 +56,23 @@ def test_a_cue_knows_its_length_before_it_is_planned():
     assert [c.length_estimate_s() for c in timed] == [32.0, 12.5]  # 16 bars of 4/4 at 120 bpm
     [untimed] = expand_cues(brief("id: b\nmedium: ad\nmood: happy\nlength: 8 bars\nmeter: 3/4\n"))
     assert untimed.length_estimate_s() == pytest.approx(8 * 3 * 60 * (1 / 40 + 1 / 220) / 2)  # the tempo range's middle
+
+
+def test_a_small_batch_with_no_ray_to_use_is_made_in_the_driver(monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    cues = expand_cues(brief("id: s\nmedium: ad\nmood: happy\nlength: 60\ncutdowns: [30, 15]\n"))  # 105 s
+    assert fits_in_process(cues, 120.0) and not fits_in_process(cues, 100.0) and not fits_in_process(cues, 0)
+    config = GenerateConfig(sources=("x",))
+    if not ray_connected():  # joining the session's Ray, when this process has one, costs nothing
+        assert makes_in_process(config, cues, None)
+    assert not makes_in_process(config.model_copy(update={"ray": RayConfig(in_process_max_s=0)}), cues, None)  # --ray
+    assert not makes_in_process(config.model_copy(update={"ray": RayConfig(address="10.0.0.1:6379")}), cues, None)
+    assert not makes_in_process(config.model_copy(update={"ray": RayConfig(num_cpus=1)}), cues, None)
+    assert not makes_in_process(config.model_copy(update={"workers": 2}), cues, None)
+    head = LocalHead(address="127.0.0.1:6379", pid=1, temp_dir="/tmp/cues-ray", cpus=2, object_store_memory=1)
+    assert not makes_in_process(config, cues, head)  # `cues up` runs: its warm workers serve the batch
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")
+    assert not makes_in_process(config, cues, None)
 
 
 def test_job_composes_the_examples_into_a_local_store_and_a_rerun_skips_them(ray_session, tmp_path):

@@ -78,8 +78,19 @@ def test_cues_up_keeps_a_warm_worker_that_a_submit_uses_and_cues_down_stops_it(r
     brief.write_text("id: warm-sting\nmedium: tv\nmood: playful\nlength: 4\nending: button\n")
     submitted = cues(runtime_env, "-v", "submit", str(brief), "--store", str(tmp_path / "store"))
     assert "1 warm cue worker(s) deliver this batch" in submitted.stderr, submitted.stderr[-3000:]
+    assert f"Made in the warm runtime at {address}\n" in submitted.stdout
     [manifest] = (tmp_path / "store" / "cues" / "warm-sting").glob("*/manifest.json")
-    assert read_manifest(manifest.read_bytes()).length_s == 4.0
+    warm = read_manifest(manifest.read_bytes())
+    assert warm.length_s == 4.0
+
+    # --cold, a one-cue batch: made in the submit's own process by the same worker code, no Ray started
+    cold = cues(runtime_env, "submit", str(brief), "--store", str(tmp_path / "cold"), "--cold")
+    assert "Made in this process (no Ray)\n" in cold.stdout
+    [batch] = (tmp_path / "cold" / "batches").glob("*/batch.json")
+    assert json.loads(batch.read_text())["runs"][0]["runtime"] == "this process (no Ray)"
+    [manifest] = (tmp_path / "cold" / "cues" / "warm-sting").glob("*/manifest.json")
+    made = read_manifest(manifest.read_bytes())
+    assert {n: f.sha256 for n, f in made.files.items()} == {n: f.sha256 for n, f in warm.files.items()}
 
     down = cues(runtime_env, "down")
     assert down.stdout.startswith(f"stopped the cues runtime at {address}")

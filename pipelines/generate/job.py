@@ -4,8 +4,11 @@ On the driver: the briefs are read and validated once (``brief_sources``; a revi
 the batch's store, ``revision_source``), resolved and expanded into cue specs (``expansion``; pure and instant).
 On Ray: a pool of cue workers (``workers``) that load the models and the synth once delivers every cue
 (``cue_writer``); when `cues up` runs a warm local runtime (``warm_runtime``) and its workers serve the batch, the
-batch joins it and uses them. Invalid briefs and failed cues are reported in the batch record and never stop the
-others; a cue whose manifest is already in the store is skipped, so a re-run does only what is missing.
+batch joins it and uses them. A small batch with no Ray to use (no address, no runtime, at most
+``ray.in_process_max_s`` seconds of music) is made in this process by the same worker code without starting Ray
+(``in_process``): a cold submit of a short sting pays no Ray start. Invalid briefs and failed cues are reported in
+the batch record and never stop the others; a cue whose manifest is already in the store is skipped, so a re-run
+does only what is missing.
 The batch folder gets ``batch.json``, ``cuesheet.csv`` and ``report.html``, then ``_SUCCESS`` last
 (``batch_outputs``).
 
@@ -29,12 +32,13 @@ from pathlib import Path
 from cues.pipelines.generate.batch_outputs import write_batch
 from cues.pipelines.generate.brief_sources import read_sources
 from cues.pipelines.generate.expansion import expand_cues
+from cues.pipelines.generate.in_process import IN_PROCESS, InProcessPool, fits_in_process
 from cues.pipelines.generate.revision_source import StoreRevisions
 from cues.pipelines.generate.warm_runtime import warm_workers
 from cues.pipelines.generate.worker_identity import WorkerIdentity, code_digest
 from cues.pipelines.generate.worker_memory import WORKER_MEMORY, fit_memory
 from cues.pipelines.generate.workers import WorkerPool, fit_local, pool_size
-from cues.pipelines.ray_runtime import LocalHead, find_head, free_cpus, init_ray, shutdown_ray
+from cues.pipelines.ray_runtime import LocalHead, find_head, free_cpus, init_ray, ray_connected, shutdown_ray
 from cues.pipelines.render.soundfont import find_soundfont, palette_soundfonts
 from cues.pipelines.store import open_store
 from cues.schemas.batch import BatchRecord, BriefOutcome, CueResult, CueSpec
@@ -118,10 +122,16 @@ def run(
     outcomes, cues = expand_briefs(entries)
     results: list[CueResult] = []
     versions: dict[str, str] = {}
-    if cues:
+    runtime = None
+    if cues and makes_in_process(config, cues, head):
+        runtime = IN_PROCESS
+        with InProcessPool(store.uri, config.models, config.render) as pool:
+            versions, results = _deliver(pool, cues, on_progress)
+    elif cues:
         address = config.ray.address or (head.address if head else None)
         num_cpus = None if head else config.ray.num_cpus
         ray_info = init_ray(address, num_cpus=num_cpus, dashboard=config.ray.dashboard)
+        runtime = runtime_name(ray_info, head)
         warm = serving_workers(config, head, code)
         size = pool_size(config.workers, len(cues))
         if ray_info["local"] or head:  # a local Ray never grows: a worker that does not fit would never start
@@ -129,12 +139,7 @@ def run(
         size, memory = fit_memory(size, WORKER_MEMORY.bytes_for(cues), ray_info.get("memory", 0.0))
         cpus, timeout = config.worker_cpus, config.worker_start_timeout_s
         with WorkerPool(size, store.uri, config.models, config.render, cpus, timeout, memory, warm) as pool:
-            try:
-                versions = pool.versions()
-                results = pool.deliver(cues, lambda done, total: on_progress and on_progress(DELIVERING, done, total))
-            except KeyboardInterrupt:  # Ctrl-C or SIGTERM (the CLI's handler): say what was done, end the workers
-                shutdown_ray()  # with the driver: killed one by one, Ray prints each cue in flight "will be retried"
-                raise BatchStopped(pool.finished, len(cues)) from None
+            versions, results = _deliver(pool, cues, on_progress)
     record = BatchRecord(
         batch_id=batch_id_of(cues, config.occurrence, outcomes),
         status="rendered" if all(r.ok for r in results) else "rendered with failures",
@@ -149,6 +154,7 @@ def run(
         occurrence=config.occurrence,
         schedule=config.schedule,
         wall_s=round(time.perf_counter() - started, 3),
+        runtime=runtime,
     )
     try:
         record = write_batch(store, record)
@@ -158,6 +164,35 @@ def run(
         message = f"batch {record.batch_id} ran, but its record could not be written to the store: {err}; {where}"
         raise BatchNotRecorded(message, record, kept) from err
     return record
+
+
+def _deliver(pool: WorkerPool | InProcessPool, cues: list[CueSpec], on_progress) -> tuple[dict, list[CueResult]]:
+    """The models' versions and every cue's result from ``pool``; :class:`BatchStopped` on Ctrl-C or SIGTERM."""
+    try:
+        versions = pool.versions()
+        return versions, pool.deliver(cues, lambda done, total: on_progress and on_progress(DELIVERING, done, total))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (the CLI's handler): say what was done, end the workers
+        shutdown_ray()  # with the driver: killed one by one, Ray prints each cue in flight "will be retried"
+        raise BatchStopped(pool.finished, len(cues)) from None
+
+
+def makes_in_process(config: GenerateConfig, cues: list[CueSpec], head: LocalHead | None) -> bool:
+    """Whether the batch is made in this process without Ray (``in_process``): no cluster address, no runtime of
+    `cues up` to use, no Ray this process is already connected to (joining it costs nothing), no Ray setting that
+    only a Ray pool honours (a local Ray's ``num_cpus``, more than one worker), and at most ``ray.in_process_max_s``
+    seconds of music."""
+    if config.ray.address or os.environ.get("RAY_ADDRESS") or head is not None or ray_connected():
+        return False
+    if config.ray.num_cpus or (config.workers or 1) > 1:
+        return False
+    return fits_in_process(cues, config.ray.in_process_max_s)
+
+
+def runtime_name(ray_info: dict, head: LocalHead | None) -> str:
+    """Where a batch on Ray makes its cues, for its record (``BatchRecord.runtime``)."""
+    if head is not None:
+        return f"the warm runtime at {head.address}"
+    return "a local Ray" if ray_info["local"] else f"the Ray cluster at {ray_info['address']}"
 
 
 def local_runtime(config: GenerateConfig, code: str) -> LocalHead | None:

@@ -67,6 +67,12 @@ class Studio:
         with self._making:
             make_cue(spec, "soundcheck", self.models, self.renderer)
 
+    def close(self) -> None:
+        """Close the synths, once the cue being made (if any) is finished: a cue worker's studio lives as long as its
+        process, one made in the driver (``in_process``) is closed with its batch."""
+        with self._making:
+            self.renderer.close()
+
     def deliver(self, store_uri: str, spec: CueSpec) -> CueResult:
         """Deliver ``spec`` into the store at ``store_uri`` (see ``cue_writer.deliver_cue``); raises on failure."""
         if store_uri not in self._stores:

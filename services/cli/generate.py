@@ -18,6 +18,7 @@ from cues.schemas.errors import BatchNotRecorded
 from cues.services.cli.options import (
     DEFAULT_STORE,
     Cold,
+    ForceRay,
     Models,
     NumCpus,
     RayAddress,
@@ -106,14 +107,17 @@ def submit(
     ] = False,
     strict: Strict = False,
     cold: Cold = False,
+    force_ray: ForceRay = False,
 ) -> None:
-    """Generate a batch of cues on Ray: validate the briefs, expand variations and cutdowns, then compose, render,
-    master and store every cue; write the batch's record, cue sheet and report.
+    """Generate a batch of cues on Ray (a small one in this process): validate the briefs, expand variations and
+    cutdowns, then compose, render, master and store every cue; write the batch's record, cue sheet and report.
 
     Each cue goes to cues/<cue-id>/<render-key>/ (cue.mid, plan.json, mix.wav, preview.mp3, stems/*.wav,
     pianoroll.png, and manifest.json last); a cue already in the store is skipped, so a re-run does only what is
     missing. The batch goes to batches/<batch-id>/ (batch.json, cuesheet.csv, report.html, then _SUCCESS).
-    With a warm runtime on this machine (`cues up`) and no cluster address, the batch uses its warm workers.
+    With a warm runtime on this machine (`cues up`) and no cluster address, the batch uses its warm workers; with
+    neither, a small batch (up to 120 s of music) is made in this process without starting Ray (--ray: on Ray).
+    The summary says where the cues were made.
     Invalid briefs and failed cues are reported and the rest are delivered; exits 2 if any brief was invalid, 1 if
     any cue failed; with --strict, 3 if any plan departs from its brief (its warnings are listed under the table).
 
@@ -127,7 +131,7 @@ def submit(
         worker_cpus=worker_cpus,
         worker_start_timeout_s=worker_start_timeout,
         render=RenderConfig(soundfont=soundfont),
-        ray=RayConfig(address=ray_address, num_cpus=num_cpus, warm=not cold),
+        ray=_ray_config(ray_address, num_cpus, cold, force_ray),
     )
     if as_job:
         from cues.services.cli.job_submission import submit_as_job  # the job module brings torch: only when used
@@ -151,6 +155,7 @@ def run(
     soundfont: Soundfont = None,
     strict: Strict = False,
     cold: Cold = False,
+    force_ray: ForceRay = False,
 ) -> None:
     """The main job with the embedded defaults: `cues submit` on the bundled example briefs (or SOURCES), local
     Ray unless RAY_ADDRESS is set, store ./cue-store. Same outputs and exit codes as `cues submit`.
@@ -163,10 +168,16 @@ def run(
             store=store,
             models=models,
             render=RenderConfig(soundfont=soundfont),
-            ray=RayConfig(address=ray_address, num_cpus=num_cpus, warm=not cold),
+            ray=_ray_config(ray_address, num_cpus, cold, force_ray),
         ),
         strict,
     )
+
+
+def _ray_config(address: str | None, num_cpus: int | None, cold: bool, force_ray: bool) -> RayConfig:
+    """``--ray`` sets no batch small enough to be made in this process."""
+    small = {"in_process_max_s": 0} if force_ray else {}
+    return RayConfig(address=address, num_cpus=num_cpus, warm=not cold, **small)
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)

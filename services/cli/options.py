@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 
-from cues.schemas.config import DEFAULT_STORE
+from cues.schemas.config import DEFAULT_STORE, RayConfig
 
 __all__ = [
     "DEFAULT_STORE",
     "Cold",
+    "ForceRay",
     "Models",
     "NumCpus",
     "RayAddress",
@@ -70,8 +71,17 @@ Cold = Annotated[
     bool,
     typer.Option(
         "--cold",
-        help="Start a Ray of this batch's own even when `cues up` runs a warm runtime (whose workers are used "
-        "otherwise).",
+        help="Do not use the warm runtime `cues up` runs (whose workers are used otherwise): a small batch is made "
+        "in this process, a larger one starts a Ray of its own.",
+    ),
+]
+ForceRay = Annotated[
+    bool,
+    typer.Option(
+        "--ray",
+        help="Make the cues on Ray even when the batch is small and no Ray runs (by default such a batch, up to "
+        f"{RayConfig.model_fields['in_process_max_s'].default:g} s of music, is made in this process without starting "
+        "Ray).",
     ),
 ]
 Strict = Annotated[

@@ -123,6 +123,8 @@ def print_batch(console: Console, record: BatchRecord) -> None:
         f"{record.wall_s:.1f} s" if record.wall_s is not None else "",
     )
     console.print(summary)
+    if record.runtime:
+        console.print(f"Made in {record.runtime}", markup=False)
     folder = f"{record.store.rstrip('/')}/{record.folder}"
     console.print(f"Batch: {folder}/ (batch.json, cuesheet.csv, report.html)")
 

@@ -89,7 +89,8 @@ def start_runtime(config: RuntimeConfig) -> RuntimeStatus:
         started = True
     try:
         init_ray(head.address)
-        workers = start_workers(config)
+        start_workers(config)
+        workers = _identify(_named_workers(), config.start_timeout_s)
     except BaseException:
         if started:
             _stop_quietly(head)
@@ -99,10 +100,10 @@ def start_runtime(config: RuntimeConfig) -> RuntimeStatus:
     return RuntimeStatus(head, workers, started)
 
 
-def start_workers(config: RuntimeConfig, detached: bool = True) -> tuple[WarmWorker, ...]:
-    """On the Ray this process is connected to: the named warm workers, started (or the running ones under the same
-    names kept), once each has loaded its models and synth. ``detached`` workers outlive this process (``cues up``);
-    others end with it (``cues serve``'s, owned by the service)."""
+def start_workers(config: RuntimeConfig, detached: bool = True) -> list:
+    """On the Ray this process is connected to: the handles of the named warm workers, started (or the running ones
+    under the same names kept), once each has loaded its models and synth. ``detached`` workers outlive this process
+    (``cues up``); others live while their handles do (``cues serve`` keeps them: the service owns its workers)."""
     info = describe()
     size = fit_local(config.workers or info["cpus"], config.worker_cpus, info["cpus"])
     size, memory = fit_memory(size, WORKER_MEMORY.bytes_for_seconds(config.longest_cue_s), info["memory"])
@@ -115,7 +116,7 @@ def start_workers(config: RuntimeConfig, detached: bool = True) -> tuple[WarmWor
         for index in range(size)
     ]
     _wait_started(handles, config.start_timeout_s)
-    return _identify(_named_workers(), config.start_timeout_s)
+    return handles
 
 
 def runtime_status() -> RuntimeStatus | None:

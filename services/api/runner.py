@@ -81,6 +81,7 @@ class BatchRunner:
         self.ready = threading.Event()  # the warm workers have started
         self.failure: str | None = None  # why they could not
         self.current: str | None = None
+        self.workers: list = []  # the warm workers' handles
         self._thread = threading.Thread(target=self._work, name="cues-batch-runner", daemon=True)
 
     def start(self) -> None:
@@ -116,7 +117,7 @@ class BatchRunner:
     def _work(self) -> None:
         try:
             init_ray()  # the replica's own Ray: connected already (RAY_ADDRESS or a local one otherwise)
-            start_workers(self.settings.runtime(), detached=False)
+            self.workers = start_workers(self.settings.runtime(), detached=False)  # held: they live while held
             self.ready.set()
         except Exception as err:  # readiness says why; batches still run, on fresh workers the job starts
             self.failure = f"the warm cue workers could not start: {err}"

@@ -164,6 +164,8 @@ DEFERRED_IN_CLI = {
     "cues.pipelines.compose.phrase_pool",
     "cues.pipelines.models.bundle",
     "cues.services.scheduler",
+    "cues.services.api.app",  # Ray Serve and the job
+    "cues.services.api.auth",  # FastAPI
     "cues.services.cli.job_submission",
 }
 

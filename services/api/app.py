@@ -48,7 +48,7 @@ VERSION = "1"
 def create_app(settings: ApiSettings) -> FastAPI:
     """The API over the store of ``settings``; its lifespan starts the batch runner (resuming unfinished batches)
     and stops it. Raises :class:`RuntimeSetupError` when the tokens file names no caller."""
-    tokens = _check_tokens(TokenBook.read(settings.tokens_file), settings)
+    tokens = require_tokens(settings)
     store = open_store(settings.store)
 
     @asynccontextmanager
@@ -75,7 +75,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     return app
 
 
-def _check_tokens(tokens: TokenBook, settings: ApiSettings) -> TokenBook:
+def require_tokens(settings: ApiSettings) -> TokenBook:
+    """The callers of the tokens file; :class:`RuntimeSetupError` when it names none."""
+    tokens = TokenBook.read(settings.tokens_file)
     if not tokens.tokens.tokens:  # a service nobody may call is a mistake, not a locked door
         raise RuntimeSetupError(
             f"{settings.tokens_file} holds no tokens: `cues token add NAME --tokens {settings.tokens_file}` makes one"
@@ -179,7 +181,7 @@ def deploy(settings: ApiSettings) -> str:
     """Run the service on the connected Ray: Serve's HTTP proxy on ``settings.host``:``settings.port`` and the app
     at ``/``; returns the base URL. Raises :class:`RuntimeSetupError` when the tokens file has no caller (checked
     here first: a replica that fails to start would only be retried by Serve)."""
-    _check_tokens(TokenBook.read(settings.tokens_file), settings)
+    require_tokens(settings)
     secret = settings.webhook_secret_file
     settings = settings.model_copy(update={  # the replica's working folder is not this one
         "store": open_store(settings.store).uri,

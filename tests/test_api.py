@@ -9,6 +9,8 @@ store's file route is checked on a copy of the delivered cue; the README's curl 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import os
 import re
 import shlex
@@ -203,7 +205,8 @@ def test_an_accepted_batch_survives_a_restart_of_the_service(service, delivered)
     assert {name: rendered[name] for name in same} == {name: plan.json()[name] for name in same}
 
 
-def test_a_local_store_streams_the_file_checked_against_its_sha256(service, delivered, tmp_path):
+def test_a_local_store_streams_the_file_checked_against_its_sha256(service, delivered, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="cues.api.access")
     source = open_store(service.store_uri)
     local = open_store(str(tmp_path / "store"))
     for key in source.list("cues/api-sting/"):
@@ -219,6 +222,10 @@ def test_a_local_store_streams_the_file_checked_against_its_sha256(service, deli
     local.put_bytes(key, b"RIFF damaged")
     damaged = client.get("/v1/cues/api-sting/files/mix.wav")
     assert damaged.status_code == 409 and damaged.json()["error"]["code"] == "store_damaged"
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "cues.api.access"]
+    assert lines[-1] | {"ms": 0} == {"method": "GET", "path": "/v1/cues/api-sting/files/mix.wav", "status": 409,
+                                     "ms": 0, "caller": "studio"}
+    assert not any(service.tokens["studio"] in r.getMessage() for r in caplog.records)  # never the token
 
 
 def readme_curl_lines() -> list[str]:

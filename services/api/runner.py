@@ -85,9 +85,13 @@ class BatchRunner:
         self._thread = threading.Thread(target=self._work, name="cues-batch-runner", daemon=True)
 
     def start(self) -> None:
-        """Queue every accepted batch that has not finished (oldest first), then start the thread."""
-        for batch_id in self.unfinished():
+        """Queue every accepted batch that has not finished (oldest first), announce again every finished one whose
+        webhook was still pending (the service stopped while delivering it), then start the thread."""
+        unfinished, unannounced = self.pending()
+        for batch_id in unfinished:
             self.submit(batch_id)
+        for request, status in unannounced:
+            self._announce_later(request, status)
         self._thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
@@ -103,14 +107,17 @@ class BatchRunner:
         self._queue.put(batch_id)
         return True
 
-    def unfinished(self) -> list[str]:
-        """Accepted batches without a finished status, oldest first."""
-        found = []
+    def pending(self) -> tuple[list[str], list[tuple[BatchRequest, BatchStatus]]]:
+        """Accepted batches without a finished status, oldest first; and finished ones whose webhook is pending."""
+        unfinished, unannounced = [], []
         for batch_id in accepted_batches(self.store):
             status = read_status(self.store, batch_id)
+            request = read_request(self.store, batch_id)
             if status is None or not status.finished:
-                found.append((read_request(self.store, batch_id).created, batch_id))
-        return [batch_id for _, batch_id in sorted(found)]
+                unfinished.append((request.created, batch_id))
+            elif status.webhook is not None and status.webhook.state == "pending":
+                unannounced.append((request, status))
+        return [batch_id for _, batch_id in sorted(unfinished)], unannounced
 
     # --- the thread ----------------------------------------------------------------------------------------------
 
@@ -167,10 +174,13 @@ class BatchRunner:
         delay = 1.0
         while not self._written(status) and not self._stop.wait(delay):  # a finished batch must not resume
             delay = min(30.0, delay * 2)
+        self._announce_later(request, status)
+        return status
+
+    def _announce_later(self, request: BatchRequest, status: BatchStatus) -> None:
         if request.webhook_url and self._announce is not None:
             threading.Thread(target=self._announce, args=(request, status), daemon=True,
                              name=f"webhook-{request.batch_id}").start()
-        return status
 
     def _written(self, status: BatchStatus) -> bool:
         try:

@@ -23,6 +23,7 @@ commands = typer.Typer()
 TokensFile = Annotated[
     Path, typer.Option("--tokens", envvar="CUES_TOKENS_FILE", help="The tokens file (hashes only; cues token add).")
 ]
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 READY_TIMEOUT_S = 300.0  # the warm workers load the models and the synth; a busy 2-core machine takes about 30 s
 
 
@@ -63,36 +64,30 @@ def serve(
             workers=workers, worker_cpus=worker_cpus, models=model, render=RenderConfig(soundfont=soundfont),
         )
         require_tokens(settings)  # before Ray starts: a service nobody may call is refused at once
-        init_ray(ray_address)
+        stop = threading.Event()  # Ctrl-C or SIGTERM, whenever it comes: then Serve and Ray are stopped in order
+        previous = {number: signal.signal(number, lambda *_: stop.set()) for number in STOP_SIGNALS}
         try:
+            init_ray(ray_address)
             url = deploy(settings)
             out.print(f"cues API at {url}  (OpenAPI: {url}/docs, {url}/openapi.json)", markup=False)
-            _wait_ready(url)
-            _block()
+            _wait_ready(url, stop)
+            stop.wait()
         finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+            err.print("stopping the service", markup=False)
             undeploy()
             shutdown_ray()
 
 
-def _wait_ready(url: str) -> None:
+def _wait_ready(url: str, stop: threading.Event) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stop.is_set():
         try:
             urllib.request.urlopen(f"{url}/readyz", timeout=5).close()
             err.print("ready: warm cue workers loaded", markup=False)
             return
         except (urllib.error.URLError, OSError):
-            time.sleep(1)
-    err.print(f"not ready after {READY_TIMEOUT_S:g} s: GET {url}/readyz says why", markup=False)
-
-
-def _block() -> None:
-    """Until Ctrl-C or SIGTERM."""
-    stop = threading.Event()
-    previous = {number: signal.signal(number, lambda *_: stop.set()) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        stop.wait()
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-    err.print("stopping the service", markup=False)
+            stop.wait(1)
+    if not stop.is_set():
+        err.print(f"not ready after {READY_TIMEOUT_S:g} s: GET {url}/readyz says why", markup=False)

@@ -66,13 +66,16 @@ def service(ray_session, s3_server, tmp_path_factory):
     undeploy()
 
 
-def finished(client: httpx.Client, batch_id: str) -> dict:
+def finished(client: httpx.Client, batch_id: str, seen: list | None = None) -> dict:
+    """The batch's final status, polled; ``seen`` gets each new state of its first cue."""
     deadline = time.monotonic() + POLL_S
     while True:
         status = client.get(f"/v1/batches/{batch_id}").json()
+        if seen is not None and status["cues"] and status["cues"][0]["state"] not in seen[-1:]:
+            seen.append(status["cues"][0]["state"])
         if status["state"] in ("delivered", "partial", "failed") or time.monotonic() > deadline:
             return status
-        time.sleep(0.2)
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +84,8 @@ def delivered(service) -> dict:
     with service.client() as client:
         accepted = client.post("/v1/batches", content=STING, headers={"Content-Type": "application/yaml"})
         assert accepted.status_code == 202, accepted.text
-        return {"accepted": accepted, "status": finished(client, accepted.json()["batch_id"])}
+        seen = [accepted.json()["cues"][0]["state"]]
+        return {"accepted": accepted, "status": finished(client, accepted.json()["batch_id"], seen), "seen": seen}
 
 
 def test_health_needs_no_token_and_everything_else_does(service):
@@ -105,6 +109,7 @@ def test_a_brief_is_delivered_end_to_end_and_its_files_come_back(service, delive
         "cue_id": "api-sting", "brief_id": "api-sting", "state": "queued", "reason": None, "manifest_url": None}
     status = delivered["status"]
     assert status["state"] == "delivered", status
+    assert delivered["seen"] == ["queued", "composing", "rendering", "delivered"]  # the sting renders for ~1 s
     assert status["cues"] == [{"cue_id": "api-sting", "brief_id": "api-sting", "state": "delivered", "reason": None,
                                "manifest_url": "/v1/cues/api-sting"}]
     assert status["report_url"].endswith(f"/batches/{batch_id}/report.html") and status["webhook"] is None

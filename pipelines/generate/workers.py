@@ -71,6 +71,10 @@ class CueWorker:
     def pid(self) -> int:
         return os.getpid()
 
+    def stages(self) -> dict[str, str]:
+        """What this worker is doing with each cue it is making: cue id → ``composing`` or ``rendering``."""
+        return dict(self.studio.stages)
+
     def deliver(self, store_uri: str, spec: CueSpec) -> CueResult:
         """Deliver one cue into ``store_uri``; called by up to ``CUES_IN_FLIGHT`` threads at once. A failure is
         returned, not raised."""
@@ -296,7 +300,7 @@ def cue_worker_actor(cpus: float, memory: int, restarts: int = RESTARTS):
         memory=memory or None,  # bytes for the longest cue (worker_memory.py)
         max_restarts=restarts,
         max_task_retries=RESTARTS,
-        max_concurrency=CUES_IN_FLIGHT,
+        max_concurrency=CUES_IN_FLIGHT + 1,  # and one for a quick question (stages) while two cues are in flight
     )(CueWorker)
 
 

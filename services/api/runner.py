@@ -10,8 +10,9 @@ Decisions where the contract is silent:
 
 - One batch at a time: on 2 cores the workers are the bottleneck, and a second batch beside the first would only
   share them. A batch's cues still run in parallel on every worker.
-- A cue is ``composing`` from the moment a worker takes it until its result: the worker composes, renders and
-  stores it in one call the service cannot see into, so ``rendering`` is never reported by this runner.
+- A cue is ``composing`` from the moment a worker takes it, and ``rendering`` once that worker says so: while a
+  batch runs, the warm workers are asked every ``STAGES_EVERY_S`` what they are making (``CueWorker.stages``), so
+  a short cue may go from ``composing`` to ``delivered`` between two questions. A cue never moves back.
 - A batch that fails as a whole (the store unreachable, no worker) is started again after ``retry_delay_s`` (doubling)
   up to ``batch_attempts`` times, then reported ``failed`` with the reason; cues delivered by an earlier attempt
   are skipped (their manifests exist), so nothing is made twice.
@@ -27,6 +28,9 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from contextlib import contextmanager
+
+import ray
 
 from cues.pipelines.generate.job import expand_briefs
 from cues.pipelines.generate.job import run as run_job
@@ -50,6 +54,8 @@ from cues.services.api.settings import ApiSettings
 log = logging.getLogger(__name__)
 
 Announce = Callable[[BatchRequest, BatchStatus], None]  # a finished batch's webhook
+ORDER = {"queued": 0, "composing": 1, "rendering": 2, "delivered": 3, "failed": 3}  # a cue's states, in order
+STAGES_EVERY_S = 0.25  # how often the warm workers are asked what they are making while a batch runs
 
 
 def manifest_url(cue_id: str) -> str:
@@ -154,7 +160,8 @@ class BatchRunner:
         for attempt in range(1, self.settings.batch_attempts + 1):
             tracker.update(state="running")
             try:
-                record = run_job(self._config(request), entries=entries, on_cue=tracker.cue)
+                with self._watching(tracker):
+                    record = run_job(self._config(request), entries=entries, on_cue=tracker.cue)
             except BatchNotRecorded as err:  # every cue ran; only the batch folder is missing
                 record, reason = err.record, str(err)
             except ScoringError as err:
@@ -182,6 +189,27 @@ class BatchRunner:
             threading.Thread(target=self._announce, args=(request, status), daemon=True,
                              name=f"webhook-{request.batch_id}").start()
 
+    @contextmanager
+    def _watching(self, tracker: StatusTracker):
+        """While the batch runs: ask the warm workers every ``STAGES_EVERY_S`` which cue they compose or render."""
+        done = threading.Event()
+
+        def watch() -> None:
+            while self.workers and not done.wait(STAGES_EVERY_S):
+                try:
+                    for stages in ray.get([worker.stages.remote() for worker in self.workers], timeout=5):
+                        tracker.stages(stages)
+                except Exception as err:  # a worker restarting: its cues' states wait for its answer or result
+                    log.debug("asking the workers what they make: %s", err)
+
+        watcher = threading.Thread(target=watch, name="cues-stage-watch", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            done.set()
+            watcher.join()
+
     def _written(self, status: BatchStatus) -> bool:
         try:
             write_status(self.store, status)
@@ -207,7 +235,7 @@ class StatusTracker:
 
     def __init__(self, store: ObjectStore, status: BatchStatus):
         self.store, self.status = store, status
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def update(self, **fields) -> BatchStatus:
         with self._lock:
@@ -217,15 +245,29 @@ class StatusTracker:
 
     def cue(self, spec: CueSpec | None, result: CueResult | None) -> None:
         """``job.run``'s ``on_cue``: a cue handed to a worker (``result`` None), or done."""
-        cue_id = result.cue_id if result is not None else spec.cue_id
         if result is None:
-            fields = {"state": "composing"}
+            self.move({spec.cue_id: {"state": "composing"}})
         elif result.ok:
-            fields = {"state": "delivered", "reason": None, "manifest_url": manifest_url(cue_id)}
+            url = manifest_url(result.cue_id)
+            self.move({result.cue_id: {"state": "delivered", "reason": None, "manifest_url": url}})
         else:
-            fields = {"state": "failed", "reason": result.error}
-        cues = tuple(c.model_copy(update=fields) if c.cue_id == cue_id else c for c in self.status.cues)
-        self.update(cues=cues)
+            self.move({result.cue_id: {"state": "failed", "reason": result.error}})
+
+    def stages(self, stages: dict[str, str]) -> None:
+        """What the workers say they are doing (cue id → ``composing``/``rendering``): a cue only moves forward."""
+        self.move({cue_id: {"state": stage} for cue_id, stage in stages.items()}, forward_only=True)
+
+    def move(self, changes: dict[str, dict], forward_only: bool = False) -> None:
+        with self._lock:
+            cues, moved = [], False
+            for cue in self.status.cues:
+                fields = changes.get(cue.cue_id)
+                if fields and not (forward_only and ORDER[fields["state"]] <= ORDER[cue.state]):
+                    cue, moved = cue.model_copy(update=fields), True
+                cues.append(cue)
+            if moved:
+                self.status = self.status.model_copy(update={"cues": tuple(cues), "updated": now_iso()})
+                self._write()
 
     def finish(self, report_url: str | None = None, reason: str | None = None) -> BatchStatus:
         """The batch's end: ``delivered`` (every cue), ``partial`` (some), else ``failed``; unfinished cues fail."""

@@ -26,7 +26,9 @@ from cues.pipelines.store import open_store
 from cues.services.api.app import create_app, deploy, undeploy
 from cues.services.api.auth import add_token
 from cues.services.api.settings import ApiSettings
+from cues.services.api.webhooks import read_service_secret, verify_signature, webhook_secret
 from tests.conftest import free_port
+from tests.test_webhooks import Receiver
 
 pytestmark = pytest.mark.ray
 
@@ -56,7 +58,8 @@ def service(ray_session, s3_server, tmp_path_factory):
         "small": add_token(tokens_file, "small", max_batch_cues=1),
         "slow": add_token(tokens_file, "slow", requests_per_minute=2),
     }
-    settings = ApiSettings(store=f"s3://{bucket}/cues", tokens_file=tokens_file, port=free_port(), workers=1)
+    settings = ApiSettings(store=f"s3://{bucket}/cues", tokens_file=tokens_file, port=free_port(), workers=1,
+                           webhook_secret_file=folder / "webhook.secret")
     url = deploy(settings)
     deadline = time.monotonic() + 120
     while httpx.get(f"{url}/readyz").status_code != 200:
@@ -252,3 +255,27 @@ def test_the_readme_curl_lines_run_as_written(service, tmp_path):
             with service.client() as client:
                 assert finished(client, batch_id)["state"] == "delivered"
     assert any(path.suffix == ".wav" for path in tmp_path.iterdir()), shlex.join(lines)
+
+
+def test_a_batch_with_a_webhook_is_announced_signed_when_it_ends(service):
+    receiver = Receiver([])
+    try:
+        body = STING.replace(b"api-sting", b"api-hooked")
+        with service.client() as client:
+            accepted = client.post("/v1/batches", content=body, headers={
+                "Content-Type": "application/yaml", "Cues-Webhook-Url": receiver.url})
+            assert accepted.status_code == 202, accepted.text
+            batch_id = accepted.json()["batch_id"]
+            assert finished(client, batch_id)["state"] == "delivered"
+            deadline = time.monotonic() + 30
+            while (status := client.get(f"/v1/batches/{batch_id}").json())["webhook"]["state"] == "pending":
+                assert time.monotonic() < deadline, status
+                time.sleep(0.1)
+    finally:
+        receiver.close()
+    [(headers, sent)] = receiver.received
+    secret = webhook_secret(read_service_secret(service.settings.webhook_secret_file), "studio")
+    verify_signature(secret, sent, headers["Cues-Signature"])
+    summary = json.loads(sent)
+    assert (summary["batch_id"], summary["state"], summary["cues"][0]["state"]) == (batch_id, "delivered", "delivered")
+    assert status["webhook"] == {"url": receiver.url, "state": "delivered", "attempts": 1}

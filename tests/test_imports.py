@@ -165,7 +165,6 @@ DEFERRED_IN_CLI = {
     "cues.pipelines.models.bundle",
     "cues.services.scheduler",
     "cues.services.api.app",  # Ray Serve and the job
-    "cues.services.api.auth",  # FastAPI
     "cues.services.cli.job_submission",
 }
 

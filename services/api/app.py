@@ -24,19 +24,19 @@ from ray import serve
 from cues.pipelines.store import open_store
 from cues.schemas.api_batch import BatchRequest, BatchStatus, WebhookStatus
 from cues.schemas.errors import IntegrityError, InvalidRequest, RuntimeSetupError, StoreError, StoreNotFound
-from cues.services.api import batch_routes, cue_routes
+from cues.services.api import batch_routes, cue_routes, review_routes
 from cues.services.api.auth import TokenBook
 from cues.services.api.batch_records import write_status
 from cues.services.api.errors import ApiError, install_error_handlers
 from cues.services.api.limits import RateLimits
 from cues.services.api.runner import BatchRunner
 from cues.services.api.settings import ApiSettings
+from cues.services.api.webhooks import deliver_batch_webhook, read_service_secret, webhook_secret
 
-try:  # TODO(lead): these come with hooks-19 and page-19; once merged, import them plainly and drop this guard
-    from cues.services.api import audition_routes, review_routes
-    from cues.services.api.webhooks import deliver_batch_webhook, read_service_secret, webhook_secret
+try:  # TODO(lead): audition_routes comes with page-19; once merged, import it plainly and drop this guard
+    from cues.services.api import audition_routes
 except ImportError:
-    audition_routes = review_routes = deliver_batch_webhook = read_service_secret = webhook_secret = None
+    audition_routes = None
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("cues.api.access")
@@ -69,9 +69,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.get("/readyz", tags=["health"])(readyz)
     app.include_router(batch_routes.router)
     app.include_router(cue_routes.router)
-    for module in (review_routes, audition_routes):
-        if module is not None:
-            app.include_router(module.router)
+    app.include_router(review_routes.router)
+    if audition_routes is not None:
+        app.include_router(audition_routes.router)
     return app
 
 
@@ -144,7 +144,7 @@ def _install_store_errors(app: FastAPI) -> None:
 def announcer(store, settings: ApiSettings):
     """The runner's call when a batch with a webhook ends: the signed POST (``webhooks.deliver_batch_webhook``), then
     its outcome in the batch's status. None when this service sends no webhooks."""
-    if deliver_batch_webhook is None or settings.webhook_secret_file is None:
+    if settings.webhook_secret_file is None:
         return None
     service_secret = read_service_secret(settings.webhook_secret_file)
 
@@ -158,10 +158,6 @@ def announcer(store, settings: ApiSettings):
             log.warning("could not record the webhook of batch %s: %s", request.batch_id, err)
 
     return announce
-
-
-def sends_webhooks(settings: ApiSettings) -> bool:
-    return deliver_batch_webhook is not None and settings.webhook_secret_file is not None
 
 
 @serve.deployment(name=API_NAME, ray_actor_options={"num_cpus": 0}, max_ongoing_requests=64)

@@ -164,6 +164,7 @@ DEFERRED_IN_CLI = {
     "cues.pipelines.compose.phrase_pool",
     "cues.pipelines.models.bundle",
     "cues.services.scheduler",
+    "cues.services.api.app",  # Ray Serve and the job
     "cues.services.cli.job_submission",
 }
 

@@ -148,11 +148,21 @@ def stored_manifest(store: ObjectStore, spec: CueSpec, key: str) -> CueManifest 
     return read_manifest(store.get_bytes(where), store.uri_for(where))
 
 
-def make_cue(spec: CueSpec, key: str, models: ComposerModels, renderer: CueRenderer) -> MadeCue:
-    """Compose, measure, render and master ``spec``; draw its piano roll. Nothing is written."""
+Stage = Callable[[str], None]  # told "composing", then "rendering", as a cue is made
+
+
+def make_cue(
+    spec: CueSpec, key: str, models: ComposerModels, renderer: CueRenderer, on_stage: Stage | None = None
+) -> MadeCue:
+    """Compose, measure, render and master ``spec``; draw its piano roll. Nothing is written. ``on_stage`` is told
+    when composing and rendering start (what ``cues serve`` reports of a cue in a worker)."""
     clock = time.perf_counter()
+    if on_stage:
+        on_stage("composing")
     cue = compose_cue(spec.brief, spec.seed, spec.cutdown, models, spec.revision)
     timings = {"compose_s": time.perf_counter() - clock}
+    if on_stage:
+        on_stage("rendering")
     clock = time.perf_counter()
     quality = measure(cue.score)
     timings["quality_s"] = time.perf_counter() - clock
@@ -259,6 +269,7 @@ def deliver_cue(
     models: ComposerModels,
     renderer: CueRenderer,
     making: AbstractContextManager = nullcontext(),
+    on_stage: Stage | None = None,
 ) -> CueResult:
     """Compose and render ``spec`` into ``store`` unless its manifest exists (``skipped``, also when another run
     delivers it meanwhile). Raises on failure (the caller reports it), after retries while the store is
@@ -272,7 +283,7 @@ def deliver_cue(
     if done:
         return CueResult.delivered(done, skipped=True)
     with making:
-        cue = make_cue(spec, key, models, renderer)
+        cue = make_cue(spec, key, models, renderer, on_stage)
 
     def store_once() -> CueResult:
         done = stored_manifest(store, spec, key)  # delivered by another run while this one made it: upload nothing

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from cues.pipelines.generate.workers import CueWorker
+from cues.pipelines.generate.workers import CueCallback, CueWorker
 from cues.schemas.batch import CueResult, CueSpec
 from cues.schemas.config import RenderConfig
 
@@ -62,23 +62,34 @@ class InProcessPool:
     def close(self) -> None:
         self._worker.studio.close()  # the synths: the pool loaded them (after the cue being made, if stopped)
 
-    def deliver(self, cues: list[CueSpec], on_progress: Callable[[int, int], None] | None = None) -> list[CueResult]:
+    def deliver(
+        self,
+        cues: list[CueSpec],
+        on_progress: Callable[[int, int], None] | None = None,
+        on_cue: CueCallback | None = None,
+    ) -> list[CueResult]:
         """Every cue delivered (or reported failed), results in the order of ``cues``; the longest are started
-        first, as in a Ray pool."""
+        first, as in a Ray pool. ``on_cue`` as :meth:`WorkerPool.deliver`'s."""
         self.finished = []
         results: dict[str, CueResult] = {}
+        specs = {spec.cue_id: spec for spec in cues}
         executor = ThreadPoolExecutor(1, thread_name_prefix="cue")
+
+        def deliver(spec: CueSpec) -> CueResult:
+            if on_cue:
+                on_cue(spec, None)
+            return self._worker.deliver(self._store_uri, spec)
+
         try:
-            running = {
-                executor.submit(self._worker.deliver, self._store_uri, spec)
-                for spec in sorted(cues, key=lambda c: -c.length_estimate_s())
-            }
+            running = {executor.submit(deliver, spec) for spec in sorted(cues, key=lambda c: -c.length_estimate_s())}
             while running:
                 done, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     result = future.result()  # CueWorker.deliver returns a failure, never raises
                     results[result.cue_id] = result
                     self.finished.append(result)
+                    if on_cue:
+                        on_cue(specs[result.cue_id], result)
                     if on_progress:
                         on_progress(len(results), len(cues))
         finally:  # also on Ctrl-C: the cues not started are dropped, the one being made finishes

@@ -37,7 +37,7 @@ from cues.pipelines.generate.revision_source import StoreRevisions
 from cues.pipelines.generate.warm_runtime import warm_workers
 from cues.pipelines.generate.worker_identity import WorkerIdentity, code_digest
 from cues.pipelines.generate.worker_memory import WORKER_MEMORY, fit_memory
-from cues.pipelines.generate.workers import WorkerPool, fit_local, pool_size
+from cues.pipelines.generate.workers import CueCallback, WorkerPool, fit_local, pool_size
 from cues.pipelines.ray_runtime import LocalHead, find_head, free_cpus, init_ray, ray_connected, shutdown_ray
 from cues.pipelines.render.soundfont import find_soundfont, palette_soundfonts
 from cues.pipelines.store import open_store
@@ -105,11 +105,13 @@ def run(
     config: GenerateConfig,
     on_progress: Callable[[str, int, int], None] | None = None,
     entries: list[BriefEntry] | None = None,
+    on_cue: CueCallback | None = None,
 ) -> BatchRecord:
     """Run the main job and write its batch folder to the store. Returns the record (also for invalid input).
 
-    ``entries`` are briefs already read (a schedule's matrix); by default they are read from ``config.sources``.
-    ``on_progress(stage, done, total)`` reports the cues delivered."""
+    ``entries`` are briefs already read (a schedule's matrix, a request to ``cues serve``); by default they are read
+    from ``config.sources``. ``on_progress(stage, done, total)`` reports the cues delivered; ``on_cue(spec,
+    result)`` each cue as it goes to a worker (``result`` None) and when it is done (the service's status)."""
     started = time.perf_counter()
     store = open_store(config.store)  # a bad store URI fails before any work starts
     store.check_writable()  # and so does a missing bucket or folder, or refused credentials
@@ -126,7 +128,7 @@ def run(
     if cues and makes_in_process(config, cues, head):
         runtime = IN_PROCESS
         with InProcessPool(store.uri, config.models, config.render) as pool:
-            versions, results = _deliver(pool, cues, on_progress)
+            versions, results = _deliver(pool, cues, on_progress, on_cue)
     elif cues:
         address = config.ray.address or (head.address if head else None)
         num_cpus = None if head else config.ray.num_cpus
@@ -139,7 +141,7 @@ def run(
         size, memory = fit_memory(size, WORKER_MEMORY.bytes_for(cues), ray_info.get("memory", 0.0))
         cpus, timeout = config.worker_cpus, config.worker_start_timeout_s
         with WorkerPool(size, store.uri, config.models, config.render, cpus, timeout, memory, warm) as pool:
-            versions, results = _deliver(pool, cues, on_progress)
+            versions, results = _deliver(pool, cues, on_progress, on_cue)
     record = BatchRecord(
         batch_id=batch_id_of(cues, config.occurrence, outcomes),
         status="rendered" if all(r.ok for r in results) else "rendered with failures",
@@ -166,11 +168,14 @@ def run(
     return record
 
 
-def _deliver(pool: WorkerPool | InProcessPool, cues: list[CueSpec], on_progress) -> tuple[dict, list[CueResult]]:
+def _deliver(
+    pool: WorkerPool | InProcessPool, cues: list[CueSpec], on_progress, on_cue: CueCallback | None
+) -> tuple[dict, list[CueResult]]:
     """The models' versions and every cue's result from ``pool``; :class:`BatchStopped` on Ctrl-C or SIGTERM."""
     try:
         versions = pool.versions()
-        return versions, pool.deliver(cues, lambda done, total: on_progress and on_progress(DELIVERING, done, total))
+        progress = lambda done, total: on_progress and on_progress(DELIVERING, done, total)  # noqa: E731
+        return versions, pool.deliver(cues, progress, on_cue)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM (the CLI's handler): say what was done, end the workers
         shutdown_ray()  # with the driver: killed one by one, Ray prints each cue in flight "will be retried"
         raise BatchStopped(pool.finished, len(cues)) from None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from cues.pipelines.compose.composer import ComposerModels
@@ -52,6 +53,7 @@ class Studio:
         self._model_files = model_files(models_uri)
         self._stores: dict[str, ObjectStore] = {}
         self._making = threading.Lock()
+        self.stages: dict[str, str] = {}  # cue id → "composing" or "rendering", while it is being made
 
     def identity(self) -> WorkerIdentity:
         """What this studio was loaded from; ``models_changed`` when the bundle's files on disk differ since."""
@@ -77,7 +79,11 @@ class Studio:
         """Deliver ``spec`` into the store at ``store_uri`` (see ``cue_writer.deliver_cue``); raises on failure."""
         if store_uri not in self._stores:
             self._stores[store_uri] = open_store(store_uri)
-        return deliver_cue(self._stores[store_uri], spec, self.models, self.renderer, self._making)
+        stage = partial(self.stages.__setitem__, spec.cue_id)
+        try:
+            return deliver_cue(self._stores[store_uri], spec, self.models, self.renderer, self._making, stage)
+        finally:
+            self.stages.pop(spec.cue_id, None)
 
 
 def model_files(models_uri: str | None) -> tuple[tuple[str, int, int], ...]:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from cues.services.cli import generate, planning, retrieve, reviews, runtime, schedules, tokens, training
+from cues.services.cli import generate, planning, retrieve, reviews, runtime, schedules, serving, tokens, training
 
 app = typer.Typer(
     name="cues",
@@ -24,7 +24,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals may hold credentials
 )
 for group in (generate.commands, runtime.commands, planning.commands, training.commands, retrieve.commands,
-              reviews.commands):
+              reviews.commands, serving.commands):
     app.add_typer(group)  # no name: their commands sit at the top level (cues submit, cues ls, …)
 app.add_typer(schedules.commands, name="schedule")
 app.add_typer(tokens.commands, name="token")

@@ -1,6 +1,5 @@
-"""``cues token …``: the API's callers. ``webhook-secret`` prints the key a caller verifies its webhooks with.
-
-api-core's ``cues token add`` belongs in this group too (``services/api/auth.py`` does the work).
+"""``cues token …``: the API's callers. ``add`` makes a bearer token, prints it once and keeps only its hash
+(``services/api/auth.py`` does the work); ``webhook-secret`` prints the key a caller verifies its webhooks with.
 """
 
 from __future__ import annotations
@@ -10,13 +9,40 @@ from typing import Annotated
 
 import typer
 
+from cues.schemas.api_tokens import ApiToken
 from cues.schemas.errors import InvalidRequest
-from cues.services.api.auth import read_token_file
+from cues.services.api.auth import add_token, read_token_file
 from cues.services.api.webhooks import read_service_secret, webhook_secret
-from cues.services.cli.output import reported_errors
+from cues.services.cli.output import err, reported_errors
+from cues.services.cli.serving import TokensFile
 
 commands = typer.Typer(help="The HTTP API's callers (cues serve): tokens and webhook signing secrets.",
                        no_args_is_help=True)
+
+
+_LIMITS = ApiToken.model_fields
+
+
+@commands.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="The caller's name, for logs and its batches (letters, digits, .-_).")],
+    rate: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Requests a minute this token may make.")
+    ] = _LIMITS["requests_per_minute"].default,
+    max_batch: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Cues one batch of this token may expand to.")
+    ] = _LIMITS["max_batch_cues"].default,
+    tokens: TokensFile = Path("tokens.yaml"),
+) -> None:
+    """Make a bearer token for NAME: print it once (it is stored nowhere) and add its SHA-256 to the tokens file
+    (created, mode 0600). cues serve reads the file when it starts.
+
+    Example: cues token add build-farm --rate 600 --max-batch 200 --tokens /etc/cues/tokens.yaml
+    """
+    with reported_errors():
+        token = add_token(tokens, name, requests_per_minute=rate, max_batch_cues=max_batch)
+    typer.echo(token)
+    err.print(f"added {name!r} to {tokens}; the token above is shown only now", markup=False)
 
 
 @commands.command("webhook-secret")

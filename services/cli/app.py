@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from cues.services.cli import generate, planning, retrieve, runtime, schedules, training
+from cues.services.cli import generate, planning, retrieve, reviews, runtime, schedules, tokens, training
 
 app = typer.Typer(
     name="cues",
@@ -23,9 +23,11 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_show_locals=False,  # locals may hold credentials
 )
-for group in (generate.commands, runtime.commands, planning.commands, training.commands, retrieve.commands):
+for group in (generate.commands, runtime.commands, planning.commands, training.commands, retrieve.commands,
+              reviews.commands):
     app.add_typer(group)  # no name: their commands sit at the top level (cues submit, cues ls, …)
 app.add_typer(schedules.commands, name="schedule")
+app.add_typer(tokens.commands, name="token")
 
 
 @app.callback()

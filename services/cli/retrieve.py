@@ -18,11 +18,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from cues.pipelines.generate.batch_outputs import cue_manifests, write_report
-from cues.pipelines.store import open_store
+from cues.pipelines.store import ObjectStore, open_store
 from cues.schemas.errors import InvalidRequest, StoreError
 from cues.schemas.manifest import CueManifest
 from cues.services.catalog import (
     FORMAT_SUFFIX,
+    DeliveredCue,
     batch_summary,
     fetch,
     file_url,
@@ -34,6 +35,7 @@ from cues.services.catalog import (
 from cues.services.catalog import list_cues as find
 from cues.services.cli.options import DEFAULT_STORE, Store
 from cues.services.cli.output import err, out, reported_errors
+from cues.services.reviews import entries_of, state_of
 
 commands = typer.Typer()
 
@@ -58,11 +60,13 @@ def list_cues(
     """
 
     with reported_errors():
-        cues = find(open_store(store, existing=True), batch=batch, medium=medium, mood=mood, on_unreadable=_skipped)
+        source = open_store(store, existing=True)
+        cues = find(source, batch=batch, medium=medium, mood=mood, on_unreadable=_skipped)
+        if output == "json":  # the review costs a read per cue: only where it is shown
+            rows = [{**c.summary(), "review": _review_state(source, c)} for c in cues]
+            typer.echo(json.dumps(rows, indent=2))
+            return
     rows = [c.summary() for c in cues]
-    if output == "json":
-        typer.echo(json.dumps(rows, indent=2))
-        return
     table = Table(box=None, pad_edge=False)
     for column in ("cue", "render key", "medium", "mood", "key", "bpm", "length", "LUFS", "created"):
         table.add_column(column)
@@ -90,11 +94,15 @@ def show(name: CueName, store: Store = DEFAULT_STORE) -> None:
     """
 
     with reported_errors():
-        cue, others = find_cue(open_store(store, existing=True), name, on_unreadable=_skipped)
+        source = open_store(store, existing=True)
+        cue, others = find_cue(source, name, on_unreadable=_skipped)
+        reviewed = review_lines(source, cue)
     m = cue.manifest
     plan, quality, audio = m.plan, m.quality, m.audio
     out.print(f"[bold]{_text(cue.cue_id)}[/bold]  {_text(cue.prefix)}  created {_text(cue.created)}")
     out.print(f"brief {_text(m.brief_id)}: {_text(m.brief.title or '')}")
+    for line in reviewed:
+        out.print(line)
     length = f"{plan.length_s:g} s" + (f" (cutdown {_text(m.cutdown_label)})" if m.cutdown is not None else "")
     out.print(
         f"{plan.medium.value}, {_text('/'.join(plan.moods))}, {_text(plan.key)}, {_text(plan.meter)}, "
@@ -252,6 +260,35 @@ def report(
         record = read_batch(source, batch)  # refuses a record naming another batch: the report goes to BATCH's
         key = write_report(source, record, cue_manifests(source, record, on_unreadable=_skipped))
         typer.echo(source.presigned_url(key, 7 * 24 * 3600))
+
+
+def review_lines(store: ObjectStore, cue: DeliveredCue) -> list[str]:
+    """The render's review for the terminal: its verdict ("approved by X at T", rejected, or not reviewed yet),
+    then each note, oldest first, with who and when. A damaged review.json is a warning, not the end of `show`."""
+    try:
+        entries = entries_of(store, cue)
+    except StoreError as error:
+        err.print(f"Warning: {CONTROL_RE.sub('', str(error))}", markup=False)
+        return ["review: unreadable (see the warning)"]
+    verdicts = [e for e in entries if e.approved is not None]
+    if not verdicts:
+        lines = ["review: not approved yet"]
+    else:
+        latest = verdicts[-1]
+        word = "[green]approved[/green]" if latest.approved else "[red]rejected[/red]"
+        lines = [f"review: {word} by {_text(latest.by)} at {_text(latest.at)}"]
+    lines += [f"note by {_text(e.by)} at {_text(e.at)}: {_text(e.note)}" for e in entries if e.note]
+    return lines
+
+
+def _review_state(store: ObjectStore, cue: DeliveredCue) -> dict | None:
+    """``cues ls --format json``'s ``review``: the newest verdict, who, when, how many notes; null if none."""
+    try:
+        state = state_of(store, cue)
+    except StoreError as error:
+        err.print(f"Warning: {CONTROL_RE.sub('', str(error))}", markup=False)
+        return None
+    return state.model_dump() if state else None
 
 
 def _show_stems(m: CueManifest) -> None:

@@ -20,6 +20,7 @@ from cues.schemas.api_tokens import TokenFile
 from cues.services.api.audition_routes import router
 from cues.services.api.auth import TokenBook, add_token
 from cues.services.api.errors import install_error_handlers
+from cues.services.api.review_routes import router as review_router
 from tests.conftest import free_port
 from tests.test_report import write_cue
 
@@ -46,8 +47,8 @@ def serving(app: FastAPI) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def page_app(tmp_path_factory):
-    """The page's router alone on a local store with one delivered cue (4 s), a token for ``studio``; returns
-    (app, token)."""
+    """The page's and the reviews' routers on a local store with one delivered cue (4 s), a token for ``studio``;
+    returns (app, token)."""
     root = tmp_path_factory.mktemp("page-store")
     write_cue(root, "night-chase", "k-aaa111aaa111", title="Night chase", preview=False, roll=False, seconds=4.0)
     token = add_token(root / "tokens.yaml", "studio")
@@ -56,6 +57,7 @@ def page_app(tmp_path_factory):
     app.state.store = open_store(str(root))
     app.state.tokens = TokenBook.read(root / "tokens.yaml")
     app.include_router(router)
+    app.include_router(review_router)
     return app, token
 
 
@@ -114,6 +116,17 @@ def test_signing_in_refuses_a_wrong_token_and_never_puts_the_token_in_the_page(p
             assert "D minor" in facts and "120.0 bpm" in facts and "4.00 s" in facts and "-23.0 LUFS" in facts
             assert page.locator("#cue-view .mark.section").count() == 2
             assert page.locator("#token").input_value() == ""
+            expect(page.locator("#review-state")).to_have_text("not reviewed yet")
+            page.fill("#review-note", "love the brass at the hit")
+            page.click("#review-form button[data-approved=true]")
+            expect(page.locator("#reviews li")).to_have_count(1)
+            assert page.locator("#reviews li").inner_text().startswith("approved by studio · 20")
+            assert page.locator("#reviews li").inner_text().endswith(": love the brass at the hit")
+            expect(page.locator("#review-state")).to_contain_text("approved by studio")
+            page.click("#review-form button[data-approved='']")  # a note needs its text: the service's 422 shown
+            expect(page.locator("#review-status")).to_have_text(
+                "a note without a verdict needs text; to approve, use approved true (cues approve)"
+            )
             page.reload()  # the tab keeps its session
             page.wait_for_selector("#who:has-text('signed in as studio')")
 

@@ -259,7 +259,9 @@
     var id = cueId;
     return call("/v1/cues/" + encodeURIComponent(id) + "/review").then(function (body) {
       if (cueId !== id) return;
-      var entries = Array.isArray(body) ? body : (body && (body.reviews || body.entries)) || [];
+      var entries = body.reviews, state = body.state;
+      text($("review-state"), !state ? "not reviewed yet" : state.approved === null ? "notes only" :
+           (state.approved ? "approved" : "rejected") + " by " + state.by + " · " + state.at);
       var list = $("reviews");
       list.replaceChildren.apply(list, entries.slice().reverse().map(function (entry) {
         var verdict = entry.approved === true ? "approved" : entry.approved === false ? "rejected" : "note";

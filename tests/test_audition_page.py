@@ -51,6 +51,7 @@ def page_app(tmp_path_factory):
     returns (app, token)."""
     root = tmp_path_factory.mktemp("page-store")
     write_cue(root, "night-chase", "k-aaa111aaa111", title="Night chase", preview=False, roll=False, seconds=4.0)
+    write_cue(root, "night-chase-2s", "k-bbb222bbb222", title=None, preview=False, roll=False, cutdown=2.0, seconds=2.0)
     token = add_token(root / "tokens.yaml", "studio")
     app = FastAPI()
     install_error_handlers(app)
@@ -80,8 +81,14 @@ def test_page_routes_need_a_token_and_serve_only_their_files(page_app):
         assert cue["master"] == "/v1/cues/night-chase/files/mix.wav"
         assert cue["summary"]["key"] == "D minor" and cue["summary"]["loudness_lufs"] == -23.0
         assert 'data-room="' in cue["room"] and "/v1/cues/night-chase/files/stems/bass.wav" in cue["room"]
+        assert 'value="cue:' not in cue["room"]  # nothing to compare with unless asked
+        compared = client.get("/audition/cues/night-chase?compare=night-chase-2s&compare=night-chase", headers=bearer)
+        assert 'value="cue:night-chase-2s">night-chase-2s (2 s)</option>' in compared.json()["room"]
+        assert "/v1/cues/night-chase-2s/files/mix.wav" in compared.json()["room"]
+        too_many = client.get("/audition/cues/night-chase?" + "&".join(["compare=x"] * 21), headers=bearer)
+        assert too_many.status_code == 422 and too_many.json()["error"]["details"][0]["path"] == "query.compare"
         bad = client.get("/audition/cues/Night.Chase", headers=bearer)
-        assert bad.status_code == 400 and bad.json()["error"]["message"].startswith("bad cue id 'Night.Chase'")
+        assert bad.status_code == 422 and bad.json()["error"]["message"].startswith("bad cue id 'Night.Chase'")
         gone = client.get("/audition/cues/dawn", headers=bearer)
         assert gone.status_code == 404 and gone.json()["error"]["message"].startswith("no delivered cue 'dawn'")
 

@@ -24,18 +24,22 @@ Decisions where the contract is silent:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.resources import files
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from cues.pipelines.report.audition import AUDITION_SCRIPT, AUDITION_STYLE, audition_room
+from cues.pipelines.report.audition import AUDITION_SCRIPT, AUDITION_STYLE, audition_room, comparison
+from cues.pipelines.store import ObjectStore
 from cues.schemas.api_tokens import ApiToken
 from cues.schemas.errors import InvalidRequest
+from cues.schemas.manifest import MIX_FILES
 from cues.services.api.auth import caller
 from cues.services.api.errors import ApiError
-from cues.services.catalog import CueNotFound, find_cue
+from cues.services.catalog import CueNotFound, DeliveredCue, find_cue
 
 _STATIC = files("cues.services.api").joinpath("static")
 PAGE = _STATIC.joinpath("audition.html").read_text(encoding="utf-8")
@@ -46,6 +50,7 @@ ASSETS = {
     "room.js": (AUDITION_SCRIPT, "text/javascript"),
     "room.css": (AUDITION_STYLE, "text/css"),
 }
+MAX_COMPARED = 20  # other cues one room's menu offers: each is a store listing to find its newest render
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
@@ -80,26 +85,44 @@ def audition_session(token: ApiToken = Depends(caller)) -> dict:
 
 
 @router.get("/audition/cues/{cue_id}")
-def audition_cue(cue_id: str, request: Request, _token: ApiToken = Depends(caller)) -> dict:
+def audition_cue(
+    cue_id: str,
+    request: Request,
+    compare: Annotated[list[str], Query(max_length=MAX_COMPARED)] = [],  # noqa: B006 (FastAPI copies it)
+    _token: ApiToken = Depends(caller),
+) -> dict:
     """The cue view of the newest delivered render of ``cue_id``: ``{"cue_id", "render_key", "summary", "master",
-    "room"}``; ``master`` is the file the page's player fetches, ``room`` the audition room's HTML."""
-    try:
-        cue, _older = find_cue(request.app.state.store, cue_id)
-    except CueNotFound as error:
-        raise ApiError(404, "not_found", str(error)) from None
-    except InvalidRequest as error:
-        raise ApiError(400, "bad_request", str(error)) from None
-    manifest = cue.manifest
-    master = next((name for name in ("mix.wav", "mix.flac") if name in manifest.files), None)
+    "room"}``; ``master`` is the file the page's player fetches, ``room`` the audition room's HTML, whose menu of
+    other cues holds the delivered ones of ``compare`` (the page sends the cues of the same brief in its batch)."""
+    store = request.app.state.store
+    cue = _delivered(store, cue_id)
+    others = [_delivered(store, other) for other in dict.fromkeys(compare) if other != cue.cue_id]
+    comparisons = [comparison(other.manifest, _link(other)) for other in others]
+    master = next((name for name in MIX_FILES if name in cue.manifest.files), None)
     return {
         "cue_id": cue.cue_id,
         "render_key": cue.render_key,
         "summary": cue.summary(),
         "master": master and file_url(cue.cue_id, master),
-        "room": audition_room(manifest, lambda key: file_url(cue.cue_id, key.removeprefix(cue.prefix + "/"))),
+        "room": audition_room(cue.manifest, _link(cue), compare=[c for c in comparisons if c is not None]),
     }
 
 
 def file_url(cue_id: str, name: str) -> str:
     """Where the page fetches a cue's file (a name from its manifest) with its bearer header."""
     return f"/v1/cues/{quote(cue_id)}/files/{quote(name)}"
+
+
+def _link(cue: DeliveredCue) -> Callable[[str], str]:
+    """The room's links (store keys in the cue's folder) as files URLs."""
+    return lambda key: file_url(cue.cue_id, key.removeprefix(cue.prefix + "/"))
+
+
+def _delivered(store: ObjectStore, cue_id: str) -> DeliveredCue:
+    try:
+        cue, _older = find_cue(store, cue_id)
+    except CueNotFound as error:
+        raise ApiError(404, "not_found", str(error)) from None
+    except InvalidRequest as error:
+        raise ApiError(422, "invalid_request", str(error)) from None
+    return cue

@@ -11,6 +11,7 @@
 
   var token = sessionStorage.getItem(TOKEN_KEY);
   var batchId = null, cueId = null, room = null, pollTimer = null;
+  var shownBatch = null; // the batch view's last answer: a cue opened from it can switch to its brief's other cues
   var blobs = {}; // file URL → Promise of its Blob, per cue view: the room and the player share one download
   var objectUrls = [];
 
@@ -83,7 +84,7 @@
     sessionStorage.removeItem(TOKEN_KEY);
     clearTimeout(pollTimer);
     closeCue();
-    batchId = null;
+    batchId = shownBatch = null;
     $("batches").replaceChildren();
     $("batch-view").hidden = true;
     $("app").hidden = true;
@@ -139,6 +140,7 @@
     var wanted = batchId, view = $("batch-view");
     return call("/v1/batches/" + encodeURIComponent(wanted)).then(function (batch) {
       if (wanted !== batchId) return false;
+      shownBatch = batch;
       view.hidden = false;
       text(view.querySelector(".batch-id"), batch.batch_id);
       view.querySelector(".state").replaceWith(stateBadge(batch.state));
@@ -219,6 +221,18 @@
     $("cue-view").hidden = true;
   }
 
+  // The query naming the delivered cues of the same brief in the batch on show (its cutdowns and variations).
+  function comparedWith(id) {
+    var cues = (shownBatch && shownBatch.cues) || [];
+    var own = cues.filter(function (cue) { return cue.cue_id === id; })[0];
+    if (!own) return "";
+    return cues.filter(function (cue) {
+      return cue.cue_id !== id && cue.brief_id === own.brief_id && cue.state === "delivered";
+    }).slice(0, 20).map(function (cue, i) {
+      return (i ? "&" : "?") + "compare=" + encodeURIComponent(cue.cue_id);
+    }).join("");
+  }
+
   function openCue(id) {
     if (id === cueId) return;
     closeCue();
@@ -229,7 +243,7 @@
     text($("cue-status"), "loading…");
     view.querySelector(".facts").replaceChildren();
     $("reviews").replaceChildren();
-    call("/audition/cues/" + encodeURIComponent(id)).then(function (cue) {
+    call("/audition/cues/" + encodeURIComponent(id) + comparedWith(id)).then(function (cue) {
       if (cueId !== id) return;
       text($("cue-status"), "");
       var facts = view.querySelector(".facts");

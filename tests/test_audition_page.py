@@ -122,6 +122,7 @@ def test_signing_in_refuses_a_wrong_token_and_never_puts_the_token_in_the_page(p
             facts = page.locator("#cue-view dl.facts").inner_text()
             assert "D minor" in facts and "120.0 bpm" in facts and "4.00 s" in facts and "-23.0 LUFS" in facts
             assert page.locator("#cue-view .mark.section").count() == 2
+            assert page.evaluate("Object.keys(cuesRooms)") == ["night-chase"]  # the report's room, mounted
             assert page.locator("#token").input_value() == ""
             expect(page.locator("#review-state")).to_have_text("not reviewed yet")
             page.fill("#review-note", "love the brass at the hit")

@@ -33,7 +33,7 @@ from cues.pipelines.generate.revision_source import StoreRevisions
 from cues.pipelines.generate.warm_runtime import warm_workers
 from cues.pipelines.generate.worker_identity import WorkerIdentity, code_digest
 from cues.pipelines.generate.worker_memory import WORKER_MEMORY, fit_memory
-from cues.pipelines.generate.workers import WorkerPool, fit_local, pool_size
+from cues.pipelines.generate.workers import CueCallback, WorkerPool, fit_local, pool_size
 from cues.pipelines.ray_runtime import LocalHead, find_head, free_cpus, init_ray, shutdown_ray
 from cues.pipelines.render.soundfont import find_soundfont, palette_soundfonts
 from cues.pipelines.store import open_store
@@ -101,11 +101,13 @@ def run(
     config: GenerateConfig,
     on_progress: Callable[[str, int, int], None] | None = None,
     entries: list[BriefEntry] | None = None,
+    on_cue: CueCallback | None = None,
 ) -> BatchRecord:
     """Run the main job and write its batch folder to the store. Returns the record (also for invalid input).
 
-    ``entries`` are briefs already read (a schedule's matrix); by default they are read from ``config.sources``.
-    ``on_progress(stage, done, total)`` reports the cues delivered."""
+    ``entries`` are briefs already read (a schedule's matrix, a request to ``cues serve``); by default they are read
+    from ``config.sources``. ``on_progress(stage, done, total)`` reports the cues delivered; ``on_cue(spec,
+    result)`` each cue as it goes to a worker (``result`` None) and when it is done (the service's status)."""
     started = time.perf_counter()
     store = open_store(config.store)  # a bad store URI fails before any work starts
     store.check_writable()  # and so does a missing bucket or folder, or refused credentials
@@ -131,7 +133,8 @@ def run(
         with WorkerPool(size, store.uri, config.models, config.render, cpus, timeout, memory, warm) as pool:
             try:
                 versions = pool.versions()
-                results = pool.deliver(cues, lambda done, total: on_progress and on_progress(DELIVERING, done, total))
+                progress = lambda done, total: on_progress and on_progress(DELIVERING, done, total)  # noqa: E731
+                results = pool.deliver(cues, progress, on_cue)
             except KeyboardInterrupt:  # Ctrl-C or SIGTERM (the CLI's handler): say what was done, end the workers
                 shutdown_ray()  # with the driver: killed one by one, Ray prints each cue in flight "will be retried"
                 raise BatchStopped(pool.finished, len(cues)) from None

@@ -26,7 +26,15 @@ from dataclasses import dataclass
 from cues.pipelines.generate.worker_identity import WorkerIdentity, code_digest, mismatch
 from cues.pipelines.generate.worker_memory import WORKER_MEMORY, fit_memory
 from cues.pipelines.generate.workers import cue_worker_actor, fit_local, root_message
-from cues.pipelines.ray_runtime import LocalHead, find_head, init_ray, shutdown_ray, start_head, stop_head
+from cues.pipelines.ray_runtime import (
+    LocalHead,
+    describe,
+    find_head,
+    init_ray,
+    shutdown_ray,
+    start_head,
+    stop_head,
+)
 from cues.schemas.config import RuntimeConfig
 from cues.schemas.errors import RenderError, RuntimeSetupError
 
@@ -80,18 +88,8 @@ def start_runtime(config: RuntimeConfig) -> RuntimeStatus:
         )
         started = True
     try:
-        info = init_ray(head.address)
-        size = fit_local(config.workers or info["cpus"], config.worker_cpus, info["cpus"])
-        size, memory = fit_memory(size, WORKER_MEMORY.bytes_for_seconds(config.longest_cue_s), info["memory"])
-        actor = cue_worker_actor(config.worker_cpus, memory, restarts=-1)
-        handles = [
-            actor.options(
-                name=f"{WORKER_PREFIX}{index}", namespace=NAMESPACE, lifetime="detached", get_if_exists=True
-            ).remote(config.models, config.render, True)  # soundcheck: the first cue costs what the others do
-            for index in range(size)
-        ]
-        _wait_started(handles, config.start_timeout_s)
-        workers = _identify(_named_workers(), config.start_timeout_s)
+        init_ray(head.address)
+        workers = start_workers(config)
     except BaseException:
         if started:
             _stop_quietly(head)
@@ -99,6 +97,25 @@ def start_runtime(config: RuntimeConfig) -> RuntimeStatus:
     finally:
         shutdown_ray()  # disconnect: the head and its detached workers live on
     return RuntimeStatus(head, workers, started)
+
+
+def start_workers(config: RuntimeConfig, detached: bool = True) -> tuple[WarmWorker, ...]:
+    """On the Ray this process is connected to: the named warm workers, started (or the running ones under the same
+    names kept), once each has loaded its models and synth. ``detached`` workers outlive this process (``cues up``);
+    others end with it (``cues serve``'s, owned by the service)."""
+    info = describe()
+    size = fit_local(config.workers or info["cpus"], config.worker_cpus, info["cpus"])
+    size, memory = fit_memory(size, WORKER_MEMORY.bytes_for_seconds(config.longest_cue_s), info["memory"])
+    actor = cue_worker_actor(config.worker_cpus, memory, restarts=-1)
+    lifetime = "detached" if detached else None
+    handles = [
+        actor.options(
+            name=f"{WORKER_PREFIX}{index}", namespace=NAMESPACE, lifetime=lifetime, get_if_exists=True
+        ).remote(config.models, config.render, True)  # soundcheck: the first cue costs what the others do
+        for index in range(size)
+    ]
+    _wait_started(handles, config.start_timeout_s)
+    return _identify(_named_workers(), config.start_timeout_s)
 
 
 def runtime_status() -> RuntimeStatus | None:

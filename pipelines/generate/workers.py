@@ -45,6 +45,7 @@ WORKER_CPUS: float = GenerateConfig.model_fields["worker_cpus"].default
 START_TIMEOUT_S: float = GenerateConfig.model_fields["worker_start_timeout_s"].default
 RESTARTS = 2  # a worker process may die this many times before its cue is reported failed
 CUES_IN_FLIGHT = 2  # per worker: one being made while the previous one uploads
+CueCallback = Callable[[CueSpec, CueResult | None], None]  # a cue handed to a worker (None), then its result
 
 
 class CueWorker:
@@ -148,19 +149,28 @@ class WorkerPool:
                     ray.kill(worker)
         self.workers, self._starting, self._idle = [], {}, []
 
-    def deliver(self, cues: list[CueSpec], on_progress: Callable[[int, int], None] | None = None) -> list[CueResult]:
+    def deliver(
+        self,
+        cues: list[CueSpec],
+        on_progress: Callable[[int, int], None] | None = None,
+        on_cue: CueCallback | None = None,
+    ) -> list[CueResult]:
         """Every cue delivered (or reported failed); results in the order of ``cues``. The longest cues are handed
-        out first, so that the batch does not end with one worker still busy on a long cue while the others idle."""
+        out first, so that the batch does not end with one worker still busy on a long cue while the others idle.
+        ``on_cue(spec, None)`` is told when a cue goes to a worker, ``on_cue(spec, result)`` when it is done."""
         import ray
 
         waiting = deque(sorted(cues, key=lambda c: -c.length_estimate_s()))
         running: dict = {}  # future → (worker, spec)
         results: dict[str, CueResult] = {}
+        specs = {spec.cue_id: spec for spec in cues}
         self.finished = []
 
         def finish(result: CueResult) -> None:
             results[result.cue_id] = result
             self.finished.append(result)
+            if on_cue:
+                on_cue(specs[result.cue_id], result)
             if on_progress:
                 on_progress(len(results), len(cues))
 
@@ -168,6 +178,8 @@ class WorkerPool:
             while waiting and self._idle:
                 worker, spec = self._idle.pop(), waiting.popleft()
                 running[worker.deliver.remote(self._store_uri, spec)] = (worker, spec)
+                if on_cue:
+                    on_cue(spec, None)
             if not running and not self._starting:  # no worker left to give the rest to
                 for spec in waiting:
                     finish(CueResult.failed(spec.cue_id, self._no_start))

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cues.schemas.errors import Problem
+from cues.schemas.errors import Problem, echo
 
 
 class ApiError(Exception):
@@ -46,11 +46,13 @@ class ApiError(Exception):
 
 
 def problem_details(problems: Iterable[Problem], prefix: str = "") -> list[dict[str, str]]:
-    """Brief problems as ``details`` entries; ``prefix`` locates the brief in the request (``briefs[2]``)."""
+    """Brief problems as ``details`` entries; ``prefix`` locates the brief in the request (``briefs[2]``). The
+    message gives the bad value as ``cues validate`` does (``... (got 'nine')``)."""
     details = []
     for problem in problems:
         path = ".".join(part for part in (prefix, problem.path) if part)
-        details.append({"path": path, "message": problem.message})
+        message = f"{problem.message} (got {echo(problem.value)})" if problem.has_value else problem.message
+        details.append({"path": path, "message": message})
     return details
 
 

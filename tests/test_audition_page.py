@@ -20,6 +20,7 @@ from cues.schemas.api_tokens import TokenFile
 from cues.services.api.audition_routes import router
 from cues.services.api.auth import TokenBook, add_token
 from cues.services.api.errors import install_error_handlers
+from cues.services.api.limits import RateLimits
 from cues.services.api.review_routes import router as review_router
 from tests.conftest import free_port
 from tests.test_report import write_cue
@@ -57,6 +58,7 @@ def page_app(tmp_path_factory):
     install_error_handlers(app)
     app.state.store = open_store(str(root))
     app.state.tokens = TokenBook.read(root / "tokens.yaml")
+    app.state.limits = RateLimits()
     app.include_router(router)
     app.include_router(review_router)
     return app, token

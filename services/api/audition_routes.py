@@ -37,8 +37,8 @@ from cues.pipelines.store import ObjectStore
 from cues.schemas.api_tokens import ApiToken
 from cues.schemas.errors import InvalidRequest
 from cues.schemas.manifest import MIX_FILES
-from cues.services.api.auth import caller
 from cues.services.api.errors import ApiError
+from cues.services.api.limits import limited_caller
 from cues.services.catalog import CueNotFound, DeliveredCue, find_cue
 
 _STATIC = files("cues.services.api").joinpath("static")
@@ -79,7 +79,7 @@ def audition_asset(name: str) -> Response:
 
 
 @router.get("/audition/session")
-def audition_session(token: ApiToken = Depends(caller)) -> dict:
+def audition_session(token: ApiToken = Depends(limited_caller)) -> dict:
     """Who the presented token belongs to: the page's login check."""
     return {"name": token.name}
 
@@ -89,7 +89,7 @@ def audition_cue(
     cue_id: str,
     request: Request,
     compare: Annotated[list[str], Query(max_length=MAX_COMPARED)] = [],  # noqa: B006 (FastAPI copies it)
-    _token: ApiToken = Depends(caller),
+    _token: ApiToken = Depends(limited_caller),
 ) -> dict:
     """The cue view of the newest delivered render of ``cue_id``: ``{"cue_id", "render_key", "summary", "master",
     "room"}``; ``master`` is the file the page's player fetches, ``room`` the audition room's HTML, whose menu of

@@ -6,7 +6,8 @@
 (function () {
   "use strict";
   var TOKEN_KEY = "cues.token";
-  var POLL_MS = 1500; // a short cue takes seconds: often enough to see each state, rare enough to cost nothing
+  var POLL_MS = 1500; // a short cue takes seconds: each state seen, and 40 requests a minute of a token's 120
+  var RETRY_MS = 5000; // after a 429 or a 5xx: the limit refills, the store comes back
   var RUNNING = {accepted: true, running: true, queued: true, composing: true, rendering: true};
 
   var token = sessionStorage.getItem(TOKEN_KEY);
@@ -116,64 +117,74 @@
 
   function stateBadge(state) { return make("span", state, "state " + state); }
 
-  function listBatches() {
-    return call("/v1/batches").then(function (body) {
-      var batches = Array.isArray(body) ? body : (body && body.batches) || [];
-      var list = $("batches");
-      list.replaceChildren.apply(list, batches.map(function (batch) {
-        var item = make("li", batch.batch_id + " ");
-        item.appendChild(stateBadge(batch.state));
-        if (batch.batch_id === batchId) item.className = "on";
-        item.addEventListener("click", function () { location.hash = "#batch/" + encodeURIComponent(batch.batch_id); });
-        return item;
-      }));
-      text($("batches-status"), batches.length ? "" : "no batches yet: submit a brief");
-      return batches.some(function (batch) { return RUNNING[batch.state]; });
-    }, function (error) {
-      if (token) text($("batches-status"), "could not list batches: " + error.message);
-      return false;
-    });
+  function showBatches(batches) {
+    var list = $("batches");
+    list.replaceChildren.apply(list, batches.map(function (batch) {
+      var item = make("li", batch.batch_id + " ");
+      item.appendChild(stateBadge(batch.state));
+      if (batch.batch_id === batchId) item.className = "on";
+      item.addEventListener("click", function () { location.hash = "#batch/" + encodeURIComponent(batch.batch_id); });
+      return item;
+    }));
+    text($("batches-status"), batches.length ? "" : "no batches yet: submit a brief");
   }
 
-  function showBatch() {
-    if (!batchId) return Promise.resolve(false);
-    var wanted = batchId, view = $("batch-view");
-    return call("/v1/batches/" + encodeURIComponent(wanted)).then(function (batch) {
-      if (wanted !== batchId) return false;
-      shownBatch = batch;
-      view.hidden = false;
-      text(view.querySelector(".batch-id"), batch.batch_id);
-      view.querySelector(".state").replaceWith(stateBadge(batch.state));
-      text(view.querySelector(".times"), "created " + batch.created + (batch.updated ? " · updated " + batch.updated : ""));
-      var rows = (batch.cues || []).map(function (cue) {
-        var row = document.createElement("tr"), name = document.createElement("td");
-        if (cue.state === "delivered") {
-          var link = make("a", cue.cue_id);
-          link.href = "#cue/" + encodeURIComponent(cue.cue_id);
-          name.appendChild(link);
-        } else {
-          text(name, cue.cue_id);
-        }
-        var state = document.createElement("td");
-        state.appendChild(stateBadge(cue.state));
-        row.append(name, make("td", cue.brief_id), state, make("td", cue.reason || ""));
-        return row;
-      });
-      var body = view.querySelector("tbody");
-      body.replaceChildren.apply(body, rows);
-      return !!RUNNING[batch.state];
-    }, function (error) {
-      if (token && wanted === batchId) { view.hidden = false; text(view.querySelector(".times"), error.message); }
-      return false;
+  function showBatch(batch) {
+    if (batch.batch_id !== batchId) return;
+    var view = $("batch-view");
+    shownBatch = batch;
+    view.hidden = false;
+    text(view.querySelector(".batch-id"), batch.batch_id);
+    view.querySelector(".state").replaceWith(stateBadge(batch.state));
+    text(view.querySelector(".times"), "created " + batch.created + " · updated " + batch.updated +
+         (batch.reason ? " · " + batch.reason : ""));
+    var rows = batch.cues.map(function (cue) {
+      var row = document.createElement("tr"), name = document.createElement("td");
+      if (cue.state === "delivered") {
+        var link = make("a", cue.cue_id);
+        link.href = "#cue/" + encodeURIComponent(cue.cue_id);
+        name.appendChild(link);
+      } else {
+        text(name, cue.cue_id);
+      }
+      var state = document.createElement("td");
+      state.appendChild(stateBadge(cue.state));
+      row.append(name, make("td", cue.brief_id), state, make("td", cue.reason || ""));
+      return row;
     });
+    var body = view.querySelector("tbody");
+    body.replaceChildren.apply(body, rows);
   }
 
-  // Lists the batches (and the open one) again, and keeps doing so while one of them runs.
+  function later(ms) { if (token) pollTimer = setTimeout(poll, ms); }
+
+  // One request a round: GET /v1/batches has every batch of the caller with its cues, so the open batch is drawn
+  // from it; one named in the address but not listed (unknown, or another caller's) is asked for, to say why.
+  // Rounds go on while a batch runs, and after a refusal that passes (429, 5xx).
   function poll() {
     clearTimeout(pollTimer);
     if (!token) return Promise.resolve();
-    return Promise.all([listBatches(), showBatch()]).then(function (running) {
-      if (token && (running[0] || running[1])) pollTimer = setTimeout(poll, POLL_MS);
+    return call("/v1/batches").then(function (body) {
+      showBatches(body.batches);
+      var open = body.batches.filter(function (batch) { return batch.batch_id === batchId; })[0];
+      if (open) showBatch(open);
+      else if (batchId) showMissingBatch(batchId);
+      if (body.batches.some(function (batch) { return RUNNING[batch.state]; })) later(POLL_MS);
+    }, function (error) {
+      if (!token) return;
+      text($("batches-status"), "could not list batches: " + error.message);
+      if (error.status === 429 || error.status >= 500) later(RETRY_MS);
+    });
+  }
+
+  function showMissingBatch(id) {
+    call("/v1/batches/" + encodeURIComponent(id)).then(showBatch, function (error) {
+      if (!token || id !== batchId) return;
+      var view = $("batch-view");
+      view.hidden = false;
+      text(view.querySelector(".batch-id"), id);
+      text(view.querySelector(".times"), error.message);
+      view.querySelector("tbody").replaceChildren();
     });
   }
 

@@ -8,7 +8,7 @@
   var TOKEN_KEY = "cues.token";
   var POLL_MS = 1500; // a short cue takes seconds: each state seen, and 40 requests a minute of a token's 120
   var RETRY_MS = 5000; // after a 429 or a 5xx: the limit refills, the store comes back
-  var RUNNING = {accepted: true, running: true, queued: true, composing: true, rendering: true};
+  var RUNNING = {accepted: true, running: true}; // the batch states that change on their own
 
   var token = sessionStorage.getItem(TOKEN_KEY);
   var batchId = null, cueId = null, room = null, pollTimer = null;

@@ -10,8 +10,10 @@ Decisions where the contract is silent:
   verdict (:func:`~cues.schemas.review.review_state`). A note never changes the verdict.
 - A newer render of the cue (new models, a new renderer) starts with no review: it is other audio.
 - The file is read, extended and written whole; writers in one process (the service's threads) take turns, so none
-  loses another's entry. Two processes reviewing the same render in the same instant can still lose one (the
-  store has no compare-and-swap on S3); reviews are people clicking, so that is accepted rather than engineered.
+  loses another's entry, and a render's first review is written only if the file is still absent (two processes
+  approving a new render at once both keep theirs). Two processes adding to an existing file in the same instant
+  can still lose one (the store has no compare-and-swap on S3); reviews are people clicking, so that is accepted
+  rather than engineered.
 - A damaged ``review.json`` is reported (:class:`IntegrityError`), not overwritten: it is the history.
 """
 
@@ -23,7 +25,7 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from cues.pipelines.store import ObjectStore
-from cues.schemas.errors import IntegrityError, InvalidRequest, StoreNotFound
+from cues.schemas.errors import IntegrityError, InvalidRequest, StoreConflict, StoreNotFound
 from cues.schemas.review import MAX_ENTRIES, ReviewEntry, ReviewState, dump_reviews, read_reviews, review_state
 from cues.services.catalog import CueNotFound, DeliveredCue, find_cue
 
@@ -37,11 +39,7 @@ def review_key(cue: DeliveredCue) -> str:
 
 def entries_of(store: ObjectStore, cue: DeliveredCue) -> list[ReviewEntry]:
     """The entries of ``cue``'s render, oldest first; none when it was never reviewed."""
-    key = review_key(cue)
-    try:
-        return read_reviews(store.get_bytes(key), store.uri_for(key))
-    except StoreNotFound:
-        return []
+    return _stored(store, review_key(cue)) or []
 
 
 def reviews_of(store: ObjectStore, cue_id: str) -> tuple[DeliveredCue, list[ReviewEntry]]:
@@ -82,11 +80,26 @@ def add_review(
         cue, _ = find_cue(store, cue_id)
     except CueNotFound as error:
         raise CueNotFound(f"{error}; only a delivered cue can be reviewed") from None
+    key = review_key(cue)
     with _WRITING:
-        entries = entries_of(store, cue)
-        if len(entries) >= MAX_ENTRIES:
-            raise IntegrityError(
-                f"{store.uri_for(review_key(cue))} already holds {MAX_ENTRIES} reviews; move it aside to go on"
-            )
-        store.put_bytes(review_key(cue), dump_reviews([*entries, entry]), content_type="application/json")
-    return cue, entry
+        for _ in range(3):
+            entries = _stored(store, key)
+            if entries is not None and len(entries) >= MAX_ENTRIES:
+                raise IntegrityError(
+                    f"{store.uri_for(key)} already holds {MAX_ENTRIES} reviews; move it aside to go on"
+                )
+            try:
+                store.put_bytes(key, dump_reviews([*(entries or []), entry]), content_type="application/json",
+                                if_absent=entries is None)
+                return cue, entry
+            except StoreConflict:  # another process wrote the render's first review meanwhile: add to theirs
+                continue
+    raise StoreConflict(f"{store.uri_for(key)} kept changing while a review was added; try again")
+
+
+def _stored(store: ObjectStore, key: str) -> list[ReviewEntry] | None:
+    """The entries at ``key``; None when there is no file (the first review writes it only if still absent)."""
+    try:
+        return read_reviews(store.get_bytes(key), store.uri_for(key))
+    except StoreNotFound:
+        return None

@@ -163,8 +163,12 @@ MANIFESTS = {
     "rayjob-submit.yaml": [("ray.io/v1", "RayJob")],
     "raycronjob.yaml": [("ray.io/v1", "RayCronJob")],
     "cronjob.yaml": [("batch/v1", "CronJob")],
+    "rayservice.yaml": [("ray.io/v1", "RayService")],
 }
 IMAGE_REPOSITORY = "111122223333.dkr.ecr.us-east-1.amazonaws.com/cues"
+
+
+RAY_KINDS = ("RayCluster", "RayJob", "RayCronJob", "RayService")
 
 
 def manifests() -> list[tuple[str, dict]]:
@@ -174,6 +178,8 @@ def manifests() -> list[tuple[str, dict]]:
 def ray_cluster_spec(doc: dict) -> dict:
     if doc["kind"] == "RayCluster":
         return doc["spec"]
+    if doc["kind"] == "RayService":
+        return doc["spec"]["rayClusterConfig"]
     if doc["kind"] == "RayJob":
         return doc["spec"]["rayClusterSpec"]
     return doc["spec"]["jobTemplate"]["rayClusterSpec"]  # RayCronJob: jobTemplate is a RayJob spec
@@ -183,7 +189,7 @@ def pod_templates() -> list[tuple[str, dict]]:
     """(where, pod template) of every pod the manifests would start."""
     found = []
     for name, doc in manifests():
-        if doc["kind"] in ("RayCluster", "RayJob", "RayCronJob"):
+        if doc["kind"] in RAY_KINDS:
             spec = ray_cluster_spec(doc)
             found.append((f"{name} head", spec["headGroupSpec"]["template"]))
             found += [(f"{name} {g['groupName']}", g["template"]) for g in spec["workerGroupSpecs"]]
@@ -213,7 +219,7 @@ def as_pod_template(template: dict) -> dict:
 
 def test_every_pod_template_matches_the_kubernetes_schema():
     templates = pod_templates()
-    assert len(templates) == 8  # RayCluster 3, RayJob 2, RayCronJob 2, CronJob 1
+    assert len(templates) == 10  # RayCluster 3, RayJob 2, RayCronJob 2, CronJob 1, RayService 2
     for where, template in templates:
         try:
             kubernetes_validate.validate(as_pod_template(template), K8S_VERSION, strict=True)
@@ -240,7 +246,7 @@ def test_kuberay_resources_have_the_fields_kuberay_reads():
 
     submission_modes = {"K8sJobMode", "HTTPMode", "InteractiveMode", "SidecarMode"}
     for name, doc in manifests():
-        if doc["kind"] not in ("RayCluster", "RayJob", "RayCronJob"):
+        if doc["kind"] not in RAY_KINDS:
             continue
         spec = ray_cluster_spec(doc)
         assert spec["rayVersion"] == ray.__version__, name  # the version pyproject.toml pins
@@ -255,7 +261,7 @@ def test_kuberay_resources_have_the_fields_kuberay_reads():
             [container] = group["template"]["spec"]["containers"]
             gpus = container["resources"]["limits"].get("nvidia.com/gpu")
             assert container["image"] == f"{IMAGE_REPOSITORY}:{VERSION}" + ("-cuda" if gpus else ""), name
-        if doc["kind"] != "RayCluster":
+        if doc["kind"] in ("RayJob", "RayCronJob"):
             job = doc["spec"] if doc["kind"] == "RayJob" else doc["spec"]["jobTemplate"]
             assert job["entrypoint"].startswith("cues "), name
             assert job["submissionMode"] in submission_modes, name
@@ -277,6 +283,60 @@ def test_raycronjob_uses_the_fields_of_kuberay_1_6():
     assert "spec" not in doc["spec"]["jobTemplate"]
     text = (K8S / "raycronjob.yaml").read_text()
     assert "KubeRay ≥ 1.6" in text and "feature gate" in text and "ALPHA" in text
+
+
+def rayservice_schema() -> dict:
+    """The RayService CRD's openAPIV3Schema of KubeRay 1.6.2, pod templates pruned (they are checked against
+    Kubernetes' own schema above), made strict as ``kubectl apply`` (field validation ``Strict``) is: an unknown
+    field is an error, except where the CRD preserves unknown fields."""
+
+    def strict(node):
+        if isinstance(node, dict):
+            if "properties" in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+                node.setdefault("additionalProperties", False)
+            for value in node.values():
+                strict(value)
+        elif isinstance(node, list):
+            for value in node:
+                strict(value)
+        return node
+
+    return strict(json.loads((ROOT / "tests" / "kuberay" / "rayservice-v1.6.2.schema.json").read_text()))
+
+
+def rayservice_errors(doc: dict) -> list[str]:
+    validator = jsonschema.Draft7Validator(rayservice_schema())
+    return sorted(f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(doc))
+
+
+def test_rayservice_matches_kuberays_crd_and_serves_the_api():
+    from ray.serve.schema import ServeDeploySchema
+
+    [doc] = load(K8S / "rayservice.yaml")
+    assert rayservice_errors(doc) == []
+    config = ServeDeploySchema.model_validate(yaml.safe_load(doc["spec"]["serveConfigV2"]))  # what Serve reads
+    [application] = config.applications
+    assert application.route_prefix == "/" and config.http_options.host == "0.0.0.0"
+    module, _, name = application.import_path.partition(":")
+    assert module == "cues.services.api.app" and name
+    secrets = {"/etc/cues-api/tokens.yaml", "/etc/cues-api/webhook-secret"}
+    assert {application.args["tokens"], application.args["webhook_secret"]} == secrets
+    for where, template in pod_templates():
+        if where.startswith("rayservice.yaml"):  # the API's replica may land on any node: all mount the secret
+            volumes = {v["name"]: v for v in template["spec"]["volumes"]}
+            mounts = template["spec"]["containers"][0]["volumeMounts"]
+            [mount] = [m for m in mounts if m["mountPath"] == "/etc/cues-api"]
+            assert volumes[mount["name"]]["secret"]["secretName"] == "cues-api", where
+
+
+def test_a_broken_rayservice_is_refused():
+    [doc] = load(K8S / "rayservice.yaml")
+    misspelled = copy.deepcopy(doc)
+    misspelled["spec"]["serveConfig"] = misspelled["spec"].pop("serveConfigV2")  # the pre-1.0 field
+    assert any("'serveConfig' was unexpected" in error for error in rayservice_errors(misspelled))
+    no_cluster = copy.deepcopy(doc)
+    del no_cluster["spec"]["rayClusterConfig"]
+    assert any("'rayClusterConfig' is a required property" in error for error in rayservice_errors(no_cluster))
 
 
 def test_pods_run_as_the_irsa_service_account_of_terraform():

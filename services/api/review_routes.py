@@ -26,7 +26,7 @@ router = APIRouter(prefix="/v1/cues", tags=["reviews"])
 class ReviewRequest(BaseModel):
     """The body of ``POST /v1/cues/{cue_id}/review``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # "approved": "yes" or 1 is a client's bug, not a verdict
 
     approved: bool | None = Field(None, description="true approves, false rejects, null (or absent) only notes")
     note: str = Field("", max_length=MAX_NOTE_CHARS)

@@ -14,9 +14,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import ray
 import uvicorn
 from fastapi import FastAPI
 
+from cues.pipelines.generate.warm_runtime import NAMESPACE, WORKER_PREFIX
 from cues.pipelines.store import open_store
 from cues.schemas.api_tokens import TokenFile
 from cues.services.api.app import create_app
@@ -116,10 +118,6 @@ def _is_api_call(url: str) -> bool:
 def _stop_service_workers() -> None:
     """The service's warm workers end with the process that started them: here the test session, so they are
     stopped now, before other tests count the session's CPUs."""
-    import ray
-
-    from cues.pipelines.generate.warm_runtime import NAMESPACE, WORKER_PREFIX
-
     for actor in ray.util.list_named_actors(all_namespaces=True):
         if actor["namespace"] == NAMESPACE and actor["name"].startswith(WORKER_PREFIX):
             ray.kill(ray.get_actor(actor["name"], namespace=NAMESPACE))

@@ -6,16 +6,12 @@ delivery, play, approve; no token anywhere but the Authorization header; a revok
 from __future__ import annotations
 
 import shutil
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import ray
-import uvicorn
 from fastapi import FastAPI
 
 from cues.pipelines.generate.warm_runtime import NAMESPACE, WORKER_PREFIX
@@ -27,28 +23,11 @@ from cues.services.api.auth import TokenBook, add_token
 from cues.services.api.errors import install_error_handlers
 from cues.services.api.limits import RateLimits
 from cues.services.api.settings import ApiSettings
-from tests.conftest import free_port
+from tests.browser import chromium
+from tests.local_server import serving
 from tests.test_report import write_cue
 
 UNKNOWN = "the bearer token is not known to this service"
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """``app`` under uvicorn on a free local port, in a thread; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start within 10 s")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -137,90 +116,84 @@ def test_a_supervisor_signs_in_submits_a_brief_hears_the_cue_and_approves_it(ray
     app = create_app(settings)
     requests: list[tuple[str, str | None]] = []
     try:
-        with serving(app) as base, playwright.sync_playwright() as driver:
-            browser = driver.chromium.launch(
-                executable_path=shutil.which("chromium"), args=["--autoplay-policy=no-user-gesture-required"]
+        with serving(app) as base, chromium(playwright) as browser:
+            errors: list[str] = []
+            page = browser.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("request", lambda request: requests.append((request.url, request.headers.get("authorization"))))
+            page.goto(f"{base}/audition")
+            assert page.locator("#login").is_visible() and not page.locator("#app").is_visible()
+            page.fill("#token", "cues_not-a-token")
+            page.click("#login-form button")
+            expect(page.locator("#login-error")).to_have_text(UNKNOWN)
+            assert not page.locator("#app").is_visible()
+
+            page.fill("#token", token)
+            page.click("#login-form button")
+            page.wait_for_selector("#who:has-text('signed in as supervisor')")
+            assert page.locator("#token").input_value() == ""  # the token is not left in the field
+            expect(page.locator("#batches-status")).to_have_text("no batches yet: submit a brief")
+
+            page.fill("#brief", "id: page-sting\nmedium: tv\nmood: grumpy\nlength: 4\n")
+            page.click("#submit-form button")
+            expect(page.locator("#submit-status")).to_have_text("1 of 1 brief(s) are invalid; nothing was accepted")
+            assert page.locator("#brief-problems li").all_inner_texts() == [
+                "briefs[0].mood: unknown mood 'grumpy'; allowed: calm, happy, playful, uplifting, triumphant, "
+                "epic, tense, suspense, dark, sad, melancholic, mysterious, romantic, action, dreamy, or a synonym "
+                "(`cues moods` lists them) (got 'grumpy')"
+            ]
+
+            page.fill("#brief", "id: page-sting\nmedium: tv\nmood: playful\nlength: 4\nending: button\n")
+            page.click("#submit-form button")
+            expect(page.locator("#brief-problems li")).to_have_count(0)
+            # the warm worker loads while the page polls: queued, composing, then delivered
+            expect(page.locator("#batch-view h2 .state")).to_have_text("delivered", timeout=90_000)
+            page.click("#batch-view a:text-is('page-sting')")
+
+            # the cue view: the facts, the room with the plan's marks; play, and its position moves on
+            room = "cuesRooms['page-sting']"
+            page.wait_for_selector("#cue-view .room .room-controls button.play")
+            facts = page.locator("#cue-view dl.facts").inner_text()
+            assert " bpm" in facts and " LUFS" in facts and "tv" in facts
+            assert page.locator("#cue-view .mark.section").count() >= 1
+            page.click("#cue-view .room button.play")
+            assert _wait_until(page, f"{room}.playing && {room}.position() > 0.3 && {room}.position()")
+            # the <audio> player: a blob: URL of the same bytes; playing it pauses the room
+            source = _wait_until(page, "document.getElementById('mix-player').src")
+            assert source.startswith(f"blob:{base}/")
+            page.evaluate("document.getElementById('mix-player').play()")
+            assert _wait_until(page, "document.getElementById('mix-player').currentTime > 0.2")
+            assert page.evaluate(f"{room}.playing") is False
+
+            expect(page.locator("#review-state")).to_have_text("not reviewed yet")
+            page.fill("#review-note", "the button lands")
+            page.click("#review-form button[data-approved=true]")
+            expect(page.locator("#reviews li")).to_have_count(1)
+            assert page.locator("#reviews li").inner_text().endswith(": the button lands")
+            expect(page.locator("#review-state")).to_contain_text("approved by supervisor")
+            page.click("#review-form button[data-approved='']")  # a note needs its text: the service's 422
+            expect(page.locator("#review-status")).to_have_text(
+                "a note without a verdict needs text; to approve, use approved true (cues approve)"
             )
+
+            page.reload()  # the tab keeps its session, and the address its cue
+            page.wait_for_selector("#cue-view .room .mark.section")
+            assert token not in page.content() and token not in page.url
+            assert all(token not in url for url, _ in requests)
+            calls = [(urlsplit(url).path, header) for url, header in requests if _is_api_call(url)]
+            paths = ("/audition/session", "/v1/batches", "/audition/cues/page-sting", "/v1/cues/page-sting/review")
+            assert set(paths + ("/v1/cues/page-sting/files/mix.wav",)) <= {path for path, _ in calls}
+            assert {header for _, header in calls} == {f"Bearer {token}", "Bearer cues_not-a-token"}
+            assert all(header is None for url, header in requests if not _is_api_call(url))
+
+            # the token revoked while the page is open: the next call returns to the sign-in form, saying why
+            accepted, app.state.tokens = app.state.tokens, TokenBook(TokenFile())
             try:
-                errors: list[str] = []
-                page = browser.new_page()
-                page.on("pageerror", lambda error: errors.append(str(error)))
-                page.on("request", lambda request: requests.append((request.url, request.headers.get("authorization"))))
-                page.goto(f"{base}/audition")
-                assert page.locator("#login").is_visible() and not page.locator("#app").is_visible()
-                page.fill("#token", "cues_not-a-token")
-                page.click("#login-form button")
+                page.click("#batches li")
                 expect(page.locator("#login-error")).to_have_text(UNKNOWN)
-                assert not page.locator("#app").is_visible()
-
-                page.fill("#token", token)
-                page.click("#login-form button")
-                page.wait_for_selector("#who:has-text('signed in as supervisor')")
-                assert page.locator("#token").input_value() == ""  # the token is not left in the field
-                expect(page.locator("#batches-status")).to_have_text("no batches yet: submit a brief")
-
-                page.fill("#brief", "id: page-sting\nmedium: tv\nmood: grumpy\nlength: 4\n")
-                page.click("#submit-form button")
-                expect(page.locator("#submit-status")).to_have_text("1 of 1 brief(s) are invalid; nothing was accepted")
-                assert page.locator("#brief-problems li").all_inner_texts() == [
-                    "briefs[0].mood: unknown mood 'grumpy'; allowed: calm, happy, playful, uplifting, triumphant, "
-                    "epic, tense, suspense, dark, sad, melancholic, mysterious, romantic, action, dreamy, or a synonym "
-                    "(`cues moods` lists them) (got 'grumpy')"
-                ]
-
-                page.fill("#brief", "id: page-sting\nmedium: tv\nmood: playful\nlength: 4\nending: button\n")
-                page.click("#submit-form button")
-                expect(page.locator("#brief-problems li")).to_have_count(0)
-                # the warm worker loads while the page polls: queued, composing, then delivered
-                expect(page.locator("#batch-view h2 .state")).to_have_text("delivered", timeout=90_000)
-                page.click("#batch-view a:text-is('page-sting')")
-
-                # the cue view: the facts, the room with the plan's marks; play, and its position moves on
-                room = "cuesRooms['page-sting']"
-                page.wait_for_selector("#cue-view .room .room-controls button.play")
-                facts = page.locator("#cue-view dl.facts").inner_text()
-                assert " bpm" in facts and " LUFS" in facts and "tv" in facts
-                assert page.locator("#cue-view .mark.section").count() >= 1
-                page.click("#cue-view .room button.play")
-                assert _wait_until(page, f"{room}.playing && {room}.position() > 0.3 && {room}.position()")
-                # the <audio> player: a blob: URL of the same bytes; playing it pauses the room
-                source = _wait_until(page, "document.getElementById('mix-player').src")
-                assert source.startswith(f"blob:{base}/")
-                page.evaluate("document.getElementById('mix-player').play()")
-                assert _wait_until(page, "document.getElementById('mix-player').currentTime > 0.2")
-                assert page.evaluate(f"{room}.playing") is False
-
-                expect(page.locator("#review-state")).to_have_text("not reviewed yet")
-                page.fill("#review-note", "the button lands")
-                page.click("#review-form button[data-approved=true]")
-                expect(page.locator("#reviews li")).to_have_count(1)
-                assert page.locator("#reviews li").inner_text().endswith(": the button lands")
-                expect(page.locator("#review-state")).to_contain_text("approved by supervisor")
-                page.click("#review-form button[data-approved='']")  # a note needs its text: the service's 422
-                expect(page.locator("#review-status")).to_have_text(
-                    "a note without a verdict needs text; to approve, use approved true (cues approve)"
-                )
-
-                page.reload()  # the tab keeps its session, and the address its cue
-                page.wait_for_selector("#cue-view .room .mark.section")
-                assert token not in page.content() and token not in page.url
-                assert all(token not in url for url, _ in requests)
-                calls = [(urlsplit(url).path, header) for url, header in requests if _is_api_call(url)]
-                paths = ("/audition/session", "/v1/batches", "/audition/cues/page-sting", "/v1/cues/page-sting/review")
-                assert set(paths + ("/v1/cues/page-sting/files/mix.wav",)) <= {path for path, _ in calls}
-                assert {header for _, header in calls} == {f"Bearer {token}", "Bearer cues_not-a-token"}
-                assert all(header is None for url, header in requests if not _is_api_call(url))
-
-                # the token revoked while the page is open: the next call returns to the sign-in form, saying why
-                accepted, app.state.tokens = app.state.tokens, TokenBook(TokenFile())
-                try:
-                    page.click("#batches li")
-                    expect(page.locator("#login-error")).to_have_text(UNKNOWN)
-                finally:
-                    app.state.tokens = accepted
-                assert not page.locator("#app").is_visible() and page.evaluate("sessionStorage.length") == 0
-                assert errors == []
             finally:
-                browser.close()
+                app.state.tokens = accepted
+            assert not page.locator("#app").is_visible() and page.evaluate("sessionStorage.length") == 0
+            assert errors == []
     finally:
         _stop_service_workers()

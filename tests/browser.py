@@ -1,12 +1,16 @@
-"""Opening a page in headless Chromium to check that every image and audio player on it loads."""
+"""Headless Chromium for the tests: a page opened to check that every image and audio player on it loads
+(``--dump-dom``), and the browser driven through Playwright (:func:`chromium`)."""
 
 from __future__ import annotations
 
 import html
 import json
 import re
+import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # Appended to a copy of the page: once media settle (or 15 s of the browser's virtual time pass), writes what
@@ -65,3 +69,17 @@ def media_load_report(page: Path, tmp_path: Path) -> dict:
     found = re.search(r'<pre id="load-check">(.*?)</pre>', done.stdout, re.S)
     assert found, f"the page never reported (exit {done.returncode} after {elapsed:.1f} s): {done.stderr[-2000:]}"
     return json.loads(html.unescape(found.group(1)))
+
+
+@contextmanager
+def chromium(sync_api) -> Iterator:
+    """The system's Chromium (no browser download) under Playwright's ``sync_api`` module, allowed to play audio
+    without a click; closed when the block ends."""
+    with sync_api.sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=shutil.which("chromium"), args=["--autoplay-policy=no-user-gesture-required"]
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -21,6 +21,7 @@ from cues.pipelines.report.report_html import relative_link, report_html
 from cues.pipelines.store import open_store
 from cues.schemas.batch import BatchRecord
 from cues.schemas.plan import Hit
+from tests.browser import chromium
 from tests.test_report import BATCH_ID, PLAN, REPORT_KEY, delivered, write_cue, write_report
 
 # Audio longer than the plan's 6 s (a ring-out tail): the timeline spans it, and the steps of the browser test have
@@ -110,79 +111,73 @@ def test_room_plays_solos_mutes_and_switches_in_chromium(room_store, s3_bucket):
     chase = manifests["night-chase"]  # on S3, as rendered before waveforms were: the page draws it when decoded
     older = chase.model_copy(update={"audio": chase.audio.model_copy(update={"waveform": None})})
     report_url = s3_report(root, batch, {**manifests, "night-chase": older}, s3_bucket)
-    with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(
-            executable_path=shutil.which("chromium"), args=["--autoplay-policy=no-user-gesture-required"]
-        )
-        try:
-            errors: list[str] = []
-            page = browser.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(report_url)
-            room = page.locator("#cue-night-chase .room")
-            state = "cuesRooms['night-chase']"
+    with chromium(playwright) as browser:
+        errors: list[str] = []
+        page = browser.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(report_url)
+        room = page.locator("#cue-night-chase .room")
+        state = "cuesRooms['night-chase']"
 
-            # the markers sit at the plan's times on the drawn timeline (12 s wide)
-            box = room.locator(".timeline").bounding_box()
-            for mark, at_s in (("section", 0.0), ("section", 2.0), ("hit", 2.0)):
-                found = room.locator(f'.mark.{mark}[data-t="{at_s:g}"]').bounding_box()
-                assert abs((found["x"] - box["x"]) / box["width"] * SECONDS - at_s) < 0.02, (mark, at_s)
+        # the markers sit at the plan's times on the drawn timeline (12 s wide)
+        box = room.locator(".timeline").bounding_box()
+        for mark, at_s in (("section", 0.0), ("section", 2.0), ("hit", 2.0)):
+            found = room.locator(f'.mark.{mark}[data-t="{at_s:g}"]').bounding_box()
+            assert abs((found["x"] - box["x"]) / box["width"] * SECONDS - at_s) < 0.02, (mark, at_s)
 
-            assert room.locator(".timeline path").count() == 0
-            room.locator("button.play").click()
-            page.wait_for_function(f"{state}.playing && {state}.position() > 0.3", timeout=10_000)
-            assert room.locator(".timeline path").count() == 1
-            left = _playhead_percent(room)
-            page.wait_for_timeout(200)
-            assert _playhead_percent(room) > left > 0  # the playhead moves
+        assert room.locator(".timeline path").count() == 0
+        room.locator("button.play").click()
+        page.wait_for_function(f"{state}.playing && {state}.position() > 0.3", timeout=10_000)
+        assert room.locator(".timeline path").count() == 1
+        left = _playhead_percent(room)
+        page.wait_for_timeout(200)
+        assert _playhead_percent(room) > left > 0  # the playhead moves
 
-            assert not room.locator('.mixer[data-source="stems"]').is_visible()  # the mix has no mixer
-            room.locator('input[value="stems"]').check()
-            page.wait_for_function(f"{state}.source === 'stems'")
-            assert room.locator('.mixer[data-source="stems"]').is_visible()
-            assert _settled(page, state, {"mix": 0, "stem:melody": 1, "stem:bass": 1, "stem:drums": 1})
-            room.locator('.track[data-track="stem:bass"] button.solo').click()
-            assert _settled(page, state, {"stem:melody": 0, "stem:bass": 1, "stem:drums": 0})
-            room.locator('.track[data-track="stem:bass"] button.solo').click()
-            room.locator('.track[data-track="stem:drums"] button.mute').click()
-            assert _settled(page, state, {"stem:melody": 1, "stem:bass": 1, "stem:drums": 0, "mix": 0})
+        assert not room.locator('.mixer[data-source="stems"]').is_visible()  # the mix has no mixer
+        room.locator('input[value="stems"]').check()
+        page.wait_for_function(f"{state}.source === 'stems'")
+        assert room.locator('.mixer[data-source="stems"]').is_visible()
+        assert _settled(page, state, {"mix": 0, "stem:melody": 1, "stem:bass": 1, "stem:drums": 1})
+        room.locator('.track[data-track="stem:bass"] button.solo').click()
+        assert _settled(page, state, {"stem:melody": 0, "stem:bass": 1, "stem:drums": 0})
+        room.locator('.track[data-track="stem:bass"] button.solo').click()
+        room.locator('.track[data-track="stem:drums"] button.mute').click()
+        assert _settled(page, state, {"stem:melody": 1, "stem:bass": 1, "stem:drums": 0, "mix": 0})
 
-            # A/B: the cutdown at the same position, then back with the key B, without stopping
-            before = page.evaluate(f"{state}.position()")
-            options = room.locator("select.compare option").evaluate_all("o => o.map(e => e.value)")
-            assert options == ["", "cue:night-chase-4s", "cue:dawn"]  # its brief's, then the page's others
-            room.locator("select.compare").select_option("cue:night-chase-4s")
-            page.wait_for_function(f"{state}.source === 'cue:night-chase-4s'")
-            assert _settled(page, state, {"cue:night-chase-4s": 1, "stem:melody": 0, "stem:bass": 0, "mix": 0})
-            page.keyboard.press("b")
-            assert _settled(page, state, {"cue:night-chase-4s": 0, "stem:melody": 1, "stem:drums": 0})
-            after = page.evaluate(f"{state}.position()")
-            assert page.evaluate(f"{state}.playing") and before < after < before + 5.0  # played on
+        # A/B: the cutdown at the same position, then back with the key B, without stopping
+        before = page.evaluate(f"{state}.position()")
+        options = room.locator("select.compare option").evaluate_all("o => o.map(e => e.value)")
+        assert options == ["", "cue:night-chase-4s", "cue:dawn"]  # its brief's, then the page's others
+        room.locator("select.compare").select_option("cue:night-chase-4s")
+        page.wait_for_function(f"{state}.source === 'cue:night-chase-4s'")
+        assert _settled(page, state, {"cue:night-chase-4s": 1, "stem:melody": 0, "stem:bass": 0, "mix": 0})
+        page.keyboard.press("b")
+        assert _settled(page, state, {"cue:night-chase-4s": 0, "stem:melody": 1, "stem:drums": 0})
+        after = page.evaluate(f"{state}.position()")
+        assert page.evaluate(f"{state}.playing") and before < after < before + 5.0  # played on
 
-            page.keyboard.press(" ")  # space pauses
-            assert page.evaluate(f"{state}.playing") is False
-            assert errors == []
+        page.keyboard.press(" ")  # space pauses
+        assert page.evaluate(f"{state}.playing") is False
+        assert errors == []
 
-            # from the file itself: Audio elements, their volumes the gains
-            local = browser.new_page()
-            local.on("pageerror", lambda error: errors.append(str(error)))
-            local.goto(page_file.as_uri())
-            room = local.locator("#cue-night-chase .room")
-            room.locator('input[value="stems"]').check()
-            room.locator("button.play").click()
-            local.wait_for_function(f"{state}.playing && {state}.position() > 0.3", timeout=10_000)
-            room.locator('.track[data-track="stem:melody"] button.mute').click()
-            assert _settled(local, state, {"stem:melody": 0, "stem:bass": 1, "stem:drums": 1, "mix": 0})
-            assert _playhead_percent(room) > 0 and errors == []
+        # from the file itself: Audio elements, their volumes the gains
+        local = browser.new_page()
+        local.on("pageerror", lambda error: errors.append(str(error)))
+        local.goto(page_file.as_uri())
+        room = local.locator("#cue-night-chase .room")
+        room.locator('input[value="stems"]').check()
+        room.locator("button.play").click()
+        local.wait_for_function(f"{state}.playing && {state}.position() > 0.3", timeout=10_000)
+        room.locator('.track[data-track="stem:melody"] button.mute').click()
+        assert _settled(local, state, {"stem:melody": 0, "stem:bass": 1, "stem:drums": 1, "mix": 0})
+        assert _playhead_percent(room) > 0 and errors == []
 
-            # without a script: the page's players, the waveform and the markers, and no dead controls
-            plain = browser.new_context(java_script_enabled=False).new_page()
-            plain.goto(page_file.as_uri())
-            room = plain.locator("#cue-night-chase")
-            assert room.locator("audio").is_visible() and room.locator(".timeline path").is_visible()
-            assert room.locator(".mark.hit").is_visible() and not room.locator(".room-controls").is_visible()
-        finally:
-            browser.close()
+        # without a script: the page's players, the waveform and the markers, and no dead controls
+        plain = browser.new_context(java_script_enabled=False).new_page()
+        plain.goto(page_file.as_uri())
+        room = plain.locator("#cue-night-chase")
+        assert room.locator("audio").is_visible() and room.locator(".timeline path").is_visible()
+        assert room.locator(".mark.hit").is_visible() and not room.locator(".room-controls").is_visible()
 
 
 def _playhead_percent(room) -> float:

@@ -5,13 +5,10 @@ written as the renderer leaves them (``tests.test_report.write_cue``), then put 
 from __future__ import annotations
 
 import json
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
@@ -23,7 +20,7 @@ from cues.services.api.errors import install_error_handlers
 from cues.services.api.review_routes import router
 from cues.services.cli.app import app
 from cues.services.reviews import add_review, reviews_of
-from tests.conftest import free_port
+from tests.local_server import serving
 from tests.test_report import write_cue
 
 RENDER = "k-aaa111aaa111"
@@ -120,20 +117,8 @@ def service(tmp_path):
     api.include_router(router)
     api.state.store = store
     api.state.tokens = TokenBook(TokenFile(tokens=(ApiToken(name="supervisor", sha256=hash_token(TOKEN)),)))
-    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=free_port(), log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+    with serving(api, lifespan="off") as base, httpx.Client(base_url=base, timeout=10) as client:
         yield client, store
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def test_the_review_routes_over_http(service):

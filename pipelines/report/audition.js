@@ -1,6 +1,8 @@
 /* The audition rooms of a page (pipelines/report/audition.py): a player per room over one clock, solo and mute per
    stem or layer, A/B between sources at the same position, a playhead on the waveform, keys. No network beyond the
-   page's own links. window.cuesRooms lists the rooms (by cue id) for whoever drives the page (tests, a service). */
+   page's own links. window.cuesRooms lists the rooms (by cue id) for whoever drives the page (tests, a service);
+   window.cuesAudition lets a page that builds rooms later mount and forget them, and fetch their files its own way
+   (the service's page sends its bearer header: no token goes into a URL). */
 (function () {
   "use strict";
   var SEEK_STEP_S = 5;
@@ -123,7 +125,7 @@
       var track = room.tracks[t.id];
       if (!track.loading) {
         if (webAudio) {
-          track.loading = fetch(track.url)
+          track.loading = window.cuesAudition.fetch(track.url)
             .then(function (response) {
               if (!response.ok) throw new Error(response.status + " " + response.statusText);
               return response.arrayBuffer();
@@ -323,11 +325,22 @@
     if (event.target.tagName === "AUDIO") rooms.forEach(function (room) { room.pause(); });
   }, true);
 
-  window.cuesRooms = {};
-  document.querySelectorAll(".room").forEach(function (element) {
+  function mount(element) {
     var room = new Room(element);
     rooms.push(room);
     window.cuesRooms[room.cue] = room;
-  });
-  active = rooms.filter(function (room) { return room.playButton; })[0] || null;
+    if (!active && room.playButton) active = room;
+    return room;
+  }
+  // A room leaving the page: silent, and no longer driven by the keys.
+  function forget(room) {
+    room.pause();
+    rooms = rooms.filter(function (other) { return other !== room; });
+    if (window.cuesRooms[room.cue] === room) delete window.cuesRooms[room.cue];
+    if (active === room) active = rooms.filter(function (other) { return other.playButton; })[0] || null;
+  }
+
+  window.cuesRooms = {};
+  window.cuesAudition = {mount: mount, forget: forget, fetch: function (url) { return fetch(url); }};
+  document.querySelectorAll(".room").forEach(mount);
 })();

@@ -17,6 +17,7 @@ from cues.schemas.api_tokens import ApiToken, TokenFile
 from cues.schemas.errors import IntegrityError, InvalidRequest
 from cues.services.api.auth import TokenBook, hash_token
 from cues.services.api.errors import install_error_handlers
+from cues.services.api.limits import RateLimits
 from cues.services.api.review_routes import router
 from cues.services.cli.app import app
 from cues.services.reviews import add_review, reviews_of
@@ -117,6 +118,7 @@ def service(tmp_path):
     api.include_router(router)
     api.state.store = store
     api.state.tokens = TokenBook(TokenFile(tokens=(ApiToken(name="supervisor", sha256=hash_token(TOKEN)),)))
+    api.state.limits = RateLimits()
     with serving(api, lifespan="off") as base, httpx.Client(base_url=base, timeout=10) as client:
         yield client, store
 

@@ -24,7 +24,7 @@ from ray import serve
 from cues.pipelines.store import open_store
 from cues.schemas.api_batch import BatchRequest, BatchStatus, WebhookStatus
 from cues.schemas.errors import IntegrityError, InvalidRequest, RuntimeSetupError, StoreError, StoreNotFound
-from cues.services.api import batch_routes, cue_routes, review_routes
+from cues.services.api import audition_routes, batch_routes, cue_routes, review_routes
 from cues.services.api.auth import TokenBook
 from cues.services.api.batch_records import write_status
 from cues.services.api.errors import ApiError, install_error_handlers
@@ -32,11 +32,6 @@ from cues.services.api.limits import RateLimits
 from cues.services.api.runner import BatchRunner
 from cues.services.api.settings import ApiSettings
 from cues.services.api.webhooks import deliver_batch_webhook, read_service_secret, webhook_secret
-
-try:  # TODO(lead): audition_routes comes with page-19; once merged, import it plainly and drop this guard
-    from cues.services.api import audition_routes
-except ImportError:
-    audition_routes = None
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("cues.api.access")
@@ -70,8 +65,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(batch_routes.router)
     app.include_router(cue_routes.router)
     app.include_router(review_routes.router)
-    if audition_routes is not None:
-        app.include_router(audition_routes.router)
+    app.include_router(audition_routes.router)
     return app
 
 

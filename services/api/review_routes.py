@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from cues.schemas.api_tokens import ApiToken
 from cues.schemas.errors import IntegrityError, InvalidRequest, StoreError
 from cues.schemas.review import MAX_NOTE_CHARS, review_state
-from cues.services.api.auth import caller
 from cues.services.api.errors import ApiError
+from cues.services.api.limits import limited_caller
 from cues.services.catalog import CueNotFound
 from cues.services.reviews import add_review, reviews_of
 
@@ -33,7 +33,7 @@ class ReviewRequest(BaseModel):
 
 
 @router.post("/{cue_id}/review", status_code=201)
-def post_review(cue_id: str, review: ReviewRequest, request: Request, token: ApiToken = Depends(caller)):
+def post_review(cue_id: str, review: ReviewRequest, request: Request, token: ApiToken = Depends(limited_caller)):
     """Add a review entry to the cue's newest delivered render; 201 with the entry (``by`` is the caller)."""
     with _answered(cue_id):
         _, entry = add_review(request.app.state.store, cue_id, approved=review.approved, note=review.note,
@@ -42,7 +42,7 @@ def post_review(cue_id: str, review: ReviewRequest, request: Request, token: Api
 
 
 @router.get("/{cue_id}/review")
-def get_review(cue_id: str, request: Request, _token: ApiToken = Depends(caller)) -> dict:
+def get_review(cue_id: str, request: Request, _token: ApiToken = Depends(limited_caller)) -> dict:
     """The render reviewed, its state (the newest verdict) and every entry, oldest first."""
     with _answered(cue_id):
         cue, entries = reviews_of(request.app.state.store, cue_id)

@@ -309,8 +309,12 @@ def rayservice_errors(doc: dict) -> list[str]:
     return sorted(f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(doc))
 
 
-def test_rayservice_matches_kuberays_crd_and_serves_the_api():
+def test_rayservice_matches_kuberays_crd_and_serves_the_api(tmp_path):
+    from ray.serve import Application
     from ray.serve.schema import ServeDeploySchema
+
+    from cues.services.api import app as api_app
+    from cues.services.api.auth import add_token
 
     [doc] = load(K8S / "rayservice.yaml")
     assert rayservice_errors(doc) == []
@@ -318,9 +322,17 @@ def test_rayservice_matches_kuberays_crd_and_serves_the_api():
     [application] = config.applications
     assert application.route_prefix == "/" and config.http_options.host == "0.0.0.0"
     module, _, name = application.import_path.partition(":")
-    assert module == "cues.services.api.app" and name
+    assert module == "cues.services.api.app"
     secrets = {"/etc/cues-api/tokens.yaml", "/etc/cues-api/webhook-secret"}
-    assert {application.args["tokens"], application.args["webhook_secret"]} == secrets
+    assert {application.args["tokens_file"], application.args["webhook_secret_file"]} == secrets
+    # Serve calls the builder with the args; here with the secret files where the pods mount them, made locally
+    local = {**application.args, "tokens_file": tmp_path / "tokens.yaml", "webhook_secret_file": tmp_path / "secret"}
+    with pytest.raises(Exception, match="no caller|no token"):  # refused before Serve would retry a replica
+        getattr(api_app, name)(local)
+    add_token(tmp_path / "tokens.yaml", "acme-pipeline")
+    assert isinstance(getattr(api_app, name)(local), Application)
+    with pytest.raises(Exception, match="workerz"):
+        getattr(api_app, name)({**local, "workerz": 2})
     for where, template in pod_templates():
         if where.startswith("rayservice.yaml"):  # the API's replica may land on any node: all mount the secret
             volumes = {v["name"]: v for v in template["spec"]["volumes"]}

@@ -183,6 +183,16 @@ def deploy(settings: ApiSettings) -> str:
     return f"http://{settings.host}:{settings.port}"
 
 
+def app_builder(args: dict) -> serve.Application:
+    """The service for a Serve config file, as KubeRay's RayService deploys it (infra/k8s/rayservice.yaml:
+    ``import_path: cues.services.api.app:app_builder``): ``args`` are :class:`ApiSettings` fields (``store``,
+    ``tokens_file``, ``webhook_secret_file``, ``workers``, ``worker_cpus``…; a misspelt one is refused), the address
+    and port are the config's ``http_options``. The tokens file is checked here, as :func:`deploy` does."""
+    settings = ApiSettings.model_validate(args)
+    require_tokens(settings)
+    return ApiIngress.bind(settings.model_dump(mode="json"))
+
+
 def undeploy() -> None:
     """Stop the service and Serve's proxy on the connected Ray (the cue workers the service owned end with it)."""
     serve.shutdown()

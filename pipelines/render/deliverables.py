@@ -25,11 +25,12 @@ from cues.pipelines.render.scratch import Scratch, abs_peak, blocks
 from cues.pipelines.render.wav_markers import CuePoint, WavMarkers, marker_chunks
 from cues.schemas.brief import AudioFormat, Ending
 
-RENDERER_VERSION = "render-4"  # bump when the same MIDI, soundfont and settings would give different files
+RENDERER_VERSION = "render-5"  # bump when the same MIDI, soundfont and settings would give different files
 # render-3: alternate mixes, the bext description and TimeReference, the MP3 preview's ID3 tags, a loop's WAVs
 # carrying smpl and cue chunks; the mix (stem_mix.py)
 # render-4: every whole-signal pass in blocks (scratch.py): the loudness meter's per-step sums and the balance's
 # section energies add in another order (1 ulp of float32), so gains, and a few samples' last bit, moved
+# render-5: one shared reverb whose return is shared out among the stems (room.py) instead of a copy per stem
 SILENT_STEM_DBFS = -120.0  # a stem whose peak stays below this is reported silent
 
 

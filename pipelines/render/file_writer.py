@@ -17,13 +17,14 @@ scratch folder (``scratch.py``), so no encoded file is ever held whole in memory
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from cues.pipelines.render.audio_files import BextInfo, _bext_payload, _chunk
 from cues.pipelines.render.id3 import Id3Tags, tagged_mp3
+from cues.pipelines.render.loudness import StreamMeter, db
 from cues.pipelines.render.scratch import blocks
 
 
@@ -78,12 +79,15 @@ def write_files(
     mp3_kbps: int = 192,
     id3: Id3Tags | None = None,
     pcm_sum: np.ndarray | None = None,
+    meter: StreamMeter | None = None,
 ) -> Written:
     """Write ``audio`` (2, samples) float as the files asked for, in one pass of blocks.
 
     ``markers``: RIFF chunks appended to the WAV (``wav_markers.marker_chunks``); ``mp3`` gets a 16-bit version
     (this signal's own PCM at 16 bits, else dithered from ``seed`` as the preview always was); ``pcm_sum``
-    (channels, samples) int32, if given, has the integer samples added into it (full scale 2^(bits−1))."""
+    (channels, samples) int32, if given, has the integer samples added into it (full scale 2^(bits−1)); ``meter``,
+    if given, measures the signal from the same blocks (``loudness.StreamMeter``), and the ``bext`` chunk then
+    carries its loudness and true peak (the WAV's header is written last: its length does not depend on them)."""
     import soundfile
 
     frames = audio.shape[-1]
@@ -97,6 +101,8 @@ def write_files(
         if target is not None:
             target.write(wav_header(rate, audio.shape[0], bits, frames, bext, len(markers)))
         for part in blocks(frames, *([audio] if pcm_sum is None else [audio, pcm_sum])):
+            if meter is not None:
+                meter(audio[:, part])
             pcm = quantise(audio[:, part])
             if target is not None:
                 target.write(_wav_samples(pcm, bits))
@@ -109,6 +115,10 @@ def write_files(
                 encoded.append(encoder.encode(pcm16.astype("<i2").tobytes()))
         if target is not None:
             target.write(b"\0" * ((frames * audio.shape[0] * bits // 8) & 1) + markers)
+            if meter is not None and bext is not None:
+                measured = replace(bext, loudness_lufs=meter.loudness(), true_peak_dbtp=db(meter.true_peak()))
+                target.seek(0)
+                target.write(wav_header(rate, audio.shape[0], bits, frames, measured, len(markers)))
     finally:
         if writer is not None:
             writer.close()

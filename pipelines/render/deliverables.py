@@ -22,7 +22,7 @@ from cues.pipelines.render.layers import LayerAudio
 from cues.pipelines.render.loudness import StreamMeter, db
 from cues.pipelines.render.master import Mastered
 from cues.pipelines.render.midi_events import StemRoute
-from cues.pipelines.render.scratch import Scratch, blocks
+from cues.pipelines.render.scratch import Scratch, abs_peak, blocks
 from cues.pipelines.render.wav_markers import CuePoint, WavMarkers, marker_chunks
 from cues.schemas.brief import AudioFormat, Ending
 
@@ -115,7 +115,7 @@ def encode(
         flac = scratch.path(f"{name}.flac") if AudioFormat.flac in formats else None
         mp3 = scratch.path("preview.mp3") if preview and AudioFormat.mp3 in formats else None
         stage(f"encode {name}")
-        meter = StreamMeter(rate, audio.shape[0], circular=loop) if measured is None else None
+        meter = StreamMeter(rate, audio.shape[0], loop, abs_peak(audio)) if measured is None else None
         loudness, peak = measured or (None, None)
         written = write_files(
             audio,
@@ -228,7 +228,7 @@ def encode_alternates(
         if alt.audio is None:
             continue
         stage(f"encode alternates/{alt.name}")
-        meter = StreamMeter(rate, alt.audio.shape[0], circular=request.ending == Ending.loop)  # as it is written
+        meter = StreamMeter(rate, alt.audio.shape[0], request.ending == Ending.loop, abs_peak(alt.audio))  # as written
         name = f"alternates/{alt.name}"
         wav = scratch.path(f"{name}.wav") if AudioFormat.wav in formats else None
         flac = scratch.path(f"{name}.flac") if AudioFormat.flac in formats else None

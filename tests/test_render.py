@@ -22,9 +22,9 @@ from cues.pipelines.render.cue_renderer import AudioRequest, CueRenderer
 from cues.pipelines.render.file_writer import write_files
 from cues.pipelines.render.loudness import integrated_loudness, true_peak_dbtp
 from cues.pipelines.render.midi_events import StemRoute, read_performance
+from cues.pipelines.render.room import SHARE_STEP, play_room, reverb, step_energies
 from cues.pipelines.render.scratch import BLOCK, Scratch, release
 from cues.pipelines.render.soundfont import TIMGM6MB, candidates, find_soundfont
-from cues.pipelines.render.stem_mix import reverb
 from cues.pipelines.render.synth import BusSynth
 from cues.pipelines.render.waveform import waveform_peaks
 from cues.schemas.brief import Delivery, Ending
@@ -264,13 +264,26 @@ def test_the_mix_seats_the_stems_and_changes_their_sound(renderer, soundfont):
     assert [s.treatment for s in mixed.strips] == ["melody", "strings", "bass", "drums_perc"] and not raw.strips
 
 
-def test_each_stems_own_reverb_returns_its_share_of_one_shared_reverb():
-    noise = np.random.default_rng(1).standard_normal((3, 2, 24000)).astype(np.float32) * 0.1
+def test_the_rooms_return_is_shared_out_among_the_stems_that_sent_to_it():
+    rate = 48000
+    stems = np.random.default_rng(1).standard_normal((3, 2, 3 * rate)).astype(np.float32) * 0.1
+    stems[1, :, rate // 5 :] = 0.0  # stops after 0.2 s
+    stems[2, :, : 2 * rate] = 0.0  # enters at 2 s
+    before = stems.copy()
     space = stem_mix().space
-    returns = [reverb(space)(send, 48000) for send in noise]
-    shared = reverb(space)(noise.sum(axis=0), 48000)
+    play_room(stems, [0, 1, 2], [1.0, 1.0, 1.0], [step_energies(stem) for stem in before], space, rate)
+    returns = stems - before
+    shared = reverb(space)(before.sum(axis=0), rate)
     assert np.abs(shared).max() > 0.01
-    assert 20 * np.log10(np.abs(np.sum(returns, axis=0) - shared).max()) <= -90  # dBFS: the stems still null
+    assert 20 * np.log10(np.abs(returns.sum(axis=0) - shared).max()) <= -90  # dBFS: the stems still null
+
+    def energy_db(audio: np.ndarray) -> float:
+        return 10 * np.log10(float(np.vdot(audio, audio)) + 1e-30)
+
+    quiet, late = slice(rate + rate // 2, 2 * rate), slice(2 * rate + rate // 2, 3 * rate)
+    assert energy_db(returns[1, :, quiet]) < energy_db(returns[0, :, quiet]) - 20  # its reverb has died away
+    assert energy_db(returns[2, :, : 2 * rate - 2 * SHARE_STEP]) < -200  # nothing before it enters (to a step)
+    assert abs(energy_db(returns[2, :, late]) - energy_db(returns[0, :, late])) < 3  # two alike share alike
 
 
 def test_soundfonts_by_name_and_per_palette(soundfont, tmp_path):

@@ -1,5 +1,6 @@
 """A mastered cue's delivered files: every stem, layer, alternate and the mix measured (loudness, true peak,
-silence) and written by ``file_writer.py`` into the render's scratch folder, with the numbers the manifest records
+silence; each from the blocks ``file_writer.py`` encodes, in the one pass that writes it, the mix's from mastering)
+and written by ``file_writer.py`` into the render's scratch folder, with the numbers the manifest records
 (``RenderedAudio``). The stem and layer files are summed back as they are written (integers) and checked against
 the premix: the manifest's ``stems_sum_residual_dbfs`` and ``layers.sum_residual_dbfs``.
 """
@@ -18,18 +19,19 @@ from cues.pipelines.render.audio_files import BextInfo
 from cues.pipelines.render.audio_request import AudioRequest
 from cues.pipelines.render.file_writer import Written, write_files
 from cues.pipelines.render.layers import LayerAudio
-from cues.pipelines.render.loudness import db, gated_loudness, step_powers, true_peak
+from cues.pipelines.render.loudness import StreamMeter, db
 from cues.pipelines.render.master import Mastered
 from cues.pipelines.render.midi_events import StemRoute
 from cues.pipelines.render.scratch import Scratch, abs_peak, blocks
 from cues.pipelines.render.wav_markers import CuePoint, WavMarkers, marker_chunks
 from cues.schemas.brief import AudioFormat, Ending
 
-RENDERER_VERSION = "render-4"  # bump when the same MIDI, soundfont and settings would give different files
+RENDERER_VERSION = "render-5"  # bump when the same MIDI, soundfont and settings would give different files
 # render-3: alternate mixes, the bext description and TimeReference, the MP3 preview's ID3 tags, a loop's WAVs
 # carrying smpl and cue chunks; the mix (stem_mix.py)
 # render-4: every whole-signal pass in blocks (scratch.py): the loudness meter's per-step sums and the balance's
 # section energies add in another order (1 ulp of float32), so gains, and a few samples' last bit, moved
+# render-5: one shared reverb whose return is shared out among the stems (room.py) instead of a copy per stem
 SILENT_STEM_DBFS = -120.0  # a stem whose peak stays below this is reported silent
 
 
@@ -102,16 +104,19 @@ def encode(
         name: str,
         audio: np.ndarray,
         seed: int,
-        loudness: float,
-        peak: float,
         extra: dict,
+        measured: tuple[float, float] | None = None,
         pcm_sum: np.ndarray | None = None,
         preview: bool = False,
-    ) -> None:
+    ) -> dict:
+        """Write ``name``'s files; ``measured``: its (loudness, true peak dBTP) when known, else it is measured
+        as it is written (and said silent or not). Returns its numbers."""
         wav = scratch.path(f"{name}.wav") if AudioFormat.wav in formats else None
         flac = scratch.path(f"{name}.flac") if AudioFormat.flac in formats else None
         mp3 = scratch.path("preview.mp3") if preview and AudioFormat.mp3 in formats else None
         stage(f"encode {name}")
+        meter = StreamMeter(rate, audio.shape[0], loop, abs_peak(audio)) if measured is None else None
+        loudness, peak = measured or (None, None)
         written = write_files(
             audio,
             rate,
@@ -125,7 +130,11 @@ def encode(
             mp3_kbps=mp3_kbps,
             id3=request.id3,
             pcm_sum=pcm_sum,
+            meter=meter,
         )
+        if meter is not None:
+            loudness, peak = meter.loudness(), db(meter.true_peak())
+            extra = {"silent": db(meter.sample_peak) < SILENT_STEM_DBFS} | extra
         numbers = _file_numbers(written, rate, loudness, peak) | extra
         if wav is not None:
             paths[f"{name}.wav"] = wav
@@ -136,21 +145,15 @@ def encode(
         if mp3 is not None:
             paths["preview.mp3"] = mp3
             info["preview.mp3"] = {"bitrate_kbps": mp3_kbps, "sample_rate": rate, "preview": True}
+        return numbers
 
     stem_report = {}
     stem_sum = scratch.array(mastered.premix.shape, np.int32) if delivery.stems and stems else None
     if delivery.stems:
         for index, stem in enumerate(stems):
-            stage(f"measure stems/{stem.name}")
-            audio = mastered.stems[index]
-            peak = true_peak(audio, circular=loop)
-            silent = db(abs_peak(audio)) < SILENT_STEM_DBFS
-            loudness = gated_loudness(step_powers(audio, rate), rate)
-            deliver(
-                f"stems/{stem.name}", audio, request.seed + 1 + index, loudness, db(peak), {"silent": silent}, stem_sum
-            )
+            numbers = deliver(f"stems/{stem.name}", mastered.stems[index], request.seed + 1 + index, {}, None, stem_sum)
             stem_report[stem.name] = {
-                "silent": silent,
+                "silent": numbers["silent"],
                 "midi_channel": stem.channel + 1,
                 "midi_channels": [c + 1 for c in stem.channels],
                 "groups": list(stem.groups or (stem.name,)),
@@ -160,22 +163,16 @@ def encode(
         layer_sum = scratch.array(mastered.premix.shape, np.int32)
         layer_report = {"trim_db": round(layers.trim_db, 6), "by_layer": {}}
         for index, (name, members) in enumerate(zip(layers.names, layers.stems, strict=True)):
-            stage(f"measure layers/{name}")
-            audio = layers.audio[index]
-            silent = db(abs_peak(audio)) < SILENT_STEM_DBFS
-            loudness = gated_loudness(step_powers(audio, rate), rate)
-            peak = db(true_peak(audio, circular=loop))
             # its own dither, as each stem has
-            deliver(f"layers/{name}", audio, request.seed + 101 + index, loudness, peak, {"silent": silent}, layer_sum)
-            layer_report["by_layer"][name] = {"stems": list(members), "silent": silent}
+            numbers = deliver(f"layers/{name}", layers.audio[index], request.seed + 101 + index, {}, None, layer_sum)
+            layer_report["by_layer"][name] = {"stems": list(members), "silent": numbers["silent"]}
         residual = _residual(layer_sum, bits, layers.trim_db, mastered.premix)
         layer_report["sum_residual_dbfs"] = _rounded(db(residual)) if residual > 0 else None
     extra = {"limited": mastered.limiter.engaged}
     if stem_sum is not None:
         residual = _residual(stem_sum, bits, mastered.stem_trim_db, mastered.premix)
         extra["stems_sum_residual_dbfs"] = _rounded(db(residual)) if residual > 0 else None
-    loudness, peak = mastered.loudness_lufs, mastered.true_peak_dbtp
-    deliver("mix", mastered.mix, request.seed, loudness, peak, extra, preview=True)
+    deliver("mix", mastered.mix, request.seed, extra, (mastered.loudness_lufs, mastered.true_peak_dbtp), preview=True)
     summary = {
         "sample_rate": rate,
         "bit_depth": bits,
@@ -202,7 +199,9 @@ def _residual(pcm_sum: np.ndarray, bits: int, trim_db: float, premix: np.ndarray
     return residual
 
 
-def _bext(request: AudioRequest, description: str, loudness: float, peak: float, rate: int, bits: int) -> BextInfo:
+def _bext(
+    request: AudioRequest, description: str, loudness: float | None, peak: float | None, rate: int, bits: int
+) -> BextInfo:
     return BextInfo(
         description=description,
         originator="cues",
@@ -229,8 +228,7 @@ def encode_alternates(
         if alt.audio is None:
             continue
         stage(f"encode alternates/{alt.name}")
-        loudness = gated_loudness(step_powers(alt.audio, rate), rate)
-        peak = alt.true_peak_dbtp  # measured once, when it was kept under the ceiling
+        meter = StreamMeter(rate, alt.audio.shape[0], request.ending == Ending.loop, abs_peak(alt.audio))  # as written
         name = f"alternates/{alt.name}"
         wav = scratch.path(f"{name}.wav") if AudioFormat.wav in formats else None
         flac = scratch.path(f"{name}.flac") if AudioFormat.flac in formats else None
@@ -243,9 +241,13 @@ def encode_alternates(
             request.seed + 64 + index,
             wav=wav,
             flac=flac,
-            bext=_bext(request, description, loudness, peak, rate, bits),
+            bext=_bext(request, description, None, None, rate, bits),
+            meter=meter,
         )
-        numbers = _file_numbers(written, rate, loudness, peak) | {"limited": alt.limiter.engaged}
+        # its true peak the meter's, which is the one measured when it was kept under the ceiling (one algorithm)
+        numbers = _file_numbers(written, rate, meter.loudness(), db(meter.true_peak())) | {
+            "limited": alt.limiter.engaged
+        }
         for path, suffix in ((wav, "wav"), (flac, "flac")):
             if path is not None:
                 audio.paths[f"{name}.{suffix}"] = path

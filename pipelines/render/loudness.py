@@ -184,3 +184,84 @@ def true_peak_dbtp(audio: np.ndarray, circular: bool = False) -> float:
 
 def sample_peak_dbfs(audio: np.ndarray) -> float:
     return db(abs_peak(audio)) if np.size(audio) else SILENCE
+
+
+class StreamMeter:
+    """Loudness, true peak and sample peak of a signal fed a block at a time, in order: what a file writer
+    measures from the blocks it encodes, so a delivered file costs one pass over its signal (issue 17).
+
+    The K-weighting carries its state from block to block (the same samples as :func:`step_powers`); the true
+    peak looks at the interpolated points of each block once the next block has given the samples their windows
+    reach (the last :data:`_CHUNK` · 2 held back), skipping windows that cannot pass the largest value met so
+    far, which is never above the final peak: the result is :func:`true_peak`'s. ``circular``: the signal loops,
+    so the points at its start are measured at the end, with the end before them. ``sample_peak``: the signal's
+    largest absolute sample when it is known (a cheap pass of ``abs_peak``): the windows skipped from the start
+    are then those :func:`true_peak` skips (without it, the blocks before the loudest one interpolate 2–3× as many
+    points: 1.3 s against 0.6 s for a 6-stem minute under load)."""
+
+    def __init__(self, rate: int, channels: int = 2, circular: bool = False, sample_peak: float = 0.0) -> None:
+        self.rate = rate
+        self.circular = circular
+        self._sections = _k_weighting(rate)
+        self._state = np.zeros((self._sections.shape[0], channels, 2), dtype=np.float32)
+        self._step = round(STEP_S * rate)
+        self._energy = np.zeros(0, dtype=np.float32)  # per sample, of the step not yet whole
+        self._powers: list[np.ndarray] = []
+        self.sample_peak = 0.0
+        self._best = sample_peak  # the largest value found (or known: the sample peak)
+        context = 2 * _CHUNK
+        self._context = context
+        # the samples held back: ``context`` before the first point not yet measured, then those points
+        self._held = np.zeros((channels, 0 if circular else context), dtype=np.float32)
+        self._pending = 0
+        self._head: np.ndarray | None = None  # a loop's first samples, measured last
+        self._short: list[np.ndarray] = []  # a signal shorter than two contexts: measured whole at the end
+        self._frames = 0
+
+    def __call__(self, block: np.ndarray) -> None:
+        """Measure the next ``block`` (channels, samples) of the signal."""
+        block = np.asarray(block, dtype=np.float32)
+        if not block.shape[-1]:
+            return
+        self._frames += block.shape[-1]
+        weighted, self._state = signal.sosfilt(self._sections, block, axis=-1, zi=self._state)
+        energy = np.concatenate([self._energy, np.einsum("cs,cs->s", weighted, weighted)])
+        whole = energy.size // self._step * self._step
+        self._powers.append(energy[:whole].reshape(-1, self._step).sum(axis=-1, dtype=np.float64))
+        self._energy = energy[whole:]
+        self.sample_peak = max(self.sample_peak, float(np.abs(block).max()))
+        if self._short is not None:
+            self._short.append(block)
+            if self._frames < 2 * self._context:
+                return
+            block, self._short = np.concatenate(self._short, axis=1), None
+            if self.circular:  # the points of the first context are measured last, after the end
+                self._head = block[:, : 2 * self._context].copy()
+                self._held = block[:, : self._context]
+                self._pending = 0
+                block = block[:, self._context :]
+        segment = np.concatenate([self._held, block], axis=1)
+        first, last = segment.shape[-1] - block.shape[-1] - self._pending, segment.shape[-1] - self._context
+        found = _interpolated_peak(segment, max(self._best, self.sample_peak), first, last)
+        self._best = max(self._best, found)
+        self._pending = self._context
+        self._held = segment[:, -2 * self._context :].copy()
+
+    def loudness(self) -> float:
+        """BS.1770-4 integrated loudness (LUFS) of what was fed."""
+        powers = np.concatenate(self._powers) if self._powers else np.zeros(0)
+        return gated_loudness(powers, self.rate)
+
+    def true_peak(self) -> float:
+        """:func:`true_peak` of what was fed (linear)."""
+        if self._short is not None:  # too short to have been measured as it went
+            return true_peak(np.concatenate(self._short, axis=1), self.circular) if self._short else 0.0
+        if self.sample_peak == 0.0:
+            return 0.0
+        after = self._head if self.circular else np.zeros((self._held.shape[0], self._context), dtype=np.float32)
+        segment = np.concatenate([self._held, after], axis=1)
+        first = self._held.shape[-1] - self._pending
+        last = self._held.shape[-1] + (self._context if self.circular else 0)
+        return max(
+            self._best, self.sample_peak, _interpolated_peak(segment, max(self._best, self.sample_peak), first, last)
+        )

@@ -1,40 +1,42 @@
 """The mix: each rendered stem through its own channel strip (EQ, compressor, width and pan) and a send into one
-reverb space, before the balance puts the lead on top, the ending is shaped and the cue mastered
-(``CueRenderer.master_cue``). The balance comes after the mix, not before, because it must level what is delivered:
-applied before, the reverb sends and compressors moved a lead back to 4.2 dB under its accompaniment, outside the
-rule's ±3 dB.
+shared reverb space (``room.py``), before the balance puts the lead on top, the ending is shaped and the cue
+mastered (``CueRenderer.master_cue``). The balance comes after the mix, not before, because it must level what is
+delivered: applied before, the reverb sends and compressors moved a lead back to 4.2 dB under its accompaniment,
+outside the rule's ±3 dB.
 
 Settings are typed data (``schemas/stem_mix.yaml``): a strip per stem by its role group, the lead's strip for the
 stem that carries the tune, and a space by the cue's mood. Processing is pedalboard's (JUCE's filters, compressor
 and Freeverb): a maintained library, not our own DSP.
 
-Why each stem has its own reverb: the stems delivered must still sum to the mix before the limiter (the null test,
-≤ −90 dBFS). One shared reverb bus would be a part of the mix that belongs to no stem. The reverb is linear and
-time-invariant, so a copy of it per stem, every copy with identical settings and fed by that stem's send, returns
-exactly the share of the shared bus that the stem's send causes; the returns sum to what one shared reverb fed by
-all sends returns (to float rounding), and each stem carries its own reverb, as a mixer's printed stems do.
+The room is one reverb fed by every stem's send, as on a mixing desk; its return is shared out among the stems
+that feed it by each one's part in the room's energy, so the stems still sum to the mix and each carries its own
+reverb (``room.py`` says how, and what a share cannot give). Until ``render-5`` each stem had a copy of the reverb
+of its own: exact per stem, and five times the cost (0.87 s of the mix's 1.2 s per minute of an action cue).
 
-Order in a strip, and why:
+Order, and why:
 
 1. The stem's RMS level over the cue is measured (the compressor's threshold is relative to it, so a strip acts
    the same on any soundfont's level: FluidR3 renders 8 dB quieter than TimGM6mb at one gain).
 2. High-pass, shelves and peak, then the compressor (pedalboard, streamed block by block with ``reset=False``).
 3. Centring (each channel's energy made equal: the preset's own pan undone), width (mid/side) and pan
    (constant-power balance): a fixed 2 × 2 matrix.
-4. The send (a copy at ``send_db``) through the stem's reverb; the return is added to the stem.
-5. Make-up: one gain restores the stem's RMS after EQ and compressor (measured on their output as it streams,
-   applied to the stem and its return last), so the arrangement's levels keep their meaning and the balance has
-   little to move; EQ and compression change the colour and the dynamics, not the level.
+4. Make-up: one gain restores the stem's RMS after EQ and compressor (measured on their output as it streams), so
+   the arrangement's levels keep their meaning and the balance has little to move; EQ and compression change the
+   colour and the dynamics, not the level.
+5. The sends (a copy of each placed stem at its ``send_db``) summed through the room; each stem's share of the
+   return is added to it.
+6. The seat: the stem as delivered, its share of the room in it, moved to its pan's balance (``seat``).
 
 A loop is processed as a ring, as ``master.py`` limits it: its strip first runs over the loop's last
-:data:`RING_PAD_S` (its output dropped), then over the loop, so the compressor's state and the reverb's tail at the
-start are those the end leaves when the file repeats: the reverb of the last bar sounds under the first. A loop is
-folded (``endings.fold_loop``) before it is processed, so what the strips hear is what repeats. Other endings are
-processed with the render's tail, before the ending is shaped: a ring-out keeps its reverb tail, a fade fades it.
+:data:`RING_PAD_S` (its output kept only as the room's history), then over the loop, so the compressor's state
+and the reverb's tail at the start are those the end leaves when the file repeats: the reverb of the last bar
+sounds under the first. A loop is folded (``endings.fold_loop``) before it is processed, so what the strips hear
+is what repeats. Other endings are processed with the render's tail, before the ending is shaped: a ring-out keeps
+its reverb tail, a fade fades it.
 
 Every step works on blocks of :data:`BLOCK` samples in place in the renderer's buffer (no copy of a stem), with
-the plugins streaming (``reset=False``) between blocks; only the RMS and the make-up need the whole stem (two
-cheap passes), which a renderer working in blocks can do as measure-then-apply.
+the plugins streaming (``reset=False``) between blocks; only the RMS, the make-up and the seat need the whole stem
+(cheap passes), which a renderer working in blocks does as measure-then-apply.
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ from dataclasses import dataclass
 import numpy as np
 import pedalboard
 
+from cues.pipelines.render.room import play_room, step_energies
 from cues.pipelines.render.scratch import blocks, scale
-from cues.schemas.stem_mix import ReverbSpace, StemMix, StemTreatment
+from cues.schemas.stem_mix import StemMix, StemTreatment
 
 BLOCK = 8192  # samples per processing block: pedalboard's own buffer size (1 << 16 cost 1.5× the CPU: cache)
 RING_PAD_S = 3.0  # a loop's history: its end processed before its start (the default halls decay 60 dB in ~3 s)
@@ -90,15 +93,31 @@ def mix_stems(
     mood: str | None = None,
     ring: bool = False,
 ) -> list[StemStrip]:
-    """Run every stem of ``stems`` (stems, 2, samples; float32) through its strip and reverb send, in place.
+    """Run every stem of ``stems`` (stems, 2, samples; float32) through its strip, the sends through the room
+    (``room.py``), and seat each stem, in place.
 
     ``names`` are the stems' names (their treatment), ``lead`` the one carrying the tune, ``mood`` picks the space;
     ``ring``: the audio is a loop (processed as a ring). Returns what was done to each stem, in order."""
     space = settings.space_for(mood)
+    treatments = [settings.treatment(name, lead=name == lead) for name in names]
+    channels = [_strip(stems[i], rate, treatment, ring) for i, (_, treatment) in enumerate(treatments)]
+    sending = [i for i, (_, t) in enumerate(treatments) if t.send_db is not None and channels[i].energies is not None]
+    play_room(
+        stems,
+        sending,
+        [10 ** (treatments[i][1].send_db / 20) for i in sending],
+        [channels[i].energies for i in sending],
+        space,
+        rate,
+        history=[channels[i].history for i in sending] if ring else None,
+        block=BLOCK,
+    )
     strips = []
-    for index, name in enumerate(names):
-        treatment_name, treatment = settings.treatment(name, lead=name == lead)
-        makeup = _process(stems[index], rate, treatment, space, ring)
+    for index, (name, (treatment_name, treatment)) in enumerate(zip(names, treatments, strict=True)):
+        stem = stems[index]
+        if channels[index].energies is not None:  # the stem as delivered, its share of the room in it, seated
+            scale(stem, seat(treatment.pan, _level(stem)[2]).astype(np.float32)[:, None])
+        makeup = channels[index].makeup
         strips.append(
             StemStrip(name, treatment_name, treatment.pan, treatment.width, treatment.send_db, 20 * np.log10(makeup))
         )
@@ -129,13 +148,6 @@ def strip_plugins(treatment: StemTreatment, level_db: float) -> pedalboard.Pedal
     return pedalboard.Pedalboard(plugins)
 
 
-def reverb(space: ReverbSpace) -> pedalboard.Reverb:
-    """A reverb of ``space``, all return (wet 1, dry 0): one per stem, identical in every stem."""
-    return pedalboard.Reverb(
-        room_size=space.room_size, damping=space.damping, width=space.width, wet_level=1.0, dry_level=0.0
-    )
-
-
 def placement(pan: float, width: float, sides: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
     """The 2 × 2 matrix (out L/R × in L/R) that centres a stereo stem whose channels carry ``sides`` energy (the
     preset's own pan, corrected by :data:`MAX_CENTRING_DB` at most), sets its width (mid/side) and then its pan
@@ -149,50 +161,57 @@ def placement(pan: float, width: float, sides: tuple[float, float] = (1.0, 1.0))
     return (balance @ side @ centre).astype(np.float32)
 
 
-def _process(stem: np.ndarray, rate: int, treatment: StemTreatment, space: ReverbSpace, ring: bool) -> float:
-    """One stem (2, samples) through its strip and send, in place, in one pass of blocks; returns the make-up gain
-    (linear). The make-up is applied last, to the placed stem and its return alike: both are linear in it."""
+@dataclass
+class _Channel:
+    """A stem after its strip: the make-up applied (linear), its sends' energies per share step at that level
+    (None: a quiet stem, left as it was), and for a loop its last seconds as processed (the room's history)."""
+
+    makeup: float
+    energies: np.ndarray | None = None
+    history: np.ndarray | None = None
+
+
+def _strip(stem: np.ndarray, rate: int, treatment: StemTreatment, ring: bool) -> _Channel:
+    """One stem (2, samples) through its EQ, compressor and placement, in place, in one pass of blocks, then its
+    make-up. The make-up restores the stem's RMS after EQ and compressor, measured on their output."""
     samples = stem.shape[-1]
     level, peak, sides = _level(stem)
     if level < QUIET_RMS or not samples:
-        return 1.0
+        return _Channel(1.0)
     chain = strip_plugins(treatment, 20 * np.log10(level))
     matrix = placement(treatment.pan, treatment.width, sides)
-    room = reverb(space) if treatment.send_db is not None else None
-    send = np.float32(10 ** ((treatment.send_db or 0.0) / 20))
-
     quiet = np.float32(peak * RESTING)
     resting = False  # the last block's output had died away
 
     def strip(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(the block after EQ and compressor, the block placed with its reverb return), streaming; a silent block
-        after a block whose output had died away is passed over (silence out), not processed."""
+        """(the block after EQ and compressor, the block placed), streaming; a silent block after a block whose
+        output had died away is passed over (silence out), not processed."""
         nonlocal resting
         if resting and not block.any():
             return block, block
         dry = chain.process(np.ascontiguousarray(block), rate, reset=False)
         placed = matrix @ dry
-        if room is not None:
-            placed += room.process(placed * send, rate, reset=False)
         resting = bool(np.abs(placed).max() < quiet)
         return dry, placed
 
-    if ring:  # the loop's end first: the compressor's state and the reverb's tail at the start are the end's
+    history = None
+    if ring:  # the loop's end first: the compressor's state at the start, and the room's tail, are the end's
         pad = round(RING_PAD_S * rate)
-        history = stem[:, -pad:] if samples >= pad else np.tile(stem, (1, -(-pad // samples)))[:, -pad:]
-        for start in range(0, pad, BLOCK):
-            strip(history[:, start : start + BLOCK])
-    energy, sides = 0.0, np.zeros(2)
+        end = stem[:, -pad:] if samples >= pad else np.tile(stem, (1, -(-pad // samples)))[:, -pad:]
+        history = np.concatenate([strip(end[:, start : start + BLOCK])[1] for start in range(0, pad, BLOCK)], axis=1)
+    energy, energies = 0.0, []
     for part in blocks(samples, stem, size=BLOCK):
         block = stem[:, part]
         dry, placed = strip(block)
         energy += float(np.vdot(dry, dry))
-        sides += [float(np.vdot(placed[0], placed[0])), float(np.vdot(placed[1], placed[1]))]
+        energies.append(step_energies(placed))
         block[:] = placed
     processed = float(np.sqrt(energy / stem.size))
     makeup = level / processed if processed > QUIET_RMS else 1.0
-    scale(stem, (seat(treatment.pan, sides) * makeup).astype(np.float32)[:, None])
-    return makeup
+    scale(stem, np.float32(makeup))
+    if history is not None:
+        history *= np.float32(makeup)
+    return _Channel(makeup, np.concatenate(energies) * makeup**2, history)
 
 
 def seat(pan: float, sides: np.ndarray) -> np.ndarray:

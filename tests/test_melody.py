@@ -4,7 +4,7 @@ mood in the intervals, determinism; and the pure line fitting and motif developm
 
 import pytest
 
-from cues.pipelines.compose import motif_rhythm, motifs
+from cues.pipelines.compose import motifs
 from cues.pipelines.compose.composer import ComposerModels, compose_cue
 from cues.pipelines.compose.line_fit import Harmony, fit_line, smooth_zigzags, to_line, to_tokens
 from cues.pipelines.compose.melody import MelodyModels, cue_motif
@@ -227,15 +227,3 @@ def test_motif_development_keeps_rhythm_and_scale_steps():
     ]
     assert [n[2] for n in to_line(motifs.invert(motif, scale))] == [60, 57, 59, 53]
     assert [n[:2] for n in to_line(motifs.augment(motif))] == [[0, 8], [8, 12], [12, 16]]
-
-
-def test_the_motif_keeps_the_decodes_whose_rhythm_the_corpus_finds_likeliest():
-    whole_notes = line((0, 16, 60), (16, 32, 64), steps=32)
-    dotted_halves = line((0, 12, 60), (12, 16, 62), (16, 28, 64), (28, 32, 62), steps=32)
-    eighths = line(*[(s, s + 2, 60 + s % 5) for s in range(0, 32, 2)], steps=32)
-    running = line(*[(s, s + 1, 60 + s % 3) for s in range(0, 16)], (16, 24, 67), (24, 32, 64), steps=32)
-    phrases = [whole_notes, eighths, dotted_halves, running]
-    scores = [motif_rhythm.rhythm_score(p) for p in phrases]
-    assert scores[1] > scores[3] > scores[2] > scores[0]  # eighths on and off the beat, as folk tunes run
-    assert motif_rhythm.note_rhythm(dotted_halves) == [(0, 12), (12, 4), (16, 12), (28, 4)]
-    assert motif_rhythm.most_corpus_like(phrases, 2) == [eighths, running]  # the kept, in the order drawn

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 MODEL_KINDS = ("melody", "vae", "chords")
 CRITIC = "critic"  # optional in a bundle: the phrase critic reranking candidate phrases (compose/rerank.py)
-COMPOSER_VERSION = "compose-10"  # bump when the same plan and models would give different notes
+COMPOSER_VERSION = "compose-9"  # bump when the same plan and models would give different notes
 
 
 @dataclass

@@ -1,8 +1,7 @@
 """The melody of a cue: one or two motifs developed phrase by phrase over the planned chords.
 
 - **Motifs** (``motif_for``): half a phrase long (two bars; four of 2/4). ``A``'s is drawn from the phrase VAE
-  (``MOTIF_DRAWS`` latent points, the ``MOTIF_CANDIDATES`` of the most corpus-like rhythm kept by
-  ``motif_rhythm.py``, the best of those by the phrase choice), or in 3/4 and 6/8, whose bars the VAE's
+  (``MOTIF_CANDIDATES`` latent points, the best kept by the phrase choice), or in 3/4 and 6/8, whose bars the VAE's
   32-step phrases do not fit, from the melody LSTM (the choice rejects a bar looped). Its generator is seeded by the
   plan's ``motif_seed`` (the brief's seed), so a brief's variations and cutdowns share it. ``B`` (and a bridge, a
   break, a sting) has its own motif on ``A``'s opening rhythm; an intro states ``A``'s in augmentation, an outro
@@ -48,7 +47,6 @@ from cues.pipelines.compose.line_fit import (
 )
 from cues.pipelines.compose.melody_sampler import Line, Sampler
 from cues.pipelines.compose.motif_fit import fit_motif
-from cues.pipelines.compose.motif_rhythm import most_corpus_like
 from cues.pipelines.compose.phrase_choice import Judge, choose
 from cues.pipelines.compose.phrases import Phrase, PhraseRole, phrase_bars, phrase_spans
 from cues.pipelines.compose.plan import choice
@@ -63,8 +61,7 @@ from cues.schemas.mood_table import blend
 from cues.schemas.palettes import Role
 from cues.schemas.plan import Plan, Section
 
-MOTIF_CANDIDATES = 8  # VAE decodes (LSTM rollouts: half as many) the motif is chosen among
-MOTIF_DRAWS = 24  # VAE latent points drawn, of which the MOTIF_CANDIDATES of the most corpus-like rhythm are kept
+MOTIF_CANDIDATES = 8  # VAE latent points (LSTM rollouts: half as many) the motif is chosen among
 CANDIDATES = 5  # continuations sampled together per phrase, fresh and developed
 VAE_STEPS = 32
 LEAD_DYNAMICS = Dynamics(softest=44, loudest=1.2)  # the tune stays audible in the quietest sections
@@ -205,8 +202,8 @@ def _draw_motif(cue: Cue, name: str) -> list[int]:
     sampler = _sampler(cue, None, generator, cue.tonic_only)
     unit, vae = _unit(plan), cue.models.vae
     if vae is not None and unit == VAE_STEPS:
-        decoded = vae.decode(torch.randn(MOTIF_DRAWS, vae.config.latent, generator=generator))
-        options = [_fit_register(c, sampler) for c in most_corpus_like(decoded.tolist(), MOTIF_CANDIDATES)]
+        decoded = vae.decode(torch.randn(MOTIF_CANDIDATES, vae.config.latent, generator=generator))
+        options = [_fit_register(c.tolist(), sampler) for c in decoded]
     else:
         forced = [[None] * unit for _ in range(MOTIF_CANDIDATES // 2)]
         options = [line.tokens for line in sampler.sample(Line([]), unit, forced, (0, unit))]

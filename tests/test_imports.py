@@ -165,6 +165,8 @@ DEFERRED_IN_CLI = {
     "cues.pipelines.models.bundle",
     "cues.services.scheduler",
     "cues.services.api.app",  # Ray Serve and the job
+    "cues.services.api.auth",  # FastAPI
+    "cues.services.api.webhooks",  # httpx
     "cues.services.cli.job_submission",
 }
 
@@ -190,11 +192,14 @@ def test_first_party_imports_are_at_the_top_of_the_module():
 
 
 def test_the_cli_starts_without_the_heavy_libraries():
-    """What DEFERRED_IN_CLI is for: importing the CLI loads none of torch, Ray, SciPy, FluidSynth, matplotlib."""
-    heavy = ("torch", "ray", "scipy", "fluidsynth", "matplotlib", "music21", "pedalboard")
+    """What DEFERRED_IN_CLI is for: importing the CLI loads none of torch, Ray, SciPy, FluidSynth, matplotlib, nor
+    the HTTP API's web stack (FastAPI, Starlette, httpx): every command pays the CLI's imports."""
+    heavy = ("torch", "ray", "scipy", "fluidsynth", "matplotlib", "music21", "pedalboard", "fastapi", "starlette",
+             "httpx")
     code = f"import sys, cues.services.cli.app; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert loaded.stdout.strip() == "[]"
+
 
 
 def test_the_batch_driver_starts_without_the_heavy_libraries():
@@ -202,6 +207,15 @@ def test_the_batch_driver_starts_without_the_heavy_libraries():
     torch, SciPy, FluidSynth, matplotlib."""
     heavy = ("torch", "scipy", "fluidsynth", "matplotlib", "music21", "pedalboard")
     code = f"import sys, cues.pipelines.generate.job; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_the_cli_starts_without_the_services_web_stack():
+    """Every ``cues`` command pays the CLI's imports (a warm submit is 3 s in all): FastAPI, Ray Serve and httpx
+    load only in the commands that serve or call the HTTP API."""
+    web = ("fastapi", "starlette", "httpx", "ray.serve", "uvicorn")
+    code = f"import sys, cues.services.cli.app; print(sorted(m for m in {web!r} if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert loaded.stdout.strip() == "[]"
 

@@ -11,8 +11,6 @@ import typer
 
 from cues.schemas.api_tokens import ApiToken
 from cues.schemas.errors import InvalidRequest
-from cues.services.api.auth import add_token, read_token_file
-from cues.services.api.webhooks import read_service_secret, webhook_secret
 from cues.services.cli.output import err, reported_errors
 from cues.services.cli.serving import TokensFile
 
@@ -39,6 +37,8 @@ def add(
 
     Example: cues token add build-farm --rate 600 --max-batch 200 --tokens /etc/cues/tokens.yaml
     """
+    from cues.services.api.auth import add_token  # FastAPI: only for this command, not every `cues` start
+
     with reported_errors():
         token = add_token(tokens, name, requests_per_minute=rate, max_batch_cues=max_batch)
     typer.echo(token)
@@ -69,6 +69,9 @@ def show_webhook_secret(
 
     Example: cues token webhook-secret build-farm --webhook-secret /etc/cues/webhook.secret --tokens tokens.yaml
     """
+    from cues.services.api.auth import read_token_file  # FastAPI and httpx: only for this command
+    from cues.services.api.webhooks import read_service_secret, webhook_secret
+
     with reported_errors():
         if tokens is not None and name not in {token.name for token in read_token_file(tokens).tokens}:
             raise InvalidRequest(f"{tokens} has no token named {name!r}; `cues token add {name}` makes one")

@@ -24,18 +24,19 @@ TokensFile = Annotated[
     Path, typer.Option("--tokens", envvar="CUES_TOKENS_FILE", help="The tokens file (hashes only; cues token add).")
 ]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_DEFAULTS = {name: field.default for name, field in ApiSettings.model_fields.items()}  # one source: the settings
 READY_TIMEOUT_S = 300.0  # the warm workers load the models and the synth; a busy 2-core machine takes about 30 s
 
 
 @commands.command()
 def serve(
     store: Store = DEFAULT_STORE,
-    tokens: TokensFile = Path("tokens.yaml"),
-    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    tokens: TokensFile = _DEFAULTS["tokens_file"],
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = _DEFAULTS["host"],
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = _DEFAULTS["port"],
     ray_address: RayAddress = None,
     workers: Workers = None,
-    worker_cpus: WorkerCpus = 0.5,
+    worker_cpus: WorkerCpus = _DEFAULTS["worker_cpus"],
     webhook_secret: Annotated[
         Path | None,
         typer.Option(

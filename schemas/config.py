@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_STORE = "./cue-store"
@@ -97,6 +99,12 @@ class GenerateConfig(BaseModel):
 
     sources: tuple[str, ...] = Field(min_length=1, description="Brief files, folders, globs or s3:// prefixes.")
     store: str = Field(DEFAULT_STORE, description="Store URI: a path, file://… or s3://bucket/prefix.")
+    store_retry_delays_s: tuple[Annotated[float, Field(ge=0, le=600)], ...] = Field(
+        (1.0, 2.0, 4.0, 8.0),
+        max_length=20,
+        description="Seconds to wait before each retry of a cue's store step while the store does not answer (an "
+        "endpoint's restart, 5xx, throttling): 15 s in all, beyond an endpoint's restart; () = no retry.",
+    )
     models: str | None = Field(
         None, description="Model bundle: a folder or store URI with melody/, vae/, chords/; None = the shipped one."
     )

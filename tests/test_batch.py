@@ -225,7 +225,10 @@ def test_the_s3_server_going_down_mid_batch_never_shows_a_half_made_cue(
 ):
     monkeypatch.chdir(tmp_path)  # where the batch record is kept when the store cannot take it
     uri = f"s3://{s3_bucket}/outage"
-    config = GenerateConfig(sources=(str(short_briefs(tmp_path, 6)),), store=uri, workers=2)
+    # a short retry schedule: the cues after the outage fail after 0.7 s of retries instead of the default 15 s
+    config = GenerateConfig(
+        sources=(str(short_briefs(tmp_path, 6)),), store=uri, workers=2, store_retry_delays_s=(0.1, 0.2, 0.4)
+    )
     down = []
 
     def outage(stage: str, done: int, total: int) -> None:
@@ -235,7 +238,7 @@ def test_the_s3_server_going_down_mid_batch_never_shows_a_half_made_cue(
 
     try:
         with pytest.raises(BatchNotRecorded) as raised:
-            run(config, outage)  # the cues after the outage fail (after ~15 s of retries), and so does the record
+            run(config, outage)  # the cues after the outage fail (after their retries), and so does the record
     finally:
         if down:
             s3_control.start()

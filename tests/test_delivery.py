@@ -137,6 +137,25 @@ def test_a_cue_rides_out_a_three_second_s3_outage_during_its_uploads(s3_control,
         assert store.stat(f"{result.prefix}/{name}").sha256 == entry.sha256, name
 
 
+def test_the_store_is_retried_on_the_configured_schedule_and_the_default_is_15_seconds(s3_control, s3_bucket, caplog):
+    from cues.pipelines.generate.cue_writer import retrying
+    from cues.pipelines.store import open_store
+    from cues.schemas.config import GenerateConfig
+    from cues.schemas.errors import StoreUnavailable
+
+    assert GenerateConfig(sources=("x",)).store_retry_delays_s == (1.0, 2.0, 4.0, 8.0)
+    store = open_store(f"s3://{s3_bucket}/retries")
+    s3_control.stop()
+    try:
+        with pytest.raises(StoreUnavailable):
+            retrying(lambda: store.exists("anything"), "probing", (0.05, 0.1))
+    finally:
+        s3_control.start()
+    waits = [r.getMessage() for r in caplog.records if r.getMessage().startswith("probing: ")]
+    assert [w.rsplit("; ", 1)[1] for w in waits] == ["trying again in 0.05 s", "trying again in 0.1 s"]
+    assert retrying(lambda: store.exists("anything"), "probing", ()) is False  # back: answered at once
+
+
 @pytest.mark.ray
 def test_a_missing_bucket_fails_the_batch_before_any_cue_is_rendered(s3_server, tmp_path):
     import ray

@@ -21,8 +21,9 @@ Decisions where the contract is silent:
   that would stop the second from rendering: that costs CPU in a rare case, while a claim needs a lease, and a cue
   whose worker died would wait for it to expire.
 - A store that does not answer for a moment (an endpoint restart, 5xx, throttling: :class:`StoreUnavailable`)
-  fails a cue only after ``STORE_RETRY_DELAYS_S`` (about 15 s of retries); every step of storing a cue is safe to
-  repeat. Other store errors (access denied, a missing bucket) fail it at once.
+  fails a cue only after the retries of ``GenerateConfig.store_retry_delays_s`` (by default about 15 s:
+  ``STORE_RETRY_DELAYS_S``); every step of storing a cue is safe to repeat. Other store errors (access denied, a
+  missing bucket) fail it at once.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from cues.pipelines.store.base import sha256_file
 from cues.schemas.alternates import alternate_groups
 from cues.schemas.batch import CueResult, CueSpec
 from cues.schemas.brief import AudioFormat, ResolvedBrief, canonical_hash
+from cues.schemas.config import GenerateConfig
 from cues.schemas.errors import StoreConflict, StoreUnavailable
 from cues.schemas.manifest import MANIFEST_VERSION, CueManifest, FileEntry, read_manifest
 from cues.schemas.plan import Plan
@@ -60,8 +62,8 @@ from cues.schemas.stem_grouping import delivered_stems
 log = logging.getLogger(__name__)
 
 CONTENT_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".mid": "audio/midi"}
-# Seconds to wait before each retry when the store does not answer: 15 s in all, beyond an endpoint's restart.
-STORE_RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
+# Seconds to wait before each retry when the store does not answer, unless a batch's config says otherwise.
+STORE_RETRY_DELAYS_S: tuple[float, ...] = GenerateConfig.model_fields["store_retry_delays_s"].default
 
 T = TypeVar("T")
 
@@ -252,9 +254,9 @@ def _sha256(data: bytes | Path) -> str:
     return sha256_file(data)[0] if isinstance(data, Path) else hashlib.sha256(data).hexdigest()
 
 
-def retrying(step: Callable[[], T], what: str) -> T:
-    """``step()``, tried again after each of ``STORE_RETRY_DELAYS_S`` while the store is unavailable."""
-    for delay in STORE_RETRY_DELAYS_S:
+def retrying(step: Callable[[], T], what: str, delays_s: tuple[float, ...] = STORE_RETRY_DELAYS_S) -> T:
+    """``step()``, tried again after each of ``delays_s`` (seconds) while the store is unavailable."""
+    for delay in delays_s:
         try:
             return step()
         except StoreUnavailable as err:
@@ -270,16 +272,18 @@ def deliver_cue(
     renderer: CueRenderer,
     making: AbstractContextManager = nullcontext(),
     on_stage: Stage | None = None,
+    retry_delays_s: tuple[float, ...] = STORE_RETRY_DELAYS_S,
 ) -> CueResult:
     """Compose and render ``spec`` into ``store`` unless its manifest exists (``skipped``, also when another run
     delivers it meanwhile). Raises on failure (the caller reports it), after retries while the store is
-    unavailable; files already written by a failed attempt are overwritten by the next one.
+    unavailable (waiting ``retry_delays_s`` seconds before each); files already written by a failed attempt are
+    overwritten by the next one.
 
     ``making`` is held while the cue is made, not while it is stored: a worker with several cues in flight passes a
     lock, so its models and synth serve one cue at a time while another uploads."""
     key = render_key(spec, models.versions, renderer.identity_of(spec.brief.mood[0]))
     what = f"storing cue {spec.cue_id}"
-    done = retrying(lambda: stored_manifest(store, spec, key), what)
+    done = retrying(lambda: stored_manifest(store, spec, key), what, retry_delays_s)
     if done:
         return CueResult.delivered(done, skipped=True)
     with making:
@@ -295,6 +299,6 @@ def deliver_cue(
             return CueResult.delivered(delivered_by_another(store, cue), skipped=True)
 
     try:
-        return retrying(store_once, what)
+        return retrying(store_once, what, retry_delays_s)
     finally:
         cue.close()  # the rendered files in the scratch folder, stored or not

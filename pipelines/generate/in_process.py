@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from cues.pipelines.generate.workers import CueCallback, CueWorker
+from cues.pipelines.generate.workers import STORE_RETRY_DELAYS_S, CueCallback, CueWorker
 from cues.schemas.batch import CueResult, CueSpec
 from cues.schemas.config import RenderConfig
 
@@ -45,8 +45,14 @@ class InProcessPool:
     (a context manager; ``versions``, ``deliver``, ``finished``). Loading it imports torch, SciPy and FluidSynth and
     loads the models and the soundfont (2-5 s)."""
 
-    def __init__(self, store_uri: str, models_uri: str | None, render: RenderConfig):
-        self._store_uri = store_uri
+    def __init__(
+        self,
+        store_uri: str,
+        models_uri: str | None,
+        render: RenderConfig,
+        retry_delays_s: tuple[float, ...] = STORE_RETRY_DELAYS_S,
+    ):
+        self._store_uri, self._retry_delays_s = store_uri, retry_delays_s
         self._worker = CueWorker(models_uri, render)
         self.finished: list[CueResult] = []  # the cues of the last deliver() done so far (also when stopped)
 
@@ -78,7 +84,7 @@ class InProcessPool:
         def deliver(spec: CueSpec) -> CueResult:
             if on_cue:
                 on_cue(spec, None)
-            return self._worker.deliver(self._store_uri, spec)
+            return self._worker.deliver(self._store_uri, spec, self._retry_delays_s)
 
         try:
             running = {executor.submit(deliver, spec) for spec in sorted(cues, key=lambda c: -c.length_estimate_s())}

@@ -127,7 +127,7 @@ def run(
     runtime = None
     if cues and makes_in_process(config, cues, head):
         runtime = IN_PROCESS
-        with InProcessPool(store.uri, config.models, config.render) as pool:
+        with InProcessPool(store.uri, config.models, config.render, config.store_retry_delays_s) as pool:
             versions, results = _deliver(pool, cues, on_progress, on_cue)
     elif cues:
         address = config.ray.address or (head.address if head else None)
@@ -140,7 +140,8 @@ def run(
             size = fit_local(size, config.worker_cpus, free_cpus() if head else ray_info["cpus"])
         size, memory = fit_memory(size, WORKER_MEMORY.bytes_for(cues), ray_info.get("memory", 0.0))
         cpus, timeout = config.worker_cpus, config.worker_start_timeout_s
-        with WorkerPool(size, store.uri, config.models, config.render, cpus, timeout, memory, warm) as pool:
+        retries = config.store_retry_delays_s
+        with WorkerPool(size, store.uri, config.models, config.render, cpus, timeout, memory, warm, retries) as pool:
             versions, results = _deliver(pool, cues, on_progress, on_cue)
     record = BatchRecord(
         batch_id=batch_id_of(cues, config.occurrence, outcomes),

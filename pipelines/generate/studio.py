@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 
 from cues.pipelines.compose.composer import ComposerModels
-from cues.pipelines.generate.cue_writer import deliver_cue, make_cue
+from cues.pipelines.generate.cue_writer import STORE_RETRY_DELAYS_S, deliver_cue, make_cue
 from cues.pipelines.generate.expansion import expand_cues
 from cues.pipelines.generate.worker_identity import WorkerIdentity, code_digest
 from cues.pipelines.models.bundle import DEFAULT_BUNDLE
@@ -75,13 +75,17 @@ class Studio:
         with self._making:
             self.renderer.close()
 
-    def deliver(self, store_uri: str, spec: CueSpec) -> CueResult:
-        """Deliver ``spec`` into the store at ``store_uri`` (see ``cue_writer.deliver_cue``); raises on failure."""
+    def deliver(
+        self, store_uri: str, spec: CueSpec, retry_delays_s: tuple[float, ...] = STORE_RETRY_DELAYS_S
+    ) -> CueResult:
+        """Deliver ``spec`` into the store at ``store_uri``, retrying after ``retry_delays_s`` while it does not answer
+        (see ``cue_writer.deliver_cue``); raises on failure."""
         if store_uri not in self._stores:
             self._stores[store_uri] = open_store(store_uri)
         stage = partial(self.stages.__setitem__, spec.cue_id)
         try:
-            return deliver_cue(self._stores[store_uri], spec, self.models, self.renderer, self._making, stage)
+            store = self._stores[store_uri]
+            return deliver_cue(store, spec, self.models, self.renderer, self._making, stage, retry_delays_s)
         finally:
             self.stages.pop(spec.cue_id, None)
 

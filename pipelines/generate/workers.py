@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 # Per actor, by default: a pool that took every CPU would starve Ray's own tasks (reads, uploads) and hang.
 WORKER_CPUS: float = GenerateConfig.model_fields["worker_cpus"].default
 START_TIMEOUT_S: float = GenerateConfig.model_fields["worker_start_timeout_s"].default
+STORE_RETRY_DELAYS_S: tuple[float, ...] = GenerateConfig.model_fields["store_retry_delays_s"].default
 RESTARTS = 2  # a worker process may die this many times before its cue is reported failed
 CUES_IN_FLIGHT = 2  # per worker: one being made while the previous one uploads
 CueCallback = Callable[[CueSpec, CueResult | None], None]  # a cue handed to a worker (None), then its result
@@ -75,11 +76,13 @@ class CueWorker:
         """What this worker is doing with each cue it is making: cue id → ``composing`` or ``rendering``."""
         return dict(self.studio.stages)
 
-    def deliver(self, store_uri: str, spec: CueSpec) -> CueResult:
-        """Deliver one cue into ``store_uri``; called by up to ``CUES_IN_FLIGHT`` threads at once. A failure is
-        returned, not raised."""
+    def deliver(
+        self, store_uri: str, spec: CueSpec, retry_delays_s: tuple[float, ...] = STORE_RETRY_DELAYS_S
+    ) -> CueResult:
+        """Deliver one cue into ``store_uri`` (retried after ``retry_delays_s`` while the store does not answer);
+        called by up to ``CUES_IN_FLIGHT`` threads at once. A failure is returned, not raised."""
         try:
-            return self.studio.deliver(store_uri, spec)
+            return self.studio.deliver(store_uri, spec, retry_delays_s)
         except Exception as err:  # one cue's failure is reported with its message; the batch goes on
             log.warning("cue %s failed: %s", spec.cue_id, err)
             return CueResult.failed(spec.cue_id, f"{type(err).__name__}: {err}")
@@ -91,7 +94,8 @@ class WorkerPool:
     ``cpus`` and ``memory`` (bytes) per worker are what each asks Ray for; a worker not started within
     ``start_timeout_s`` seconds is given up (see the module's decisions). ``warm`` are running workers to use instead
     of starting ``size`` new ones (a ``cues up`` runtime's): they are never killed by the pool, and one lost
-    mid-batch is replaced by a new worker like any other."""
+    mid-batch is replaced by a new worker like any other. ``retry_delays_s``: the store's retry schedule, seconds
+    (``GenerateConfig.store_retry_delays_s``)."""
 
     def __init__(
         self,
@@ -103,9 +107,11 @@ class WorkerPool:
         start_timeout_s: float = START_TIMEOUT_S,
         memory: int = 0,
         warm: list | tuple = (),
+        retry_delays_s: tuple[float, ...] = STORE_RETRY_DELAYS_S,
     ):
         self._actor = cue_worker_actor(cpus, memory)
         self._store_uri, self._args = store_uri, (models_uri, render)
+        self._retry_delays_s = retry_delays_s
         self._warm = list(warm)
         self._cpus, self._start_timeout_s = cpus, start_timeout_s
         self.workers: list = []
@@ -181,7 +187,7 @@ class WorkerPool:
         while waiting or running:
             while waiting and self._idle:
                 worker, spec = self._idle.pop(), waiting.popleft()
-                running[worker.deliver.remote(self._store_uri, spec)] = (worker, spec)
+                running[worker.deliver.remote(self._store_uri, spec, self._retry_delays_s)] = (worker, spec)
                 if on_cue:
                     on_cue(spec, None)
             if not running and not self._starting:  # no worker left to give the rest to

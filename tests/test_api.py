@@ -3,7 +3,8 @@ on a free port of 127.0.0.1), on the session's moto S3 server; one service for t
 
 A short sting (4 s) is delivered end to end; the refusals (401, 413, 415, 422, 429, 404, 409) are checked with their
 exact bodies; a restart is two apps on the same store (the first accepts and dies, the second resumes); the local
-store's file route is checked on a copy of the delivered cue; the README's curl lines run as written.
+store's file route is checked on a copy of the delivered cue; the README's curl lines run as written; last, the
+audition page's walk in headless Chromium, on the service's warm worker.
 """
 
 from __future__ import annotations
@@ -14,20 +15,27 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import ray
 from fastapi.testclient import TestClient
 
+from cues.pipelines.generate.warm_runtime import NAMESPACE, WORKER_PREFIX
 from cues.pipelines.store import open_store
+from cues.schemas.api_tokens import TokenFile
 from cues.services.api.app import create_app, deploy, undeploy
-from cues.services.api.auth import add_token
+from cues.services.api.auth import TokenBook, add_token
 from cues.services.api.settings import ApiSettings
 from cues.services.api.webhooks import read_service_secret, verify_signature, webhook_secret
+from tests.browser import chromium
 from tests.conftest import free_port
+from tests.local_server import serving
 from tests.test_webhooks import Receiver
 
 pytestmark = pytest.mark.ray
@@ -279,3 +287,132 @@ def test_a_batch_with_a_webhook_is_announced_signed_when_it_ends(service):
     summary = json.loads(sent)
     assert (summary["batch_id"], summary["state"], summary["cues"][0]["state"]) == (batch_id, "delivered", "delivered")
     assert status["webhook"] == {"url": receiver.url, "state": "delivered", "attempts": 1}
+
+
+# --- the audition page's walk, in headless Chromium (last: it stops the warm workers) ---------------------------
+
+UNKNOWN = "the bearer token is not known to this service"
+
+
+def _wait_until(page, expression: str, timeout_s: float = 10.0):
+    """Poll ``expression`` in the page until it is truthy; its value. (``wait_for_function`` compiles its predicate
+    with ``new Function``, which the page's Content-Security-Policy refuses.)"""
+    deadline = time.monotonic() + timeout_s
+    while not (value := page.evaluate(expression)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{expression} still {value!r} after {timeout_s} s")
+        page.wait_for_timeout(50)
+    return value
+
+
+def _is_api_call(url: str) -> bool:
+    path = urlsplit(url).path
+    return path.startswith("/v1/") or (path.startswith("/audition/") and not path.startswith("/audition/static/"))
+
+
+def _stop_service_workers() -> None:
+    """The warm workers end with the process that started them: the module's service (its undeploy) or, had the page's
+    app started one of its own, the test session; so they are stopped now, before other tests count the session's
+    CPUs. The walk is the module's last test."""
+    for actor in ray.util.list_named_actors(all_namespaces=True):
+        if actor["namespace"] == NAMESPACE and actor["name"].startswith(WORKER_PREFIX):
+            ray.kill(ray.get_actor(actor["name"], namespace=NAMESPACE))
+
+
+@pytest.mark.ray
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Chromium (Debian package 'chromium')")
+def test_a_supervisor_signs_in_submits_a_brief_hears_the_cue_and_approves_it(service, tmp_path):
+    """The issue's walk through the audition page (services/api/audition_routes.py and static/), on the real service
+    (create_app under uvicorn, so that the test can revoke its token, on a local store), whose warm worker is the
+    module's service's (the same name, code, models and render settings: found by name instead of loaded again): a
+    wrong token refused, a brief refused with its field path, then one delivered, played in the room and in the
+    <audio> player, approved; the token only ever in the Authorization header; a revoked token back at the sign-in
+    form."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    expect = playwright.expect
+    token = add_token(tmp_path / "tokens.yaml", "supervisor")
+    settings = ApiSettings(store=str(tmp_path / "store"), tokens_file=tmp_path / "tokens.yaml", workers=1)
+    app = create_app(settings)
+    requests: list[tuple[str, str | None]] = []
+    try:
+        with serving(app) as base, chromium(playwright) as browser:
+            errors: list[str] = []
+            page = browser.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("request", lambda request: requests.append((request.url, request.headers.get("authorization"))))
+            page.goto(f"{base}/audition")
+            assert page.locator("#login").is_visible() and not page.locator("#app").is_visible()
+            page.fill("#token", "cues_not-a-token")
+            page.click("#login-form button")
+            expect(page.locator("#login-error")).to_have_text(UNKNOWN)
+            assert not page.locator("#app").is_visible()
+
+            page.fill("#token", token)
+            page.click("#login-form button")
+            page.wait_for_selector("#who:has-text('signed in as supervisor')")
+            assert page.locator("#token").input_value() == ""  # the token is not left in the field
+            expect(page.locator("#batches-status")).to_have_text("no batches yet: submit a brief")
+
+            page.fill("#brief", "id: page-sting\nmedium: tv\nmood: grumpy\nlength: 4\n")
+            page.click("#submit-form button")
+            expect(page.locator("#submit-status")).to_have_text("1 of 1 brief(s) are invalid; nothing was accepted")
+            assert page.locator("#brief-problems li").all_inner_texts() == [
+                "briefs[0].mood: unknown mood 'grumpy'; allowed: calm, happy, playful, uplifting, triumphant, "
+                "epic, tense, suspense, dark, sad, melancholic, mysterious, romantic, action, dreamy, or a synonym "
+                "(`cues moods` lists them) (got 'grumpy')"
+            ]
+
+            page.fill("#brief", "id: page-sting\nmedium: tv\nmood: playful\nlength: 4\nending: button\n")
+            page.click("#submit-form button")
+            expect(page.locator("#brief-problems li")).to_have_count(0)
+            # the warm worker loads while the page polls: queued, composing, then delivered
+            expect(page.locator("#batch-view h2 .state")).to_have_text("delivered", timeout=90_000)
+            page.click("#batch-view a:text-is('page-sting')")
+
+            # the cue view: the facts, the room with the plan's marks; play, and its position moves on
+            room = "cuesRooms['page-sting']"
+            page.wait_for_selector("#cue-view .room .room-controls button.play")
+            facts = page.locator("#cue-view dl.facts").inner_text()
+            assert " bpm" in facts and " LUFS" in facts and "tv" in facts
+            assert page.locator("#cue-view .mark.section").count() >= 1
+            page.click("#cue-view .room button.play")
+            assert _wait_until(page, f"{room}.playing && {room}.position() > 0.3 && {room}.position()")
+            # the <audio> player: a blob: URL of the same bytes; playing it pauses the room
+            source = _wait_until(page, "document.getElementById('mix-player').src")
+            assert source.startswith(f"blob:{base}/")
+            page.evaluate("document.getElementById('mix-player').play()")
+            assert _wait_until(page, "document.getElementById('mix-player').currentTime > 0.2")
+            assert page.evaluate(f"{room}.playing") is False
+
+            expect(page.locator("#review-state")).to_have_text("not reviewed yet")
+            page.fill("#review-note", "the button lands")
+            page.click("#review-form button[data-approved=true]")
+            expect(page.locator("#reviews li")).to_have_count(1)
+            assert page.locator("#reviews li").inner_text().endswith(": the button lands")
+            expect(page.locator("#review-state")).to_contain_text("approved by supervisor")
+            page.click("#review-form button[data-approved='']")  # a note needs its text: the service's 422
+            expect(page.locator("#review-status")).to_have_text(
+                "a note without a verdict needs text; to approve, use approved true (cues approve)"
+            )
+
+            page.reload()  # the tab keeps its session, and the address its cue
+            page.wait_for_selector("#cue-view .room .mark.section")
+            assert token not in page.content() and token not in page.url
+            assert all(token not in url for url, _ in requests)
+            calls = [(urlsplit(url).path, header) for url, header in requests if _is_api_call(url)]
+            paths = ("/audition/session", "/v1/batches", "/audition/cues/page-sting", "/v1/cues/page-sting/review")
+            assert set(paths + ("/v1/cues/page-sting/files/mix.wav",)) <= {path for path, _ in calls}
+            assert {header for _, header in calls} == {f"Bearer {token}", "Bearer cues_not-a-token"}
+            assert all(header is None for url, header in requests if not _is_api_call(url))
+
+            # the token revoked while the page is open: the next call returns to the sign-in form, saying why
+            accepted, app.state.tokens = app.state.tokens, TokenBook(TokenFile())
+            try:
+                page.click("#batches li")
+                expect(page.locator("#login-error")).to_have_text(UNKNOWN)
+            finally:
+                app.state.tokens = accepted
+            assert not page.locator("#app").is_visible() and page.evaluate("sessionStorage.length") == 0
+            assert errors == []
+    finally:
+        _stop_service_workers()

@@ -14,6 +14,9 @@ import pytest
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+# Ray Train's controller polls its workers every 2 s and so notices a finished fit up to 2 s late (2.4 s measured
+# between a tiny model's last report and its workers' shutdown; 0.6-1.0 s at 0.5 s): tests/test_train.py runs five fits.
+os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")
 os.environ.pop("RAY_ADDRESS", None)  # tests always use their own local instance
 os.environ.pop("CUES_STORE", None)
 # and never a warm runtime a developer started with `cues up` (tests that want one start their own)

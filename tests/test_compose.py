@@ -120,7 +120,10 @@ def test_endings_are_exact_and_shaped(models, ending):
         assert last_onsets["pad"] == total - cue.plan.steps_per_beat
     if ending == "ring_out":  # the tonic chord from the last bar's downbeat to the end
         final = [n for n in cue.score.parts["pad"] if n.start == total - cue.plan.steps_per_bar]
-        assert final and all(n.end == total for n in final)
+        ringing = {n.pitch for n in cue.score.parts["pad"] if n.end == total}
+        # every tone struck there rings to the end; one may step out while a passing melody note is a semitone
+        # from it and re-enter (voicing.py: no clash, re-entry when a beat remains), as this cue's third does
+        assert final and {n.pitch for n in final} <= ringing
         assert cue.plan.tonic in {n.pitch % 12 for n in final}
     if ending == "fade":
         ramp = cue.score.controls["lead"]

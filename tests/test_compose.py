@@ -157,7 +157,9 @@ def test_cutdowns_reuse_the_material_and_end_properly(models):
     for cutdown in (30, 15, 6):
         cut = compose_cue(brief, 0, cutdown, models)
         assert midi_length_us(cut.midi) == cutdown * 1_000_000 and cut.plan.length_s < full.plan.length_s
-        assert cut.score.section_melodies[0][:16] == full.score.section_melodies[1][:16]  # A's opening bar
+        # A's opening bar, but for its last sixteenth: a passing tone into the next bar's first note there
+        # (line_fit.fill_thirds) depends on that note, which the cutdown's own chords set (6 s: I | V | I)
+        assert cut.score.section_melodies[0][:15] == full.score.section_melodies[1][:15]
         assert cut.score.chords[-1] == "I"
 
 

@@ -60,7 +60,9 @@ def test_ngram_baseline_counts_and_backs_off():
     assert scores.accuracy == 1.0 and scores.onset_accuracy == 1.0 and scores.perplexity < 1.2
 
 
-def test_melody_model_trains_on_two_workers_into_s3_and_generates_the_same_weights_again(dataset, s3_bucket, tmp_path):
+def test_melody_model_trains_on_two_workers_into_s3_and_generates_the_same_weights_again(
+    dataset, s3_bucket, tmp_path
+):
     result = train(tiny("melody", dataset, f"s3://{s3_bucket}/models", workers=2, seed=3))
     card = result.card
     assert card["training"]["epochs_run"] == 2 and card["training"]["workers"] == 2

@@ -49,6 +49,7 @@ model: system-deps $(BIN)/.installed
 	RAY_USAGE_STATS_ENABLED=0 $(BIN)/cues preprocess --store $(STORE)
 	$(TRAIN) --model melody --workers 2 --epochs 5
 	$(TRAIN) --model vae --workers 2 --epochs 12 --batch-size 256 --max-train-sequences 8000
+	$(TRAIN) --model vae-prior
 	$(TRAIN) --model chords --workers 1 --epochs 120 --batch-size 8
 	$(TRAIN) --model critic
 

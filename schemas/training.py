@@ -120,3 +120,21 @@ class CriticTrainConfig(BaseModel):
     weight_decay: float = Field(1e-4, ge=0)
     seed: int = 0
     critic: PhraseCriticConfig = Field(default_factory=PhraseCriticConfig)
+
+
+class VAEPriorConfig(BaseModel):
+    """The latent prior of a trained phrase VAE, fitted to the posteriors of real phrases (``cues train --model
+    vae-prior``). The run's identity is a hash of these settings (but ``out`` and ``source``), the dataset version
+    and the source VAE's version."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dataset: str = Field(description="store URI of a finished dataset version: the real phrases")
+    out: str = Field(description="store URI under which models/<name>/<version>/ is written")
+    source: str = Field(description="URI of the trained VAE whose prior is fitted (a model directory)")
+    name: str | None = Field(None, description="model name; default: vae")
+    components: int = Field(32, ge=1, description="Gaussians in the mixture (k-means clusters of posterior means)")
+    iterations: int = Field(25, ge=1, description="k-means (Lloyd) iterations")
+    max_phrases: int = Field(20000, ge=100, description="real training phrases encoded at most (every bar line)")
+    probe: int = Field(1024, ge=16, description="latent points decoded for the card's rhythm statistics")
+    seed: int = 0

@@ -120,7 +120,10 @@ def test_endings_are_exact_and_shaped(models, ending):
         assert last_onsets["pad"] == total - cue.plan.steps_per_beat
     if ending == "ring_out":  # the tonic chord from the last bar's downbeat to the end
         final = [n for n in cue.score.parts["pad"] if n.start == total - cue.plan.steps_per_bar]
-        assert final and all(n.end == total for n in final)
+        ringing = {n.pitch for n in cue.score.parts["pad"] if n.end == total}
+        # every tone struck there rings to the end; one may step out while a passing melody note is a semitone
+        # from it and re-enter (voicing.py: no clash, re-entry when a beat remains), as this cue's third does
+        assert final and {n.pitch for n in final} <= ringing
         assert cue.plan.tonic in {n.pitch % 12 for n in final}
     if ending == "fade":
         ramp = cue.score.controls["lead"]
@@ -154,7 +157,9 @@ def test_cutdowns_reuse_the_material_and_end_properly(models):
     for cutdown in (30, 15, 6):
         cut = compose_cue(brief, 0, cutdown, models)
         assert midi_length_us(cut.midi) == cutdown * 1_000_000 and cut.plan.length_s < full.plan.length_s
-        assert cut.score.section_melodies[0][:16] == full.score.section_melodies[1][:16]  # A's opening bar
+        # A's opening bar, but for its last sixteenth: a passing tone into the next bar's first note there
+        # (line_fit.fill_thirds) depends on that note, which the cutdown's own chords set (6 s: I | V | I)
+        assert cut.score.section_melodies[0][:15] == full.score.section_melodies[1][:15]
         assert cut.score.chords[-1] == "I"
 
 

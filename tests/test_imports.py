@@ -160,6 +160,7 @@ DEFERRED_IN_CLI = {
     "cues.pipelines.preprocess.pipeline",
     "cues.pipelines.train.trainer",
     "cues.pipelines.train.critic_trainer",
+    "cues.pipelines.train.vae_prior",
     "cues.pipelines.compose.composer",  # the critic trains against the composer's candidates
     "cues.pipelines.compose.phrase_pool",
     "cues.pipelines.models.bundle",

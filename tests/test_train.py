@@ -16,8 +16,10 @@ from cues.pipelines.preprocess.pipeline import run as preprocess
 from cues.pipelines.store import open_store
 from cues.pipelines.train.ngram import NGramModel, evaluate_ngram
 from cues.pipelines.train.trainer import run as train
+from cues.pipelines.train.vae_prior import mixture
+from cues.pipelines.train.vae_prior import run as fit_prior
 from cues.schemas.config import PreprocessConfig
-from cues.schemas.training import ChordLSTMConfig, MelodyLSTMConfig, PhraseVAEConfig, TrainConfig
+from cues.schemas.training import ChordLSTMConfig, MelodyLSTMConfig, PhraseVAEConfig, TrainConfig, VAEPriorConfig
 
 pytestmark = pytest.mark.ray
 
@@ -93,6 +95,55 @@ def test_vae_encodes_decodes_and_interpolates(dataset, tmp_path):
     assert model.encode(phrase).shape == (2, 8)
     assert model.interpolate(phrase[0], phrase[1], 5).shape == (5, 32)
     assert model.perturb(phrase[0], generator=torch.Generator().manual_seed(0)).shape == (32,)
+
+
+def test_the_vae_prior_is_fitted_to_real_phrases_and_travels_with_the_weights(dataset, tmp_path):
+    trained = train(tiny("vae", dataset, str(tmp_path)))
+    source = open_store(str(tmp_path)).uri_for(trained.prefix)
+    plain, bundle = load_model(source)
+    # Unfitted, the prior is N(0, I) and draws what torch.randn draws: a VAE without a fitted prior composes as before.
+    assert torch.equal(
+        plain.prior.draw(5, torch.Generator().manual_seed(4)),
+        torch.randn(5, 8, generator=torch.Generator().manual_seed(4)),
+    )
+    # Weights saved before priors existed load as N(0, I).
+    older = plain.__class__(plain.config)
+    older.load_state_dict({k: v for k, v in bundle["state_dict"].items() if not k.startswith("prior.")})
+    assert older.prior.components == 1
+
+    config = VAEPriorConfig(dataset=dataset, out=str(tmp_path), source=source, components=4, probe=64)
+    result = fit_prior(config)
+    prior = result.card["prior"]
+    assert prior["source_version"] == trained.version != result.version
+    assert 1 < prior["components"] <= 4 and prior["real_phrases"] > 50
+    assert set(prior["decoded_rhythm"]) == {"real", "standard_normal", "fitted_prior"}
+    assert result.card["evaluation"] == trained.card["evaluation"]  # the same weights, the same reconstructions
+    fitted, _ = load_model(open_store(str(tmp_path)).uri_for(result.prefix))
+    assert fitted.prior.components == prior["components"]
+    assert all(
+        torch.equal(fitted.state_dict()[k], v) for k, v in plain.state_dict().items() if not k.startswith("prior.")
+    )
+    draws = fitted.prior.draw(6, torch.Generator().manual_seed(1))
+    assert torch.equal(draws, fitted.prior.draw(6, torch.Generator().manual_seed(1)))
+    assert fitted.sample(2, generator=torch.Generator().manual_seed(0)).shape == (2, 32)
+    assert fit_prior(config).cached
+
+
+def test_the_prior_mixture_finds_the_clusters_of_posterior_means():
+    generator = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[-3.0, 0.0], [3.0, 1.0]])
+    mu = torch.cat(
+        [
+            centres[0] + 0.1 * torch.randn(300, 2, generator=generator),
+            centres[1] + 0.1 * torch.randn(100, 2, generator=generator),
+        ]
+    )
+    variance = torch.full((400, 2), 0.25)  # every posterior's own sigma 0.5
+    weights, means, scales = mixture(mu, variance, components=2, iterations=10, seed=0)
+    order = means[:, 0].argsort()
+    assert torch.allclose(weights[order], torch.tensor([0.75, 0.25]))
+    assert torch.allclose(means[order], centres, atol=0.05)
+    assert torch.allclose(scales, torch.full((2, 2), (0.25 + 0.01) ** 0.5), atol=0.03)  # spread of μ and mean σ²
 
 
 def test_training_resumes_after_the_run_is_killed(dataset, ray_session, tmp_path):

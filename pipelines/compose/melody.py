@@ -202,7 +202,7 @@ def _draw_motif(cue: Cue, name: str) -> list[int]:
     sampler = _sampler(cue, None, generator, cue.tonic_only)
     unit, vae = _unit(plan), cue.models.vae
     if vae is not None and unit == VAE_STEPS:
-        decoded = vae.decode(torch.randn(MOTIF_CANDIDATES, vae.config.latent, generator=generator))
+        decoded = vae.decode(vae.prior.draw(MOTIF_CANDIDATES, generator))
         options = [_fit_register(c.tolist(), sampler) for c in decoded]
     else:
         forced = [[None] * unit for _ in range(MOTIF_CANDIDATES // 2)]

@@ -152,7 +152,7 @@ def cue_slots(
 def vae_slots(vae: torch.nn.Module, slots: int, candidates: int, seed: int) -> CandidatePool:
     """Slots of raw VAE decodes from latent points drawn from the prior."""
     generator = torch.Generator().manual_seed(seed)
-    z = torch.randn(slots * candidates, vae.config.latent, generator=generator)
+    z = vae.prior.draw(slots * candidates, generator)
     decoded = torch.cat([vae.decode(chunk) for chunk in z.split(512)]).reshape(slots, candidates, -1)
     groups = [f"vae-{i // RAW_GROUP}" for i in range(slots)]
     return CandidatePool(decoded[:, :, :PHRASE_STEPS].numpy().astype(np.int64), groups, ["vae"] * slots)

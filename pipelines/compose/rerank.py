@@ -4,8 +4,8 @@ Where the melody chooses among candidate phrases (the VAE motif's candidates, th
 candidate's own fit score gets ``CRITIC_WEIGHT`` × the critic's logit added (how much more real than generated the
 critic finds it, in nats of odds). The melody's own score (``phrase_choice.terms``: chord tones on beats ×2, in key
 ×2, density, the mood's leaps and repeats, direction, variety, development) spans a few points between candidates.
-The shipped critic's logits on generated phrases are confident: mean about -4.5, sd 3.6, and the candidates of one
-slot span about 9 nats (its card, ``shipped_logits``). At weight 0.15 that span is worth about 1.3 points of the
+The shipped critic's logits on generated phrases are confident: mean about -3.8, sd 3.8, and the candidates of one
+slot span about 8.4 nats (its card, ``shipped_logits``). At weight 0.15 that span is worth about 1.3 points of the
 melody's score: the critic decides between candidates that fit about equally well (a third of the beats on chord
 tones is a point), but cannot make an out-of-scale or far too sparse phrase win. Re-check the weight against the
 card after retraining the critic.

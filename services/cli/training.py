@@ -9,7 +9,7 @@ import typer
 from cues.pipelines.preprocess.sources import COLLECTIONS, collection_works
 from cues.pipelines.train.data import resolve_dataset
 from cues.schemas.config import DEFAULT_STORE, PreprocessConfig, RayConfig
-from cues.schemas.training import CriticTrainConfig, TrainConfig
+from cues.schemas.training import CriticTrainConfig, TrainConfig, VAEPriorConfig
 from cues.services.cli.output import err, out, reported_errors
 
 commands = typer.Typer()
@@ -105,7 +105,8 @@ def train(
         str,
         typer.Option(
             help="melody, vae or chords; or critic, the phrase critic trained against the composer of --bundle "
-            "(default: the shipped bundle).",
+            "(default: the shipped bundle); or vae-prior, the latent prior of --bundle's VAE fitted to the "
+            "dataset's phrases.",
             show_default=False,
         ),
     ],
@@ -146,20 +147,24 @@ def train(
     and a finished one returns at once.
 
     The critic (--model critic) trains in one process, without Ray: its card gives its held-out accuracy before and
-    after reranking (pipelines/train/critic.py).
+    after reranking (pipelines/train/critic.py). --model vae-prior fits where the composer draws the VAE's motifs
+    from (pipelines/train/vae_prior.py), in one process, in a minute; its card gives the decodes' rhythm.
 
     Example: cues train --model melody --dataset ./cue-store/datasets/folk-chorales --workers 2
     """
     from cues.pipelines.models.bundle import install_model  # these bring torch and Ray: only when run
     from cues.pipelines.train.trainer import run as run_training
 
-    if model not in {"melody", "vae", "chords", "critic"}:
-        raise typer.BadParameter("use melody, vae, chords or critic", param_hint="--model")
+    if model not in {"melody", "vae", "chords", "critic", "vae-prior"}:
+        raise typer.BadParameter("use melody, vae, chords, critic or vae-prior", param_hint="--model")
     if gpu not in {"auto", "on", "off"}:
         raise typer.BadParameter("use auto, on or off", param_hint="--gpu")
     if model == "critic":
         sizes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v is not None}
         _train_critic(dict(dataset=dataset, out=out_store, seed=seed, **sizes), bundle)
+        return
+    if model == "vae-prior":
+        _fit_vae_prior(dict(dataset=dataset, out=out_store, seed=seed), bundle)
         return
     with reported_errors():
         config = TrainConfig(
@@ -215,6 +220,30 @@ def _train_critic(settings: dict, bundle: str | None) -> None:
         if name != "target":
             out.print(f"  {name}: held-out accuracy {figures['accuracy']}")
     out.print(f"  target (c) <= 0.70: {'met' if card['evaluation']['target']['met'] else 'not met'}")
+    out.print(f"  card: {result.uri.rstrip('/')}/{result.prefix}/card.md")
+    if bundle:
+        out.print(f"  installed in the bundle: {installed}")
+
+
+def _fit_vae_prior(settings: dict, bundle: str | None) -> None:
+    """The latent prior of ``bundle``'s VAE (the shipped one by default) fitted to the dataset's phrases, the VAE
+    with it installed into ``bundle``; ``settings`` are VAEPriorConfig's fields from the command line."""
+    from cues.pipelines.models.bundle import DEFAULT_BUNDLE, install_model  # these bring torch: only when run
+    from cues.pipelines.train.vae_prior import run as run_prior
+
+    with reported_errors():
+        source = f"{str(bundle or DEFAULT_BUNDLE).rstrip('/')}/vae"
+        config = VAEPriorConfig(**settings | {"dataset": resolve_dataset(settings["dataset"]), "source": source})
+        result = run_prior(config)
+        if bundle:
+            installed = install_model(f"{result.uri.rstrip('/')}/{result.prefix}", bundle, "vae")
+    prior = result.card["prior"]
+    state = "already fitted" if result.cached else f"fitted in {prior['seconds']:.0f} s"
+    out.print(f"model {result.card['name']} {result.version}: {prior['source_version']}'s prior {state}")
+    for side, figures in prior["decoded_rhythm"].items():
+        out.print(
+            f"  {side}: {figures['onsets_per_phrase']} onsets per 32 steps, sixteenths {figures['sixteenth_notes']}"
+        )
     out.print(f"  card: {result.uri.rstrip('/')}/{result.prefix}/card.md")
     if bundle:
         out.print(f"  installed in the bundle: {installed}")

@@ -110,6 +110,9 @@ def test_a_brief_is_delivered_end_to_end_and_its_files_come_back(service, delive
     assert accepted.headers["location"] == f"/v1/batches/{batch_id}" == accepted.json()["status_url"]
     assert accepted.json()["cues"][0] | {"state": "queued"} == {
         "cue_id": "api-sting", "brief_id": "api-sting", "state": "queued", "reason": None, "manifest_url": None}
+    timing = dict(re.findall(r"([a-z]+);dur=([0-9.]+)", accepted.headers["server-timing"]))
+    assert list(timing) == ["app", "wait", "check", "store"]  # the service's own time and its parts, for clients
+    assert sum(float(timing[part]) for part in ("wait", "check", "store")) <= float(timing["app"])
     status = delivered["status"]
     assert status["state"] == "delivered", status
     assert delivered["seen"] == ["queued", "composing", "rendering", "delivered"]  # the sting renders for ~1 s

@@ -7,7 +7,8 @@ runner, started with the app and resuming every unfinished batch). The routes ar
 ``cue_routes``, and the other engineers' ``review_routes`` and ``audition_routes``.
 
 Access log: one JSON line per request on the ``cues.api.access`` logger: method, path (never the query string, which
-may hold a presigned signature), status, milliseconds, and the caller's token name (never the token).
+may hold a presigned signature), status, milliseconds, and the caller's token name (never the token). The same
+milliseconds go back in a ``Server-Timing`` header (``server_timing``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from cues.services.api.batch_records import write_status
 from cues.services.api.errors import ApiError, install_error_handlers
 from cues.services.api.limits import RateLimits
 from cues.services.api.runner import BatchRunner
+from cues.services.api.server_timing import server_timing_header
 from cues.services.api.settings import ApiSettings
 from cues.services.api.webhooks import deliver_batch_webhook, read_service_secret, webhook_secret
 
@@ -103,17 +105,20 @@ def readyz(request: Request) -> JSONResponse:
 
 async def _access_log(request, call_next):
     started = time.perf_counter()
-    status = 500
+    status, response = 500, None
     try:
         response = await call_next(request)
         status = response.status_code
         return response
     finally:
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        if response is not None:  # set before the answer's headers go out (call_next only started it)
+            response.headers["Server-Timing"] = server_timing_header(ms, getattr(request.state, "timing", None))
         line = {
             "method": request.method,
             "path": request.url.path,
             "status": status,
-            "ms": round((time.perf_counter() - started) * 1000, 1),
+            "ms": ms,
             "caller": getattr(request.state, "caller", None),
         }
         access_log.info(json.dumps(line))

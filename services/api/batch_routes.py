@@ -36,6 +36,7 @@ from cues.services.api.errors import ApiError
 from cues.services.api.intake import read_request as read_body
 from cues.services.api.limits import limited_caller
 from cues.services.api.runner import initial_status
+from cues.services.api.server_timing import ServerTiming
 
 router = APIRouter(prefix="/v1", tags=["batches"])
 
@@ -50,6 +51,7 @@ async def submit_batch(request: Request, token: ApiToken = Depends(limited_calle
     """Accept a batch of briefs (YAML brief file, or JSON ``{"briefs": [...], "webhook_url": ...}``): 202 with the
     batch id, its status URL (also in ``Location``) and its cues."""
     body = await _capped_body(request, request.app.state.settings.max_body_bytes)
+    request.state.timing = ServerTiming()
     status = await run_in_threadpool(_accept, request, token, body)
     answer = {"batch_id": status.batch_id, "status_url": _status_url(status.batch_id), "state": status.state,
               "cues": [cue.model_dump(mode="json") for cue in status.cues]}
@@ -78,7 +80,8 @@ def get_batch(batch_id: str, request: Request, token: ApiToken = Depends(limited
 def _accept(request: Request, token: ApiToken, body: bytes) -> BatchStatus:
     app = request.app
     store, runner = app.state.store, app.state.runner
-    headers = request.headers
+    headers, timing = request.headers, request.state.timing
+    timing.lap("wait")  # for a thread of the pool
     intake = read_body(body, headers.get("content-type", ""), headers.get(WEBHOOK_HEADER), store)
     if intake.webhook_url and app.state.runner.announces is False:
         raise ApiError(422, "invalid_request", "this service sends no webhooks (it was started without "
@@ -87,6 +90,7 @@ def _accept(request: Request, token: ApiToken, body: bytes) -> BatchStatus:
         raise ApiError(413, "batch_too_large", f"the briefs expand to {len(intake.cues)} cues; token {token.name!r} "
                        f"may submit at most {token.max_batch_cues} per batch: split them")
     batch_id = intake.batch_id
+    timing.lap("check")
     key = headers.get(IDEMPOTENCY_HEADER)
     if key is not None:
         if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
@@ -106,6 +110,7 @@ def _accept(request: Request, token: ApiToken, body: bytes) -> BatchStatus:
         write_status(store, status)
     if not status.finished:
         runner.submit(batch_id)
+    timing.lap("store")
     return status
 
 

@@ -46,7 +46,7 @@ class LocalStore(ObjectStore):
 
     # --- writing ---------------------------------------------------------------------------------------------
 
-    def _write(self, key: str, fill: Filler, if_absent: bool) -> PutResult:
+    def _write(self, key: str, fill: Filler, if_absent: bool, durable: bool = True) -> PutResult:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +55,8 @@ class LocalStore(ObjectStore):
                 with open(tmp, "wb") as handle:
                     digest, size = fill(handle)
                     handle.flush()
-                    os.fsync(handle.fileno())  # the bytes are on disk before the name points at them
+                    if durable:
+                        os.fsync(handle.fileno())  # the bytes are on disk before the name points at them
                 if if_absent:
                     try:
                         os.link(tmp, path)  # fails if the name exists, even if another writer made it just now
@@ -63,7 +64,8 @@ class LocalStore(ObjectStore):
                         raise StoreConflict(f"{self.uri_for(key)} already exists") from None
                 else:
                     os.replace(tmp, path)
-                _fsync_dir(path.parent)  # make the rename itself survive a power cut
+                if durable:
+                    _fsync_dir(path.parent)  # make the rename itself survive a power cut
             finally:
                 tmp.unlink(missing_ok=True)
         except OSError as err:
@@ -71,13 +73,19 @@ class LocalStore(ObjectStore):
         return PutResult(key, size, digest)
 
     def put_bytes(
-        self, key: str, data: bytes, *, content_type: str | None = None, if_absent: bool = False
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        if_absent: bool = False,
+        durable: bool = True,
     ) -> PutResult:
         def fill(handle: BinaryIO) -> tuple[str, int]:
             handle.write(data)
             return hashlib.sha256(data).hexdigest(), len(data)
 
-        return self._write(key, fill, if_absent)
+        return self._write(key, fill, if_absent, durable)
 
     def put_file(
         self, key: str, path: str | Path, *, content_type: str | None = None, if_absent: bool = False

@@ -3,7 +3,9 @@
 A request is checked in this order, each refusal in the one error body: the token (401), its rate limit (429), the
 body's size (413), its type (415), the briefs (422, every problem with its path), the cues they expand to against
 the token's ``max_batch_cues`` (413), the ``Idempotency-Key`` (409 when it came with another body). Then the request
-is written to the store and only then answered 202: an accepted batch is never only in memory.
+is written to the store and only then answered 202: an accepted batch is never only in memory (one durable write,
+``request.json``, which holds the caller and the cues; the status is answered from it until the runner takes the
+batch: ``batch_records``).
 
 Decisions where the contract is silent: the same briefs are the same batch whoever sends them (the batch id is
 their cues' hash); each caller sees the batches it sent (``GET /v1/batches``), and another caller's batch id answers
@@ -23,11 +25,14 @@ from fastapi.responses import JSONResponse
 from cues.schemas.api_batch import BatchRequest, BatchStatus
 from cues.schemas.api_tokens import ApiToken
 from cues.services.api.batch_records import (
+    batch_cues,
     batches_of,
     claim_idempotency_key,
+    current_status,
+    initial_status,
+    is_callers,
     mark_caller,
     now_iso,
-    read_request,
     read_status,
     record_request,
     write_status,
@@ -35,7 +40,6 @@ from cues.services.api.batch_records import (
 from cues.services.api.errors import ApiError
 from cues.services.api.intake import read_request as read_body
 from cues.services.api.limits import limited_caller
-from cues.services.api.runner import initial_status
 from cues.services.api.server_timing import ServerTiming
 
 router = APIRouter(prefix="/v1", tags=["batches"])
@@ -101,12 +105,15 @@ def _accept(request: Request, token: ApiToken, body: bytes) -> BatchStatus:
                            "use a new key for new briefs")
         batch_id = mapped
     accepted = BatchRequest(batch_id=batch_id, caller=token.name, created=now_iso(), briefs=intake.text,
-                            source="request", webhook_url=intake.webhook_url)
-    accepted = record_request(store, accepted)  # before the 202: a restarted service finds it
+                            source="request", webhook_url=intake.webhook_url, cues=batch_cues(intake.cues))
+    # The mark first: the request's fsync below then commits its name too on a journaling file system.
     mark_caller(store, token.name, batch_id)
+    accepted = record_request(store, accepted)  # the one durable write before the 202: a restarted service finds it
     status = read_status(store, batch_id)
-    if status is None or status.state in ("partial", "failed"):
-        status = _again(status) if status else initial_status(accepted, intake.cues)
+    if status is None:  # not taken by the runner yet: answered from the request until it is
+        status = initial_status(accepted)
+    elif status.state in ("partial", "failed"):
+        status = _again(status)
         write_status(store, status)
     if not status.finished:
         runner.submit(batch_id)
@@ -122,16 +129,11 @@ def _again(status: BatchStatus) -> BatchStatus:
 
 
 def _status_of(store, batch_id: str) -> BatchStatus | None:
-    if not BATCH_ID.match(batch_id):
-        return None
-    status = read_status(store, batch_id)
-    if status is None and store.exists(f"api/batches/{batch_id}/request.json"):
-        return initial_status(read_request(store, batch_id), [])  # accepted, its status not written yet
-    return status
+    return current_status(store, batch_id) if BATCH_ID.match(batch_id) else None
 
 
 def _is_callers(store, caller: str, batch_id: str) -> bool:
-    return bool(BATCH_ID.match(batch_id)) and store.exists(f"api/callers/{caller}/{batch_id}")
+    return bool(BATCH_ID.match(batch_id)) and is_callers(store, caller, batch_id)
 
 
 def _status_url(batch_id: str) -> str:

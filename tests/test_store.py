@@ -278,6 +278,15 @@ def test_local_symlinks_cannot_escape(tmp_path):
         list(store.list("link/"))
     assert list(store.list()) == []  # the walk does not follow the link either
     assert list(outside.iterdir()) == [outside / "secret"]
+    (tmp_path / "store" / "a" / "b").mkdir(parents=True)  # a link deeper down is found too
+    (tmp_path / "store" / "a" / "b" / "deep").symlink_to(outside)
+    with pytest.raises(StoreURIError, match="^'a/b/deep/x' resolves outside the store"):
+        store.put_bytes("a/b/deep/x", b"escape", durable=False)
+    (tmp_path / "store" / "a" / "inner").symlink_to(tmp_path / "store" / "a" / "b")  # a link inside is fine
+    store.put_bytes("a/inner/x", b"in")
+    assert store.get_bytes("a/b/x") == b"in"
+    (tmp_path / "linked").symlink_to(tmp_path / "store")  # and so is a root that is a link
+    assert open_store(str(tmp_path / "linked")).get_bytes("a/inner/x") == b"in"
 
 
 @pytest.mark.parametrize(

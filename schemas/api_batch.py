@@ -2,8 +2,8 @@
 
 Both live in the store, not in the service's memory, so that a restarted service finds every accepted batch again:
 ``api/batches/<batch-id>/request.json`` (:class:`BatchRequest`, written before the client hears 202) and
-``api/batches/<batch-id>/status.json`` (:class:`BatchStatus`, the body of ``GET /v1/batches/{id}``). The contract is
-docs/contracts/api-v1.md.
+``api/batches/<batch-id>/status.json`` (:class:`BatchStatus`, the body of ``GET /v1/batches/{id}``, written once the
+runner takes the batch; until then the request gives it). The contract is docs/contracts/api-v1.md.
 """
 
 from __future__ import annotations
@@ -17,8 +17,18 @@ CueState = Literal["queued", "composing", "rendering", "delivered", "failed"]
 FINISHED: frozenset[str] = frozenset({"delivered", "partial", "failed"})  # a batch in one of these is never resumed
 
 
+class BatchCue(BaseModel):
+    """One cue a batch's briefs expand to (variations and cutdowns are cues of their own)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cue_id: str
+    brief_id: str
+
+
 class BatchRequest(BaseModel):
-    """What a caller asked for, as accepted: enough to run the batch again after a restart."""
+    """What a caller asked for, as accepted: enough to run the batch again after a restart, and to answer its status
+    (every cue queued) until the runner takes it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -28,6 +38,9 @@ class BatchRequest(BaseModel):
     briefs: str = Field(description="The brief file as submitted: YAML text, or a JSON request's briefs as JSON.")
     source: str = Field(description="The name the briefs' messages and the batch record give the request.")
     webhook_url: str | None = None
+    cues: tuple[BatchCue, ...] = Field(
+        (), description="The cues the briefs expand to, in order (empty in a request stored before 2026-12-03)."
+    )
 
 
 class CueStatus(BaseModel):

@@ -118,6 +118,9 @@ def test_a_brief_is_delivered_end_to_end_and_its_files_come_back(service, delive
     assert accepted.headers["location"] == f"/v1/batches/{batch_id}" == accepted.json()["status_url"]
     assert accepted.json()["cues"][0] | {"state": "queued"} == {
         "cue_id": "api-sting", "brief_id": "api-sting", "state": "queued", "reason": None, "manifest_url": None}
+    timing = dict(re.findall(r"([a-z]+);dur=([0-9.]+)", accepted.headers["server-timing"]))
+    assert list(timing) == ["app", "wait", "check", "store"]  # the service's own time and its parts, for clients
+    assert sum(float(timing[part]) for part in ("wait", "check", "store")) <= float(timing["app"])
     status = delivered["status"]
     assert status["state"] == "delivered", status
     assert delivered["seen"] == ["queued", "composing", "rendering", "delivered"]  # the sting renders for ~1 s
@@ -199,17 +202,26 @@ def test_a_token_over_its_rate_is_429_with_retry_after(service):
 
 def test_an_accepted_batch_survives_a_restart_of_the_service(service, delivered):
     """The first app accepts a batch and dies before running it (its runner never starts); a second app on the same
-    store resumes it at its start and delivers it. Its plan is answered before it is rendered."""
+    store resumes it at its start and delivers it. Before the 202 only the request is written (durably): the status
+    is answered from it, and the caller's mark, written without fsync, is made again from it at the start when a
+    power cut lost it. Its plan is answered before it is rendered."""
     headers = {"Authorization": f"Bearer {service.tokens['studio']}"}
     brief = {"id": "api-resumed", "medium": "tv", "mood": ["tense"], "length": 4}
     first = TestClient(create_app(service.settings), headers=headers)  # no `with`: its lifespan (runner) never runs
     accepted = first.post("/v1/batches", json={"briefs": [brief]})
     assert accepted.status_code == 202
     batch_id = accepted.json()["batch_id"]
-    assert first.get(f"/v1/batches/{batch_id}").json()["cues"][0]["state"] == "queued"
+    store = open_store(service.store_uri)
+    assert store.exists(f"api/batches/{batch_id}/request.json")
+    assert not store.exists(f"api/batches/{batch_id}/status.json")  # the runner writes it when it takes the batch
+    assert first.get(f"/v1/batches/{batch_id}").json()["cues"] == [
+        {"cue_id": "api-resumed", "brief_id": "api-resumed", "state": "queued", "reason": None, "manifest_url": None}]
     plan = first.get("/v1/cues/api-resumed/plan")  # not rendered: planned from the batch's brief
     assert plan.status_code == 200 and plan.json()["moods"] == ["tense"]
+    store.delete(f"api/callers/studio/{batch_id}")  # what a power cut may take: the mark has no fsync
+    assert first.get(f"/v1/batches/{batch_id}").status_code == 404
     with TestClient(create_app(service.settings), headers=headers) as second:
+        assert batch_id in [b["batch_id"] for b in second.get("/v1/batches").json()["batches"]]
         deadline = time.monotonic() + POLL_S
         while (status := second.get(f"/v1/batches/{batch_id}").json())["state"] not in ("delivered", "failed"):
             assert time.monotonic() < deadline, status

@@ -28,6 +28,8 @@ def test_bytes_round_trip_with_sha256(store):
     store.put_bytes("cues/a/manifest.json", b"new")  # overwrite is allowed without if_absent
     assert store.get_bytes("cues/a/manifest.json") == b"new"
     assert store.stat("cues/a/manifest.json") == ObjectInfo("cues/a/manifest.json", 3, sha(b"new"))
+    store.put_bytes("api/callers/x/b-1", b"", durable=False)  # an index: kept by the process, maybe not a power cut
+    assert store.exists("api/callers/x/b-1") and store.get_bytes("api/callers/x/b-1") == b""
 
 
 def test_file_round_trip(store, tmp_path):
@@ -276,6 +278,15 @@ def test_local_symlinks_cannot_escape(tmp_path):
         list(store.list("link/"))
     assert list(store.list()) == []  # the walk does not follow the link either
     assert list(outside.iterdir()) == [outside / "secret"]
+    (tmp_path / "store" / "a" / "b").mkdir(parents=True)  # a link deeper down is found too
+    (tmp_path / "store" / "a" / "b" / "deep").symlink_to(outside)
+    with pytest.raises(StoreURIError, match="^'a/b/deep/x' resolves outside the store"):
+        store.put_bytes("a/b/deep/x", b"escape", durable=False)
+    (tmp_path / "store" / "a" / "inner").symlink_to(tmp_path / "store" / "a" / "b")  # a link inside is fine
+    store.put_bytes("a/inner/x", b"in")
+    assert store.get_bytes("a/b/x") == b"in"
+    (tmp_path / "linked").symlink_to(tmp_path / "store")  # and so is a root that is a link
+    assert open_store(str(tmp_path / "linked")).get_bytes("a/inner/x") == b"in"
 
 
 @pytest.mark.parametrize(

@@ -150,7 +150,13 @@ class S3Store(ObjectStore):
     # --- writing ---------------------------------------------------------------------------------------------
 
     def put_bytes(
-        self, key: str, data: bytes, *, content_type: str | None = None, if_absent: bool = False
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        if_absent: bool = False,
+        durable: bool = True,  # an acknowledged PUT is durable: nothing to skip
     ) -> PutResult:
         digest = hashlib.sha256(data).hexdigest()
         args = {"Bucket": self.bucket, "Key": self._full(key), "Body": data, "Metadata": {"sha256": digest}}

@@ -3,7 +3,9 @@
 A request is checked in this order, each refusal in the one error body: the token (401), its rate limit (429), the
 body's size (413), its type (415), the briefs (422, every problem with its path), the cues they expand to against
 the token's ``max_batch_cues`` (413), the ``Idempotency-Key`` (409 when it came with another body). Then the request
-is written to the store and only then answered 202: an accepted batch is never only in memory.
+is written to the store and only then answered 202: an accepted batch is never only in memory (one durable write,
+``request.json``, which holds the caller and the cues; the status is answered from it until the runner takes the
+batch: ``batch_records``).
 
 Decisions where the contract is silent: the same briefs are the same batch whoever sends them (the batch id is
 their cues' hash); each caller sees the batches it sent (``GET /v1/batches``), and another caller's batch id answers
@@ -23,11 +25,14 @@ from fastapi.responses import JSONResponse
 from cues.schemas.api_batch import BatchRequest, BatchStatus
 from cues.schemas.api_tokens import ApiToken
 from cues.services.api.batch_records import (
+    batch_cues,
     batches_of,
     claim_idempotency_key,
+    current_status,
+    initial_status,
+    is_callers,
     mark_caller,
     now_iso,
-    read_request,
     read_status,
     record_request,
     write_status,
@@ -35,7 +40,7 @@ from cues.services.api.batch_records import (
 from cues.services.api.errors import ApiError
 from cues.services.api.intake import read_request as read_body
 from cues.services.api.limits import limited_caller
-from cues.services.api.runner import initial_status
+from cues.services.api.server_timing import ServerTiming
 
 router = APIRouter(prefix="/v1", tags=["batches"])
 
@@ -50,6 +55,7 @@ async def submit_batch(request: Request, token: ApiToken = Depends(limited_calle
     """Accept a batch of briefs (YAML brief file, or JSON ``{"briefs": [...], "webhook_url": ...}``): 202 with the
     batch id, its status URL (also in ``Location``) and its cues."""
     body = await _capped_body(request, request.app.state.settings.max_body_bytes)
+    request.state.timing = ServerTiming()
     status = await run_in_threadpool(_accept, request, token, body)
     answer = {"batch_id": status.batch_id, "status_url": _status_url(status.batch_id), "state": status.state,
               "cues": [cue.model_dump(mode="json") for cue in status.cues]}
@@ -78,7 +84,8 @@ def get_batch(batch_id: str, request: Request, token: ApiToken = Depends(limited
 def _accept(request: Request, token: ApiToken, body: bytes) -> BatchStatus:
     app = request.app
     store, runner = app.state.store, app.state.runner
-    headers = request.headers
+    headers, timing = request.headers, request.state.timing
+    timing.lap("wait")  # for a thread of the pool
     intake = read_body(body, headers.get("content-type", ""), headers.get(WEBHOOK_HEADER), store)
     if intake.webhook_url and app.state.runner.announces is False:
         raise ApiError(422, "invalid_request", "this service sends no webhooks (it was started without "
@@ -87,6 +94,7 @@ def _accept(request: Request, token: ApiToken, body: bytes) -> BatchStatus:
         raise ApiError(413, "batch_too_large", f"the briefs expand to {len(intake.cues)} cues; token {token.name!r} "
                        f"may submit at most {token.max_batch_cues} per batch: split them")
     batch_id = intake.batch_id
+    timing.lap("check")
     key = headers.get(IDEMPOTENCY_HEADER)
     if key is not None:
         if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
@@ -97,15 +105,19 @@ def _accept(request: Request, token: ApiToken, body: bytes) -> BatchStatus:
                            "use a new key for new briefs")
         batch_id = mapped
     accepted = BatchRequest(batch_id=batch_id, caller=token.name, created=now_iso(), briefs=intake.text,
-                            source="request", webhook_url=intake.webhook_url)
-    accepted = record_request(store, accepted)  # before the 202: a restarted service finds it
+                            source="request", webhook_url=intake.webhook_url, cues=batch_cues(intake.cues))
+    # The mark first: the request's fsync below then commits its name too on a journaling file system.
     mark_caller(store, token.name, batch_id)
+    accepted = record_request(store, accepted)  # the one durable write before the 202: a restarted service finds it
     status = read_status(store, batch_id)
-    if status is None or status.state in ("partial", "failed"):
-        status = _again(status) if status else initial_status(accepted, intake.cues)
+    if status is None:  # not taken by the runner yet: answered from the request until it is
+        status = initial_status(accepted)
+    elif status.state in ("partial", "failed"):
+        status = _again(status)
         write_status(store, status)
     if not status.finished:
         runner.submit(batch_id)
+    timing.lap("store")
     return status
 
 
@@ -117,16 +129,11 @@ def _again(status: BatchStatus) -> BatchStatus:
 
 
 def _status_of(store, batch_id: str) -> BatchStatus | None:
-    if not BATCH_ID.match(batch_id):
-        return None
-    status = read_status(store, batch_id)
-    if status is None and store.exists(f"api/batches/{batch_id}/request.json"):
-        return initial_status(read_request(store, batch_id), [])  # accepted, its status not written yet
-    return status
+    return current_status(store, batch_id) if BATCH_ID.match(batch_id) else None
 
 
 def _is_callers(store, caller: str, batch_id: str) -> bool:
-    return bool(BATCH_ID.match(batch_id)) and store.exists(f"api/callers/{caller}/{batch_id}")
+    return bool(BATCH_ID.match(batch_id)) and is_callers(store, caller, batch_id)
 
 
 def _status_url(batch_id: str) -> str:

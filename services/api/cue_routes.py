@@ -28,7 +28,7 @@ from cues.pipelines.store.base import CHUNK
 from cues.schemas.api_tokens import ApiToken
 from cues.schemas.errors import InvalidRequest
 from cues.schemas.manifest import download_name
-from cues.services.api.batch_records import batches_of, read_request, read_status
+from cues.services.api.batch_records import batches_of, current_status, read_request
 from cues.services.api.errors import ApiError
 from cues.services.api.intake import entries_of
 from cues.services.api.limits import limited_caller
@@ -97,7 +97,7 @@ def _delivered(store: ObjectStore, cue_id: str) -> DeliveredCue:
 def _planned(store: ObjectStore, caller: str, cue_id: str) -> str:
     """The plan of ``cue_id`` from the caller's batch that has it, as ``cues plan`` makes it; 404 when none has."""
     for batch_id in batches_of(store, caller):
-        status = read_status(store, batch_id)
+        status = current_status(store, batch_id)
         if status is None or all(cue.cue_id != cue_id for cue in status.cues):
             continue
         _, specs = expand_briefs(entries_of(read_request(store, batch_id).briefs, store))

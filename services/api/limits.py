@@ -68,7 +68,8 @@ class RateLimits:
             )
 
 
-def limited_caller(request: Request, token: ApiToken = Depends(caller)) -> ApiToken:
-    """FastAPI dependency: :func:`~cues.services.api.auth.caller`, then one request from its rate limit."""
+async def limited_caller(request: Request, token: ApiToken = Depends(caller)) -> ApiToken:
+    """FastAPI dependency: :func:`~cues.services.api.auth.caller`, then one request from its rate limit (async
+    like it: the bucket's lock is held for microseconds)."""
     request.app.state.limits.check(token)
     return token

@@ -37,15 +37,18 @@ from cues.pipelines.generate.job import run as run_job
 from cues.pipelines.generate.warm_runtime import start_workers
 from cues.pipelines.ray_runtime import init_ray
 from cues.pipelines.store import ObjectStore
-from cues.schemas.api_batch import BatchRequest, BatchStatus, CueStatus
+from cues.schemas.api_batch import BatchRequest, BatchStatus
 from cues.schemas.batch import CueResult, CueSpec
 from cues.schemas.config import GenerateConfig, RayConfig
 from cues.schemas.errors import BatchNotRecorded, ScoringError, StoreError
 from cues.services.api.batch_records import (
     accepted_batches,
+    batch_cues,
+    initial_status,
     now_iso,
     read_request,
     read_status,
+    restore_caller_marks,
     write_status,
 )
 from cues.services.api.intake import entries_of
@@ -60,18 +63,6 @@ STAGES_EVERY_S = 0.25  # how often the warm workers are asked what they are maki
 
 def manifest_url(cue_id: str) -> str:
     return f"/v1/cues/{cue_id}"
-
-
-def initial_status(request: BatchRequest, cues: list[CueSpec]) -> BatchStatus:
-    """A batch just accepted: every cue queued."""
-    return BatchStatus(
-        batch_id=request.batch_id,
-        state="accepted",
-        created=request.created,
-        updated=request.created,
-        cues=tuple(CueStatus(cue_id=c.cue_id, brief_id=c.brief_id) for c in cues),
-        webhook={"url": request.webhook_url} if request.webhook_url else None,
-    )
 
 
 class BatchRunner:
@@ -114,15 +105,19 @@ class BatchRunner:
         return True
 
     def pending(self) -> tuple[list[str], list[tuple[BatchRequest, BatchStatus]]]:
-        """Accepted batches without a finished status, oldest first; and finished ones whose webhook is pending."""
-        unfinished, unannounced = [], []
+        """Accepted batches without a finished status, oldest first; and finished ones whose webhook is pending.
+        Their callers' marks, which a power cut may have lost, are made again on the way."""
+        unfinished, unannounced, requests = [], [], []
         for batch_id in accepted_batches(self.store):
             status = read_status(self.store, batch_id)
             request = read_request(self.store, batch_id)
+            requests.append(request)
             if status is None or not status.finished:
                 unfinished.append((request.created, batch_id))
             elif status.webhook is not None and status.webhook.state == "pending":
                 unannounced.append((request, status))
+        if restored := restore_caller_marks(self.store, requests):
+            log.warning("made %d caller mark(s) again from their batches' requests", restored)
         return [batch_id for _, batch_id in sorted(unfinished)], unannounced
 
     # --- the thread ----------------------------------------------------------------------------------------------
@@ -155,7 +150,9 @@ class BatchRunner:
         request = read_request(self.store, batch_id)
         entries = entries_of(request.briefs, self.store)
         _, cues = expand_briefs(entries)
-        tracker = StatusTracker(self.store, read_status(self.store, batch_id) or initial_status(request, cues))
+        if not request.cues:  # a request stored before requests held their cues
+            request = request.model_copy(update={"cues": batch_cues(cues)})
+        tracker = StatusTracker(self.store, read_status(self.store, batch_id) or initial_status(request))
         delay, reason = self.settings.retry_delay_s, None
         for attempt in range(1, self.settings.batch_attempts + 1):
             tracker.update(state="running")

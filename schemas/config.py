@@ -88,13 +88,6 @@ class RenderConfig(BaseModel):
         description="Each stem through its channel strip (EQ, compressor, seating) and reverb send "
         "(schemas/stem_mix.yaml); off: the synth's stems as rendered (benchmarks).",
     )
-    threads: int = Field(
-        2,
-        ge=1,
-        le=16,
-        description="Threads of one render: the stems' synth passes and strips, their section levels and the "
-        "files' encoding run this many at a time. The files are the same with any number (not in the render key).",
-    )
 
 
 class GenerateConfig(BaseModel):

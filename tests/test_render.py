@@ -140,7 +140,7 @@ def test_a_render_gives_the_same_files_on_one_thread_and_on_two(soundfont, endin
     asked = replace(asked, sections=((0.0, 6.0), (6.0, 12.0)))
     found = []
     for threads in (1, 2, 2):
-        with CueRenderer(RenderConfig(soundfont=str(soundfont.path), threads=threads)) as renderer:
+        with CueRenderer(RenderConfig(soundfont=str(soundfont.path)), threads=threads) as renderer:
             audio = renderer.render(asked)
             found.append(({name: audio.files[name] for name in audio.paths}, audio.file_info, audio.summary))
             audio.close()

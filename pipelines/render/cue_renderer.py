@@ -83,13 +83,15 @@ class MasteredCue:
 class CueRenderer:
     """Renders cues; holds the soundfont and loaded synths. Close it when done (or use ``with``)."""
 
-    def __init__(self, config: RenderConfig | None = None, palettes: Palettes | None = None):
-        """``palettes``: where a mood's own soundfont is looked up (default ``schemas/palettes.yaml``)."""
+    def __init__(self, config: RenderConfig | None = None, palettes: Palettes | None = None, threads: int = 2):
+        """``palettes``: where a mood's own soundfont is looked up (default ``schemas/palettes.yaml``); ``threads``:
+        how many pieces of a render run at once (``render_threads.py``: 2 for a render with the machine's two
+        cores to itself, 1 in a pool of workers that share them). The files are the same with any number."""
         self.config = config or RenderConfig()
         self.soundfont: Soundfont = find_soundfont(self.config.soundfont)
         self.palette_soundfonts: dict[str, Soundfont] = palette_soundfonts(palettes)  # mood → its own
         self._synths: dict[tuple[str, int], BusSynth] = {}
-        self._threads = RenderThreads(self.config.threads)
+        self._threads = RenderThreads(threads)
         # called with a stage's name as it starts ("synth", "mix", …, "encode stems/bass.wav"): how
         # ``bench/memory.py`` attributes the peak memory to stages. None in a worker.
         self.observe: Callable[[str], None] | None = None
@@ -117,7 +119,7 @@ class CueRenderer:
         return {
             "renderer": RENDERER_VERSION,
             "soundfont": self.soundfont_of(mood).sha256,
-            "settings": self.config.model_dump(mode="json", exclude={"soundfont", "threads"}),
+            "settings": self.config.model_dump(mode="json", exclude={"soundfont"}),
             "mix": stem_mix().model_dump(mode="json") if self.config.mix else None,  # schemas/stem_mix.yaml
         }
 

@@ -46,7 +46,12 @@ _CHANNEL_TYPE = {False: 0, True: 1}  # CHANNEL_TYPE_MELODIC, CHANNEL_TYPE_DRUM
 
 @functools.lru_cache(maxsize=1)
 def _library():
-    """FluidSynth's C library with the signatures we call (checked once, with a clear error)."""
+    """FluidSynth's C library with the signatures we call (checked once, with a clear error): the library whose
+    calls keep the GIL, and ``fluid_synth_process`` releasing it.
+
+    Every call but ``fluid_synth_process`` takes microseconds, so it keeps the GIL (a ``ctypes.PyDLL`` handle): a
+    call that released it would then wait to take it back from a thread working in Python, up to the interpreter's
+    5 ms switch interval, at each of a cue's thousands of events."""
     try:
         # pyfluidsynth prints where it found the library when CI is set in the environment; our stdout carries
         # tables and JSON, so that line is swallowed.
@@ -56,7 +61,7 @@ def _library():
         raise RenderError(
             f"FluidSynth is not available ({err}); install it with `sudo apt-get install fluidsynth libfluidsynth3`"
         ) from err
-    lib = fluidsynth._fl
+    lib = ctypes.PyDLL(fluidsynth._fl._name)  # the library pyfluidsynth loaded; calls through it keep the GIL
     vp, i = ctypes.c_void_p, ctypes.c_int
     signatures = {
         "fluid_synth_process": [vp, i, i, vp, i, vp],
@@ -89,7 +94,9 @@ def _library():
     # (level 2); errors still print.
     lib.fluid_set_log_function.argtypes = [i, vp, vp]
     lib.fluid_set_log_function(2, None, None)
-    return fluidsynth, lib
+    process = ctypes.CDLL(fluidsynth._fl._name).fluid_synth_process  # releases the GIL while it synthesises
+    process.argtypes, process.restype = signatures["fluid_synth_process"], i
+    return fluidsynth, lib, process
 
 
 @dataclass(frozen=True)
@@ -127,7 +134,7 @@ class BusSynth:
     def __init__(self, soundfont: Soundfont, sample_rate: int, buses: int, config: SynthConfig):
         if not 1 <= buses <= MAX_STEMS:
             raise RenderError(f"a synth has 1 to {MAX_STEMS} buses, not {buses}")
-        fluidsynth, self._lib = _library()
+        fluidsynth, self._lib, self._process = _library()
         self.soundfont = soundfont
         self.sample_rate = sample_rate
         self.buses = buses
@@ -210,7 +217,7 @@ class BusSynth:
                 length = min(MAX_CHUNK, stop - start)
                 offset = np.uint64(start * 4)  # float32 bytes
                 out, fx = base + offset, fx_base + offset
-                if lib.fluid_synth_process(synth, length, n_fx, fx.ctypes.data, n_out, out.ctypes.data) != 0:
+                if self._process(synth, length, n_fx, fx.ctypes.data, n_out, out.ctypes.data) != 0:
                     raise RenderError("fluid_synth_process failed")
                 start += length
             if start - released >= RELEASE_SAMPLES:

@@ -52,7 +52,6 @@ class _Files:
     numbers: dict
     wav: Path | None
     flac: Path | None
-    mp3: Path | None
 
 
 @dataclass
@@ -129,13 +128,11 @@ def encode(
         extra: dict,
         measured: tuple[float, float] | None = None,
         pcm_sum: PcmSum | None = None,
-        preview: bool = False,
     ) -> _Files:
         """Write ``name``'s files; ``measured``: its (loudness, true peak dBTP) when known, else it is measured
         as it is written (and said silent or not). Touches nothing another file's writing does (a thread each)."""
         wav = scratch.path(f"{name}.wav") if AudioFormat.wav in formats else None
         flac = scratch.path(f"{name}.flac") if AudioFormat.flac in formats else None
-        mp3 = scratch.path("preview.mp3") if preview and AudioFormat.mp3 in formats else None
         stage(f"encode {name}")
         meter = StreamMeter(rate, audio.shape[0], loop, abs_peak(audio)) if measured is None else None
         loudness, peak = measured or (None, None)
@@ -148,16 +145,22 @@ def encode(
             flac=flac,
             bext=_bext(request, _description(request, name), loudness, peak, rate, bits),
             markers=marker_bytes,
-            mp3=mp3,
-            mp3_kbps=mp3_kbps,
-            id3=request.id3,
             pcm_sum=pcm_sum,
             meter=meter,
         )
         if meter is not None:
             loudness, peak = meter.loudness(), db(meter.true_peak())
             extra = {"silent": db(meter.sample_peak) < SILENT_STEM_DBFS} | extra
-        return _Files(name, _file_numbers(written, rate, loudness, peak) | extra, wav, flac, mp3)
+        return _Files(name, _file_numbers(written, rate, loudness, peak) | extra, wav, flac)
+
+    def preview() -> Path:
+        """The mix's MP3 preview, a piece of its own (LAME is the longest part of the mix's files): the mix
+        quantised at 16 bits with the mix's seed, which is the 16-bit WAV's own PCM and the dither a 24-bit mix's
+        preview always had."""
+        stage("encode preview.mp3")
+        mp3 = scratch.path("preview.mp3")
+        write_files(mastered.mix, rate, 16, request.seed, mp3=mp3, mp3_kbps=mp3_kbps, id3=request.id3)
+        return mp3
 
     def record(files: _Files) -> None:
         """``files`` into the paths and numbers handed back, in the order the files are listed."""
@@ -167,16 +170,15 @@ def encode(
         if files.flac is not None:
             paths[f"{files.name}.flac"] = files.flac
             info[f"{files.name}.flac"] = files.numbers
-        if files.mp3 is not None:
-            paths["preview.mp3"] = files.mp3
-            info["preview.mp3"] = {"bitrate_kbps": mp3_kbps, "sample_rate": rate, "preview": True}
 
-    # every file is its own piece of work (``run``: side by side); the mix first, as the longest (it has the MP3)
+    # every file is its own piece of work (``run``: side by side), the longest first: the MP3 preview, the mix
     stem_sum = PcmSum(scratch.array(mastered.premix.shape, np.int32)) if delivery.stems and stems else None
     layer_sum = PcmSum(scratch.array(mastered.premix.shape, np.int32)) if layers is not None else None
     measured = (mastered.loudness_lufs, mastered.true_peak_dbtp)
     limited = {"limited": mastered.limiter.engaged}
-    work = [functools.partial(deliver, "mix", mastered.mix, request.seed, limited, measured, preview=True)]
+    previewed = AudioFormat.mp3 in formats
+    work = [preview] if previewed else []
+    work += [functools.partial(deliver, "mix", mastered.mix, request.seed, limited, measured)]
     if delivery.stems:
         seeds = [request.seed + 1 + i for i in range(len(stems))]
         work += [
@@ -188,7 +190,8 @@ def encode(
             functools.partial(deliver, f"layers/{name}", layers.audio[i], request.seed + 101 + i, {}, None, layer_sum)
             for i, name in enumerate(layers.names)
         ]
-    mix_files, *rest = run(lambda piece: piece(), work)
+    done = run(lambda piece: piece(), work)
+    mp3, (mix_files, *rest) = (done[0], done[1:]) if previewed else (None, done)
     stem_files = rest[: len(stems)] if delivery.stems else []
     layer_files = rest[len(stem_files) :]
 
@@ -213,6 +216,9 @@ def encode(
         residual = _residual(stem_sum.array, bits, mastered.stem_trim_db, mastered.premix)
         mix_files.numbers["stems_sum_residual_dbfs"] = _rounded(db(residual)) if residual > 0 else None
     record(mix_files)
+    if mp3 is not None:
+        paths["preview.mp3"] = mp3
+        info["preview.mp3"] = {"bitrate_kbps": mp3_kbps, "sample_rate": rate, "preview": True}
     summary = {
         "sample_rate": rate,
         "bit_depth": bits,
@@ -289,7 +295,7 @@ def encode_alternates(
         numbers = _file_numbers(written, rate, meter.loudness(), db(meter.true_peak())) | {
             "limited": alt.limiter.engaged
         }
-        return _Files(name, numbers, wav, flac, None)
+        return _Files(name, numbers, wav, flac)
 
     sounding = [index for index, alt in enumerate(alternates) if alt.audio is not None]
     for files in run(deliver, sounding):

@@ -291,8 +291,8 @@ class WorkerPool:
 
 def render_threads(cpus: float) -> int:
     """Threads of a worker's render (``CueRenderer``): one per whole CPU it asks Ray for, at least one. A pool's
-    workers share the cores (0.5 CPU each by default), and a second thread per render there only waits for them
-    (bench/README.md, render-6: on a busy machine two threads made a render slower, not faster)."""
+    workers share the cores (0.5 CPU each by default): a second thread per render would have no core of its own,
+    and only the pool's throughput counts there (bench/README.md, render-6)."""
     return max(1, math.floor(cpus))
 
 

@@ -32,7 +32,6 @@ from cues.schemas.batch import CueResult, CueSpec
 from cues.schemas.config import RenderConfig
 
 IN_PROCESS = "this process (no Ray)"  # what a batch record's ``runtime`` says for this path
-IN_PROCESS_RENDER_THREADS = 2  # one cue at a time, with the machine to itself: its render on both cores
 
 
 def fits_in_process(cues: list[CueSpec], max_s: float) -> bool:
@@ -48,7 +47,7 @@ class InProcessPool:
 
     def __init__(self, store_uri: str, models_uri: str | None, render: RenderConfig):
         self._store_uri = store_uri
-        self._worker = CueWorker(models_uri, render, render_threads=IN_PROCESS_RENDER_THREADS)
+        self._worker = CueWorker(models_uri, render)
         self.finished: list[CueResult] = []  # the cues of the last deliver() done so far (also when stopped)
 
     def __enter__(self) -> InProcessPool:

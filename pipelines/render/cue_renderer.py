@@ -3,7 +3,8 @@ reverb send, ``stem_mix.py``), balanced (the lead on top, ``balance.py``), endin
 
 :class:`CueRenderer` is what a worker keeps: the soundfonts found once (the renderer's and those the palettes name),
 one loaded synth per (soundfont, sample rate), reused for every cue, and the render's threads
-(``render_threads.py``): the stems' synth passes and strips, their section levels and the files run two at a time.
+(``render_threads.py``): the stems' synth passes and strips, their section levels and the files are independent
+pieces, run side by side when it is given two threads.
 Since ``render-6`` a stem is rendered alone (a fresh FluidSynth synth playing only its channels, borrowing the
 loaded soundfont) rather than on its bus of one pass over every stem: the stems are independent pieces of work,
 and the longest of them, not all of them, is the synth's part of the render's wall time. The mix is their sum, as
@@ -83,10 +84,11 @@ class MasteredCue:
 class CueRenderer:
     """Renders cues; holds the soundfont and loaded synths. Close it when done (or use ``with``)."""
 
-    def __init__(self, config: RenderConfig | None = None, palettes: Palettes | None = None, threads: int = 2):
+    def __init__(self, config: RenderConfig | None = None, palettes: Palettes | None = None, threads: int = 1):
         """``palettes``: where a mood's own soundfont is looked up (default ``schemas/palettes.yaml``); ``threads``:
-        how many pieces of a render run at once (``render_threads.py``: 2 for a render with the machine's two
-        cores to itself, 1 in a pool of workers that share them). The files are the same with any number."""
+        how many pieces of a render run at once (``render_threads.py``). One by default: on the shared 2-core
+        machine two threads were slower at every load measured (bench/README.md, render-6); two are for a render
+        with both cores free. The files are the same with any number."""
         self.config = config or RenderConfig()
         self.soundfont: Soundfont = find_soundfont(self.config.soundfont)
         self.palette_soundfonts: dict[str, Soundfont] = palette_soundfonts(palettes)  # mood → its own

@@ -1,6 +1,5 @@
 """The threads of one render: the independent pieces of a cue's audio work (each stem's synth pass and channel
-strip, each stem's section levels, each file's measuring and writing) run side by side, two at a time where a
-render has the machine to itself.
+strip, each stem's section levels, each file's measuring and writing) run side by side on a render's threads.
 
 Why threads and not the cue's stages in a row (issue 17): our render's floor was one FluidSynth pass over every
 stem, as long as the ``fluidsynth`` command's whole render, with the mix, balance, mastering and the files after it.

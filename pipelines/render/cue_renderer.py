@@ -7,8 +7,8 @@ one loaded synth per (soundfont, sample rate), reused for every cue, and the ren
 pieces, run side by side when it is given two threads.
 Since ``render-6`` a stem is rendered alone (a fresh FluidSynth synth playing only its channels, borrowing the
 loaded soundfont) rather than on its bus of one pass over every stem: the stems are independent pieces of work,
-and the longest of them, not all of them, is the synth's part of the render's wall time. The mix is their sum, as
-before. :meth:`CueRenderer.render` is
+so on two threads the longest of them, not all of them, is the synth's part of the render's wall time. The mix is
+their sum, as before. :meth:`CueRenderer.render` is
 the whole audio stage of one cue and returns the paths of finished files in the render's scratch folder with the
 numbers the manifest records; storing them (and then closing what it returns, which deletes the folder) is the
 caller's business.

@@ -33,7 +33,7 @@ RENDERER_VERSION = "render-6"  # bump when the same MIDI, soundfont and settings
 # render-4: every whole-signal pass in blocks (scratch.py): the loudness meter's per-step sums and the balance's
 # section energies add in another order (1 ulp of float32), so gains, and a few samples' last bit, moved
 # render-5: one shared reverb whose return is shared out among the stems (room.py) instead of a copy per stem
-# render-6: each stem rendered by a FluidSynth synth of its own (two at a time, render_threads.py) instead of one
+# render-6: each stem rendered by a FluidSynth synth of its own (pieces for render_threads.py) instead of one
 # pass with a bus per stem: a stem alone differs from the same stem in the shared pass by -39 to -104 dB of its
 # energy, in 0-5 % of its 10 ms windows (FluidSynth's voices depend on the other channels' notes)
 SILENT_STEM_DBFS = -120.0  # a stem whose peak stays below this is reported silent

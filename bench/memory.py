@@ -76,7 +76,7 @@ def child(request_file: Path, out: Path) -> None:
     request = pickle.loads(request_file.read_bytes())
     before = rss_mb()
     renderer = CueRenderer()
-    renderer.synth(request.delivery.sample_rate, len(request.stems))
+    renderer.synth(request.delivery.sample_rate)
     loaded = rss_mb()
     peaks = StagePeaks()
     renderer.observe = peaks

@@ -179,7 +179,7 @@ def child(name: str, work: Path) -> None:
     renderer = CueRenderer(RenderConfig(soundfont=str(SOUNDFONTS[name])))
     first = requests[0][1]
     clock = time.perf_counter()
-    renderer.synth(first.delivery.sample_rate, len(first.stems))
+    renderer.synth(first.delivery.sample_rate)
     load_s = time.perf_counter() - clock
     loaded = rss_mb()
     cues = []

@@ -132,6 +132,22 @@ def test_rendering_twice_with_a_reused_synth_gives_identical_files(renderer):
         assert first.files[name] == second.files[name], name  # byte for byte: no clock in any file
 
 
+@pytest.mark.parametrize("ending", [Ending.ring_out, Ending.loop])
+def test_a_render_gives_the_same_files_on_one_thread_and_on_two(soundfont, ending):
+    # render_threads.py: the stems' synth passes and strips, their section levels and the files run side by side,
+    # two synths borrowing one soundfont at once; nothing may depend on which piece finishes first.
+    asked = request(ending, Delivery(loudness=-16.0, formats=("wav", "flac", "mp3")), lead="melody", bars=6)
+    asked = replace(asked, sections=((0.0, 6.0), (6.0, 12.0)))
+    found = []
+    for threads in (1, 2, 2):
+        with CueRenderer(RenderConfig(soundfont=str(soundfont.path)), threads=threads) as renderer:
+            audio = renderer.render(asked)
+            found.append(({name: audio.files[name] for name in audio.paths}, audio.file_info, audio.summary))
+            audio.close()
+    assert len(found[0][0]) == 2 * (len(STEMS) + 1) + 1 and found[0][2]["balance"]["sections"]
+    assert found[1] == found[0] and found[2] == found[0]
+
+
 def test_delivered_stem_files_sum_to_the_mix_before_the_limiter(renderer, tmp_path):
     audio = renderer.render(request(Ending.cut, Delivery(loudness=-23.0, formats=("wav",))))
     assert not audio.summary["limiter"]["engaged"]

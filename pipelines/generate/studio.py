@@ -37,11 +37,12 @@ class Studio:
     once; delivers cues into the store each request names. One cue is made at a time (one synth, one set of models);
     storing runs beside it."""
 
-    def __init__(self, models_uri: str | None, render: RenderConfig):
+    def __init__(self, models_uri: str | None, render: RenderConfig, render_threads: int = 1):
+        """``render_threads``: pieces of a render run at once (``CueRenderer``): the CPUs this worker has."""
         import torch
 
         torch.set_num_threads(1)  # batch-1 model steps: threads cost more than they give, and actors run side by side
-        self.renderer = CueRenderer(render)  # first: a missing soundfont fails fast
+        self.renderer = CueRenderer(render, threads=render_threads)  # first: a missing soundfont fails fast
         self.models = ComposerModels.load(models_uri)
         self._identity = WorkerIdentity(
             code=code_digest(),

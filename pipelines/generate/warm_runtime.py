@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from cues.pipelines.generate.worker_identity import WorkerIdentity, code_digest, mismatch
 from cues.pipelines.generate.worker_memory import WORKER_MEMORY, fit_memory
-from cues.pipelines.generate.workers import cue_worker_actor, fit_local, root_message
+from cues.pipelines.generate.workers import cue_worker_actor, fit_local, render_threads, root_message
 from cues.pipelines.ray_runtime import (
     LocalHead,
     describe,
@@ -109,10 +109,11 @@ def start_workers(config: RuntimeConfig, detached: bool = True) -> list:
     size, memory = fit_memory(size, WORKER_MEMORY.bytes_for_seconds(config.longest_cue_s), info["memory"])
     actor = cue_worker_actor(config.worker_cpus, memory, restarts=-1)
     lifetime = "detached" if detached else None
+    threads = render_threads(config.worker_cpus)
     handles = [
         actor.options(
             name=f"{WORKER_PREFIX}{index}", namespace=NAMESPACE, lifetime=lifetime, get_if_exists=True
-        ).remote(config.models, config.render, True)  # soundcheck: the first cue costs what the others do
+        ).remote(config.models, config.render, True, threads)  # soundcheck: the first cue costs what the others do
         for index in range(size)
     ]
     _wait_started(handles, config.start_timeout_s)

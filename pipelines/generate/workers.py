@@ -54,12 +54,12 @@ class CueWorker:
     into the store each call names, so that one warm worker serves any store; with ``soundcheck``, it makes one short
     cue in memory once loaded (``Studio.soundcheck``)."""
 
-    def __init__(self, models_uri: str | None, render: RenderConfig, soundcheck: bool = False):
+    def __init__(self, models_uri: str | None, render: RenderConfig, soundcheck: bool = False, render_threads: int = 1):
         # Here, not at the top: the driver that creates this actor (or finds a warm one) never loads torch, SciPy
         # or FluidSynth (5-6 s of imports on a busy 2-core machine); the worker process does, once.
         from cues.pipelines.generate.studio import Studio
 
-        self.studio = Studio(models_uri, render)
+        self.studio = Studio(models_uri, render, render_threads)
         if soundcheck:  # a warm worker, also when Ray restarts it: its first cue then costs what every other does
             self.studio.soundcheck()
 
@@ -110,7 +110,7 @@ class WorkerPool:
         retry_delays_s: tuple[float, ...] = STORE_RETRY_DELAYS_S,
     ):
         self._actor = cue_worker_actor(cpus, memory)
-        self._store_uri, self._args = store_uri, (models_uri, render)
+        self._store_uri, self._args = store_uri, (models_uri, render, False, render_threads(cpus))
         self._retry_delays_s = retry_delays_s
         self._warm = list(warm)
         self._cpus, self._start_timeout_s = cpus, start_timeout_s
@@ -293,6 +293,13 @@ class WorkerPool:
         if worker in self.workers:
             self.workers.remove(worker)
         self._idle = [w for w in self._idle if w is not worker]
+
+
+def render_threads(cpus: float) -> int:
+    """Threads of a worker's render (``CueRenderer``): one per whole CPU it asks Ray for, at least one. A pool's
+    workers share the cores (0.5 CPU each by default): a second thread per render would have no core of its own,
+    and only the pool's throughput counts there (bench/README.md, render-6)."""
+    return max(1, math.floor(cpus))
 
 
 def cue_worker_actor(cpus: float, memory: int, restarts: int = RESTARTS):

@@ -33,7 +33,7 @@ Decisions where the issue is silent:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +42,11 @@ from cues.pipelines.render.dynamics import LEVEL_FLOOR_LUFS, loudness_of
 from cues.pipelines.render.loudness import k_weighted_blocks
 from cues.pipelines.render.scratch import scale
 from cues.schemas.config import BalanceConfig
+
+
+def _in_order(work: Callable, items: list) -> list:
+    """Each item's work, one after the other (the default of :func:`section_levels`' ``run``)."""
+    return [work(item) for item in items]
 
 
 @dataclass(frozen=True)
@@ -66,24 +71,30 @@ class SectionBalance:
         }
 
 
-def section_levels(stems: np.ndarray, rate: int, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+def section_levels(
+    stems: np.ndarray, rate: int, spans: Sequence[tuple[int, int]], run: Callable[..., list] = _in_order
+) -> np.ndarray:
     """Level (LUFS, ungated K-weighted: ``dynamics.LevelMeter``'s) of every stem of ``stems`` (stems, channels,
     samples) in every span of samples ``[start, end)``: an array (stems, spans). Each span's energy is one dot
     product per channel of the weighted signal (a third of the meter's cumulative sums' time; float32 products
     summed by BLAS: 0.001 dB from float64). The weighting runs in blocks with its state carried, so no weighted
-    copy of a whole stem is held (``scratch.py``)."""
-    levels = np.empty((stems.shape[0], len(spans)))
-    for index, audio in enumerate(stems):
-        energies = np.zeros(len(spans))
-        for part, weighted in k_weighted_blocks(audio, rate):
-            for section, (start, end) in enumerate(spans):
-                first, last = max(start, part.start), min(end, part.stop)
-                if last > first:
-                    piece = weighted[:, first - part.start : last - part.start]
-                    energies[section] += sum(float(np.dot(channel, channel)) for channel in piece)
+    copy of a whole stem is held (``scratch.py``). ``run(work, items)`` measures the stems (``RenderThreads.map``:
+    side by side)."""
+    return np.array(run(lambda audio: _stem_levels(audio, rate, spans), list(stems))).reshape(len(stems), len(spans))
+
+
+def _stem_levels(audio: np.ndarray, rate: int, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+    """:func:`section_levels` of one stem (channels, samples)."""
+    levels, energies = np.empty(len(spans)), np.zeros(len(spans))
+    for part, weighted in k_weighted_blocks(audio, rate):
         for section, (start, end) in enumerate(spans):
-            end = min(end, audio.shape[-1])
-            levels[index, section] = loudness_of(energies[section] / (end - start)) if end > start else LEVEL_FLOOR_LUFS
+            first, last = max(start, part.start), min(end, part.stop)
+            if last > first:
+                piece = weighted[:, first - part.start : last - part.start]
+                energies[section] += sum(float(np.dot(channel, channel)) for channel in piece)
+    for section, (start, end) in enumerate(spans):
+        end = min(end, audio.shape[-1])
+        levels[section] = loudness_of(energies[section] / (end - start)) if end > start else LEVEL_FLOOR_LUFS
     return levels
 
 
@@ -194,12 +205,13 @@ def balance_stems(
     lead: int | None,
     lead_plays: Sequence[bool],
     config: BalanceConfig,
+    run: Callable[..., list] = _in_order,
 ) -> list[SectionBalance]:
     """Measure, decide and apply the rule (module docstring) to ``stems`` in place; the faders of each section
-    (empty when there is no lead, no accompaniment or no section)."""
+    (empty when there is no lead, no accompaniment or no section). ``run``: as :func:`section_levels`'."""
     if lead is None or stems.shape[0] < 2 or not spans:
         return []
-    levels = section_levels(stems, rate, spans)
+    levels = section_levels(stems, rate, spans, run)
     balances = section_faders(levels, lead, lead_plays, config)
     apply_faders(stems, rate, spans, lead, balances, config.ramp_s)
     return balances

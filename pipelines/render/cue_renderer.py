@@ -1,8 +1,14 @@
-"""A cue's MIDI → its delivered audio: stems and mix rendered in one synth pass, mixed (each stem's strip and
+"""A cue's MIDI → its delivered audio: each stem rendered by a synth of its own, mixed (each stem's strip and
 reverb send, ``stem_mix.py``), balanced (the lead on top, ``balance.py``), ending shaped, mastered, encoded.
 
-:class:`CueRenderer` is what a worker keeps: the soundfonts found once (the renderer's and those the palettes name)
-and one loaded synth per (soundfont, sample rate, bus count), reused for every cue. :meth:`CueRenderer.render` is
+:class:`CueRenderer` is what a worker keeps: the soundfonts found once (the renderer's and those the palettes name),
+one loaded synth per (soundfont, sample rate), reused for every cue, and the render's threads
+(``render_threads.py``): the stems' synth passes and strips, their section levels and the files are independent
+pieces, run side by side when it is given two threads.
+Since ``render-6`` a stem is rendered alone (a fresh FluidSynth synth playing only its channels, borrowing the
+loaded soundfont) rather than on its bus of one pass over every stem: the stems are independent pieces of work,
+so on two threads the longest of them, not all of them, is the synth's part of the render's wall time. The mix is
+their sum, as before. :meth:`CueRenderer.render` is
 the whole audio stage of one cue and returns the paths of finished files in the render's scratch folder with the
 numbers the manifest records; storing them (and then closing what it returns, which deletes the folder) is the
 caller's business.
@@ -34,9 +40,10 @@ from cues.pipelines.render.layers import LayerAudio, master_layers, sum_layers
 from cues.pipelines.render.loudness import SILENCE, gated_loudness, step_powers
 from cues.pipelines.render.master import Mastered, master
 from cues.pipelines.render.midi_events import MidiPerformance, StemRoute, note_spans, read_performance
+from cues.pipelines.render.render_threads import RenderThreads
 from cues.pipelines.render.scratch import Scratch, release, summed
 from cues.pipelines.render.soundfont import Soundfont, find_soundfont, palette_soundfonts
-from cues.pipelines.render.stem_mix import StemStrip, mix_stems
+from cues.pipelines.render.stem_mix import StemStrip, StripChannel, mix_stems, stem_treatments, strip
 from cues.pipelines.render.synth import BusSynth
 from cues.pipelines.render.waveform import waveform_peaks
 from cues.schemas.brief import Ending
@@ -77,12 +84,16 @@ class MasteredCue:
 class CueRenderer:
     """Renders cues; holds the soundfont and loaded synths. Close it when done (or use ``with``)."""
 
-    def __init__(self, config: RenderConfig | None = None, palettes: Palettes | None = None):
-        """``palettes``: where a mood's own soundfont is looked up (default ``schemas/palettes.yaml``)."""
+    def __init__(self, config: RenderConfig | None = None, palettes: Palettes | None = None, threads: int = 1):
+        """``palettes``: where a mood's own soundfont is looked up (default ``schemas/palettes.yaml``); ``threads``:
+        how many pieces of a render run at once (``render_threads.py``). One by default: on the shared 2-core
+        machine two threads were slower at every load measured (bench/README.md, render-6); two are for a render
+        with both cores free. The files are the same with any number."""
         self.config = config or RenderConfig()
         self.soundfont: Soundfont = find_soundfont(self.config.soundfont)
         self.palette_soundfonts: dict[str, Soundfont] = palette_soundfonts(palettes)  # mood → its own
-        self._synths: dict[tuple[str, int, int], BusSynth] = {}
+        self._synths: dict[tuple[str, int], BusSynth] = {}
+        self._threads = RenderThreads(threads)
         # called with a stage's name as it starts ("synth", "mix", …, "encode stems/bass.wav"): how
         # ``bench/memory.py`` attributes the peak memory to stages. None in a worker.
         self.observe: Callable[[str], None] | None = None
@@ -94,6 +105,7 @@ class CueRenderer:
         self.close()
 
     def close(self) -> None:
+        self._threads.close()
         for synth in self._synths.values():
             synth.close()
         self._synths.clear()
@@ -117,11 +129,13 @@ class CueRenderer:
         """The soundfont a cue of ``mood`` renders with: its palette's, else the renderer's."""
         return self.palette_soundfonts.get(mood or "", self.soundfont)
 
-    def synth(self, rate: int, buses: int, soundfont: Soundfont | None = None) -> BusSynth:
+    def synth(self, rate: int, soundfont: Soundfont | None = None) -> BusSynth:
+        """The loaded synth of ``soundfont`` (default the renderer's) at ``rate``: one bus, for one stem at a time
+        (several at once, from the render's threads)."""
         soundfont = soundfont or self.soundfont
-        key = (soundfont.sha256, rate, buses)
+        key = (soundfont.sha256, rate)
         if key not in self._synths:
-            self._synths[key] = BusSynth(soundfont, rate, buses, self.config.synth)
+            self._synths[key] = BusSynth(soundfont, rate, 1, self.config.synth)
         return self._synths[key]
 
     def master_cue(self, request: AudioRequest) -> MasteredCue:
@@ -148,21 +162,36 @@ class CueRenderer:
         max_tail = round(config.tail_max_s * rate)
         rings = request.ending in (Ending.ring_out, Ending.loop)
         soundfont = self.soundfont_of(request.mood)
-        synth = self.synth(rate, len(performance.stems), soundfont)
+        synth = self.synth(rate, soundfont)
         samples = length + (max_tail if rings else 0)
-        buses = scratch.array((synth.buses, 2, samples))
-        raw = synth.render(performance, samples, out=buses)
-        timings["synth_s"] = time.perf_counter() - clock
+        buses = scratch.array((len(performance.stems), 2, samples))
+        loop = request.ending == Ending.loop
+        names = [stem.name for stem in performance.stems]
+        treatments = stem_treatments(names, stem_mix(), request.lead) if config.mix else []
+
+        def play(index: int) -> StripChannel | None:
+            """Stem ``index`` rendered by itself into its bus, folded if a loop (a loop is mixed as the ring that
+            repeats: stem_mix.py), and through its channel strip when the mix is on."""
+            stem = buses[index : index + 1]
+            synth.render(performance.alone(index), samples, out=stem)
+            if loop:
+                stem = fold_loop(stem, length)
+            return strip(stem[0], rate, treatments[index][1], loop) if config.mix else None
+
+        # the stems side by side (render_threads.py), the longest first
+        order = sorted(range(len(names)), key=lambda index: -_sounding(performance, index, rate // 2))
+        played = dict(zip(order, self._threads.map(play, order), strict=True))
+        raw = buses[..., :length] if loop else buses
+        timings["synth_s"] = time.perf_counter() - clock  # with the stems' strips, which run as each stem is ready
 
         clock = time.perf_counter()
         self._stage("mix")
-        loop = request.ending == Ending.loop
-        names = [stem.name for stem in performance.stems]
-        if loop:  # a loop is mixed as the ring that repeats: folded first (stem_mix.py)
-            raw = fold_loop(raw, length)
         strips: list[StemStrip] = []
         if config.mix:
-            strips = mix_stems(raw, rate, names, stem_mix(), lead=request.lead, mood=request.mood, ring=loop)
+            channels = [played[index] for index in range(len(names))]
+            strips = mix_stems(
+                raw, rate, names, stem_mix(), lead=request.lead, mood=request.mood, ring=loop, channels=channels
+            )
         timings["mix_s"] = time.perf_counter() - clock
 
         # The balance comes after the mix: it levels what is delivered. Before it, the reverb sends and the
@@ -170,7 +199,7 @@ class CueRenderer:
         # accompaniment, outside the ±3 dB the rule guarantees.
         clock = time.perf_counter()
         self._stage("balance")
-        balance = _balance(raw, rate, request, performance, config)
+        balance = _balance(raw, rate, request, performance, config, self._threads.map)
         timings["balance_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -252,8 +281,9 @@ class CueRenderer:
         clock = time.perf_counter()
         scratch, kbps = cue.scratch, self.config.mp3_bitrate_kbps
         try:
-            audio = encode(request, mastered, cue.stems, cue.rate, kbps, cue.layers, scratch, self._stage)
-            encode_alternates(request, cue.alternates, cue.rate, audio, scratch, self._stage)
+            run = self._threads.map
+            audio = encode(request, mastered, cue.stems, cue.rate, kbps, cue.layers, scratch, self._stage, run)
+            encode_alternates(request, cue.alternates, cue.rate, audio, scratch, self._stage, run)
             waveform = waveform_peaks(mastered.mix, cue.rate)  # read in chunks; its pages released with the rest
             release(mastered.mix)
         except BaseException:
@@ -297,10 +327,29 @@ class CueRenderer:
         return audio
 
 
+def _sounding(performance: MidiPerformance, bus: int, release: int) -> int:
+    """Samples of voices sounding on ``bus`` (every channel of its stem), roughly: each note's length plus
+    ``release`` samples of its release; how long its synth pass takes. On a 60 s action cue the strings' many short
+    notes on two channels cost 0.96-1.13 CPU s, the melody's longer ones 0.28-0.31 s: by note length alone on one
+    channel the strings came fifth of six, and the stems' step took 1.6 s on two cores instead of 1.2."""
+    held: dict[tuple[int, int], list[int]] = {}
+    total = 0
+    for event in performance.events:
+        if performance.bus_of(event.channel) != bus:
+            continue
+        key = (event.channel, event.data1)
+        if event.kind == "note_on":
+            held.setdefault(key, []).append(event.sample)
+        elif event.kind == "note_off" and held.get(key):
+            total += event.sample - held[key].pop(0) + release
+    return total
+
+
 def _balance(
-    raw: np.ndarray, rate: int, request: AudioRequest, performance: MidiPerformance, config: RenderConfig
+    raw: np.ndarray, rate: int, request: AudioRequest, performance: MidiPerformance, config: RenderConfig, run
 ) -> list[SectionBalance]:
-    """Keep the request's lead on top of the other stems, section by section (``render/balance.py``), in place."""
+    """Keep the request's lead on top of the other stems, section by section (``render/balance.py``), in place;
+    ``run`` measures the stems (``RenderThreads.map``)."""
     names = [stem.name for stem in performance.stems]
     if request.lead not in names or not request.sections:
         return []
@@ -308,7 +357,7 @@ def _balance(
     spans = [(round(start * rate), round(end * rate)) for start, end in request.sections]
     notes = note_spans(performance, lead)
     plays = [any(on < end and off > start for on, off in notes) for start, end in spans]
-    return balance_stems(raw, rate, spans, lead, plays, config.balance)
+    return balance_stems(raw, rate, spans, lead, plays, config.balance, run)
 
 
 def _gathered(

@@ -7,6 +7,7 @@ the premix: the manifest's ``stems_sum_residual_dbfs`` and ``layers.sum_residual
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import numpy as np
 from cues.pipelines.render.alternates import MasteredAlternate
 from cues.pipelines.render.audio_files import BextInfo
 from cues.pipelines.render.audio_request import AudioRequest
-from cues.pipelines.render.file_writer import Written, write_files
+from cues.pipelines.render.file_writer import PcmSum, Written, write_files
 from cues.pipelines.render.layers import LayerAudio
 from cues.pipelines.render.loudness import StreamMeter, db
 from cues.pipelines.render.master import Mastered
@@ -26,13 +27,31 @@ from cues.pipelines.render.scratch import Scratch, abs_peak, blocks
 from cues.pipelines.render.wav_markers import CuePoint, WavMarkers, marker_chunks
 from cues.schemas.brief import AudioFormat, Ending
 
-RENDERER_VERSION = "render-5"  # bump when the same MIDI, soundfont and settings would give different files
+RENDERER_VERSION = "render-6"  # bump when the same MIDI, soundfont and settings would give different files
 # render-3: alternate mixes, the bext description and TimeReference, the MP3 preview's ID3 tags, a loop's WAVs
 # carrying smpl and cue chunks; the mix (stem_mix.py)
 # render-4: every whole-signal pass in blocks (scratch.py): the loudness meter's per-step sums and the balance's
 # section energies add in another order (1 ulp of float32), so gains, and a few samples' last bit, moved
 # render-5: one shared reverb whose return is shared out among the stems (room.py) instead of a copy per stem
+# render-6: each stem rendered by a FluidSynth synth of its own (pieces for render_threads.py) instead of one
+# pass with a bus per stem: a stem alone differs from the same stem in the shared pass by -39 to -104 dB of its
+# energy, in 0-5 % of its 10 ms windows (FluidSynth's voices depend on the other channels' notes)
 SILENT_STEM_DBFS = -120.0  # a stem whose peak stays below this is reported silent
+
+
+def _in_order(work: Callable, items: list) -> list:
+    """Each item's work, one after the other (the default ``run``)."""
+    return [work(item) for item in items]
+
+
+@dataclass(frozen=True)
+class _Files:
+    """The files written of one signal (None: a format not delivered) and their numbers for the manifest."""
+
+    name: str
+    numbers: dict
+    wav: Path | None
+    flac: Path | None
 
 
 @dataclass
@@ -87,9 +106,11 @@ def encode(
     layers: LayerAudio | None,
     scratch: Scratch,
     stage: Callable[[str], None] = lambda _: None,
+    run: Callable[..., list] = _in_order,
 ) -> RenderedAudio:
     """Measure and write every file of the cue into ``scratch`` (``file_writer.py``: in blocks, straight to
-    files), with each file's numbers and the render's summary."""
+    files), with each file's numbers and the render's summary. ``run(work, items)`` does the files' work
+    (``RenderThreads.map``: side by side); the files and numbers are the same however it is run."""
     delivery = request.delivery
     bits = delivery.bit_depth
     formats = set(delivery.formats)
@@ -106,14 +127,12 @@ def encode(
         seed: int,
         extra: dict,
         measured: tuple[float, float] | None = None,
-        pcm_sum: np.ndarray | None = None,
-        preview: bool = False,
-    ) -> dict:
+        pcm_sum: PcmSum | None = None,
+    ) -> _Files:
         """Write ``name``'s files; ``measured``: its (loudness, true peak dBTP) when known, else it is measured
-        as it is written (and said silent or not). Returns its numbers."""
+        as it is written (and said silent or not). Touches nothing another file's writing does (a thread each)."""
         wav = scratch.path(f"{name}.wav") if AudioFormat.wav in formats else None
         flac = scratch.path(f"{name}.flac") if AudioFormat.flac in formats else None
-        mp3 = scratch.path("preview.mp3") if preview and AudioFormat.mp3 in formats else None
         stage(f"encode {name}")
         meter = StreamMeter(rate, audio.shape[0], loop, abs_peak(audio)) if measured is None else None
         loudness, peak = measured or (None, None)
@@ -126,53 +145,80 @@ def encode(
             flac=flac,
             bext=_bext(request, _description(request, name), loudness, peak, rate, bits),
             markers=marker_bytes,
-            mp3=mp3,
-            mp3_kbps=mp3_kbps,
-            id3=request.id3,
             pcm_sum=pcm_sum,
             meter=meter,
         )
         if meter is not None:
             loudness, peak = meter.loudness(), db(meter.true_peak())
             extra = {"silent": db(meter.sample_peak) < SILENT_STEM_DBFS} | extra
-        numbers = _file_numbers(written, rate, loudness, peak) | extra
-        if wav is not None:
-            paths[f"{name}.wav"] = wav
-            info[f"{name}.wav"] = {**numbers, "loop": markers.loop} if markers else numbers
-        if flac is not None:
-            paths[f"{name}.flac"] = flac
-            info[f"{name}.flac"] = numbers
-        if mp3 is not None:
-            paths["preview.mp3"] = mp3
-            info["preview.mp3"] = {"bitrate_kbps": mp3_kbps, "sample_rate": rate, "preview": True}
-        return numbers
+        return _Files(name, _file_numbers(written, rate, loudness, peak) | extra, wav, flac)
+
+    def preview() -> Path:
+        """The mix's MP3 preview, a piece of its own (LAME is the longest part of the mix's files): the mix
+        quantised at 16 bits with the mix's seed, which is the 16-bit WAV's own PCM and the dither a 24-bit mix's
+        preview always had."""
+        stage("encode preview.mp3")
+        mp3 = scratch.path("preview.mp3")
+        write_files(mastered.mix, rate, 16, request.seed, mp3=mp3, mp3_kbps=mp3_kbps, id3=request.id3)
+        return mp3
+
+    def record(files: _Files) -> None:
+        """``files`` into the paths and numbers handed back, in the order the files are listed."""
+        if files.wav is not None:
+            paths[f"{files.name}.wav"] = files.wav
+            info[f"{files.name}.wav"] = {**files.numbers, "loop": markers.loop} if markers else files.numbers
+        if files.flac is not None:
+            paths[f"{files.name}.flac"] = files.flac
+            info[f"{files.name}.flac"] = files.numbers
+
+    # every file is its own piece of work (``run``: side by side), the longest first: the MP3 preview, the mix
+    stem_sum = PcmSum(scratch.array(mastered.premix.shape, np.int32)) if delivery.stems and stems else None
+    layer_sum = PcmSum(scratch.array(mastered.premix.shape, np.int32)) if layers is not None else None
+    measured = (mastered.loudness_lufs, mastered.true_peak_dbtp)
+    limited = {"limited": mastered.limiter.engaged}
+    previewed = AudioFormat.mp3 in formats
+    work = [preview] if previewed else []
+    work += [functools.partial(deliver, "mix", mastered.mix, request.seed, limited, measured)]
+    if delivery.stems:
+        seeds = [request.seed + 1 + i for i in range(len(stems))]
+        work += [
+            functools.partial(deliver, f"stems/{stem.name}", mastered.stems[i], seeds[i], {}, None, stem_sum)
+            for i, stem in enumerate(stems)
+        ]
+    if layers is not None:  # each with its own dither, as each stem has
+        work += [
+            functools.partial(deliver, f"layers/{name}", layers.audio[i], request.seed + 101 + i, {}, None, layer_sum)
+            for i, name in enumerate(layers.names)
+        ]
+    done = run(lambda piece: piece(), work)
+    mp3, (mix_files, *rest) = (done[0], done[1:]) if previewed else (None, done)
+    stem_files = rest[: len(stems)] if delivery.stems else []
+    layer_files = rest[len(stem_files) :]
 
     stem_report = {}
-    stem_sum = scratch.array(mastered.premix.shape, np.int32) if delivery.stems and stems else None
-    if delivery.stems:
-        for index, stem in enumerate(stems):
-            numbers = deliver(f"stems/{stem.name}", mastered.stems[index], request.seed + 1 + index, {}, None, stem_sum)
-            stem_report[stem.name] = {
-                "silent": numbers["silent"],
-                "midi_channel": stem.channel + 1,
-                "midi_channels": [c + 1 for c in stem.channels],
-                "groups": list(stem.groups or (stem.name,)),
-            }
+    for stem, files in zip(stems if delivery.stems else (), stem_files, strict=True):
+        record(files)
+        stem_report[stem.name] = {
+            "silent": files.numbers["silent"],
+            "midi_channel": stem.channel + 1,
+            "midi_channels": [c + 1 for c in stem.channels],
+            "groups": list(stem.groups or (stem.name,)),
+        }
     layer_report = None
     if layers is not None:
-        layer_sum = scratch.array(mastered.premix.shape, np.int32)
         layer_report = {"trim_db": round(layers.trim_db, 6), "by_layer": {}}
-        for index, (name, members) in enumerate(zip(layers.names, layers.stems, strict=True)):
-            # its own dither, as each stem has
-            numbers = deliver(f"layers/{name}", layers.audio[index], request.seed + 101 + index, {}, None, layer_sum)
-            layer_report["by_layer"][name] = {"stems": list(members), "silent": numbers["silent"]}
-        residual = _residual(layer_sum, bits, layers.trim_db, mastered.premix)
+        for name, members, files in zip(layers.names, layers.stems, layer_files, strict=True):
+            record(files)
+            layer_report["by_layer"][name] = {"stems": list(members), "silent": files.numbers["silent"]}
+        residual = _residual(layer_sum.array, bits, layers.trim_db, mastered.premix)
         layer_report["sum_residual_dbfs"] = _rounded(db(residual)) if residual > 0 else None
-    extra = {"limited": mastered.limiter.engaged}
     if stem_sum is not None:
-        residual = _residual(stem_sum, bits, mastered.stem_trim_db, mastered.premix)
-        extra["stems_sum_residual_dbfs"] = _rounded(db(residual)) if residual > 0 else None
-    deliver("mix", mastered.mix, request.seed, extra, (mastered.loudness_lufs, mastered.true_peak_dbtp), preview=True)
+        residual = _residual(stem_sum.array, bits, mastered.stem_trim_db, mastered.premix)
+        mix_files.numbers["stems_sum_residual_dbfs"] = _rounded(db(residual)) if residual > 0 else None
+    record(mix_files)
+    if mp3 is not None:
+        paths["preview.mp3"] = mp3
+        info["preview.mp3"] = {"bitrate_kbps": mp3_kbps, "sample_rate": rate, "preview": True}
     summary = {
         "sample_rate": rate,
         "bit_depth": bits,
@@ -220,13 +266,14 @@ def encode_alternates(
     audio: RenderedAudio,
     scratch: Scratch,
     stage: Callable[[str], None] = lambda _: None,
+    run: Callable[..., list] = _in_order,
 ) -> None:
     """``alternates/<name>.wav``/``.flac`` of every alternate that sounds, with their numbers, into ``audio``; the
-    manifest's ``audio.alternates`` for all of them."""
+    manifest's ``audio.alternates`` for all of them. ``run``: as :func:`encode`'s."""
     bits, formats = request.delivery.bit_depth, set(request.delivery.formats)
-    for index, alt in enumerate(alternates):
-        if alt.audio is None:
-            continue
+
+    def deliver(index: int) -> _Files:
+        alt = alternates[index]
         stage(f"encode alternates/{alt.name}")
         meter = StreamMeter(rate, alt.audio.shape[0], request.ending == Ending.loop, abs_peak(alt.audio))  # as written
         name = f"alternates/{alt.name}"
@@ -248,10 +295,14 @@ def encode_alternates(
         numbers = _file_numbers(written, rate, meter.loudness(), db(meter.true_peak())) | {
             "limited": alt.limiter.engaged
         }
-        for path, suffix in ((wav, "wav"), (flac, "flac")):
+        return _Files(name, numbers, wav, flac)
+
+    sounding = [index for index, alt in enumerate(alternates) if alt.audio is not None]
+    for files in run(deliver, sounding):
+        for path, suffix in ((files.wav, "wav"), (files.flac, "flac")):
             if path is not None:
-                audio.paths[f"{name}.{suffix}"] = path
-                audio.file_info[f"{name}.{suffix}"] = numbers
+                audio.paths[f"{files.name}.{suffix}"] = path
+                audio.file_info[f"{files.name}.{suffix}"] = files.numbers
     audio.summary["alternates"] = {alt.name: alt.as_record() for alt in alternates}
 
 

@@ -17,6 +17,7 @@ scratch folder (``scratch.py``), so no encoded file is ever held whole in memory
 from __future__ import annotations
 
 import struct
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -35,6 +36,21 @@ class Written:
     frames: int
     bits: int
     clipped: int
+
+
+class PcmSum:
+    """The integer samples of several files added up as each is written (``array``: channels, samples; int32), to
+    check them against the signal they must sum to. Files written in parallel threads add under a lock; integer
+    addition does not depend on their order."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+        self._lock = threading.Lock()
+
+    def add(self, part: slice, pcm: np.ndarray) -> None:
+        """Add ``pcm`` (samples, channels) int32 at the samples ``part``."""
+        with self._lock:
+            self.array[:, part] += pcm.T
 
 
 class Quantiser:
@@ -78,14 +94,14 @@ def write_files(
     mp3: Path | None = None,
     mp3_kbps: int = 192,
     id3: Id3Tags | None = None,
-    pcm_sum: np.ndarray | None = None,
+    pcm_sum: PcmSum | None = None,
     meter: StreamMeter | None = None,
 ) -> Written:
     """Write ``audio`` (2, samples) float as the files asked for, in one pass of blocks.
 
     ``markers``: RIFF chunks appended to the WAV (``wav_markers.marker_chunks``); ``mp3`` gets a 16-bit version
-    (this signal's own PCM at 16 bits, else dithered from ``seed`` as the preview always was); ``pcm_sum``
-    (channels, samples) int32, if given, has the integer samples added into it (full scale 2^(bits−1)); ``meter``,
+    (this signal's own PCM at 16 bits, else dithered from ``seed`` as the preview always was); ``pcm_sum``, if
+    given, has the integer samples added into it (full scale 2^(bits−1)); ``meter``,
     if given, measures the signal from the same blocks (``loudness.StreamMeter``), and the ``bext`` chunk then
     carries its loudness and true peak (the WAV's header is written last: its length does not depend on them)."""
     import soundfile
@@ -100,7 +116,7 @@ def write_files(
     try:
         if target is not None:
             target.write(wav_header(rate, audio.shape[0], bits, frames, bext, len(markers)))
-        for part in blocks(frames, *([audio] if pcm_sum is None else [audio, pcm_sum])):
+        for part in blocks(frames, *([audio] if pcm_sum is None else [audio, pcm_sum.array])):
             if meter is not None:
                 meter(audio[:, part])
             pcm = quantise(audio[:, part])
@@ -109,7 +125,7 @@ def write_files(
             if writer is not None:
                 writer.write(pcm << 8 if bits == 24 else pcm.astype(np.int16))  # libsndfile: 24 bits left-justified
             if pcm_sum is not None:  # integers: exact, and a third of a float64 sum's time
-                pcm_sum[:, part] += pcm.T
+                pcm_sum.add(part, pcm)
             if encoder is not None:
                 pcm16 = pcm if preview is None else preview(audio[:, part])
                 encoded.append(encoder.encode(pcm16.astype("<i2").tobytes()))

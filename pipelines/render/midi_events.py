@@ -12,7 +12,7 @@ source channel was 10, which keeps General MIDI's drum channel from sharing a bu
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import mido
 
@@ -72,6 +72,11 @@ class MidiPerformance:
     def bus_of(self, channel: int) -> int:
         """The bus (stem index) of a synth channel."""
         return channel % len(self.stems)
+
+    def alone(self, bus: int) -> MidiPerformance:
+        """The performance with only the events of stem ``bus`` (on their own channels): what a one-bus synth
+        plays to render that stem by itself."""
+        return replace(self, events=tuple(event for event in self.events if self.bus_of(event.channel) == bus))
 
 
 def read_performance(data: bytes, sample_rate: int, stems: tuple[StemRoute, ...] | None = None) -> MidiPerformance:

@@ -83,6 +83,11 @@ class StemStrip:
         }
 
 
+def stem_treatments(names: list[str], settings: StemMix, lead: str | None) -> list[tuple[str, StemTreatment]]:
+    """(treatment name, treatment) of each stem of ``names``; ``lead`` is the stem carrying the tune."""
+    return [settings.treatment(name, lead=name == lead) for name in names]
+
+
 def mix_stems(
     stems: np.ndarray,
     rate: int,
@@ -92,15 +97,19 @@ def mix_stems(
     lead: str | None = None,
     mood: str | None = None,
     ring: bool = False,
+    channels: list[StripChannel] | None = None,
 ) -> list[StemStrip]:
     """Run every stem of ``stems`` (stems, 2, samples; float32) through its strip, the sends through the room
     (``room.py``), and seat each stem, in place.
 
     ``names`` are the stems' names (their treatment), ``lead`` the one carrying the tune, ``mood`` picks the space;
-    ``ring``: the audio is a loop (processed as a ring). Returns what was done to each stem, in order."""
+    ``ring``: the audio is a loop (processed as a ring); ``channels``: every stem's :func:`strip` when they have
+    been run already (each as its stem was rendered: ``CueRenderer``), else they are run here. Returns what was done
+    to each stem, in order."""
     space = settings.space_for(mood)
-    treatments = [settings.treatment(name, lead=name == lead) for name in names]
-    channels = [_strip(stems[i], rate, treatment, ring) for i, (_, treatment) in enumerate(treatments)]
+    treatments = stem_treatments(names, settings, lead)
+    if channels is None:
+        channels = [strip(stems[i], rate, treatment, ring) for i, (_, treatment) in enumerate(treatments)]
     sending = [i for i, (_, t) in enumerate(treatments) if t.send_db is not None and channels[i].energies is not None]
     play_room(
         stems,
@@ -162,7 +171,7 @@ def placement(pan: float, width: float, sides: tuple[float, float] = (1.0, 1.0))
 
 
 @dataclass
-class _Channel:
+class StripChannel:
     """A stem after its strip: the make-up applied (linear), its sends' energies per share step at that level
     (None: a quiet stem, left as it was), and for a loop its last seconds as processed (the room's history)."""
 
@@ -171,19 +180,20 @@ class _Channel:
     history: np.ndarray | None = None
 
 
-def _strip(stem: np.ndarray, rate: int, treatment: StemTreatment, ring: bool) -> _Channel:
+def strip(stem: np.ndarray, rate: int, treatment: StemTreatment, ring: bool) -> StripChannel:
     """One stem (2, samples) through its EQ, compressor and placement, in place, in one pass of blocks, then its
-    make-up. The make-up restores the stem's RMS after EQ and compressor, measured on their output."""
+    make-up. The make-up restores the stem's RMS after EQ and compressor, measured on their output. It needs only
+    its own stem, so the stems' strips may run in parallel threads."""
     samples = stem.shape[-1]
     level, peak, sides = _level(stem)
     if level < QUIET_RMS or not samples:
-        return _Channel(1.0)
+        return StripChannel(1.0)
     chain = strip_plugins(treatment, 20 * np.log10(level))
     matrix = placement(treatment.pan, treatment.width, sides)
     quiet = np.float32(peak * RESTING)
     resting = False  # the last block's output had died away
 
-    def strip(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def process(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(the block after EQ and compressor, the block placed), streaming; a silent block after a block whose
         output had died away is passed over (silence out), not processed."""
         nonlocal resting
@@ -198,11 +208,11 @@ def _strip(stem: np.ndarray, rate: int, treatment: StemTreatment, ring: bool) ->
     if ring:  # the loop's end first: the compressor's state at the start, and the room's tail, are the end's
         pad = round(RING_PAD_S * rate)
         end = stem[:, -pad:] if samples >= pad else np.tile(stem, (1, -(-pad // samples)))[:, -pad:]
-        history = np.concatenate([strip(end[:, start : start + BLOCK])[1] for start in range(0, pad, BLOCK)], axis=1)
+        history = np.concatenate([process(end[:, start : start + BLOCK])[1] for start in range(0, pad, BLOCK)], axis=1)
     energy, energies = 0.0, []
     for part in blocks(samples, stem, size=BLOCK):
         block = stem[:, part]
-        dry, placed = strip(block)
+        dry, placed = process(block)
         energy += float(np.vdot(dry, dry))
         energies.append(step_energies(placed))
         block[:] = placed
@@ -211,7 +221,7 @@ def _strip(stem: np.ndarray, rate: int, treatment: StemTreatment, ring: bool) ->
     scale(stem, np.float32(makeup))
     if history is not None:
         history *= np.float32(makeup)
-    return _Channel(makeup, np.concatenate(energies) * makeup**2, history)
+    return StripChannel(makeup, np.concatenate(energies) * makeup**2, history)
 
 
 def seat(pan: float, sides: np.ndarray) -> np.ndarray:

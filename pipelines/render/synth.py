@@ -10,6 +10,13 @@ do not sum, because voices and effects interact).
 
 pyfluidsynth has no binding for ``fluid_synth_process``; it is called through ctypes here, together with the
 event functions (cheaper per call than pyfluidsynth's wrappers, which matters at thousands of events a cue).
+
+Renders may run in several threads at once (``CueRenderer`` renders each stem on a synth of its own, two at a
+time): each render has its own FluidSynth synth, but all of them borrow the one loaded soundfont, whose reference
+counts (the soundfont's and each sample's) are plain ints that FluidSynth 2.3 changes in its API calls (a program
+change, a note-on, the finished voices collected when the next call enters). So every API call of every render
+goes one at a time (a lock); ``fluid_synth_process``, the work, touches none of them and runs outside it (ctypes
+releases the GIL for it).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import ctypes
 import functools
 import io
 import logging
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +46,12 @@ _CHANNEL_TYPE = {False: 0, True: 1}  # CHANNEL_TYPE_MELODIC, CHANNEL_TYPE_DRUM
 
 @functools.lru_cache(maxsize=1)
 def _library():
-    """FluidSynth's C library with the signatures we call (checked once, with a clear error)."""
+    """FluidSynth's C library with the signatures we call (checked once, with a clear error): the library whose
+    calls keep the GIL, and ``fluid_synth_process`` releasing it.
+
+    Every call but ``fluid_synth_process`` takes microseconds, so it keeps the GIL (a ``ctypes.PyDLL`` handle): a
+    call that released it would then wait to take it back from a thread working in Python, up to the interpreter's
+    5 ms switch interval, at each of a cue's thousands of events."""
     try:
         # pyfluidsynth prints where it found the library when CI is set in the environment; our stdout carries
         # tables and JSON, so that line is swallowed.
@@ -48,7 +61,7 @@ def _library():
         raise RenderError(
             f"FluidSynth is not available ({err}); install it with `sudo apt-get install fluidsynth libfluidsynth3`"
         ) from err
-    lib = fluidsynth._fl
+    lib = ctypes.PyDLL(fluidsynth._fl._name)  # the library pyfluidsynth loaded; calls through it keep the GIL
     vp, i = ctypes.c_void_p, ctypes.c_int
     signatures = {
         "fluid_synth_process": [vp, i, i, vp, i, vp],
@@ -81,7 +94,9 @@ def _library():
     # (level 2); errors still print.
     lib.fluid_set_log_function.argtypes = [i, vp, vp]
     lib.fluid_set_log_function(2, None, None)
-    return fluidsynth, lib
+    process = ctypes.CDLL(fluidsynth._fl._name).fluid_synth_process  # releases the GIL while it synthesises
+    process.argtypes, process.restype = signatures["fluid_synth_process"], i
+    return fluidsynth, lib, process
 
 
 @dataclass(frozen=True)
@@ -113,12 +128,13 @@ class BusSynth:
     the same cue rendered differently the second time (measured: up to 0.33 of full scale). A fresh synth costs
     milliseconds; a fresh soundfont would cost the 0.3 s.
 
-    Not thread-safe; one per worker. Close it (or use it as a context manager) to free the soundfont."""
+    :meth:`render` may be called from several threads at once (module docstring). Close it (or use it as a context
+    manager) to free the soundfont, once no render runs."""
 
     def __init__(self, soundfont: Soundfont, sample_rate: int, buses: int, config: SynthConfig):
         if not 1 <= buses <= MAX_STEMS:
             raise RenderError(f"a synth has 1 to {MAX_STEMS} buses, not {buses}")
-        fluidsynth, self._lib = _library()
+        fluidsynth, self._lib, self._process = _library()
         self.soundfont = soundfont
         self.sample_rate = sample_rate
         self.buses = buses
@@ -139,6 +155,7 @@ class BusSynth:
             self.close()
             raise SoundfontMissing(f"FluidSynth could not load soundfont {str(soundfont.path)!r} (not a valid .sf2?)")
         self._sfont = self._lib.fluid_synth_get_sfont(self._synth.synth, 0)
+        self._api = threading.Lock()  # FluidSynth API calls of every render, one at a time (module docstring)
 
     def __enter__(self) -> BusSynth:
         return self
@@ -164,23 +181,26 @@ class BusSynth:
         if stems > MAX_STEMS:
             raise RenderError(f"{stems} stems; the synth has {MAX_STEMS} channels at most")
         lib = self._lib
-        synth = lib.new_fluid_synth(self._synth.settings)  # same settings as the loaded one
-        if not synth:
-            raise RenderError("FluidSynth could not create a synth")
-        try:
+        with self._api:
+            synth = lib.new_fluid_synth(self._synth.settings)  # same settings as the loaded one
+            if not synth:
+                raise RenderError("FluidSynth could not create a synth")
             lib.fluid_synth_add_sfont(synth, self._sfont)
             lib.fluid_synth_program_reset(synth)
+        try:
             return self._play(synth, performance, samples, out)
         finally:
-            lib.fluid_synth_remove_sfont(synth, self._sfont)  # borrowed: must not be freed with this synth
-            lib.delete_fluid_synth(synth)
+            with self._api:
+                lib.fluid_synth_remove_sfont(synth, self._sfont)  # borrowed: must not be freed with this synth
+                lib.delete_fluid_synth(synth)
 
     def _play(self, synth: int, performance: MidiPerformance, samples: int, out: np.ndarray | None) -> np.ndarray:
         lib, stems = self._lib, len(performance.stems)
-        for channel in range(MAX_STEMS):
-            drums = channel in performance.drum_channels
-            lib.fluid_synth_set_channel_type(synth, channel, _CHANNEL_TYPE[drums])
-            lib.fluid_synth_program_change(synth, channel, 0)  # the type change takes effect with a program change
+        with self._api:
+            for channel in range(MAX_STEMS):
+                drums = channel in performance.drum_channels
+                lib.fluid_synth_set_channel_type(synth, channel, _CHANNEL_TYPE[drums])
+                lib.fluid_synth_program_change(synth, channel, 0)  # a type change takes effect with a program change
 
         audio = np.zeros((self.buses, 2, samples), dtype=np.float32) if out is None else out
         if audio.shape != (self.buses, 2, samples) or audio.dtype != np.float32 or not audio.flags.c_contiguous:
@@ -197,23 +217,26 @@ class BusSynth:
                 length = min(MAX_CHUNK, stop - start)
                 offset = np.uint64(start * 4)  # float32 bytes
                 out, fx = base + offset, fx_base + offset
-                if lib.fluid_synth_process(synth, length, n_fx, fx.ctypes.data, n_out, out.ctypes.data) != 0:
+                if self._process(synth, length, n_fx, fx.ctypes.data, n_out, out.ctypes.data) != 0:
                     raise RenderError("fluid_synth_process failed")
                 start += length
             if start - released >= RELEASE_SAMPLES:
                 release(audio)
                 released = start
 
-        position = 0
-        for event in performance.events:
-            if event.sample >= samples:
-                break
-            if event.sample > position:
-                process(position, event.sample)
-                position = event.sample
-            dispatch = _DISPATCH[event.kind]
-            args = (event.data1, event.data2)[: dispatch.arity]
-            getattr(lib, dispatch.function)(synth, event.channel, *args)
+        position, events = 0, performance.events
+        index = 0
+        while index < len(events) and events[index].sample < samples:
+            if events[index].sample > position:
+                process(position, events[index].sample)
+                position = events[index].sample
+            with self._api:  # every event at this sample
+                while index < len(events) and events[index].sample == position:
+                    event = events[index]
+                    dispatch = _DISPATCH[event.kind]
+                    args = (event.data1, event.data2)[: dispatch.arity]
+                    getattr(lib, dispatch.function)(synth, event.channel, *args)
+                    index += 1
         process(position, samples)
         release(audio)
         return audio[: min(self.buses, max(stems, 1))]

@@ -33,6 +33,8 @@ from cues.schemas.errors import RenderError
 LOUDNESS_TOLERANCE_LU = 0.1  # ours; delivery specs allow ±0.5 (EBU R128 ±1)
 PEAK_MARGIN_DB = 0.05  # below the ceiling, so a meter with another oversampler still reads under ceiling + 0.1
 MAX_PASSES = 8
+GATE_STEPS = 4  # gain settled against the absolute gate at most this often (one or two steps in practice)
+GATE_TOLERANCE_LU = 1e-4
 # The gain search: each pass after the second moves the gain by the loudness still missing over the loudness the
 # last step gained per dB (a secant). Adding the missing loudness as gain (render-4) converged by (1 − slope) a pass:
 # where a dB of gain buys 0.3 LU, ten passes for 3 LU. The slope is kept between this and 1 (a limiter never gives
@@ -96,6 +98,14 @@ def master(
     if raw_loudness == SILENCE:
         raise RenderError("the cue renders as silence (no note sounded); nothing to master")
     gain_db = target_lufs - raw_loudness
+    for _ in range(GATE_STEPS):
+        # BS.1770's absolute gate (-70 LUFS) is not scale-free: blocks of a quiet tail that it dropped at the raw
+        # level count once the gain lifts them, so the gain is settled against the gated loudness at that gain
+        # (a ring-out cue's file read 0.05 LU under its target before)
+        missing = target_lufs - gated_loudness(powers, rate, gain_db)
+        if abs(missing) < GATE_TOLERANCE_LU:
+            break
+        gain_db += missing
     raw_peak = true_peak(raw_mix, circular=loop)
     if db(raw_peak) + gain_db <= ceiling_dbtp - PEAK_MARGIN_DB:
         gain = np.float32(10.0 ** (gain_db / 20.0))

@@ -5,8 +5,8 @@ Composes one 60-second, 4-stem cue with the default models, then, for each insta
 - **baseline**: ``fluidsynth -ni -F mix.wav SF cue.mid`` at 48 kHz, the mix only (a new process: it loads the
   soundfont each time and renders until its voices die, plus its own tail);
 - **ours, render**: every stem synthesised and mixed, ending shaped and mastered (loudness gain, limiter if
-  needed), with the synth already loaded as a worker keeps it, on ``--threads`` threads (default 1, as the job
-  renders; 2: the pieces side by side, ``render_threads.py``) — the stage the target is about;
+  needed), with the synth already loaded as a worker keeps it, on ``--threads`` threads (default 2, as a cue made
+  in the ``cues`` process renders; 1 as a pool's worker at 0.5 CPU: ``render_threads.py``) — the target's stage;
 - **ours, all files**: the same plus encoding and measuring every file (WAVs with bext, MP3 preview, per-file
   loudness and true peak).
 
@@ -24,7 +24,7 @@ Prints a table of median wall and CPU seconds, realtime factors per core (audio 
 ratio to the baseline, then the proxies, and writes ``bench/results/render.json``. Targets: ours, render ≤ 1.1 ×
 the baseline; all files ≤ 1.6 × (issue 17, with the mix on).
 
-    python bench/render.py [--repeats 5] [--length 60] [--threads 1]
+    python bench/render.py [--repeats 5] [--length 60] [--threads 2]
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--length", type=float, default=60.0)
-    parser.add_argument("--threads", type=int, default=1, help="threads of our render (CueRenderer's)")
+    parser.add_argument("--threads", type=int, default=2, help="threads of our render (CueRenderer's)")
     args = parser.parse_args()
 
     brief = Brief.model_validate(

@@ -40,13 +40,9 @@ import numpy as np
 
 from cues.pipelines.render.dynamics import LEVEL_FLOOR_LUFS, loudness_of
 from cues.pipelines.render.loudness import k_weighted_blocks
+from cues.pipelines.render.render_threads import in_order
 from cues.pipelines.render.scratch import scale
 from cues.schemas.config import BalanceConfig
-
-
-def _in_order(work: Callable, items: list) -> list:
-    """Each item's work, one after the other (the default of :func:`section_levels`' ``run``)."""
-    return [work(item) for item in items]
 
 
 @dataclass(frozen=True)
@@ -72,7 +68,7 @@ class SectionBalance:
 
 
 def section_levels(
-    stems: np.ndarray, rate: int, spans: Sequence[tuple[int, int]], run: Callable[..., list] = _in_order
+    stems: np.ndarray, rate: int, spans: Sequence[tuple[int, int]], run: Callable[..., list] = in_order
 ) -> np.ndarray:
     """Level (LUFS, ungated K-weighted: ``dynamics.LevelMeter``'s) of every stem of ``stems`` (stems, channels,
     samples) in every span of samples ``[start, end)``: an array (stems, spans). Each span's energy is one dot
@@ -205,7 +201,7 @@ def balance_stems(
     lead: int | None,
     lead_plays: Sequence[bool],
     config: BalanceConfig,
-    run: Callable[..., list] = _in_order,
+    run: Callable[..., list] = in_order,
 ) -> list[SectionBalance]:
     """Measure, decide and apply the rule (module docstring) to ``stems`` in place; the faders of each section
     (empty when there is no lead, no accompaniment or no section). ``run``: as :func:`section_levels`'."""

@@ -23,6 +23,7 @@ from cues.pipelines.render.layers import LayerAudio
 from cues.pipelines.render.loudness import StreamMeter, db
 from cues.pipelines.render.master import Mastered
 from cues.pipelines.render.midi_events import StemRoute
+from cues.pipelines.render.render_threads import in_order
 from cues.pipelines.render.scratch import Scratch, abs_peak, blocks
 from cues.pipelines.render.wav_markers import CuePoint, WavMarkers, marker_chunks
 from cues.schemas.brief import AudioFormat, Ending
@@ -39,11 +40,6 @@ RENDERER_VERSION = "render-6"  # bump when the same MIDI, soundfont and settings
 SILENT_STEM_DBFS = -120.0  # a stem whose peak stays below this is reported silent
 
 
-def _in_order(work: Callable, items: list) -> list:
-    """Each item's work, one after the other (the default ``run``)."""
-    return [work(item) for item in items]
-
-
 @dataclass(frozen=True)
 class _Files:
     """The files written of one signal (None: a format not delivered) and their numbers for the manifest."""
@@ -52,6 +48,15 @@ class _Files:
     numbers: dict
     wav: Path | None
     flac: Path | None
+
+    def record_into(self, paths: dict, info: dict, wav_extra: dict | None = None) -> None:
+        """These files into ``paths`` and their numbers into ``info`` (the WAV's with ``wav_extra`` too)."""
+        if self.wav is not None:
+            paths[f"{self.name}.wav"] = self.wav
+            info[f"{self.name}.wav"] = {**self.numbers, **wav_extra} if wav_extra else self.numbers
+        if self.flac is not None:
+            paths[f"{self.name}.flac"] = self.flac
+            info[f"{self.name}.flac"] = self.numbers
 
 
 @dataclass
@@ -106,7 +111,7 @@ def encode(
     layers: LayerAudio | None,
     scratch: Scratch,
     stage: Callable[[str], None] = lambda _: None,
-    run: Callable[..., list] = _in_order,
+    run: Callable[..., list] = in_order,
 ) -> RenderedAudio:
     """Measure and write every file of the cue into ``scratch`` (``file_writer.py``: in blocks, straight to
     files), with each file's numbers and the render's summary. ``run(work, items)`` does the files' work
@@ -164,12 +169,7 @@ def encode(
 
     def record(files: _Files) -> None:
         """``files`` into the paths and numbers handed back, in the order the files are listed."""
-        if files.wav is not None:
-            paths[f"{files.name}.wav"] = files.wav
-            info[f"{files.name}.wav"] = {**files.numbers, "loop": markers.loop} if markers else files.numbers
-        if files.flac is not None:
-            paths[f"{files.name}.flac"] = files.flac
-            info[f"{files.name}.flac"] = files.numbers
+        files.record_into(paths, info, {"loop": markers.loop} if markers else None)
 
     # every file is its own piece of work (``run``: side by side), the longest first: the MP3 preview, the mix
     stem_sum = PcmSum(scratch.array(mastered.premix.shape, np.int32)) if delivery.stems and stems else None
@@ -266,7 +266,7 @@ def encode_alternates(
     audio: RenderedAudio,
     scratch: Scratch,
     stage: Callable[[str], None] = lambda _: None,
-    run: Callable[..., list] = _in_order,
+    run: Callable[..., list] = in_order,
 ) -> None:
     """``alternates/<name>.wav``/``.flac`` of every alternate that sounds, with their numbers, into ``audio``; the
     manifest's ``audio.alternates`` for all of them. ``run``: as :func:`encode`'s."""
@@ -299,10 +299,7 @@ def encode_alternates(
 
     sounding = [index for index, alt in enumerate(alternates) if alt.audio is not None]
     for files in run(deliver, sounding):
-        for path, suffix in ((files.wav, "wav"), (files.flac, "flac")):
-            if path is not None:
-                audio.paths[f"{files.name}.{suffix}"] = path
-                audio.file_info[f"{files.name}.{suffix}"] = files.numbers
+        files.record_into(audio.paths, audio.file_info)
     audio.summary["alternates"] = {alt.name: alt.as_record() for alt in alternates}
 
 

@@ -22,6 +22,12 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
+def in_order(work: Callable[[Item], Result], items: Iterable[Item]) -> list[Result]:
+    """Each item's work, one after the other: what :meth:`RenderThreads.map` does on one thread, and the default
+    ``run`` of the functions that take one (``balance.section_levels``, ``deliverables.encode``)."""
+    return [work(item) for item in items]
+
+
 class RenderThreads:
     """``threads`` threads for the pieces of renders (1: every piece in the caller's thread). Close it when done."""
 
@@ -35,7 +41,7 @@ class RenderThreads:
         items' order), so a failed render's scratch folder is not deleted under a piece still writing into it."""
         items = list(items)
         if self._pool is None or len(items) < 2:
-            return [work(item) for item in items]
+            return in_order(work, items)
         futures = [self._pool.submit(work, item) for item in items]
         wait(futures)
         return [future.result() for future in futures]

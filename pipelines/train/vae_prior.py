@@ -154,7 +154,8 @@ def run(config: VAEPriorConfig) -> TrainResult:
         "standard_normal": rhythm_statistics(decodes(vae, standard)),
         "fitted_prior": rhythm_statistics(decodes(vae, vae.prior.draw(config.probe, generator))),
     }
-    source_card = json.loads(open_store(config.source).get_bytes("card.json"))
+    source_store = open_store(config.source)  # the source VAE's cards, in JSON and for people
+    source_card = json.loads(source_store.get_bytes("card.json"))
     prior = {
         "source_version": source["version"],
         "config": config.model_dump(mode="json", exclude={"out", "dataset", "source"}),
@@ -172,7 +173,7 @@ def run(config: VAEPriorConfig) -> TrainResult:
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "prior": prior,
     }
-    card = write_model(store, prefix, bundle, card, render_card(card, open_store(config.source).get_bytes("card.md")))
+    card = write_model(store, prefix, bundle, card, render_card(card, source_store.get_bytes("card.md")))
     return TrainResult(store.uri, prefix, version, card, False)
 
 

@@ -86,9 +86,10 @@ class CueRenderer:
 
     def __init__(self, config: RenderConfig | None = None, palettes: Palettes | None = None, threads: int = 1):
         """``palettes``: where a mood's own soundfont is looked up (default ``schemas/palettes.yaml``); ``threads``:
-        how many pieces of a render run at once (``render_threads.py``). One by default: on the shared 2-core
-        machine two threads were slower at every load measured (bench/README.md, render-6); two are for a render
-        with both cores free. The files are the same with any number."""
+        how many pieces of a render run at once (``render_threads.py``). One by default, as a pool's worker that
+        shares the cores renders; two where a render has the machine to itself (the in-process path: 0.94 against
+        1.70 x ``fluidsynth -F`` on a quiet 2-core machine; on a machine busy with other sessions two threads were
+        slower: bench/README.md, render-6). The files are the same with any number."""
         self.config = config or RenderConfig()
         self.soundfont: Soundfont = find_soundfont(self.config.soundfont)
         self.palette_soundfonts: dict[str, Soundfont] = palette_soundfonts(palettes)  # mood → its own

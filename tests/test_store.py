@@ -330,3 +330,30 @@ def test_file_uris(tmp_path, monkeypatch):
 def test_bad_store_uris(uri, message):
     with pytest.raises(StoreURIError, match=re.escape(message)):
         parse_store_uri(uri)
+
+
+@pytest.mark.s3
+def test_s3_single_puts_carry_the_sha256_for_s3_to_check(s3_bucket, tmp_path):
+    """A file under the multipart threshold, and bytes, go up with ``ChecksumSHA256``: S3 checks the body against the
+    digest the manifest records and keeps it with the object; a multipart upload keeps it in the metadata only."""
+    import base64
+
+    store = S3Store(parse_store_uri(f"s3://{s3_bucket}/sum"), multipart_threshold=5 * 1024**2)
+    small, big = tmp_path / "preview.mp3", tmp_path / "stem.wav"
+    small.write_bytes(os.urandom(300_000))
+    big.write_bytes(os.urandom(6 * 1024**2))
+    puts = {
+        "preview.mp3": store.put_file("preview.mp3", small),
+        "manifest.json": store.put_bytes("manifest.json", b"{}", if_absent=True),
+        "stem.wav": store.put_file("stem.wav", big),
+    }
+
+    def s3_checksum(name: str) -> str | None:
+        raw = store.client.head_object(Bucket=s3_bucket, Key=f"sum/{name}", ChecksumMode="ENABLED")
+        value = raw.get("ChecksumSHA256")
+        return base64.b64decode(value).hex() if value else None
+
+    assert s3_checksum("preview.mp3") == puts["preview.mp3"].sha256 == sha(small.read_bytes())
+    assert s3_checksum("manifest.json") == puts["manifest.json"].sha256 == sha(b"{}")
+    assert s3_checksum("stem.wav") != puts["stem.wav"].sha256  # parts: no whole-object SHA-256 in S3
+    assert store.stat("stem.wav").sha256 == puts["stem.wav"].sha256

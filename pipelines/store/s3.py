@@ -7,6 +7,7 @@ Credentials come from the standard AWS chain (environment, profile, instance rol
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
@@ -88,7 +89,10 @@ class S3Store(ObjectStore):
             retries={"mode": "standard", "max_attempts": self.max_attempts},
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
-            s3={"addressing_style": "path"} if path_style else None,
+            # Every body we send carries its SHA-256 (ours: ChecksumSHA256) or botocore's CRC32 in a signed header,
+            # which S3 checks; signing the body as well would hash it once more. botocore skips that over HTTPS
+            # already; this skips it over plain HTTP too (MinIO or moto on a private network).
+            s3={"payload_signing_enabled": False, **({"addressing_style": "path"} if path_style else {})},
         )
         # boto3 reads AWS_DEFAULT_REGION and the profile, but not AWS_REGION.
         with _SESSION_LOCK:  # boto3 sessions are not thread-safe
@@ -159,7 +163,7 @@ class S3Store(ObjectStore):
         durable: bool = True,  # an acknowledged PUT is durable: nothing to skip
     ) -> PutResult:
         digest = hashlib.sha256(data).hexdigest()
-        args = {"Bucket": self.bucket, "Key": self._full(key), "Body": data, "Metadata": {"sha256": digest}}
+        args = {"Bucket": self.bucket, "Key": self._full(key), "Body": data, **_checksum_args(digest)}
         if content_type:
             args["ContentType"] = content_type
         if if_absent:
@@ -177,7 +181,10 @@ class S3Store(ObjectStore):
         """
         source = self._source(key, path)
         digest, size = sha256_file(source)  # one extra read, so the digest is in the metadata from the start
-        extra = {"Metadata": {"sha256": digest}}
+        # One PUT carries the digest for S3 to check; parts carry botocore's CRC32s (S3 has no whole-object
+        # SHA-256 for a multipart upload).
+        single_put = if_absent or size < self.multipart_threshold
+        extra = _checksum_args(digest) if single_put else {"Metadata": {"sha256": digest}}
         if content_type:
             extra["ContentType"] = content_type
         if if_absent and size > MAX_IF_ABSENT_SIZE:
@@ -271,6 +278,15 @@ def _session():
     if key not in _SESSIONS:
         _SESSIONS[key] = boto3.session.Session()
     return _SESSIONS[key]
+
+
+def _checksum_args(sha256_hex: str) -> dict:
+    """A single PUT's arguments for its SHA-256: in the metadata (``stat`` reads it back as the manifest's digest)
+    and as S3's ``ChecksumSHA256``, which S3 checks against the body it receives (a file changed after it was
+    hashed, or a body damaged on the way, is refused with ``BadDigest`` instead of stored) and keeps with the object.
+    Given a checksum, botocore computes none of its own."""
+    checksum = base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+    return {"Metadata": {"sha256": sha256_hex}, "ChecksumAlgorithm": "SHA256", "ChecksumSHA256": checksum}
 
 
 def _is_aws(endpoint: str) -> bool:

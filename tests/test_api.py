@@ -173,6 +173,11 @@ def test_invalid_briefs_are_refused_with_the_field_paths_cues_validate_gives(ser
         assert error["message"] == "1 of 2 brief(s) are invalid; nothing was accepted"
         assert [d["path"] for d in error["details"]] == ["briefs[1].mood", "briefs[1].length"]
         assert "did you mean 'playful'" in error["details"][0]["message"]
+        # a webhook into the service's own network (the cloud's metadata address) is refused before anything runs
+        metadata = client.post("/v1/batches", content=STING, headers={
+            "Content-Type": "application/yaml", "Cues-Webhook-Url": "https://169.254.169.254/latest/meta-data"})
+        assert metadata.status_code == 422 and metadata.json()["error"]["details"] == [
+            {"path": "webhook_url", "message": "not a public address"}]
         assert error["details"][1]["message"].endswith("(got 'nine')")
         wrong = client.post("/v1/batches", content=b"id: x", headers={"Content-Type": "text/plain"})
         assert wrong.status_code == 415 and wrong.json()["error"]["code"] == "unsupported_media_type"

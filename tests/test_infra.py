@@ -325,6 +325,7 @@ def test_rayservice_matches_kuberays_crd_and_serves_the_api(tmp_path):
     assert module == "cues.services.api.app"
     secrets = {"/etc/cues-api/tokens.yaml", "/etc/cues-api/webhook-secret"}
     assert {application.args["tokens_file"], application.args["webhook_secret_file"]} == secrets
+    assert application.args["webhook_networks"] == []  # in a cluster, webhooks never go to its own network
     # Serve calls the builder with the args; here with the secret files where the pods mount them, made locally
     local = {**application.args, "tokens_file": tmp_path / "tokens.yaml", "webhook_secret_file": tmp_path / "secret"}
     with pytest.raises(Exception, match="no caller|no token"):  # refused before Serve would retry a replica

@@ -18,6 +18,10 @@ from typer.testing import CliRunner
 from cues.pipelines.store import open_store
 from cues.schemas.errors import InvalidRequest
 from cues.schemas.webhook import read_webhook_delivery
+from cues.services.api.errors import ApiError
+from cues.services.api.intake import check_webhook
+from cues.services.api.settings import ApiSettings
+from cues.services.api.webhook_targets import WebhookTargetRefused, WebhookTargets
 from cues.services.api.webhooks import (
     WebhookSignatureError,
     deliver_batch_webhook,
@@ -166,3 +170,86 @@ def test_the_service_secret_file_is_made_0600_and_cues_token_prints_each_callers
     )
     assert refused.exit_code == 2
     assert refused.output == f"Error: {tokens} has no token named 'build-frm'; `cues token add build-frm` makes one\n"
+
+
+# --- where webhooks may go (webhook_targets.py) -------------------------------------------------------------------
+
+PUBLIC = "93.184.216.34"  # a globally routable address (nothing is sent to it here)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://169.254.169.254/latest/meta-data/",  # the cloud's metadata service
+        "https://10.0.0.7/hook",
+        "https://[::ffff:192.168.1.9]/hook",  # an IPv4 private address written as IPv6
+        "https://[fd00::1]/hook",
+        "https://100.64.0.1/hook",  # shared address space (carrier NAT)
+        "https://0.0.0.0/hook",
+        "https://239.1.2.3/hook",  # multicast
+        "https://[ff0e::1]/hook",
+    ],
+)
+def test_private_addresses_are_refused_at_intake(url):
+    with pytest.raises(ApiError) as refused:
+        check_webhook(url)
+    assert refused.value.status == 422 and "is not a public address" in refused.value.message
+
+
+def test_intake_accepts_public_addresses_names_and_by_default_this_machine():
+    for url in (f"https://{PUBLIC}/hook", "https://hooks.example.com/cues", "http://127.0.0.1:9/x", "http://localhost/x"):
+        assert check_webhook(url) == url  # a name is resolved at delivery, not at intake
+    with pytest.raises(ApiError, match="localhost resolves to 127.0.0.1, which is not a public address"):
+        check_webhook("http://localhost/x", WebhookTargets.allowing([]))  # a deployment that allows no network
+    allowed = WebhookTargets.allowing(["10.20.0.0/16"])
+    assert check_webhook("https://10.20.3.4/hook", allowed) == "https://10.20.3.4/hook"
+    with pytest.raises(ApiError):
+        check_webhook("https://10.21.0.1/hook", allowed)
+
+
+def test_a_host_resolving_to_a_refused_address_gets_no_post_and_is_not_retried(receiver, tmp_path):
+    store = open_store(str(tmp_path / "store"))
+    url = receiver.url.replace("127.0.0.1", "localhost")
+    record = deliver_batch_webhook(
+        store, "b-0123456789ab", url, SUMMARY, SECRET, delays_s=SHORT, targets=WebhookTargets.allowing([])
+    )
+    assert (record.state, len(record.attempts), receiver.received) == ("failed", 1, [])
+    assert record.attempts[0].error.startswith("WebhookTargetRefused: webhook host localhost resolves to 127.0.0.1")
+    # one private address among public ones is enough: the connection could land on any of them
+    mixed = WebhookTargets.allowing([], resolve=lambda host, port: [PUBLIC, "10.0.0.9"])
+    with pytest.raises(WebhookTargetRefused, match="hooks.example.com resolves to 10.0.0.9"):
+        mixed.pinned("https://hooks.example.com/cues")
+
+
+def test_the_post_goes_to_the_address_checked_not_to_a_second_lookup(receiver, tmp_path):
+    """A name no DNS knows, resolved once by the targets' resolver to the receiver's address: the POST reaches the
+    receiver, so it went to the checked address (as a DNS rebinding would need it not to), with the name as Host."""
+    store = open_store(str(tmp_path / "store"))
+    port = receiver.server.server_address[1]
+    lookups = []
+    targets = WebhookTargets.allowing(["127.0.0.0/8"], resolve=lambda host, p: lookups.append(host) or ["127.0.0.1"])
+    url = f"http://hooks.cues-test.invalid:{port}/hooks/cues"
+    record = deliver_batch_webhook(store, "b-0123456789ab", url, SUMMARY, SECRET, delays_s=SHORT, targets=targets)
+    assert record.delivered and lookups == ["hooks.cues-test.invalid"]
+    [(headers, _)] = receiver.received
+    assert headers["Host"] == f"hooks.cues-test.invalid:{port}"
+    assert record.url == url  # the record names the URL the batch gave, not the address
+    address_url, host_headers, extensions = targets.pinned("https://hooks.cues-test.invalid/x")
+    assert (address_url, host_headers, extensions) == (
+        "https://127.0.0.1/x", {"Host": "hooks.cues-test.invalid"}, {"sni_hostname": "hooks.cues-test.invalid"})
+
+
+def test_a_host_that_does_not_resolve_is_retried_like_no_answer(tmp_path):
+    store = open_store(str(tmp_path / "store"))
+    url = "https://no-such-host.invalid/hook"  # RFC 6761: never resolves
+    record = deliver_batch_webhook(store, "b-0123456789ab", url, SUMMARY, SECRET, delays_s=(0.01, 0.01))
+    assert record.state == "failed" and len(record.attempts) == 3
+    unresolved = "WebhookHostUnresolved: no-such-host.invalid does not resolve"
+    assert all(a.error.startswith(unresolved) for a in record.attempts)
+
+
+def test_the_service_setting_names_networks_in_cidr():
+    assert ApiSettings().webhook_networks == ("127.0.0.0/8", "::1/128")
+    assert ApiSettings(webhook_networks=["10.20.0.0/16"]).webhook_networks == ("10.20.0.0/16",)
+    with pytest.raises(ValueError, match="'office' is not a network: write it as CIDR, e.g. 10.20.0.0/16"):
+        ApiSettings(webhook_networks=["office"])

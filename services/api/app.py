@@ -2,9 +2,9 @@
 on the connected Ray behind Serve's HTTP proxy.
 
 ``create_app`` builds a FastAPI app over one store: ``app.state.store`` (the opened store), ``app.state.tokens``
-(who may call), ``app.state.settings``, ``app.state.limits`` (rate limits) and ``app.state.runner`` (the batch
-runner, started with the app and resuming every unfinished batch). The routes are in ``batch_routes``,
-``cue_routes``, and the other engineers' ``review_routes`` and ``audition_routes``.
+(who may call), ``app.state.settings``, ``app.state.limits`` (rate limits), ``app.state.targets`` (where webhooks
+may go) and ``app.state.runner`` (the batch runner, started with the app and resuming every unfinished batch). The
+routes are in ``batch_routes``, ``cue_routes``, and the other engineers' ``review_routes`` and ``audition_routes``.
 
 Access log: one JSON line per request on the ``cues.api.access`` logger: method, path (never the query string, which
 may hold a presigned signature), status, milliseconds, and the caller's token name (never the token). The same
@@ -33,6 +33,7 @@ from cues.services.api.limits import RateLimits
 from cues.services.api.runner import BatchRunner
 from cues.services.api.server_timing import server_timing_header
 from cues.services.api.settings import ApiSettings
+from cues.services.api.webhook_targets import WebhookTargets
 from cues.services.api.webhooks import deliver_batch_webhook, read_service_secret, webhook_secret
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                   description="Briefs in over HTTP; batches to poll or a webhook; cues' files out.")
     app.state.settings, app.state.store, app.state.tokens = settings, store, tokens
     app.state.limits = RateLimits()
+    app.state.targets = WebhookTargets.allowing(settings.webhook_networks)
     app.state.runner = BatchRunner(store, settings, announcer(store, settings))
     install_error_handlers(app)
     _install_store_errors(app)
@@ -161,11 +163,12 @@ def announcer(store, settings: ApiSettings):
     if settings.webhook_secret_file is None:
         return None
     service_secret = read_service_secret(settings.webhook_secret_file)
+    targets = WebhookTargets.allowing(settings.webhook_networks)
 
     def announce(request: BatchRequest, status: BatchStatus) -> None:
         secret = webhook_secret(service_secret, request.caller)
         summary = status.model_dump(mode="json")
-        delivery = deliver_batch_webhook(store, request.batch_id, request.webhook_url, summary, secret)
+        delivery = deliver_batch_webhook(store, request.batch_id, request.webhook_url, summary, secret, targets=targets)
         try:
             write_status(store, status.model_copy(update={"webhook": WebhookStatus(**delivery.summary())}))
         except StoreError as err:

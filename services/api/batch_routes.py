@@ -86,7 +86,7 @@ def _accept(request: Request, token: ApiToken, body: bytes) -> BatchStatus:
     store, runner = app.state.store, app.state.runner
     headers, timing = request.headers, request.state.timing
     timing.lap("wait")  # for a thread of the pool
-    intake = read_body(body, headers.get("content-type", ""), headers.get(WEBHOOK_HEADER), store)
+    intake = read_body(body, headers.get("content-type", ""), headers.get(WEBHOOK_HEADER), store, app.state.targets)
     if intake.webhook_url and app.state.runner.announces is False:
         raise ApiError(422, "invalid_request", "this service sends no webhooks (it was started without "
                        "--webhook-secret)", details=[{"path": "webhook_url", "message": "not available"}])

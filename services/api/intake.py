@@ -24,6 +24,7 @@ from cues.pipelines.store import ObjectStore
 from cues.schemas.batch import CueSpec
 from cues.schemas.brief_file import BriefEntry, mark_duplicate_ids, read_brief_bytes
 from cues.services.api.errors import ApiError, problem_details
+from cues.services.api.webhook_targets import WebhookTargetRefused, WebhookTargets
 
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
 JSON_TYPE = "application/json"
@@ -47,8 +48,15 @@ class Intake:
         return batch_id_of(self.cues)
 
 
-def read_request(body: bytes, content_type: str, webhook_header: str | None, store: ObjectStore) -> Intake:
-    """The request's briefs, validated and expanded, or an :class:`ApiError` (415, 422) saying what is wrong."""
+def read_request(
+    body: bytes,
+    content_type: str,
+    webhook_header: str | None,
+    store: ObjectStore,
+    targets: WebhookTargets = WebhookTargets(),
+) -> Intake:
+    """The request's briefs, validated and expanded, or an :class:`ApiError` (415, 422) saying what is wrong;
+    ``targets``: the addresses a webhook may go to."""
     media = content_type.split(";")[0].strip().lower()
     if media in YAML_TYPES:
         text, webhook = _decoded(body), webhook_header
@@ -69,7 +77,7 @@ def read_request(body: bytes, content_type: str, webhook_header: str | None, sto
     if failed:
         details = [{"path": f"briefs[{o.position - 1}]", "message": o.error or ""} for o in failed]
         raise ApiError(422, "invalid_briefs", "a brief could not be expanded into cues", details=details)
-    return Intake(text, check_webhook(webhook), entries, cues)
+    return Intake(text, check_webhook(webhook, targets), entries, cues)
 
 
 def entries_of(text: str, store: ObjectStore) -> list[BriefEntry]:
@@ -77,7 +85,9 @@ def entries_of(text: str, store: ObjectStore) -> list[BriefEntry]:
     return mark_duplicate_ids(read_brief_bytes(text.encode(), SOURCE, StoreRevisions(store)))
 
 
-def check_webhook(url: str | None) -> str | None:
+def check_webhook(url: str | None, targets: WebhookTargets = WebhookTargets()) -> str | None:
+    """``url`` if it is a webhook URL the service accepts: https (http only to this machine), no credentials, and not
+    to an address ``targets`` refuses (``webhook_targets.py``); else a 422."""
     if url is None:
         return None
     parts = urlsplit(url) if isinstance(url, str) and len(url) <= MAX_URL else None
@@ -86,6 +96,11 @@ def check_webhook(url: str | None) -> str | None:
         raise ApiError(422, "invalid_request", "webhook_url must be an https:// URL (http:// only to this machine), "
                        f"at most {MAX_URL} characters, without credentials", details=[{"path": "webhook_url",
                        "message": "not an https URL"}])
+    try:
+        targets.check_at_intake(url)
+    except WebhookTargetRefused as refused:
+        raise ApiError(422, "invalid_request", str(refused),
+                       details=[{"path": "webhook_url", "message": "not a public address"}]) from None
     return url
 
 

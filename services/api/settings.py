@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cues.schemas.config import DEFAULT_STORE, RenderConfig, RuntimeConfig
 from cues.schemas.yaml_safety import MAX_FILE_BYTES
+from cues.services.api.webhook_targets import DEFAULT_WEBHOOK_NETWORKS
 
 
 class ApiSettings(BaseModel):
@@ -19,6 +21,11 @@ class ApiSettings(BaseModel):
     tokens_file: Path = Field(Path("tokens.yaml"), description="The tokens file (hashes only; cues token add).")
     webhook_secret_file: Path | None = Field(
         None, description="The service's webhook signing secret; each caller signs with a key derived from it."
+    )
+    webhook_networks: tuple[str, ...] = Field(
+        DEFAULT_WEBHOOK_NETWORKS,
+        description="Networks (CIDR) a webhook may be sent to besides public addresses; by default this machine's "
+        "loopback. [] sends to public addresses only (webhook_targets.py).",
     )
     host: str = Field("127.0.0.1", description="Address Serve's HTTP proxy listens on.")
     port: int = Field(8000, ge=1, le=65535)
@@ -36,6 +43,16 @@ class ApiSettings(BaseModel):
         3, ge=1, le=20, description="Times a batch is started while the store or the workers fail it as a whole."
     )
     retry_delay_s: float = Field(5.0, ge=0, description="Seconds before a failed batch start is tried again (×2 each).")
+
+    @field_validator("webhook_networks")
+    @classmethod
+    def _networks(cls, networks: tuple[str, ...]) -> tuple[str, ...]:
+        for network in networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network: write it as CIDR, e.g. 10.20.0.0/16") from None
+        return networks
 
     def runtime(self) -> RuntimeConfig:
         """The warm workers' configuration, as ``cues up`` would start them."""

@@ -19,6 +19,8 @@ Decisions where the contract is silent:
 - The record is written after every attempt; a store that fails then is logged and delivery goes on (the receiver
   hearing of the batch matters more than the record of it).
 - Log lines name the batch, the URL's host, the status: never the secret, the signature or the body.
+- Sent only to public addresses and the networks the service allows (``webhook_targets.py``: no requests into
+  the service's own network on a caller's behalf); a refused host is one failed attempt, not retried.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import httpx
 from cues.pipelines.store import ObjectStore
 from cues.schemas.errors import InvalidRequest, ScoringError, StoreError, StoreNotFound
 from cues.schemas.webhook import WebhookAttempt, WebhookDelivery, read_webhook_delivery
+from cues.services.api.webhook_targets import WebhookHostUnresolved, WebhookTargetRefused, WebhookTargets
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +177,12 @@ def deliver_batch_webhook(
     delays_s: Sequence[float] = DEFAULT_DELAYS_S,
     timeout_s: float = 10,
     sleep: Callable[[float], None] = time.sleep,
+    targets: WebhookTargets = WebhookTargets(),
 ) -> WebhookDelivery:
     """POST ``summary`` (JSON) to ``url``, signed with ``secret``; retry after each of ``delays_s`` (seconds) on no
-    answer, 5xx or 429; stop on any other non-2xx. Blocks until delivered or given up; every attempt is recorded in
+    answer (a host that does not resolve included), 5xx or 429; stop on any other non-2xx, and on a host that
+    ``targets`` refuses (``webhook_targets.py``: it is checked before each attempt, and the POST goes to the
+    address checked). Blocks until delivered or given up; every attempt is recorded in
     ``api/batches/<batch-id>/webhook.json``. Returns the record. A record already delivered to ``url`` is returned
     as it is, without a POST."""
     scheme = urlsplit(url).scheme
@@ -192,10 +198,10 @@ def deliver_batch_webhook(
     record = WebhookDelivery(batch_id=batch_id, url=url, state="pending", delivered=False, attempts=tuple(attempts))
     with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
         for number in range(len(delays_s) + 1):
-            attempt, retry_after = _attempt(client, url, body, secret, batch_id, delivery_id)
+            attempt, retry_after, refused = _attempt(client, url, targets, body, secret, batch_id, delivery_id)
             attempts.append(attempt)
             ok = attempt.status is not None and 200 <= attempt.status < 300
-            retryable = attempt.status is None or attempt.status == 429 or attempt.status >= 500
+            retryable = not refused and (attempt.status is None or attempt.status == 429 or attempt.status >= 500)
             final = ok or not retryable or number == len(delays_s)
             state = "delivered" if ok else "failed" if final else "pending"
             record = record.model_copy(update={"state": state, "delivered": ok, "attempts": tuple(attempts)})
@@ -215,12 +221,27 @@ def deliver_batch_webhook(
 
 
 def _attempt(
-    client: httpx.Client, url: str, body: bytes, secret: bytes, batch_id: str, delivery_id: str
-) -> tuple[WebhookAttempt, float | None]:
-    """One signed POST: its record, and the receiver's ``Retry-After`` in seconds if it gave one."""
+    client: httpx.Client,
+    url: str,
+    targets: WebhookTargets,
+    body: bytes,
+    secret: bytes,
+    batch_id: str,
+    delivery_id: str,
+) -> tuple[WebhookAttempt, float | None, bool]:
+    """One signed POST to the address of ``url``'s host that ``targets`` checked: its record, the receiver's
+    ``Retry-After`` in seconds if it gave one, and whether the host was refused (then nothing was sent)."""
     started = datetime.now(UTC).isoformat(timespec="milliseconds")
     clock = time.perf_counter()
+    try:
+        address_url, host_headers, extensions = targets.pinned(url)
+    except (WebhookTargetRefused, WebhookHostUnresolved) as error:
+        refused = isinstance(error, WebhookTargetRefused)
+        elapsed = (time.perf_counter() - clock) * 1000
+        reason = f"{type(error).__name__}: {error}"[:300]
+        return WebhookAttempt(at=started, error=reason, duration_ms=round(elapsed, 1)), None, refused
     headers = {
+        **host_headers,
         "Content-Type": "application/json",
         SIGNATURE_HEADER: signature_header(secret, body, int(time.time())),
         DELIVERY_HEADER: delivery_id,
@@ -228,14 +249,14 @@ def _attempt(
         "User-Agent": "cues-webhook/1",
     }
     try:
-        response = client.post(url, content=body, headers=headers)
+        response = client.post(address_url, content=body, headers=headers, extensions=extensions)
     except httpx.HTTPError as error:
         elapsed = (time.perf_counter() - clock) * 1000
-        return WebhookAttempt(at=started, error=_reason(error), duration_ms=round(elapsed, 1)), None
+        return WebhookAttempt(at=started, error=_reason(error), duration_ms=round(elapsed, 1)), None, False
     elapsed = (time.perf_counter() - clock) * 1000
     retry_after = response.headers.get("retry-after", "")
     seconds = float(retry_after) if retry_after.isdigit() else None
-    return WebhookAttempt(at=started, status=response.status_code, duration_ms=round(elapsed, 1)), seconds
+    return WebhookAttempt(at=started, status=response.status_code, duration_ms=round(elapsed, 1)), seconds, False
 
 
 def _reason(error: httpx.HTTPError) -> str:

@@ -47,6 +47,15 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    webhook_networks: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--webhook-network",
+            help="A network (CIDR) webhooks may be sent to besides public addresses; repeat for more. Default: this "
+            "machine's loopback (127.0.0.0/8, ::1/128); 'none': public addresses only.",
+            show_default=False,
+        ),
+    ] = None,
     model: Models = None,
     soundfont: Soundfont = None,
 ) -> None:
@@ -60,9 +69,12 @@ def serve(
     from cues.services.api.app import deploy, require_tokens, undeploy  # Ray Serve and the job: only when served
 
     with reported_errors():
+        networks = {} if webhook_networks is None else {
+            "webhook_networks": [n for n in webhook_networks if n.lower() != "none"]}
         settings = ApiSettings(
             store=store, tokens_file=tokens, webhook_secret_file=webhook_secret, host=host, port=port,
             workers=workers, worker_cpus=worker_cpus, models=model, render=RenderConfig(soundfont=soundfont),
+            **networks,
         )
         require_tokens(settings)  # before Ray starts: a service nobody may call is refused at once
         stop = threading.Event()  # Ctrl-C or SIGTERM, whenever it comes: then Serve and Ray are stopped in order

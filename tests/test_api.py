@@ -205,6 +205,28 @@ def test_a_token_over_its_rate_is_429_with_retry_after(service):
             "message": f"token 'slow' may make 2 requests a minute; try again in {limited.headers['retry-after']} s"}
 
 
+def test_a_token_added_or_revoked_while_the_service_runs_counts_within_seconds(service):
+    """The running replica follows the tokens file: ``cues token add`` and ``cues token revoke`` need no restart."""
+    from cues.services.api.auth import revoke_token
+
+    token = add_token(service.settings.tokens_file, "temp-contractor")
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def answers_within(status: int) -> bool:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if httpx.get(f"{service.url}/v1/batches", headers=headers).status_code == status:
+                return True
+            time.sleep(0.2)
+        return False
+
+    assert answers_within(200)
+    revoke_token(service.settings.tokens_file, "temp-contractor")
+    assert answers_within(401)
+    with service.client() as client:  # the others are untouched
+        assert client.get("/v1/batches").status_code == 200
+
+
 def test_an_accepted_batch_survives_a_restart_of_the_service(service, delivered):
     """The first app accepts a batch and dies before running it (its runner never starts); a second app on the same
     store resumes it at its start and delivers it. Before the 202 only the request is written (durably): the status

@@ -1,5 +1,6 @@
 """``cues token …``: the API's callers. ``add`` makes a bearer token, prints it once and keeps only its hash
-(``services/api/auth.py`` does the work); ``webhook-secret`` prints the key a caller verifies its webhooks with.
+(``services/api/auth.py`` does the work); ``revoke`` removes one (a running service follows the file); ``list``
+names them with their limits; ``webhook-secret`` prints the key a caller verifies its webhooks with.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def add(
     tokens: TokensFile = Path("tokens.yaml"),
 ) -> None:
     """Make a bearer token for NAME: print it once (it is stored nowhere) and add its SHA-256 to the tokens file
-    (created, mode 0600). cues serve reads the file when it starts.
+    (created, mode 0600). A running cues serve accepts it within a second (it follows the file).
 
     Example: cues token add build-farm --rate 600 --max-batch 200 --tokens /etc/cues/tokens.yaml
     """
@@ -43,6 +44,39 @@ def add(
         token = add_token(tokens, name, requests_per_minute=rate, max_batch_cues=max_batch)
     typer.echo(token)
     err.print(f"added {name!r} to {tokens}; the token above is shown only now", markup=False)
+
+
+@commands.command("revoke")
+def revoke(
+    name: Annotated[str, typer.Argument(help="The caller whose token stops working.")],
+    tokens: TokensFile = Path("tokens.yaml"),
+) -> None:
+    """Remove NAME's token from the tokens file: a running cues serve refuses it within a second (it follows the
+    file), and so does every service started later. Its batches and cues stay in the store.
+
+    Example: cues token revoke build-farm --tokens /etc/cues/tokens.yaml
+    """
+    from cues.services.api.auth import revoke_token  # FastAPI: only for this command
+
+    with reported_errors():
+        revoke_token(tokens, name)
+    err.print(f"revoked {name!r} in {tokens}", markup=False)
+
+
+@commands.command("list")
+def list_tokens(tokens: TokensFile = Path("tokens.yaml")) -> None:
+    """The callers in the tokens file, with their limits (never a token: the file has none).
+
+    Example: cues token list --tokens /etc/cues/tokens.yaml
+    """
+    from cues.services.api.auth import read_token_file  # FastAPI: only for this command
+
+    with reported_errors():
+        book = read_token_file(tokens)
+    for token in book.tokens:
+        typer.echo(f"{token.name}\t{token.requests_per_minute} requests/min\t{token.max_batch_cues} cues/batch")
+    if not book.tokens:
+        err.print(f"{tokens} holds no tokens: `cues token add NAME --tokens {tokens}` makes one", markup=False)
 
 
 @commands.command("webhook-secret")

@@ -9,17 +9,20 @@ Decisions where the contract is silent:
 - Entries are appended, never edited: a rejection after an approval is a new entry, and the state is the newest
   verdict (:func:`~cues.schemas.review.review_state`). A note never changes the verdict.
 - A newer render of the cue (new models, a new renderer) starts with no review: it is other audio.
-- The file is read, extended and written whole; writers in one process (the service's threads) take turns, so none
-  loses another's entry, and a render's first review is written only if the file is still absent (two processes
-  approving a new render at once both keep theirs). Two processes adding to an existing file in the same instant
-  can still lose one (the store has no compare-and-swap on S3); reviews are people clicking, so that is accepted
-  rather than engineered.
+- The file is read, extended and written whole, and only if it is still what was read: a render's first review
+  only if the file is still absent, a later one only if it is unchanged (``ObjectStore.replace_if_unchanged``:
+  S3's conditional write on the ETag, a folder lock on a local store). A writer that lost the race reads the
+  file again and adds its entry to the winner's, so no process loses another's review (up to ``ATTEMPTS`` tries,
+  with a short random wait between them; then :class:`StoreConflict` asks the person to try again). Writers in
+  one process (the service's threads) also take turns on a lock, so they do not race each other at all.
 - A damaged ``review.json`` is reported (:class:`IntegrityError`), not overwritten: it is the history.
 """
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
@@ -30,6 +33,8 @@ from cues.schemas.review import MAX_ENTRIES, ReviewEntry, ReviewState, dump_revi
 from cues.services.catalog import CueNotFound, DeliveredCue, find_cue
 
 REVIEW_FILE = "review.json"
+ATTEMPTS = 8  # writes of one review that another writer may beat before the person is asked to try again
+RETRY_WAIT_S = 0.02  # up to this long before the second try, doubling each time: apart, racing writers both win
 _WRITING = threading.Lock()  # one read-extend-write at a time in this process
 
 
@@ -39,7 +44,7 @@ def review_key(cue: DeliveredCue) -> str:
 
 def entries_of(store: ObjectStore, cue: DeliveredCue) -> list[ReviewEntry]:
     """The entries of ``cue``'s render, oldest first; none when it was never reviewed."""
-    return _stored(store, review_key(cue)) or []
+    return _stored(store, review_key(cue))[0] or []
 
 
 def reviews_of(store: ObjectStore, cue_id: str) -> tuple[DeliveredCue, list[ReviewEntry]]:
@@ -82,24 +87,29 @@ def add_review(
         raise CueNotFound(f"{error}; only a delivered cue can be reviewed") from None
     key = review_key(cue)
     with _WRITING:
-        for _ in range(3):
-            entries = _stored(store, key)
+        for attempt in range(ATTEMPTS):
+            entries, version = _stored(store, key)
             if entries is not None and len(entries) >= MAX_ENTRIES:
                 raise IntegrityError(
                     f"{store.uri_for(key)} already holds {MAX_ENTRIES} reviews; move it aside to go on"
                 )
+            extended = dump_reviews([*(entries or []), entry])
             try:
-                store.put_bytes(key, dump_reviews([*(entries or []), entry]), content_type="application/json",
-                                if_absent=entries is None)
+                if version is None:
+                    store.put_bytes(key, extended, content_type="application/json", if_absent=True)
+                else:
+                    store.replace_if_unchanged(key, extended, version, content_type="application/json")
                 return cue, entry
-            except StoreConflict:  # another process wrote the render's first review meanwhile: add to theirs
-                continue
+            except StoreConflict:  # another process wrote meanwhile: read theirs and add to it
+                time.sleep(random.uniform(0, RETRY_WAIT_S * 2**attempt))
     raise StoreConflict(f"{store.uri_for(key)} kept changing while a review was added; try again")
 
 
-def _stored(store: ObjectStore, key: str) -> list[ReviewEntry] | None:
-    """The entries at ``key``; None when there is no file (the first review writes it only if still absent)."""
+def _stored(store: ObjectStore, key: str) -> tuple[list[ReviewEntry] | None, str | None]:
+    """The entries at ``key`` and the version read; (None, None) when there is no file (the first review writes it
+    only if still absent)."""
     try:
-        return read_reviews(store.get_bytes(key), store.uri_for(key))
+        data, version = store.get_versioned(key)
     except StoreNotFound:
-        return None
+        return None, None
+    return read_reviews(data, store.uri_for(key)), version

@@ -123,6 +123,41 @@ def service(tmp_path):
         yield client, store
 
 
+WRITER = """
+import sys
+from cues.pipelines.store import open_store
+from cues.services.reviews import add_review
+store, writer = open_store(sys.argv[1]), sys.argv[2]
+sys.stdin.readline()  # all writers start together
+for n in range(5):
+    add_review(store, "sting", approved=None, note=f"{writer} note {n}", by=writer)
+"""
+
+
+def test_writers_in_several_processes_lose_no_review(store, tmp_path):
+    """Four processes add five notes each to one render at the same moment: every note is kept (S3's conditional
+    write, a folder lock on a local store), where a read-extend-write without the check would drop some."""
+    import subprocess
+    import sys
+
+    deliver(store, tmp_path)
+    add_review(store, "sting", approved=True, by="supervisor")
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, store.uri, f"w{i}"], stdin=subprocess.PIPE, text=True)
+        for i in range(4)
+    ]
+    import time
+
+    time.sleep(3)  # each has imported and opened the store
+    for writer in writers:
+        writer.stdin.write("go\n")
+        writer.stdin.flush()
+    assert [writer.wait(timeout=120) for writer in writers] == [0, 0, 0, 0]
+    _, entries = reviews_of(store, "sting")
+    assert sorted(e.note for e in entries[1:]) == sorted(f"w{i} note {n}" for i in range(4) for n in range(5))
+    assert entries[0].approved is True and len(entries) == 21
+
+
 def test_the_review_routes_over_http(service):
     client, store = service
     auth = {"Authorization": f"Bearer {TOKEN}"}

@@ -357,3 +357,21 @@ def test_s3_single_puts_carry_the_sha256_for_s3_to_check(s3_bucket, tmp_path):
     assert s3_checksum("manifest.json") == puts["manifest.json"].sha256 == sha(b"{}")
     assert s3_checksum("stem.wav") != puts["stem.wav"].sha256  # parts: no whole-object SHA-256 in S3
     assert store.stat("stem.wav").sha256 == puts["stem.wav"].sha256
+
+
+def test_replace_if_unchanged_is_a_compare_and_swap(store):
+    store.put_bytes("cues/a/review.json", b"[1]")
+    data, version = store.get_versioned("cues/a/review.json")
+    assert data == b"[1]"
+    store.replace_if_unchanged("cues/a/review.json", b"[1, 2]", version, content_type="application/json")
+    with pytest.raises(StoreConflict, match=r"review.json changed since it was read$"):
+        store.replace_if_unchanged("cues/a/review.json", b"[1, 3]", version)  # the version read is stale now
+    assert store.get_bytes("cues/a/review.json") == b"[1, 2]"
+    data, version = store.get_versioned("cues/a/review.json")
+    assert store.replace_if_unchanged("cues/a/review.json", b"[1, 2, 3]", version).sha256 == sha(b"[1, 2, 3]")
+    assert store.stat("cues/a/review.json").sha256 == sha(b"[1, 2, 3]")
+    store.delete("cues/a/review.json")
+    with pytest.raises(StoreConflict, match=r"review.json no longer exists$"):
+        store.replace_if_unchanged("cues/a/review.json", b"[]", version)
+    with pytest.raises(StoreNotFound):
+        store.get_versioned("cues/a/review.json")

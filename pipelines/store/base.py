@@ -89,6 +89,15 @@ class ObjectStore(ABC):
         """
 
     @abstractmethod
+    def replace_if_unchanged(
+        self, key: str, data: bytes, version: str, *, content_type: str | None = None
+    ) -> PutResult:
+        """Write ``data`` at ``key`` only if the object there is still the one :meth:`get_versioned` returned
+        ``version`` for, atomically against other writers of this method (compare and swap); else raise
+        :class:`StoreConflict`, also when the object was deleted meanwhile. For a file many writers extend
+        (read, add, write back), so that no writer's addition is lost."""
+
+    @abstractmethod
     def delete(self, key: str) -> None:
         """Remove ``key``; a missing key is not an error."""
 
@@ -108,6 +117,11 @@ class ObjectStore(ABC):
     @abstractmethod
     def get_bytes(self, key: str) -> bytes:
         """The object's bytes; :class:`StoreNotFound` if there is none."""
+
+    @abstractmethod
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        """The object's bytes and a token of this version of it, for :meth:`replace_if_unchanged`;
+        :class:`StoreNotFound` if there is none."""
 
     @abstractmethod
     def get_file(self, key: str, dest_path: str | Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import secrets
@@ -109,6 +110,31 @@ class LocalStore(ObjectStore):
 
         return self._write(key, fill, if_absent)
 
+    def replace_if_unchanged(
+        self, key: str, data: bytes, version: str, *, content_type: str | None = None
+    ) -> PutResult:
+        # The version is the content's sha256. Writers of this method take turns on an exclusive lock of the
+        # object's folder (flock: every process on this machine, released if one dies), so the check and the
+        # rename cannot interleave with another's; readers are not held up (they see the old or the new file).
+        path = self._path(key)
+        try:
+            folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            raise StoreConflict(f"{self.uri_for(key)} no longer exists") from None
+        except OSError as err:
+            raise StoreError(f"cannot write {self.uri_for(key)}: {err.strerror or err}") from None
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX)
+            try:
+                current = hashlib.sha256(path.read_bytes()).hexdigest()
+            except FileNotFoundError:
+                raise StoreConflict(f"{self.uri_for(key)} no longer exists") from None
+            if current != version:
+                raise StoreConflict(f"{self.uri_for(key)} changed since it was read")
+            return self.put_bytes(key, data, content_type=content_type)
+        finally:
+            os.close(folder)  # and the lock with it
+
     def delete(self, key: str) -> None:
         path = self._path(key)
         if path.is_dir():
@@ -134,6 +160,10 @@ class LocalStore(ObjectStore):
             raise StoreNotFound(f"{self.uri_for(key)} does not exist") from None  # deleted since the check
         except OSError as err:
             raise StoreError(f"cannot read {self.uri_for(key)}: {err.strerror or err}") from None
+
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        data = self.get_bytes(key)
+        return data, hashlib.sha256(data).hexdigest()
 
     def get_file(self, key: str, dest_path: str | Path) -> Path:
         source, dest = self._existing(key), Path(dest_path)

@@ -142,7 +142,7 @@ class S3Store(ObjectStore):
             return StoreError(f"bucket {self.bucket!r} does not exist (for {where}); create it or fix the store URI")
         if code in {"NoSuchKey", "NotFound", "404"} or status == 404:
             return StoreNotFound(f"{where} does not exist")
-        if code in {"PreconditionFailed", "412"} or status == 412:
+        if code in {"PreconditionFailed", "412", "ConditionalRequestConflict"} or status == 412:
             return StoreConflict(f"{where} already exists")
         if status == 403 or code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"}:
             # Without s3:ListBucket, S3 also answers 403 for keys that do not exist.
@@ -205,6 +205,24 @@ class S3Store(ObjectStore):
                 self.client.upload_file(str(source), self.bucket, self._full(key), ExtraArgs=extra, Config=transfer)
         return PutResult(key, size, digest)
 
+    def replace_if_unchanged(
+        self, key: str, data: bytes, version: str, *, content_type: str | None = None
+    ) -> PutResult:
+        # The version is the ETag: S3's conditional write (If-Match) answers 412 if the object changed, 404 if it
+        # was deleted, 409 if another conditional write to it is under way; each means "read it again".
+        digest = hashlib.sha256(data).hexdigest()
+        args = {"Bucket": self.bucket, "Key": self._full(key), "Body": data, "IfMatch": version}
+        if content_type:
+            args["ContentType"] = content_type
+        try:
+            with self._errors(key):
+                self.client.put_object(**args, **_checksum_args(digest))
+        except StoreNotFound:
+            raise StoreConflict(f"{self.uri_for(key)} no longer exists") from None
+        except StoreConflict:
+            raise StoreConflict(f"{self.uri_for(key)} changed since it was read") from None
+        return PutResult(key, len(data), digest)
+
     def delete(self, key: str) -> None:
         with self._errors(key):
             self.client.delete_object(Bucket=self.bucket, Key=self._full(key))
@@ -214,6 +232,11 @@ class S3Store(ObjectStore):
     def get_bytes(self, key: str) -> bytes:
         with self._errors(key):
             return self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"].read()
+
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        with self._errors(key):
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._full(key))
+            return answer["Body"].read(), answer["ETag"]
 
     def get_file(self, key: str, dest_path: str | Path) -> Path:
         dest = Path(dest_path)

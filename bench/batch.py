@@ -135,7 +135,10 @@ class MachineCPU:
         def poll():
             while True:
                 for pid, (name, cpu) in self._snapshot().items():
-                    self._latest[pid] = (name, max(cpu, self._latest.get(pid, (name, 0.0))[1]))
+                    # a Ray worker process is named for its actor only while it is one: once a cue worker, it
+                    # counts as one
+                    seen, used = self._latest.get(pid, (name, 0.0))
+                    self._latest[pid] = (seen if _is_worker(seen) else name, max(cpu, used))
                 if self._stop.wait(self._interval_s):
                     return
 
@@ -152,11 +155,15 @@ class MachineCPU:
                 group = "s3_server"
             elif pid == os.getpid():
                 group = "driver"
-            elif name.startswith(("ray::CueWorker", "ray::RenderOnly")):
+            elif _is_worker(name):
                 group = "workers"
             else:
                 group = "other"
             self.groups[group] = round(self.groups.get(group, 0.0) + used, 1)
+
+
+def _is_worker(process_name: str) -> bool:
+    return process_name.startswith(("ray::CueWorker", "ray::RenderOnly"))
 
 
 def pipeline(briefs: Path, workers: int, uri: str | None = None, server_pid: int | None = None) -> dict:

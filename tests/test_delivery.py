@@ -243,6 +243,19 @@ def job_server(request):
 NO_AGENT = (500, "No available agent to submit job, please try again later")
 
 
+@pytest.fixture
+def waits(monkeypatch) -> list[float]:
+    """The seconds the job submission waits between attempts, recorded instead of slept (the schedule's 15 s would
+    be the suite's longest idle wait); the attempts themselves go to the real server."""
+    from types import SimpleNamespace
+
+    from cues.services.cli import job_submission
+
+    asked: list[float] = []
+    monkeypatch.setattr(job_submission, "time", SimpleNamespace(sleep=asked.append))
+    return asked
+
+
 def submit_as_job(briefs, address: str):
     from cues.services.cli.app import app
 
@@ -257,20 +270,20 @@ def job_id_of(briefs) -> str:
 
 
 @pytest.mark.parametrize("job_server", [[NO_AGENT, NO_AGENT, (200, "")]], indirect=True)
-def test_a_job_server_without_an_agent_yet_is_asked_again_and_runs_the_job_with_python(job_server, tmp_path):
+def test_a_job_server_without_an_agent_yet_is_asked_again_and_runs_the_job_with_python(job_server, tmp_path, waits):
     briefs = tmp_path / "briefs.yaml"
     briefs.write_text("id: a\nmedium: ad\nmood: happy\nlength: 4\n")
     result = submit_as_job(briefs, job_server.address)
     job = job_id_of(briefs)
     assert result.exit_code == 0, result.output
     assert result.output == f"submitted Ray job {job}; `ray job logs --follow {job}` follows it\n"
-    assert len(job_server.submitted) == 3
+    assert len(job_server.submitted) == 3 and waits == [1.0, 2.0]
     # the cluster's Python runs the installed package: no `cues` script needed on the cluster's PATH
     assert job_server.submitted[-1]["entrypoint"] == "python -m cues.services.cli submit briefs-0 --store s3://b/c"
 
 
 @pytest.mark.parametrize("job_server", [[NO_AGENT]], indirect=True)
-def test_a_job_server_that_keeps_failing_gives_one_line_after_a_few_attempts(job_server, tmp_path):
+def test_a_job_server_that_keeps_failing_gives_one_line_after_a_few_attempts(job_server, tmp_path, waits):
     briefs = tmp_path / "briefs.yaml"
     briefs.write_text("id: a\nmedium: ad\nmood: happy\nlength: 4\n")
     result = submit_as_job(briefs, job_server.address)
@@ -280,7 +293,7 @@ def test_a_job_server_that_keeps_failing_gives_one_line_after_a_few_attempts(job
         "15 s: HTTP 500: No available agent to submit job, please try again later; check the cluster (`ray status`, "
         "the dashboard's logs) and submit again\n"
     )
-    assert len(job_server.submitted) == 5
+    assert len(job_server.submitted) == 5 and waits == [1.0, 2.0, 4.0, 8.0]
 
 
 @pytest.mark.parametrize("job_server", [[(400, "runtime_env: bad working_dir")]], indirect=True)

@@ -162,12 +162,15 @@ class S3Store(ObjectStore):
         if_absent: bool = False,
         durable: bool = True,  # an acknowledged PUT is durable: nothing to skip
     ) -> PutResult:
+        # S3 conditional write: 412 if another writer got there first
+        return self._put_object(key, data, content_type, {"IfNoneMatch": "*"} if if_absent else {})
+
+    def _put_object(self, key: str, data: bytes, content_type: str | None, condition: dict[str, str]) -> PutResult:
+        """One PUT of ``data`` with its SHA-256 (``_checksum_args``) and S3's ``condition`` headers, if any."""
         digest = hashlib.sha256(data).hexdigest()
-        args = {"Bucket": self.bucket, "Key": self._full(key), "Body": data, **_checksum_args(digest)}
+        args = {"Bucket": self.bucket, "Key": self._full(key), "Body": data, **_checksum_args(digest), **condition}
         if content_type:
             args["ContentType"] = content_type
-        if if_absent:
-            args["IfNoneMatch"] = "*"  # S3 conditional write: 412 if another writer got there first
         with self._errors(key):
             self.client.put_object(**args)
         return PutResult(key, len(data), digest)
@@ -210,18 +213,12 @@ class S3Store(ObjectStore):
     ) -> PutResult:
         # The version is the ETag: S3's conditional write (If-Match) answers 412 if the object changed, 404 if it
         # was deleted, 409 if another conditional write to it is under way; each means "read it again".
-        digest = hashlib.sha256(data).hexdigest()
-        args = {"Bucket": self.bucket, "Key": self._full(key), "Body": data, "IfMatch": version}
-        if content_type:
-            args["ContentType"] = content_type
         try:
-            with self._errors(key):
-                self.client.put_object(**args, **_checksum_args(digest))
+            return self._put_object(key, data, content_type, {"IfMatch": version})
         except StoreNotFound:
             raise StoreConflict(f"{self.uri_for(key)} no longer exists") from None
         except StoreConflict:
             raise StoreConflict(f"{self.uri_for(key)} changed since it was read") from None
-        return PutResult(key, len(data), digest)
 
     def delete(self, key: str) -> None:
         with self._errors(key):

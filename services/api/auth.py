@@ -119,7 +119,7 @@ def add_token(path: Path, name: str, *, requests_per_minute: int | None = None,
     limits = {"requests_per_minute": requests_per_minute, "max_batch_cues": max_batch_cues}
     entry = ApiToken(name=name, sha256=hash_token(token), **{k: v for k, v in limits.items() if v is not None})
     updated = TokenFile(tokens=(*existing.tokens, entry))
-    _write_whole(path, yaml.safe_dump(updated.model_dump(mode="json"), sort_keys=False))
+    _write_tokens(path, updated)
     return token
 
 
@@ -131,7 +131,11 @@ def revoke_token(path: Path, name: str) -> None:
         known = ", ".join(token.name for token in existing.tokens) or "none"
         raise InvalidRequest(f"{path} has no token named {name!r} (it has: {known})")
     updated = TokenFile(tokens=tuple(token for token in existing.tokens if token.name != name))
-    _write_whole(path, yaml.safe_dump(updated.model_dump(mode="json"), sort_keys=False))
+    _write_tokens(path, updated)
+
+
+def _write_tokens(path: Path, tokens: TokenFile) -> None:
+    _write_whole(path, yaml.safe_dump(tokens.model_dump(mode="json"), sort_keys=False))
 
 
 def _write_whole(path: Path, text: str) -> None:
